@@ -1,0 +1,349 @@
+//! Delimiter framing (any byte sequence) and line framing.
+
+use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem;
+
+use crate::error::Hex;
+use crate::{CodecError, Decoder, Encoder, Oversize, DEFAULT_MAX_FRAME_LENGTH};
+
+/// What to do with bytes left without a delimiter when the stream ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UnterminatedAtEof {
+    /// Return [`CodecError::UnexpectedEof`]. The default.
+    #[default]
+    Error,
+    /// Deliver them as a last frame.
+    Deliver,
+}
+
+/// The options of a [`Delimited`] framing; [`build`](DelimitedConfig::build) checks them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DelimitedConfig {
+    /// The byte sequence that ends each frame (at least one byte).
+    pub delimiter: Bytes,
+    /// Whether a `\r` right before the delimiter belongs to it: removed with it when decoding,
+    /// written before it when encoding. Lines with `\r\n` endings; see [`Delimited::crlf_lines`].
+    pub crlf: bool,
+    /// Whether delivered frames keep their delimiter (default: removed).
+    pub keep_delimiter: bool,
+    /// The longest frame accepted and sent, delimiter not counted; `None` is 8 MiB.
+    pub max_frame_length: Option<usize>,
+    /// What to do with an oversized frame.
+    pub oversize: Oversize,
+    /// What to do with bytes left at end-of-stream.
+    pub at_eof: UnterminatedAtEof,
+}
+
+impl DelimitedConfig {
+    /// Options for frames ending in `delimiter`, every other option at its default.
+    pub fn new(delimiter: impl Into<Bytes>) -> Self {
+        DelimitedConfig {
+            delimiter: delimiter.into(),
+            crlf: false,
+            keep_delimiter: false,
+            max_frame_length: None,
+            oversize: Oversize::Fail,
+            at_eof: UnterminatedAtEof::Error,
+        }
+    }
+
+    /// Whether a `\r` before the delimiter belongs to it.
+    pub fn crlf(mut self, crlf: bool) -> Self {
+        self.crlf = crlf;
+        self
+    }
+
+    /// Whether delivered frames keep their delimiter.
+    pub fn keep_delimiter(mut self, keep: bool) -> Self {
+        self.keep_delimiter = keep;
+        self
+    }
+
+    /// The longest frame accepted and sent, delimiter not counted.
+    pub fn max_frame_length(mut self, max: usize) -> Self {
+        self.max_frame_length = Some(max);
+        self
+    }
+
+    /// What to do with an oversized frame.
+    pub fn oversize(mut self, policy: Oversize) -> Self {
+        self.oversize = policy;
+        self
+    }
+
+    /// What to do with bytes left at end-of-stream.
+    pub fn at_eof(mut self, policy: UnterminatedAtEof) -> Self {
+        self.at_eof = policy;
+        self
+    }
+
+    /// Whether these options are line framing (`\n` delimiter).
+    pub fn is_lines(&self) -> bool {
+        &self.delimiter[..] == b"\n"
+    }
+
+    /// Checks the options and builds the framing.
+    ///
+    /// # Errors
+    /// [`CodecError::InvalidConfig`] when the delimiter is empty.
+    pub fn build(self) -> Result<Delimited, CodecError> {
+        if self.delimiter.is_empty() {
+            return Err(CodecError::InvalidConfig("the delimiter is empty".into()));
+        }
+        let max = self.max_frame_length.unwrap_or(DEFAULT_MAX_FRAME_LENGTH);
+        let finder = Box::new(memmem::Finder::new(&self.delimiter[..]).into_owned());
+        let tail = if self.crlf {
+            Bytes::from([&b"\r"[..], &self.delimiter].concat())
+        } else {
+            self.delimiter.clone()
+        };
+        if finder.find(&tail) != Some(tail.len() - self.delimiter.len()) {
+            return Err(CodecError::InvalidConfig(format!(
+                "with crlf, the delimiter [{}] would be found inside its own ending [{}]",
+                Hex::of(&self.delimiter),
+                Hex::of(&tail)
+            )));
+        }
+        Ok(Delimited {
+            tail,
+            max,
+            finder,
+            config: self,
+            scanned: 0,
+            discarding: false,
+            consumed: 0,
+            poisoned: None,
+        })
+    }
+}
+
+/// Frames that end with a delimiter: any byte sequence (ETX `0x03`, `\r\n`, `"END"`), or lines.
+///
+/// ```text
+///  | frame | delimiter | frame | delimiter | ...
+/// ```
+///
+/// The decoder remembers how far it has searched, so a long frame arriving in many reads is scanned
+/// once. The maximum (default 8 MiB) bounds the buffered bytes while no delimiter has arrived: past it
+/// the frame is oversized ([`Oversize::Fail`] poisons, [`Oversize::Discard`] reports it once and
+/// skips to the next delimiter). Encoding a message that contains the delimiter is an error, since it
+/// would arrive as two frames.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use msgframe_codec::{Decoder, Delimited, Encoder};
+///
+/// let mut etx = Delimited::new(&[0x03][..])?;
+/// let mut wire = BytesMut::new();
+/// etx.encode(b"first", &mut wire)?;
+/// etx.encode(b"second", &mut wire)?;
+/// assert_eq!(&wire[..], b"first\x03second\x03");
+/// assert_eq!(etx.decode(&mut wire)?.as_deref(), Some(&b"first"[..]));
+/// assert_eq!(etx.decode(&mut wire)?.as_deref(), Some(&b"second"[..]));
+///
+/// let mut lines = Delimited::crlf_lines()?;
+/// let mut buf = BytesMut::from(&b"HELO a\r\nQUIT\n"[..]);
+/// assert_eq!(lines.decode(&mut buf)?.as_deref(), Some(&b"HELO a"[..]));
+/// assert_eq!(lines.decode(&mut buf)?.as_deref(), Some(&b"QUIT"[..]));
+/// # Ok::<(), msgframe_codec::CodecError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Delimited {
+    config: DelimitedConfig,
+    max: usize,
+    finder: Box<memmem::Finder<'static>>,
+    /// What encoding writes after each body: the delimiter, with `\r` before it under `crlf`.
+    tail: Bytes,
+    /// How many buffered bytes are known to hold no delimiter start.
+    scanned: usize,
+    discarding: bool,
+    consumed: u64,
+    poisoned: Option<u64>,
+}
+
+impl Delimited {
+    /// Options for frames ending in `delimiter`, to be finished with
+    /// [`build`](DelimitedConfig::build).
+    pub fn builder(delimiter: impl Into<Bytes>) -> DelimitedConfig {
+        DelimitedConfig::new(delimiter)
+    }
+
+    /// Frames ending in `delimiter`, which is removed; every other option at its default.
+    pub fn new(delimiter: impl Into<Bytes>) -> Result<Self, CodecError> {
+        DelimitedConfig::new(delimiter).build()
+    }
+
+    /// Lines ending in `\n`, which is removed; a `\r` before it stays part of the line.
+    pub fn lines() -> Result<Self, CodecError> {
+        DelimitedConfig::new(&b"\n"[..]).build()
+    }
+
+    /// Lines ending in `\n` or `\r\n`, which are removed; encoding writes `\r\n`.
+    pub fn crlf_lines() -> Result<Self, CodecError> {
+        DelimitedConfig::new(&b"\n"[..]).crlf(true).build()
+    }
+
+    /// The options this framing was built from.
+    pub fn config(&self) -> &DelimitedConfig {
+        &self.config
+    }
+
+    /// The longest frame accepted and sent, delimiter not counted.
+    pub fn max_frame_length(&self) -> usize {
+        self.max
+    }
+
+    fn too_long(&mut self, length: usize, exact: bool) -> CodecError {
+        let discarding = self.config.oversize == Oversize::Discard;
+        let err = CodecError::FrameTooLong {
+            offset: self.consumed,
+            length: length as u64,
+            exact,
+            max: self.max as u64,
+            discarding,
+        };
+        if discarding {
+            self.discarding = true;
+        } else {
+            self.poisoned = Some(self.consumed);
+        }
+        err
+    }
+
+    /// Drops everything buffered that cannot be the start of a delimiter.
+    fn drop_scanned(&mut self, buf: &mut BytesMut) {
+        let keep = (self.config.delimiter.len() - 1).min(buf.len());
+        let n = buf.len() - keep;
+        buf.advance(n);
+        self.consumed += n as u64;
+        self.scanned = 0;
+    }
+}
+
+impl Decoder for Delimited {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        if let Some(offset) = self.poisoned {
+            return Err(CodecError::Poisoned { offset });
+        }
+        let dlen = self.config.delimiter.len();
+        loop {
+            let Some(found) = self
+                .finder
+                .find(&buf[self.scanned..])
+                .map(|i| i + self.scanned)
+            else {
+                if self.discarding {
+                    self.drop_scanned(buf);
+                    return Ok(None);
+                }
+                // A delimiter could still start in the last dlen - 1 bytes.
+                self.scanned = buf.len().saturating_sub(dlen - 1);
+                if buf.len() >= self.max.saturating_add(dlen) {
+                    let err = self.too_long(buf.len() - (dlen - 1), false);
+                    if self.discarding {
+                        self.drop_scanned(buf);
+                    }
+                    return Err(err);
+                }
+                return Ok(None);
+            };
+            self.scanned = 0;
+            let end = found + dlen;
+            if self.discarding {
+                buf.advance(end);
+                self.consumed += end as u64;
+                self.discarding = false;
+                continue;
+            }
+            if found > self.max {
+                let err = self.too_long(found, true);
+                if self.discarding {
+                    buf.advance(end);
+                    self.consumed += end as u64;
+                    self.discarding = false;
+                }
+                return Err(err);
+            }
+            self.consumed += end as u64;
+            let mut frame = buf.split_to(end);
+            if !self.config.keep_delimiter {
+                let mut body = found;
+                if self.config.crlf && body > 0 && frame[body - 1] == b'\r' {
+                    body -= 1;
+                }
+                frame.truncate(body);
+            }
+            return Ok(Some(frame.freeze()));
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        if let Some(frame) = self.decode(buf)? {
+            return Ok(Some(frame));
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if self.discarding {
+            // The oversized frame was already reported; it simply never ended.
+            self.consumed += buf.len() as u64;
+            buf.clear();
+            self.discarding = false;
+            self.scanned = 0;
+            return Ok(None);
+        }
+        match self.config.at_eof {
+            UnterminatedAtEof::Error => Err(CodecError::UnexpectedEof {
+                offset: self.consumed,
+                buffered: buf.len(),
+                expected: None,
+            }),
+            UnterminatedAtEof::Deliver => {
+                self.consumed += buf.len() as u64;
+                self.scanned = 0;
+                Ok(Some(buf.split().freeze()))
+            }
+        }
+    }
+
+    fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {
+        None
+    }
+}
+
+impl Encoder for Delimited {
+    fn encode_head(&self, body: &[u8], _dst: &mut BytesMut) -> Result<(), CodecError> {
+        if body.len() > self.max {
+            return Err(CodecError::MessageTooLong {
+                length: body.len(),
+                max: self.max,
+            });
+        }
+        if let Some(i) = self.finder.find(body) {
+            return Err(self.contains(i));
+        }
+        // The body's last bytes must not join the tail's first bytes into a delimiter that would end
+        // the frame early ("xa" + "aa" with delimiter "aa").
+        let delimiter = &self.config.delimiter[..];
+        for m in 1..delimiter.len().min(body.len() + 1) {
+            let p = body.len() - m;
+            if body[p..] == delimiter[..m] && self.tail[..delimiter.len() - m] == delimiter[m..] {
+                return Err(self.contains(p));
+            }
+        }
+        Ok(())
+    }
+
+    fn tail(&self) -> &[u8] {
+        &self.tail
+    }
+}
+
+impl Delimited {
+    fn contains(&self, offset: usize) -> CodecError {
+        CodecError::ContainsDelimiter {
+            offset,
+            delimiter: Hex::of(&self.config.delimiter),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Fixed-length framing: every frame is exactly `n` bytes.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{CodecError, Decoder, Encoder};
+
+/// Every frame is exactly `len` bytes; there is no header.
+///
+/// ```text
+///  | frame (len bytes) | frame (len bytes) | ...
+/// ```
+///
+/// This is whole-message reading when both sides know the size. The decoder needs no maximum: it
+/// never buffers more than `len` bytes for a frame. Encoding a message of any other size is an error.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use msgframe_codec::{Decoder, FixedLength};
+///
+/// let mut fixed = FixedLength::new(4)?;
+/// let mut buf = BytesMut::from(&b"abcdef"[..]);
+/// assert_eq!(fixed.decode(&mut buf)?.as_deref(), Some(&b"abcd"[..]));
+/// assert_eq!(fixed.decode(&mut buf)?, None); // "ef" waits for two more bytes
+/// # Ok::<(), msgframe_codec::CodecError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedLength {
+    len: usize,
+    consumed: u64,
+}
+
+impl FixedLength {
+    /// Frames of exactly `len` bytes.
+    ///
+    /// # Errors
+    /// [`CodecError::InvalidConfig`] when `len` is 0.
+    pub fn new(len: usize) -> Result<Self, CodecError> {
+        if len == 0 {
+            return Err(CodecError::InvalidConfig(
+                "a fixed-length frame cannot be 0 bytes".into(),
+            ));
+        }
+        Ok(FixedLength { len, consumed: 0 })
+    }
+
+    /// The frame length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a fixed-length frame has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Decoder for FixedLength {
+    #[inline]
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        if buf.len() < self.len {
+            buf.reserve(self.len - buf.len());
+            return Ok(None);
+        }
+        self.consumed += self.len as u64;
+        Ok(Some(buf.split_to(self.len).freeze()))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(CodecError::UnexpectedEof {
+                offset: self.consumed,
+                buffered: buf.len(),
+                expected: Some(self.len as u64),
+            }),
+        }
+    }
+
+    fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
+        Some(self.len.saturating_sub(buffered).max(1))
+    }
+}
+
+impl Encoder for FixedLength {
+    fn encode_head(&self, body: &[u8], _dst: &mut BytesMut) -> Result<(), CodecError> {
+        if body.len() != self.len {
+            return Err(CodecError::WrongLength {
+                length: body.len(),
+                expected: self.len,
+            });
+        }
+        Ok(())
+    }
+}

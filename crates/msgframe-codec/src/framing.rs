@@ -1,0 +1,127 @@
+//! Any framing, chosen at run time.
+
+use core::fmt;
+use core::str::FromStr;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{
+    CodecError, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed, UntilEof,
+};
+
+/// Any one of the framings, chosen at run time (typically from a [`FramingSpec`]).
+///
+/// ```
+/// use msgframe_codec::Framing;
+///
+/// let framing: Framing = "be:2,after=0000".parse()?;
+/// assert_eq!(framing.to_string(), "be:2,after=0000");
+/// # Ok::<(), msgframe_codec::CodecError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum Framing {
+    /// A length header, then the body.
+    LengthPrefixed(LengthPrefixed),
+    /// The whole stream is one message.
+    UntilEof(UntilEof),
+    /// Every frame has the same length.
+    FixedLength(FixedLength),
+    /// Frames end with a delimiter.
+    Delimited(Delimited),
+}
+
+impl Framing {
+    /// The spec this framing was built from (with defaults made explicit where the framing does not
+    /// keep the original text).
+    pub fn spec(&self) -> FramingSpec {
+        match self {
+            Framing::LengthPrefixed(f) => FramingSpec::LengthPrefixed(f.config().clone()),
+            Framing::UntilEof(f) => FramingSpec::UntilEof {
+                max: Some(f.max_frame_length()),
+            },
+            Framing::FixedLength(f) => FramingSpec::FixedLength { len: f.len() },
+            Framing::Delimited(f) => FramingSpec::Delimited(f.config().clone()),
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $f:ident => $body:expr) => {
+        match $self {
+            Framing::LengthPrefixed($f) => $body,
+            Framing::UntilEof($f) => $body,
+            Framing::FixedLength($f) => $body,
+            Framing::Delimited($f) => $body,
+        }
+    };
+}
+
+impl Decoder for Framing {
+    #[inline]
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        each!(self, f => f.decode(buf))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        each!(self, f => f.decode_eof(buf))
+    }
+
+    fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
+        each!(self, f => f.bytes_wanted(buffered))
+    }
+}
+
+impl Encoder for Framing {
+    #[inline]
+    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        each!(self, f => f.encode_head(body, dst))
+    }
+
+    fn tail(&self) -> &[u8] {
+        each!(self, f => f.tail())
+    }
+
+    fn head_len(&self) -> usize {
+        each!(self, f => f.head_len())
+    }
+}
+
+impl From<LengthPrefixed> for Framing {
+    fn from(f: LengthPrefixed) -> Self {
+        Framing::LengthPrefixed(f)
+    }
+}
+
+impl From<UntilEof> for Framing {
+    fn from(f: UntilEof) -> Self {
+        Framing::UntilEof(f)
+    }
+}
+
+impl From<FixedLength> for Framing {
+    fn from(f: FixedLength) -> Self {
+        Framing::FixedLength(f)
+    }
+}
+
+impl From<Delimited> for Framing {
+    fn from(f: Delimited) -> Self {
+        Framing::Delimited(f)
+    }
+}
+
+/// Parses a [`FramingSpec`] and builds it.
+impl FromStr for Framing {
+    type Err = CodecError;
+
+    fn from_str(s: &str) -> Result<Self, CodecError> {
+        s.parse::<FramingSpec>()?.build()
+    }
+}
+
+/// Prints the framing's [`FramingSpec`].
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.spec().fmt(f)
+    }
+}

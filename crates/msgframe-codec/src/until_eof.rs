@@ -1,0 +1,107 @@
+//! Until-EOF framing: the whole stream is one message (short connections).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{CodecError, Decoder, Encoder, DEFAULT_MAX_FRAME_LENGTH};
+
+/// The whole stream, up to the peer's end-of-stream, is one message.
+///
+/// ```text
+///  | message ......................................... | FIN
+/// ```
+///
+/// This is how short connections end a message: the sender writes it and closes its write half.
+/// [`decode`](Decoder::decode) never yields a frame; [`decode_eof`](Decoder::decode_eof) yields the
+/// buffered bytes once (possibly empty: the peer closed without sending), then `None`. More than
+/// `max` bytes before end-of-stream is [`CodecError::FrameTooLong`] and poisons the decoder, so a peer
+/// cannot make the reader buffer without limit.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use msgframe_codec::{Decoder, UntilEof};
+///
+/// let mut eof = UntilEof::new(1024);
+/// let mut buf = BytesMut::from(&b"whole reply"[..]);
+/// assert_eq!(eof.decode(&mut buf)?, None);
+/// assert_eq!(eof.decode_eof(&mut buf)?.as_deref(), Some(&b"whole reply"[..]));
+/// assert_eq!(eof.decode_eof(&mut buf)?, None);
+/// # Ok::<(), msgframe_codec::CodecError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UntilEof {
+    max: usize,
+    delivered: bool,
+    poisoned: bool,
+}
+
+impl Default for UntilEof {
+    /// A maximum of 8 MiB.
+    fn default() -> Self {
+        UntilEof::new(DEFAULT_MAX_FRAME_LENGTH)
+    }
+}
+
+impl UntilEof {
+    /// One message of at most `max` bytes.
+    pub fn new(max: usize) -> Self {
+        UntilEof {
+            max,
+            delivered: false,
+            poisoned: false,
+        }
+    }
+
+    /// The largest message accepted and sent.
+    pub fn max_frame_length(&self) -> usize {
+        self.max
+    }
+
+    fn check(&mut self, buf: &BytesMut) -> Result<(), CodecError> {
+        if self.poisoned {
+            return Err(CodecError::Poisoned { offset: 0 });
+        }
+        if buf.len() > self.max {
+            self.poisoned = true;
+            return Err(CodecError::FrameTooLong {
+                offset: 0,
+                length: buf.len() as u64,
+                exact: false,
+                max: self.max as u64,
+                discarding: false,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Decoder for UntilEof {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        self.check(buf)?;
+        Ok(None)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        self.check(buf)?;
+        if self.delivered {
+            return Ok(None);
+        }
+        self.delivered = true;
+        Ok(Some(buf.split().freeze()))
+    }
+
+    fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {
+        None
+    }
+}
+
+impl Encoder for UntilEof {
+    fn encode_head(&self, body: &[u8], _dst: &mut BytesMut) -> Result<(), CodecError> {
+        if body.len() > self.max {
+            return Err(CodecError::MessageTooLong {
+                length: body.len(),
+                max: self.max,
+            });
+        }
+        Ok(())
+    }
+}

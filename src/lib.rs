@@ -1,0 +1,37 @@
+//! # msgframe
+//!
+//! Whole messages over TCP and other byte streams: where one message ends and the next begins.
+//!
+//! This facade re-exports the layers of the msgframe crate family:
+//!
+//! - [`header`] ([`msgframe_header`]): length-field encodings: ASCII decimal, ASCII hex, packed BCD,
+//!   binary big/little-endian, and nom parsers for them.
+//! - [`codec`] ([`msgframe_codec`]): sans-IO framings over `BytesMut`: length-prefixed, until-EOF,
+//!   fixed-length, delimiter and lines, and the [`FramingSpec`] text form.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use msgframe::{Decoder, Encoder, Framing};
+//!
+//! // An ISO 8583 host behind a 2-byte BCD length header.
+//! let mut framing: Framing = "bcd:2".parse()?;
+//! let mut wire = BytesMut::new();
+//! framing.encode(b"0800...", &mut wire)?;
+//! assert_eq!(&wire[..2], &[0x00, 0x07]);
+//! assert_eq!(framing.decode(&mut wire)?.as_deref(), Some(&b"0800..."[..]));
+//! # Ok::<(), msgframe::CodecError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use msgframe_codec as codec;
+pub use msgframe_header as header;
+
+pub use msgframe_codec::{
+    CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Framing,
+    FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize, SpecError,
+    UnterminatedAtEof, UntilEof, DEFAULT_MAX_FRAME_LENGTH,
+};
+pub use msgframe_header::{
+    AsciiDecimal, AsciiHex, Binary, ByteOrder, HeaderError, LengthEncoding, LengthField, PackedBcd,
+};

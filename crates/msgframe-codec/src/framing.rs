@@ -31,13 +31,12 @@ pub enum Framing {
 }
 
 impl Framing {
-    /// The spec this framing was built from (with defaults made explicit where the framing does not
-    /// keep the original text).
+    /// The spec this framing was built from.
     pub fn spec(&self) -> FramingSpec {
         match self {
             Framing::LengthPrefixed(f) => FramingSpec::LengthPrefixed(f.config().clone()),
             Framing::UntilEof(f) => FramingSpec::UntilEof {
-                max: Some(f.max_frame_length()),
+                max: f.max_frame_length(),
             },
             Framing::FixedLength(f) => FramingSpec::FixedLength { len: f.len() },
             Framing::Delimited(f) => FramingSpec::Delimited(f.config().clone()),

@@ -78,8 +78,8 @@ pub enum FramingSpec {
     LengthPrefixed(LengthPrefixedConfig),
     /// The whole stream until end-of-stream is one message.
     UntilEof {
-        /// Largest message; `None` is 8 MiB.
-        max: Option<usize>,
+        /// Largest message (8 MiB unless given).
+        max: usize,
     },
     /// Every message is exactly `len` bytes.
     FixedLength {
@@ -98,9 +98,7 @@ impl FramingSpec {
     pub fn build(&self) -> Result<Framing, CodecError> {
         Ok(match self {
             FramingSpec::LengthPrefixed(c) => Framing::LengthPrefixed(c.clone().build()?),
-            FramingSpec::UntilEof { max } => {
-                Framing::UntilEof(UntilEof::new(max.unwrap_or(DEFAULT_MAX_FRAME_LENGTH)))
-            }
+            FramingSpec::UntilEof { max } => Framing::UntilEof(UntilEof::new(*max)),
             FramingSpec::FixedLength { len } => Framing::FixedLength(FixedLength::new(*len)?),
             FramingSpec::Delimited(c) => Framing::Delimited(c.clone().build()?),
         })
@@ -291,12 +289,12 @@ impl<'a> Parser<'a> {
             }
             "eof" => {
                 self.no_value(kind, arg)?;
-                let mut max = None;
+                let mut max = DEFAULT_MAX_FRAME_LENGTH;
                 for opt in options {
                     let (key, value) = opt.split('=');
                     match key.text {
                         "max" => {
-                            max = Some(self.usize(self.need(key, value, "a number, e.g. `max=65536`")?)?)
+                            max = self.usize(self.need(key, value, "a number, e.g. `max=65536`")?)?
                         }
                         _ => return Err(self.err(*opt, "unknown option for `eof`; expected max=N")),
                     }
@@ -527,10 +525,10 @@ impl fmt::Display for FramingSpec {
             }
             FramingSpec::UntilEof { max } => {
                 f.write_str("eof")?;
-                match max {
-                    Some(max) => write!(f, ",max={max}"),
-                    None => Ok(()),
+                if *max != DEFAULT_MAX_FRAME_LENGTH {
+                    write!(f, ",max={max}")?;
                 }
+                Ok(())
             }
             FramingSpec::FixedLength { len } => write!(f, "fixed:{len}"),
             FramingSpec::Delimited(c) => {

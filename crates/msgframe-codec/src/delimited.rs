@@ -227,11 +227,9 @@ impl Decoder for Delimited {
         }
         let dlen = self.config.delimiter.len();
         loop {
-            let Some(found) = self
-                .finder
-                .find(&buf[self.scanned..])
-                .map(|i| i + self.scanned)
-            else {
+            // The buffer may have been changed outside the decoder: never index past its end.
+            let from = self.scanned.min(buf.len());
+            let Some(found) = self.finder.find(&buf[from..]).map(|i| i + from) else {
                 if self.discarding {
                     self.drop_scanned(buf);
                     return Ok(None);

@@ -8,6 +8,9 @@
 //!   binary big/little-endian, and nom parsers for them.
 //! - [`codec`] ([`msgframe_codec`]): sans-IO framings over `BytesMut`: length-prefixed, until-EOF,
 //!   fixed-length, delimiter and lines, and the [`FramingSpec`] text form.
+//! - [`io`] ([`msgframe_io`]): blocking-with-deadline and non-blocking readers and writers over
+//!   `std::io` streams behind the [`MessageRead`] / [`MessageWrite`] traits, and short-connection
+//!   helpers.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -26,6 +29,7 @@
 
 pub use msgframe_codec as codec;
 pub use msgframe_header as header;
+pub use msgframe_io as io;
 
 pub use msgframe_codec::{
     CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Framing,
@@ -34,4 +38,8 @@ pub use msgframe_codec::{
 };
 pub use msgframe_header::{
     AsciiDecimal, AsciiHex, Binary, ByteOrder, HeaderError, LengthEncoding, LengthField, PackedBcd,
+};
+pub use msgframe_io::{
+    BlockingReader, BlockingWriter, Deadlines, MessageRead, MessageWrite, NonBlockingReader,
+    NonBlockingWriter, ShortRequest,
 };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use msgframe_codec::{Decoder, Encoder};
 
-use crate::core::{ReadCore, Wait, WriteCore};
+use crate::buffers::{ReadBuffer, Wait, WriteCore};
 use crate::{Error, MessageRead, MessageWrite, ShutdownWrite, Timeouts};
 
 /// How long a blocking read may take.
@@ -87,7 +87,7 @@ impl ArmedTimeout {
 #[derive(Debug)]
 pub struct BlockingReader<S, D> {
     stream: S,
-    core: ReadCore<D>,
+    core: ReadBuffer<D>,
     deadlines: Deadlines,
     armed: ArmedTimeout,
 }
@@ -97,7 +97,7 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
     pub fn new(stream: S, decoder: D) -> Self {
         BlockingReader {
             stream,
-            core: ReadCore::new(decoder),
+            core: ReadBuffer::new(decoder),
             deadlines: Deadlines::NONE,
             armed: ArmedTimeout::default(),
         }
@@ -133,14 +133,14 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
         let start = Instant::now();
         let mut first_byte_by = deadlines.first_byte.map(|d| start + d);
         let mut message_by = match first_byte_by {
-            Some(_) if self.core.buf.is_empty() => None,
+            Some(_) if self.core.buffered().is_empty() => None,
             _ => deadlines.message.map(|d| start + d),
         };
-        if !self.core.buf.is_empty() {
+        if !self.core.buffered().is_empty() {
             first_byte_by = None;
         }
         loop {
-            if let Some(message) = self.core.buffered_message()? {
+            if let Some(message) = self.core.next_message()? {
                 return Ok(message);
             }
             let deadline = first_byte_by.or(message_by);
@@ -149,7 +149,7 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
                     Some(left) if !left.is_zero() => Some(left),
                     _ => {
                         return Err(Error::TimedOut {
-                            buffered: self.core.buf.len(),
+                            buffered: self.core.buffered().len(),
                             elapsed_ms: start.elapsed().as_millis() as u64,
                             writing: false,
                         })
@@ -161,7 +161,7 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
                 self.stream.set_read_timeout(timeout)?;
                 self.armed = ArmedTimeout(Some(timeout));
             }
-            let was_empty = self.core.buf.is_empty();
+            let was_empty = self.core.buffered().is_empty();
             match self.core.fill(&mut self.stream) {
                 Ok(n) => {
                     if was_empty && n > 0 && first_byte_by.take().is_some() {
@@ -181,12 +181,12 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
 
     /// The bytes received but not yet returned as messages.
     pub fn buffered(&self) -> &[u8] {
-        &self.core.buf
+        self.core.buffered()
     }
 
     /// The decoder.
     pub fn decoder(&self) -> &D {
-        &self.core.decoder
+        self.core.decoder()
     }
 
     /// The stream.
@@ -201,7 +201,7 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
 
     /// The stream, and the bytes received but not yet returned as messages.
     pub fn into_parts(self) -> (S, bytes::BytesMut) {
-        (self.stream, self.core.buf)
+        (self.stream, self.core.into_parts().1)
     }
 }
 

@@ -93,8 +93,9 @@ impl Error {
         }
     }
 
-    /// Sorts a codec error from decoding into the variant that says what happened.
-    pub(crate) fn from_decode(err: CodecError) -> Self {
+    /// Sorts a codec error from decoding into the variant that says what happened:
+    /// `UnexpectedEof`, `TooLong` for oversized frames, `Malformed` for the rest.
+    pub fn from_decode(err: CodecError) -> Self {
         match err {
             CodecError::UnexpectedEof {
                 offset,
@@ -110,8 +111,8 @@ impl Error {
         }
     }
 
-    /// Sorts a codec error from encoding.
-    pub(crate) fn from_encode(err: CodecError) -> Self {
+    /// Sorts a codec error from encoding: `TooLong` for oversized messages, `Message` for the rest.
+    pub fn from_encode(err: CodecError) -> Self {
         match err {
             e @ CodecError::MessageTooLong { .. } => Error::TooLong(e),
             e => Error::Message(e),

@@ -40,7 +40,7 @@
 #![deny(missing_docs)]
 
 mod blocking;
-mod core;
+mod buffers;
 mod error;
 mod nonblocking;
 mod short;
@@ -51,6 +51,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use blocking::{BlockingReader, BlockingWriter, Deadlines};
+pub use buffers::ReadBuffer;
 pub use error::Error;
 pub use nonblocking::{NonBlockingReader, NonBlockingWriter};
 pub use short::{read_until_eof, request, ShortRequest};

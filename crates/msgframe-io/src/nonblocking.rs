@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 use msgframe_codec::{Decoder, Encoder};
 
-use crate::core::{ReadCore, Wait, WriteCore};
+use crate::buffers::{ReadBuffer, Wait, WriteCore};
 use crate::{Error, MessageRead, MessageWrite};
 
 /// Reads whole messages from a non-blocking stream.
@@ -21,7 +21,7 @@ use crate::{Error, MessageRead, MessageWrite};
 #[derive(Debug)]
 pub struct NonBlockingReader<S, D> {
     stream: S,
-    core: ReadCore<D>,
+    core: ReadBuffer<D>,
 }
 
 impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
@@ -29,23 +29,23 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
     pub fn new(stream: S, decoder: D) -> Self {
         NonBlockingReader {
             stream,
-            core: ReadCore::new(decoder),
+            core: ReadBuffer::new(decoder),
         }
     }
 
     /// The bytes received but not yet returned as messages.
     pub fn buffered(&self) -> &[u8] {
-        &self.core.buf
+        self.core.buffered()
     }
 
     /// Whether the peer has closed the stream (messages may still be buffered).
     pub fn is_eof(&self) -> bool {
-        self.core.eof
+        self.core.is_eof()
     }
 
     /// The decoder.
     pub fn decoder(&self) -> &D {
-        &self.core.decoder
+        self.core.decoder()
     }
 
     /// The stream.
@@ -62,7 +62,7 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
 impl<S: Read, D: Decoder> MessageRead for NonBlockingReader<S, D> {
     fn read_message(&mut self) -> Result<Bytes, Error> {
         loop {
-            if let Some(message) = self.core.buffered_message()? {
+            if let Some(message) = self.core.next_message()? {
                 return Ok(message);
             }
             match self.core.fill(&mut self.stream) {

@@ -18,26 +18,47 @@ const MAX_READ: usize = 64 * 1024;
 /// written with one `write`; longer ones go out as one vectored write of head, body and tail.
 const COPY_LIMIT: usize = 16 * 1024;
 
-/// A decoder and the bytes it has not consumed yet.
+/// A decoder and the bytes it has not consumed yet: the state every reader needs, whatever moves
+/// the bytes. The blocking and non-blocking readers here, and the async reader of `msgframe-tokio`,
+/// are this plus a way to wait for bytes.
+///
+/// ```
+/// use std::io::Cursor;
+/// use msgframe_codec::Framing;
+/// use msgframe_io::ReadBuffer;
+///
+/// let mut buffer = ReadBuffer::new("lines".parse::<Framing>()?);
+/// let mut stream = Cursor::new(&b"one\ntwo\n"[..]);
+/// assert_eq!(buffer.next_message()?, None);      // nothing buffered yet
+/// buffer.fill(&mut stream)?;                      // one read brings both lines
+/// assert_eq!(&buffer.next_message()?.unwrap()[..], b"one");
+/// assert_eq!(&buffer.next_message()?.unwrap()[..], b"two");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct ReadCore<D> {
-    pub(crate) decoder: D,
-    pub(crate) buf: BytesMut,
-    pub(crate) eof: bool,
+pub struct ReadBuffer<D> {
+    decoder: D,
+    buf: BytesMut,
+    eof: bool,
 }
 
-impl<D: Decoder> ReadCore<D> {
-    pub(crate) fn new(decoder: D) -> Self {
-        ReadCore {
+impl<D: Decoder> ReadBuffer<D> {
+    /// An empty buffer for `decoder`.
+    pub fn new(decoder: D) -> Self {
+        ReadBuffer {
             decoder,
             buf: BytesMut::new(),
             eof: false,
         }
     }
 
-    /// The next whole message from what is already buffered, without any I/O. After end-of-stream,
-    /// `Err(Closed)` once nothing is left.
-    pub(crate) fn buffered_message(&mut self) -> Result<Option<Bytes>, Error> {
+    /// The next whole message from what is already buffered, without any I/O: `Ok(None)` when more
+    /// bytes are needed. After [`set_eof`](ReadBuffer::set_eof), [`Error::Closed`] once nothing is
+    /// left, or [`Error::UnexpectedEof`] when a partial message is.
+    ///
+    /// # Errors
+    /// As [`Error::from_decode`] sorts them, and `Closed` at the end.
+    pub fn next_message(&mut self) -> Result<Option<Bytes>, Error> {
         let decoded = if self.eof {
             self.decoder.decode_eof(&mut self.buf)
         } else {
@@ -51,13 +72,21 @@ impl<D: Decoder> ReadCore<D> {
         }
     }
 
-    /// One `read` from `stream` into the buffer. `Ok(0)` records end-of-stream.
-    pub(crate) fn fill(&mut self, stream: &mut impl Read) -> io::Result<usize> {
-        let want = self
-            .decoder
+    /// How many bytes the next read should ask for: what the framing still needs for the current
+    /// message, but at least 8 KiB (so one read can bring many small messages) and at most 64 KiB.
+    pub fn read_size(&self) -> usize {
+        self.decoder
             .bytes_wanted(self.buf.len())
             .unwrap_or(0)
-            .clamp(MIN_READ, MAX_READ);
+            .clamp(MIN_READ, MAX_READ)
+    }
+
+    /// One `read` from `stream` into the buffer. `Ok(0)` records end-of-stream.
+    ///
+    /// # Errors
+    /// The stream's error; nothing buffered is lost.
+    pub fn fill(&mut self, stream: &mut impl Read) -> io::Result<usize> {
+        let want = self.read_size();
         let len = self.buf.len();
         self.buf.resize(len + want, 0);
         let result = stream.read(&mut self.buf[len..]);
@@ -67,6 +96,36 @@ impl<D: Decoder> ReadCore<D> {
             self.eof = true;
         }
         result
+    }
+
+    /// The buffer, for appending bytes read by other means (an async read, a test).
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// The bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Records that the stream has ended: no more bytes will be appended.
+    pub fn set_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether the stream has ended.
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// The decoder and the bytes not yet returned as messages.
+    pub fn into_parts(self) -> (D, BytesMut) {
+        (self.decoder, self.buf)
     }
 }
 

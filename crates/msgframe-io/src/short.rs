@@ -42,10 +42,14 @@ pub fn read_until_eof<S: Read + Timeouts>(
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShortRequest {
-    request: Framing,
-    reply: Framing,
-    connect_timeout: Duration,
-    timeout: Duration,
+    /// How the request is framed.
+    pub request: Framing,
+    /// How the reply is framed.
+    pub reply: Framing,
+    /// The longest wait for each connection attempt.
+    pub connect_timeout: Duration,
+    /// The deadline for sending the request and reading the whole reply.
+    pub timeout: Duration,
 }
 
 impl ShortRequest {

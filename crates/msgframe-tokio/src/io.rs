@@ -1,0 +1,217 @@
+//! Async message readers and writers with whole-message deadlines.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use msgframe_codec::{Decoder, Encoder};
+use msgframe_io::ReadBuffer;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::Error;
+
+/// Reads whole messages from an [`AsyncRead`], optionally within a deadline for the whole message.
+///
+/// Cancel-safe: bytes already read stay buffered when the future is dropped, so a
+/// `tokio::time::timeout` (or [`read_message_timeout`](MessageReader::read_message_timeout)) that
+/// fires in the middle of a message loses nothing, and the next call continues it. One read may bring
+/// several messages; later calls take them from the buffer without reading.
+///
+/// ```
+/// use std::time::Duration;
+/// use tokio::io::AsyncWriteExt;
+/// use msgframe_tokio::MessageReader;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (mut peer, stream) = tokio::io::duplex(64);
+/// let mut reader = MessageReader::new(stream, "ascii:4".parse::<msgframe_codec::Framing>()?);
+///
+/// peer.write_all(b"0005he").await?;
+/// let err = reader.read_message_timeout(Duration::from_millis(50)).await.unwrap_err();
+/// assert!(err.is_retryable()); // timed out, "he" kept
+/// peer.write_all(b"llo").await?;
+/// assert_eq!(&reader.read_message().await?[..], b"hello");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MessageReader<R, D> {
+    reader: R,
+    buffer: ReadBuffer<D>,
+}
+
+impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
+    /// A reader of messages framed by `decoder`.
+    pub fn new(reader: R, decoder: D) -> Self {
+        MessageReader {
+            reader,
+            buffer: ReadBuffer::new(decoder),
+        }
+    }
+
+    /// Reads one whole message.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] at a clean end of stream; see [`Error`] for the rest. Cancel-safe.
+    pub async fn read_message(&mut self) -> Result<Bytes, Error> {
+        loop {
+            if let Some(message) = self.buffer.next_message()? {
+                return Ok(message);
+            }
+            let want = self.buffer.read_size();
+            let buf = self.buffer.buffer_mut();
+            buf.reserve(want);
+            if self.reader.read_buf(buf).await? == 0 {
+                self.buffer.set_eof();
+            }
+        }
+    }
+
+    /// Reads one whole message within `timeout`. On timeout the partial message stays buffered.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] with the bytes buffered, or as [`read_message`](Self::read_message).
+    pub async fn read_message_timeout(&mut self, timeout: Duration) -> Result<Bytes, Error> {
+        let start = Instant::now();
+        match tokio::time::timeout(timeout, self.read_message()).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::TimedOut {
+                buffered: self.buffer.buffered().len(),
+                elapsed_ms: start.elapsed().as_millis() as u64,
+                writing: false,
+            }),
+        }
+    }
+
+    /// The bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> &[u8] {
+        self.buffer.buffered()
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        self.buffer.decoder()
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
+    /// The stream, mutably. Reading from it directly would take bytes away from the reader.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    /// The stream, and the bytes received but not yet returned as messages.
+    pub fn into_parts(self) -> (R, BytesMut) {
+        (self.reader, self.buffer.into_parts().1)
+    }
+}
+
+/// Writes whole messages to an [`AsyncWrite`], each framed into one buffer and written with one
+/// write (more only when the kernel takes part of it).
+///
+/// Cancel-safe: when the future is dropped (a timeout) after part of a message went out, the rest
+/// stays buffered and goes out first on the next call, so the stream stays well framed; do not write
+/// the same message again.
+#[derive(Debug)]
+pub struct MessageWriter<W, E> {
+    writer: W,
+    encoder: E,
+    out: BytesMut,
+}
+
+impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
+    /// A writer of messages framed by `encoder`.
+    pub fn new(writer: W, encoder: E) -> Self {
+        MessageWriter {
+            writer,
+            encoder,
+            out: BytesMut::new(),
+        }
+    }
+
+    /// Frames `body` and writes it, after anything left from an interrupted call, then flushes.
+    ///
+    /// # Errors
+    /// [`Error::TooLong`] or [`Error::Message`] when `body` cannot be framed (nothing is written), or
+    /// an I/O error.
+    pub async fn write_message(&mut self, body: &[u8]) -> Result<(), Error> {
+        self.encoder
+            .encode(body, &mut self.out)
+            .map_err(Error::from_encode)?;
+        self.flush().await
+    }
+
+    /// Like [`write_message`](Self::write_message), within `timeout`. On timeout the unsent rest is
+    /// kept for the next call.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] with the bytes unsent, or as `write_message`.
+    pub async fn write_message_timeout(
+        &mut self,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let start = Instant::now();
+        match tokio::time::timeout(timeout, self.write_message(body)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::TimedOut {
+                buffered: self.out.len(),
+                elapsed_ms: start.elapsed().as_millis() as u64,
+                writing: true,
+            }),
+        }
+    }
+
+    /// Writes whatever is left from an interrupted call, and flushes.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        while !self.out.is_empty() {
+            if self.writer.write_buf(&mut self.out).await? == 0 {
+                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+        }
+        self.writer.flush().await?;
+        Ok(())
+    }
+
+    /// Bytes not yet written (after an interrupted call).
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Sends what is left, then shuts down the write half so the peer reads end-of-stream: how a
+    /// short connection ends a message framed until end-of-stream.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub async fn shutdown(&mut self) -> Result<(), Error> {
+        self.flush().await?;
+        self.writer.shutdown().await?;
+        Ok(())
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &E {
+        &self.encoder
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &W {
+        &self.writer
+    }
+
+    /// The stream, mutably. Writing to it directly would break the framing.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.writer
+    }
+
+    /// The stream. Bytes not yet written are dropped: call `flush` first.
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+}

@@ -234,10 +234,12 @@ impl Decoder for Delimited {
                     self.drop_scanned(buf);
                     return Ok(None);
                 }
-                // A delimiter could still start in the last dlen - 1 bytes.
+                // A delimiter could still start in the last dlen - 1 bytes, and under crlf the
+                // byte before it may be a `\r` that is not part of the body.
                 self.scanned = buf.len().saturating_sub(dlen - 1);
-                if buf.len() >= self.max.saturating_add(dlen) {
-                    let err = self.too_long(buf.len() - (dlen - 1), false);
+                let slack = dlen - 1 + usize::from(self.config.crlf);
+                if buf.len() > self.max.saturating_add(slack) {
+                    let err = self.too_long(buf.len() - slack, false);
                     if self.discarding {
                         self.drop_scanned(buf);
                     }
@@ -253,8 +255,13 @@ impl Decoder for Delimited {
                 self.discarding = false;
                 continue;
             }
-            if found > self.max {
-                let err = self.too_long(found, true);
+            let body = if self.config.crlf && found > 0 && buf[found - 1] == b'\r' {
+                found - 1
+            } else {
+                found
+            };
+            if body > self.max {
+                let err = self.too_long(body, true);
                 if self.discarding {
                     buf.advance(end);
                     self.consumed += end as u64;
@@ -265,10 +272,6 @@ impl Decoder for Delimited {
             self.consumed += end as u64;
             let mut frame = buf.split_to(end);
             if !self.config.keep_delimiter {
-                let mut body = found;
-                if self.config.crlf && body > 0 && frame[body - 1] == b'\r' {
-                    body -= 1;
-                }
                 frame.truncate(body);
             }
             return Ok(Some(frame.freeze()));

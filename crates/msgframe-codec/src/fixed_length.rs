@@ -11,7 +11,8 @@ use crate::{CodecError, Decoder, Encoder};
 /// ```
 ///
 /// This is whole-message reading when both sides know the size. The decoder needs no maximum: it
-/// never buffers more than `len` bytes for a frame. Encoding a message of any other size is an error.
+/// never buffers more than `len` bytes for a frame, and reserves buffer space only as bytes arrive
+/// (at most 64 KiB ahead). Encoding a message of any other size is an error.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -58,7 +59,7 @@ impl Decoder for FixedLength {
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         if buf.len() < self.len {
-            buf.reserve(self.len - buf.len());
+            buf.reserve((self.len - buf.len()).min(crate::RESERVE_AHEAD));
             return Ok(None);
         }
         self.consumed += self.len as u64;

@@ -190,7 +190,11 @@ impl LengthPrefixedConfig {
                 "strip of {strip} bytes is longer than the {header_len}-byte header"
             )));
         }
-        let expressible = usize::try_from(largest_body).unwrap_or(usize::MAX);
+        // A frame (header + body) must fit a buffer: at most isize::MAX bytes.
+        let addressable = isize::MAX as usize - header_len;
+        let expressible = usize::try_from(largest_body)
+            .unwrap_or(usize::MAX)
+            .min(addressable);
         let max = match self.max_frame_length {
             Some(max) if max > expressible => {
                 return Err(CodecError::InvalidConfig(format!(
@@ -272,7 +276,8 @@ enum State {
 ///
 /// # Limits and errors
 /// The maximum body length (default 8 MiB, or less when the header cannot express that much) is
-/// checked against the header's claim **before** anything is buffered or reserved. A malformed
+/// checked against the header's claim **before** anything is buffered or reserved; within it, buffer
+/// space is reserved only as bytes arrive (at most 64 KiB ahead of them). A malformed
 /// length field, mismatching fixed bytes, a length smaller than the header it counts, or an oversized
 /// frame under [`Oversize::Fail`] poison the decoder. Under [`Oversize::Discard`] an oversized frame is
 /// reported once, then skipped as it arrives.
@@ -433,7 +438,7 @@ impl Decoder for LengthPrefixed {
                         self.discard(buf, body);
                         return Err(err);
                     }
-                    // body <= max <= usize::MAX - header: no overflow
+                    // body <= max <= isize::MAX - header (checked when building): no overflow
                     self.header_len + body as usize
                 }
                 State::Body { total } => total,
@@ -447,8 +452,9 @@ impl Decoder for LengthPrefixed {
                 State::Poisoned { offset } => return Err(CodecError::Poisoned { offset }),
             };
             if buf.len() < total {
-                // Within the maximum: reserving now saves regrowing the buffer read by read.
-                buf.reserve(total - buf.len());
+                // Reserve ahead, but never more than 64 KiB beyond what has arrived: a claim within
+                // the maximum still allocates only as the peer actually sends.
+                buf.reserve((total - buf.len()).min(crate::RESERVE_AHEAD));
                 self.state = State::Body { total };
                 return Ok(None);
             }

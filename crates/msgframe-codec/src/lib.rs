@@ -33,9 +33,10 @@
 //! # Ok::<(), msgframe_codec::CodecError>(())
 //! ```
 //!
-//! Frames are [`Bytes`] split off the buffer: no copy. Decoders reserve buffer space only for frames
-//! within their configured maximum, after reading the header, so a peer's claimed length never
-//! allocates by itself.
+//! Frames are [`Bytes`] split off the buffer: no copy. A header claiming more than the configured
+//! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
+//! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
+//! itself.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -62,6 +63,10 @@ pub use until_eof::UntilEof;
 
 /// The maximum frame length when none is configured: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
+
+/// The most buffer space a decoder reserves beyond the bytes that have arrived, whatever length a
+/// header claims: the buffer grows with what the peer sends, not with what it promises.
+pub(crate) const RESERVE_AHEAD: usize = 64 * 1024;
 
 /// Turns buffered bytes into frames.
 ///

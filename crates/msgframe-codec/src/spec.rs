@@ -224,6 +224,17 @@ impl<'a> Parser<'a> {
     }
 
     fn hex(&self, part: Part<'_>) -> Result<Bytes, SpecError> {
+        if let Some((i, c)) = part
+            .text
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii_hexdigit())
+        {
+            let bad = Part {
+                text: &part.text[i..i + c.len_utf8()],
+                at: part.at + i,
+            };
+            return Err(self.err(bad, "not a hex digit"));
+        }
         let text = part.text.as_bytes();
         if text.len() % 2 != 0 {
             return Err(self.err(
@@ -231,21 +242,12 @@ impl<'a> Parser<'a> {
                 "expected hex bytes (an even number of hex digits, e.g. 0300)",
             ));
         }
-        let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        let mut out = Vec::with_capacity(text.len() / 2);
-        for (i, pair) in text.chunks(2).enumerate() {
-            match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(h), Some(l)) => out.push(h << 4 | l),
-                _ => {
-                    let bad = Part {
-                        text: &part.text[2 * i..2 * i + 2],
-                        at: part.at + 2 * i,
-                    };
-                    return Err(self.err(bad, "not a hex byte"));
-                }
-            }
-        }
-        Ok(out.into())
+        let nibble = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+        Ok(text
+            .chunks(2)
+            .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1]))
+            .collect::<Vec<u8>>()
+            .into())
     }
 
     fn policy<T: Copy>(&self, part: Part<'_>, choices: &[(&str, T)]) -> Result<T, SpecError> {

@@ -98,7 +98,8 @@ const BAD: &[(&str, &str, &str)] = &[
     ("be:2,max=", "", "expected a number"),
     ("be:2,max=12q", "12q", "expected a number"),
     ("be:2,after=000", "000", "even number of hex digits"),
-    ("be:2,after=00zz", "zz", "not a hex byte"),
+    ("be:2,after=00zz", "z", "not a hex digit"),
+    ("delim:0é", "é", "not a hex digit"),
     (
         "be:2,lenient",
         "lenient",

@@ -25,6 +25,7 @@ fn readme_example_runs() -> Result<(), Box<dyn std::error::Error>> {
         ("delim:03", b"abc\x03"),
         ("lines", b"abc\n"),
         ("lines:crlf", b"abc\r\n"),
+        ("netstring", b"3:abc,"),
     ];
     for (spec, bytes) in spec_table_rows {
         let framing: Framing = spec.parse()?;

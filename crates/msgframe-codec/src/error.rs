@@ -119,6 +119,18 @@ pub enum CodecError {
         discarding: bool,
     },
 
+    /// Bytes that the framing does not allow where they are (e.g. a netstring's length prefix).
+    /// Poisons the decoder.
+    #[error("frame at stream offset {offset}: [{bytes}]: {reason}")]
+    Malformed {
+        /// Stream offset of the frame's first byte.
+        offset: u64,
+        /// The offending bytes (at most 16).
+        bytes: Hex,
+        /// What the framing expected.
+        reason: &'static str,
+    },
+
     /// The stream ended inside a frame.
     #[error(
         "stream ended inside the frame at stream offset {offset}: {buffered} bytes buffered{}",

@@ -6,7 +6,8 @@ use core::str::FromStr;
 use bytes::{Bytes, BytesMut};
 
 use crate::{
-    CodecError, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed, UntilEof,
+    CodecError, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed, Netstring,
+    UntilEof,
 };
 
 /// Any one of the framings, chosen at run time (typically from a [`FramingSpec`]).
@@ -28,6 +29,8 @@ pub enum Framing {
     FixedLength(FixedLength),
     /// Frames end with a delimiter.
     Delimited(Delimited),
+    /// Netstrings.
+    Netstring(Netstring),
 }
 
 impl Framing {
@@ -40,6 +43,9 @@ impl Framing {
             },
             Framing::FixedLength(f) => FramingSpec::FixedLength { len: f.len() },
             Framing::Delimited(f) => FramingSpec::Delimited(f.config().clone()),
+            Framing::Netstring(f) => FramingSpec::Netstring {
+                max: f.max_frame_length(),
+            },
         }
     }
 }
@@ -51,6 +57,7 @@ macro_rules! each {
             Framing::UntilEof($f) => $body,
             Framing::FixedLength($f) => $body,
             Framing::Delimited($f) => $body,
+            Framing::Netstring($f) => $body,
         }
     };
 }
@@ -106,6 +113,12 @@ impl From<FixedLength> for Framing {
 impl From<Delimited> for Framing {
     fn from(f: Delimited) -> Self {
         Framing::Delimited(f)
+    }
+}
+
+impl From<Netstring> for Framing {
+    fn from(f: Netstring) -> Self {
+        Framing::Netstring(f)
     }
 }
 

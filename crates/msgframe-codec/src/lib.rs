@@ -11,6 +11,7 @@
 //! | until end-of-stream  | `body` FIN                                    | [`UntilEof`]      |
 //! | fixed length         | `body` (always n bytes)                       | [`FixedLength`]   |
 //! | delimiter / lines    | `body delimiter`                              | [`Delimited`]     |
+//! | netstring            | `length ':' body ','` (length in any width)   | [`Netstring`]     |
 //!
 //! [`Framing`] holds any of them, and [`FramingSpec`] is their short text form (`"bcd:2"`,
 //! `"be:4,counts-header"`, `"lines"`), for configuration files and command lines.
@@ -45,6 +46,7 @@ mod error;
 mod fixed_length;
 mod framing;
 mod length_prefixed;
+mod netstring;
 pub mod spec;
 mod until_eof;
 
@@ -58,6 +60,7 @@ pub use length_prefixed::{
     EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,
 };
 pub use msgframe_header as header;
+pub use netstring::Netstring;
 pub use spec::{FramingSpec, SpecError};
 pub use until_eof::UntilEof;
 

@@ -16,6 +16,7 @@
 //! | `delim:HEX`           | messages end with the bytes HEX, e.g. `delim:03`, `delim:0d0a`       |
 //! | `lines`               | messages end with `\n` (same as `delim:0a`)                          |
 //! | `lines:crlf`          | messages end with `\n` or `\r\n`; `\r\n` is written                  |
+//! | `netstring`           | netstrings: `5:hello,`                                               |
 //!
 //! | option (length header)  | meaning                                                   | default      |
 //! |-------------------------|-----------------------------------------------------------|--------------|
@@ -39,7 +40,7 @@
 //! | `oversize=discard`      | skip oversized frames instead of failing                  | `fail`       |
 //! | `eof=deliver`           | deliver bytes left at end-of-stream as a last frame       | `error`      |
 //!
-//! `eof` takes `max=N`; `fixed` takes no option.
+//! `eof` and `netstring` take `max=N`; `fixed` takes no option.
 //!
 //! ```
 //! use msgframe_codec::FramingSpec;
@@ -63,6 +64,8 @@ use core::str::FromStr;
 
 use bytes::Bytes;
 use msgframe_header::{ByteOrder, LengthEncoding, LengthField};
+
+use crate::Netstring;
 
 use crate::{
     CodecError, Delimited, DelimitedConfig, EmptyFrames, FixedLength, Framing, LengthCounts,
@@ -88,6 +91,11 @@ pub enum FramingSpec {
     },
     /// Messages end with a delimiter.
     Delimited(DelimitedConfig),
+    /// Netstrings: `length ':' data ','`.
+    Netstring {
+        /// Largest message (8 MiB unless given).
+        max: usize,
+    },
 }
 
 impl FramingSpec {
@@ -101,6 +109,7 @@ impl FramingSpec {
             FramingSpec::UntilEof { max } => Framing::UntilEof(UntilEof::new(*max)),
             FramingSpec::FixedLength { len } => Framing::FixedLength(FixedLength::new(*len)?),
             FramingSpec::Delimited(c) => Framing::Delimited(c.clone().build()?),
+            FramingSpec::Netstring { max } => Framing::Netstring(Netstring::new(*max)),
         })
     }
 }
@@ -289,7 +298,7 @@ impl<'a> Parser<'a> {
                 .map_err(|e| self.err(arg.unwrap_or(kind), e.to_string()))?;
                 self.length_prefixed(encoding, options)?
             }
-            "eof" => {
+            "eof" | "netstring" => {
                 self.no_value(kind, arg)?;
                 let mut max = DEFAULT_MAX_FRAME_LENGTH;
                 for opt in options {
@@ -298,10 +307,19 @@ impl<'a> Parser<'a> {
                         "max" => {
                             max = self.usize(self.need(key, value, "a number, e.g. `max=65536`")?)?
                         }
-                        _ => return Err(self.err(*opt, "unknown option for `eof`; expected max=N")),
+                        _ => {
+                            return Err(self.err(
+                                *opt,
+                                format!("unknown option for `{}`; expected max=N", kind.text),
+                            ))
+                        }
                     }
                 }
-                FramingSpec::UntilEof { max }
+                if kind.text == "eof" {
+                    FramingSpec::UntilEof { max }
+                } else {
+                    FramingSpec::Netstring { max }
+                }
             }
             "fixed" => {
                 let len = self.usize(self.need(kind, arg, "a length, e.g. `fixed:128`")?)?;
@@ -329,7 +347,7 @@ impl<'a> Parser<'a> {
             _ => {
                 return Err(self.err(
                     kind,
-                    "unknown framing; expected ascii:N, hex:N, bcd:N, be:N, le:N, eof, fixed:N, delim:HEX or lines",
+                    "unknown framing; expected ascii:N, hex:N, bcd:N, be:N, le:N, eof, fixed:N, delim:HEX, lines or netstring",
                 ))
             }
         };
@@ -533,6 +551,13 @@ impl fmt::Display for FramingSpec {
                 Ok(())
             }
             FramingSpec::FixedLength { len } => write!(f, "fixed:{len}"),
+            FramingSpec::Netstring { max } => {
+                f.write_str("netstring")?;
+                if *max != DEFAULT_MAX_FRAME_LENGTH {
+                    write!(f, ",max={max}")?;
+                }
+                Ok(())
+            }
             FramingSpec::Delimited(c) => {
                 if c.is_lines() {
                     f.write_str(if c.crlf { "lines:crlf" } else { "lines" })?;

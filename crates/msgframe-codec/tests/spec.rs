@@ -34,6 +34,8 @@ fn every_documented_form_round_trips_unchanged() {
         "lines",
         "lines:crlf",
         "lines,max=80",
+        "netstring",
+        "netstring,max=99999",
     ] {
         assert_eq!(parse(s).to_string(), s, "{s}");
         let framing: Framing = s.parse().unwrap();

@@ -1,0 +1,177 @@
+//! Netstrings: `<length>:<data>,` with the length in ASCII decimal of any width.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::Hex;
+use crate::{CodecError, Decoder, Encoder, DEFAULT_MAX_FRAME_LENGTH};
+
+/// Netstring framing (D. J. Bernstein's netstrings, as Twisted's `NetstringReceiver` speaks them).
+///
+/// ```text
+///  "5:hello,"  =  35 3A 68 65 6C 6C 6F 2C
+///  "0:,"       =  an empty message
+/// ```
+///
+/// The length is ASCII decimal with as many digits as it needs and no leading zeros (`"05:"` is
+/// malformed); a `,` must follow the data. A length above the maximum (default 8 MiB) is refused as
+/// soon as its digits show it, before the data is buffered. Every error poisons the decoder.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use msgframe_codec::{Decoder, Encoder, Netstring};
+///
+/// let mut netstring = Netstring::new(1000);
+/// let mut wire = BytesMut::new();
+/// netstring.encode(b"hello", &mut wire)?;
+/// assert_eq!(&wire[..], b"5:hello,");
+/// assert_eq!(netstring.decode(&mut wire)?.as_deref(), Some(&b"hello"[..]));
+/// # Ok::<(), msgframe_codec::CodecError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Netstring {
+    max: usize,
+    /// The longest length prefix allowed: the digits of `max`.
+    max_digits: usize,
+    consumed: u64,
+    poisoned: Option<u64>,
+}
+
+impl Default for Netstring {
+    /// A maximum of 8 MiB.
+    fn default() -> Self {
+        Netstring::new(DEFAULT_MAX_FRAME_LENGTH)
+    }
+}
+
+impl Netstring {
+    /// Netstrings of at most `max` data bytes.
+    pub fn new(max: usize) -> Self {
+        let max = max.min(isize::MAX as usize - 32);
+        Netstring {
+            max,
+            max_digits: max.checked_ilog10().unwrap_or(0) as usize + 1,
+            consumed: 0,
+            poisoned: None,
+        }
+    }
+
+    /// The largest message accepted and sent.
+    pub fn max_frame_length(&self) -> usize {
+        self.max
+    }
+
+    fn malformed(&mut self, bytes: &[u8], reason: &'static str) -> CodecError {
+        self.poisoned = Some(self.consumed);
+        CodecError::Malformed {
+            offset: self.consumed,
+            bytes: Hex::of(&bytes[..bytes.len().min(16)]),
+            reason,
+        }
+    }
+
+    /// Parses the length prefix: `Ok(Some((data_len, prefix_len)))` with `prefix_len` counting the
+    /// `:`, `Ok(None)` when more bytes are needed.
+    fn prefix(&mut self, buf: &[u8]) -> Result<Option<(usize, usize)>, CodecError> {
+        let mut len = 0usize;
+        for (i, &b) in buf.iter().enumerate() {
+            match b {
+                b':' if i > 0 => return Ok(Some((len, i + 1))),
+                b'0'..=b'9' => {
+                    if i == 1 && buf[0] == b'0' {
+                        return Err(
+                            self.malformed(&buf[..2], "a netstring length has no leading zeros")
+                        );
+                    }
+                    len = len * 10 + usize::from(b - b'0');
+                    if i + 1 > self.max_digits || len > self.max {
+                        self.poisoned = Some(self.consumed);
+                        return Err(CodecError::FrameTooLong {
+                            offset: self.consumed,
+                            length: len as u64,
+                            exact: false,
+                            max: self.max as u64,
+                            discarding: false,
+                        });
+                    }
+                }
+                _ => {
+                    return Err(self.malformed(
+                        &buf[..=i],
+                        "a netstring starts with decimal digits, then ':'",
+                    ))
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Decoder for Netstring {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        if let Some(offset) = self.poisoned {
+            return Err(CodecError::Poisoned { offset });
+        }
+        let Some((len, prefix)) = self.prefix(buf)? else {
+            return Ok(None);
+        };
+        let total = prefix + len + 1;
+        if buf.len() < total {
+            buf.reserve((total - buf.len()).min(crate::RESERVE_AHEAD));
+            return Ok(None);
+        }
+        if buf[total - 1] != b',' {
+            return Err(self.malformed(&buf[total - 1..total], "a netstring ends with ','"));
+        }
+        self.consumed += total as u64;
+        buf.advance(prefix);
+        let frame = buf.split_to(len).freeze();
+        buf.advance(1);
+        Ok(Some(frame))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None => {
+                let expected = self
+                    .prefix(buf)?
+                    .map(|(len, prefix)| (prefix + len + 1) as u64);
+                Err(CodecError::UnexpectedEof {
+                    offset: self.consumed,
+                    buffered: buf.len(),
+                    expected,
+                })
+            }
+        }
+    }
+}
+
+impl Encoder for Netstring {
+    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        if body.len() > self.max {
+            return Err(CodecError::MessageTooLong {
+                length: body.len(),
+                max: self.max,
+            });
+        }
+        let mut digits = [0u8; 20];
+        let mut n = body.len();
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        dst.extend_from_slice(&digits[at..]);
+        dst.extend_from_slice(b":");
+        Ok(())
+    }
+
+    fn tail(&self) -> &[u8] {
+        b","
+    }
+}

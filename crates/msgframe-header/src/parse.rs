@@ -9,20 +9,24 @@
 //!
 //! ```
 //! use msgframe_header::parse::{ascii_decimal, packed_bcd};
+//! use nom::error::Error;
 //! use nom::multi::length_data;
 //! use nom::Parser;
 //!
 //! // Field 2 (PAN) as LLVAR: "16" then 16 digits.
-//! let input = b"164111111111111111rest";
-//! let (rest, pan) = length_data(ascii_decimal::<nom::error::Error<&[u8]>>(2)).parse(&input[..])?;
+//! let input = &b"164111111111111111rest"[..];
+//! let (rest, pan) = length_data(ascii_decimal::<Error<&[u8]>>(2)).parse(input).unwrap();
 //! assert_eq!(pan, b"4111111111111111");
 //! assert_eq!(rest, b"rest");
 //!
 //! // The same field with a 1-byte BCD length.
 //! let input = [&[0x16][..], b"4111111111111111"].concat();
-//! let (_, pan) = length_data(packed_bcd::<nom::error::Error<&[u8]>>(1)).parse(&input[..])?;
+//! let (_, pan) = length_data(packed_bcd::<Error<&[u8]>>(1)).parse(&input[..]).unwrap();
 //! assert_eq!(pan, b"4111111111111111");
-//! # Ok::<(), Box<dyn std::error::Error + '_>>(())
+//!
+//! // A length that is not two digits fails, keeping the header error.
+//! let bad = length_data(ascii_decimal::<Error<&[u8]>>(2)).parse(&b"1x4111"[..]);
+//! assert!(bad.is_err());
 //! ```
 //!
 //! The constructors panic on an unsupported width (a programming error, like a bad slice index); use

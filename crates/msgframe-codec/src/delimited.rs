@@ -4,7 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
 use crate::error::Hex;
-use crate::{CodecError, Decoder, Encoder, Oversize, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoder, Encoder, Oversize, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// What to do with bytes left without a delimiter when the stream ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -213,7 +213,64 @@ impl Delimited {
     /// Drops everything buffered that cannot be the start of a delimiter.
     fn drop_scanned(&mut self, buf: &mut BytesMut) {
         let keep = (self.config.delimiter.len() - 1).min(buf.len());
-        let n = buf.len() - keep;
+        self.skip(buf, buf.len() - keep);
+    }
+}
+
+/// Where the first frame of a buffer ends, as [`Delimited::locate`] finds it.
+enum Located {
+    /// A frame: its body is `buf[..body]`, and it spans `buf[..end]` with its delimiter.
+    Frame { body: usize, end: usize },
+    /// No delimiter yet; bytes before `scanned` cannot start one.
+    Partial { scanned: usize },
+    /// The frame is longer than the maximum: `length` bytes (a lower bound unless `exact`); `end`
+    /// is where it ends when its delimiter has arrived.
+    TooLong {
+        length: usize,
+        exact: bool,
+        end: Option<usize>,
+    },
+}
+
+impl Delimited {
+    /// Finds the end of the first frame of `buf`, searching from `from` (the bytes before it are
+    /// known to hold no delimiter start). The one place that decides where a delimited frame ends,
+    /// for the owned and the borrowed decoders alike.
+    #[inline]
+    fn locate(&self, buf: &[u8], from: usize) -> Located {
+        let dlen = self.config.delimiter.len();
+        let Some(found) = self.finder.find(&buf[from..]).map(|i| i + from) else {
+            // A delimiter could still start in the last dlen - 1 bytes, and under crlf the byte
+            // before it may be a `\r` that is not part of the body.
+            let slack = dlen - 1 + usize::from(self.config.crlf);
+            if buf.len() > self.max.saturating_add(slack) {
+                return Located::TooLong {
+                    length: buf.len() - slack,
+                    exact: false,
+                    end: None,
+                };
+            }
+            return Located::Partial {
+                scanned: buf.len().saturating_sub(dlen - 1),
+            };
+        };
+        let body = if self.config.crlf && found > 0 && buf[found - 1] == b'\r' {
+            found - 1
+        } else {
+            found
+        };
+        let end = found + dlen;
+        if body > self.max {
+            return Located::TooLong {
+                length: body,
+                exact: true,
+                end: Some(end),
+            };
+        }
+        Located::Frame { body, end }
+    }
+
+    fn skip(&mut self, buf: &mut BytesMut, n: usize) {
         buf.advance(n);
         self.consumed += n as u64;
         self.scanned = 0;
@@ -225,56 +282,51 @@ impl Decoder for Delimited {
         if let Some(offset) = self.poisoned {
             return Err(CodecError::Poisoned { offset });
         }
-        let dlen = self.config.delimiter.len();
         loop {
             // The buffer may have been changed outside the decoder: never index past its end.
             let from = self.scanned.min(buf.len());
-            let Some(found) = self.finder.find(&buf[from..]).map(|i| i + from) else {
-                if self.discarding {
-                    self.drop_scanned(buf);
+            if self.discarding {
+                // Skipping an oversized frame: only its end matters.
+                match self.finder.find(&buf[from..]) {
+                    Some(i) => {
+                        self.skip(buf, from + i + self.config.delimiter.len());
+                        self.discarding = false;
+                        continue;
+                    }
+                    None => {
+                        self.drop_scanned(buf);
+                        return Ok(None);
+                    }
+                }
+            }
+            match self.locate(buf, from) {
+                Located::Frame { body, end } => {
+                    self.scanned = 0;
+                    self.consumed += end as u64;
+                    let mut frame = buf.split_to(end);
+                    if !self.config.keep_delimiter {
+                        frame.truncate(body);
+                    }
+                    return Ok(Some(frame.freeze()));
+                }
+                Located::Partial { scanned } => {
+                    self.scanned = scanned;
                     return Ok(None);
                 }
-                // A delimiter could still start in the last dlen - 1 bytes, and under crlf the
-                // byte before it may be a `\r` that is not part of the body.
-                self.scanned = buf.len().saturating_sub(dlen - 1);
-                let slack = dlen - 1 + usize::from(self.config.crlf);
-                if buf.len() > self.max.saturating_add(slack) {
-                    let err = self.too_long(buf.len() - slack, false);
+                Located::TooLong { length, exact, end } => {
+                    let err = self.too_long(length, exact);
                     if self.discarding {
-                        self.drop_scanned(buf);
+                        match end {
+                            Some(end) => {
+                                self.skip(buf, end);
+                                self.discarding = false;
+                            }
+                            None => self.drop_scanned(buf),
+                        }
                     }
                     return Err(err);
                 }
-                return Ok(None);
-            };
-            self.scanned = 0;
-            let end = found + dlen;
-            if self.discarding {
-                buf.advance(end);
-                self.consumed += end as u64;
-                self.discarding = false;
-                continue;
             }
-            let body = if self.config.crlf && found > 0 && buf[found - 1] == b'\r' {
-                found - 1
-            } else {
-                found
-            };
-            if body > self.max {
-                let err = self.too_long(body, true);
-                if self.discarding {
-                    buf.advance(end);
-                    self.consumed += end as u64;
-                    self.discarding = false;
-                }
-                return Err(err);
-            }
-            self.consumed += end as u64;
-            let mut frame = buf.split_to(end);
-            if !self.config.keep_delimiter {
-                frame.truncate(body);
-            }
-            return Ok(Some(frame.freeze()));
         }
     }
 
@@ -309,6 +361,29 @@ impl Decoder for Delimited {
 
     fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {
         None
+    }
+}
+
+impl Parse for Delimited {
+    fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
+        match self.locate(buf, 0) {
+            Located::Frame { body, end } => Ok(Status::Frame {
+                frame: &buf[..if self.config.keep_delimiter {
+                    end
+                } else {
+                    body
+                }],
+                len: end,
+            }),
+            Located::Partial { .. } => Ok(Status::Partial { needed: None }),
+            Located::TooLong { length, exact, .. } => Err(CodecError::FrameTooLong {
+                offset,
+                length: length as u64,
+                exact,
+                max: self.max as u64,
+                discarding: false,
+            }),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{CodecError, Decoder, Encoder};
+use crate::{CodecError, Decoder, Encoder, Parse, Status};
 
 /// Every frame is exactly `len` bytes; there is no header.
 ///
@@ -80,6 +80,21 @@ impl Decoder for FixedLength {
 
     fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
         Some(self.len.saturating_sub(buffered).max(1))
+    }
+}
+
+impl Parse for FixedLength {
+    #[inline]
+    fn parse<'a>(&self, buf: &'a [u8], _offset: u64) -> Result<Status<'a>, CodecError> {
+        Ok(match buf.get(..self.len) {
+            Some(frame) => Status::Frame {
+                frame,
+                len: self.len,
+            },
+            None => Status::Partial {
+                needed: Some(self.len - buf.len()),
+            },
+        })
     }
 }
 

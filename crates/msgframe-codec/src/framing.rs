@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{
     CodecError, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed, Netstring,
-    UntilEof,
+    Parse, Status, UntilEof,
 };
 
 /// Any one of the framings, chosen at run time (typically from a [`FramingSpec`]).
@@ -74,6 +74,13 @@ impl Decoder for Framing {
 
     fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
         each!(self, f => f.bytes_wanted(buffered))
+    }
+}
+
+impl Parse for Framing {
+    #[inline]
+    fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
+        each!(self, f => f.parse(buf, offset))
     }
 }
 

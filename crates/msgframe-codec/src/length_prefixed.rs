@@ -4,7 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use msgframe_header::{LengthEncoding, LengthField};
 
 use crate::error::{FixedPart, Hex};
-use crate::{CodecError, Decoder, Encoder, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// Which bytes the value in the length field counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -340,59 +340,57 @@ impl LengthPrefixed {
     }
 
     /// Parses the header at the start of `buf` (which holds at least `header_len` bytes) and returns
-    /// the body length.
+    /// the body length the header claims (saturating at `u64::MAX`). `offset` is the stream offset of
+    /// `buf[0]`, for errors. Pure: the owned and the borrowed decoders both use it.
     #[inline]
-    fn parse_header(&mut self, buf: &[u8]) -> Result<u64, CodecError> {
+    fn body_len(&self, buf: &[u8], offset: u64) -> Result<u64, CodecError> {
         let cfg = &self.config;
         if cfg.verify_fixed && !cfg.before.is_empty() && buf[..self.length_at] != cfg.before[..] {
-            let err = CodecError::FixedBytesMismatch {
-                offset: self.consumed,
+            return Err(CodecError::FixedBytesMismatch {
+                offset,
                 part: FixedPart::BeforeLength,
                 expected: Hex::of(&cfg.before),
                 found: Hex::of(&buf[..self.length_at]),
-            };
-            return Err(self.poison(err));
+            });
         }
         let field_end = self.length_at + cfg.encoding.width();
-        let value = match cfg.encoding.decode(&buf[self.length_at..field_end]) {
-            Ok(v) => v,
-            Err(source) => {
-                let err = CodecError::Header {
-                    offset: self.consumed,
-                    source,
-                };
-                return Err(self.poison(err));
-            }
-        };
+        let field = &buf[self.length_at..field_end];
+        let value = cfg
+            .encoding
+            .decode(field)
+            .map_err(|source| CodecError::Header { offset, source })?;
         if cfg.verify_fixed
             && !cfg.after.is_empty()
             && buf[field_end..self.header_len] != cfg.after[..]
         {
-            let err = CodecError::FixedBytesMismatch {
-                offset: self.consumed,
+            return Err(CodecError::FixedBytesMismatch {
+                offset,
                 part: FixedPart::AfterLength,
                 expected: Hex::of(&cfg.after),
                 found: Hex::of(&buf[field_end..self.header_len]),
-            };
-            return Err(self.poison(err));
+            });
         }
-        let body = if self.offset >= 0 {
-            value.checked_add(self.offset as u64)
+        if self.offset >= 0 {
+            Ok(value.saturating_add(self.offset as u64))
         } else {
-            value.checked_sub(self.offset.unsigned_abs())
-        };
-        match body {
-            Some(body) => Ok(body),
-            None if self.offset >= 0 => Ok(u64::MAX),
-            None => {
-                let err = CodecError::LengthTooSmall {
-                    offset: self.consumed,
-                    field: Hex::of(&buf[self.length_at..field_end]),
+            value
+                .checked_sub(self.offset.unsigned_abs())
+                .ok_or_else(|| CodecError::LengthTooSmall {
+                    offset,
+                    field: Hex::of(field),
                     length: value,
                     minimum: self.offset.unsigned_abs(),
-                };
-                Err(self.poison(err))
-            }
+                })
+        }
+    }
+
+    fn too_long(&self, offset: u64, body: u64, discarding: bool) -> CodecError {
+        CodecError::FrameTooLong {
+            offset,
+            length: body,
+            exact: true,
+            max: self.max as u64,
+            discarding,
         }
     }
 
@@ -420,19 +418,16 @@ impl Decoder for LengthPrefixed {
                     if buf.len() < self.header_len {
                         return Ok(None);
                     }
-                    let body = self.parse_header(buf)?;
+                    let body = match self.body_len(buf, self.consumed) {
+                        Ok(body) => body,
+                        Err(err) => return Err(self.poison(err)),
+                    };
                     if body > self.max as u64 {
-                        let discarding = self.config.oversize == Oversize::Discard;
-                        let err = CodecError::FrameTooLong {
-                            offset: self.consumed,
-                            length: body,
-                            exact: true,
-                            max: self.max as u64,
-                            discarding,
-                        };
-                        if !discarding {
+                        if self.config.oversize == Oversize::Fail {
+                            let err = self.too_long(self.consumed, body, false);
                             return Err(self.poison(err));
                         }
+                        let err = self.too_long(self.consumed, body, true);
                         buf.advance(self.header_len);
                         self.consumed += self.header_len as u64;
                         self.discard(buf, body);
@@ -502,6 +497,34 @@ impl Decoder for LengthPrefixed {
             State::Discard { remaining } => Some(usize::try_from(remaining).unwrap_or(usize::MAX)),
             State::Poisoned { .. } => None,
         }
+    }
+}
+
+impl Parse for LengthPrefixed {
+    #[inline]
+    fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
+        if buf.len() < self.header_len {
+            return Ok(Status::Partial {
+                needed: Some(self.header_len - buf.len()),
+            });
+        }
+        let body = self.body_len(buf, offset)?;
+        if body > self.max as u64 {
+            return Err(self.too_long(offset, body, false));
+        }
+        let total = self.header_len + body as usize;
+        if buf.len() < total {
+            return Ok(Status::Partial {
+                needed: Some(total - buf.len()),
+            });
+        }
+        if body == 0 && self.config.empty == EmptyFrames::Skip {
+            return Ok(Status::Skip { len: total });
+        }
+        Ok(Status::Frame {
+            frame: &buf[self.strip..total],
+            len: total,
+        })
     }
 }
 

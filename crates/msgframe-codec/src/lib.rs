@@ -34,7 +34,9 @@
 //! # Ok::<(), msgframe_codec::CodecError>(())
 //! ```
 //!
-//! Frames are [`Bytes`] split off the buffer: no copy. A header claiming more than the configured
+//! Frames are [`Bytes`] split off the buffer: no copy. For messages parsed in place and dropped, the
+//! [`Parse`] trait walks a filled buffer and yields borrowed `&[u8]` frames, with no reference count
+//! at all. A header claiming more than the configured
 //! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
 //! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
 //! itself.
@@ -44,6 +46,7 @@
 mod delimited;
 mod error;
 mod fixed_length;
+mod frames;
 mod framing;
 mod length_prefixed;
 mod netstring;
@@ -55,6 +58,7 @@ use bytes::{Bytes, BytesMut};
 pub use delimited::{Delimited, DelimitedConfig, UnterminatedAtEof};
 pub use error::{CodecError, FixedPart, Hex};
 pub use fixed_length::FixedLength;
+pub use frames::{Frames, Parse, Status};
 pub use framing::Framing;
 pub use length_prefixed::{
     EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,

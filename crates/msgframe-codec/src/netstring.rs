@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::Hex;
-use crate::{CodecError, Decoder, Encoder, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// Netstring framing (D. J. Bernstein's netstrings, as Twisted's `NetstringReceiver` speaks them).
 ///
@@ -60,33 +60,30 @@ impl Netstring {
         self.max
     }
 
-    fn malformed(&mut self, bytes: &[u8], reason: &'static str) -> CodecError {
-        self.poisoned = Some(self.consumed);
-        CodecError::Malformed {
-            offset: self.consumed,
+    /// Parses the length prefix of the netstring at the start of `buf` (at stream offset `offset`):
+    /// `Ok(Some((data_len, prefix_len)))` with `prefix_len` counting the `:`, `Ok(None)` when more
+    /// bytes are needed. Pure: the owned and the borrowed decoders both use it.
+    fn prefix(&self, buf: &[u8], offset: u64) -> Result<Option<(usize, usize)>, CodecError> {
+        let malformed = |bytes: &[u8], reason| CodecError::Malformed {
+            offset,
             bytes: Hex::of(&bytes[..bytes.len().min(16)]),
             reason,
-        }
-    }
-
-    /// Parses the length prefix: `Ok(Some((data_len, prefix_len)))` with `prefix_len` counting the
-    /// `:`, `Ok(None)` when more bytes are needed.
-    fn prefix(&mut self, buf: &[u8]) -> Result<Option<(usize, usize)>, CodecError> {
+        };
         let mut len = 0usize;
         for (i, &b) in buf.iter().enumerate() {
             match b {
                 b':' if i > 0 => return Ok(Some((len, i + 1))),
                 b'0'..=b'9' => {
                     if i == 1 && buf[0] == b'0' {
-                        return Err(
-                            self.malformed(&buf[..2], "a netstring length has no leading zeros")
-                        );
+                        return Err(malformed(
+                            &buf[..2],
+                            "a netstring length has no leading zeros",
+                        ));
                     }
                     len = len * 10 + usize::from(b - b'0');
                     if i + 1 > self.max_digits || len > self.max {
-                        self.poisoned = Some(self.consumed);
                         return Err(CodecError::FrameTooLong {
-                            offset: self.consumed,
+                            offset,
                             length: len as u64,
                             exact: false,
                             max: self.max as u64,
@@ -95,7 +92,7 @@ impl Netstring {
                     }
                 }
                 _ => {
-                    return Err(self.malformed(
+                    return Err(malformed(
                         &buf[..=i],
                         "a netstring starts with decimal digits, then ':'",
                     ))
@@ -111,39 +108,69 @@ impl Decoder for Netstring {
         if let Some(offset) = self.poisoned {
             return Err(CodecError::Poisoned { offset });
         }
-        let Some((len, prefix)) = self.prefix(buf)? else {
-            return Ok(None);
-        };
-        let total = prefix + len + 1;
-        if buf.len() < total {
-            buf.reserve((total - buf.len()).min(crate::RESERVE_AHEAD));
-            return Ok(None);
+        match self.parse(buf, self.consumed) {
+            Ok(Status::Frame { frame, len }) => {
+                let (data, prefix) = (frame.len(), len - frame.len() - 1);
+                self.consumed += len as u64;
+                buf.advance(prefix);
+                let frame = buf.split_to(data).freeze();
+                buf.advance(1);
+                Ok(Some(frame))
+            }
+            Ok(Status::Partial { needed }) => {
+                if let Some(needed) = needed {
+                    buf.reserve(needed.min(crate::RESERVE_AHEAD));
+                }
+                Ok(None)
+            }
+            Ok(Status::Skip { .. }) => unreachable!("netstrings skip nothing"),
+            Err(e) => {
+                self.poisoned = Some(self.consumed);
+                Err(e)
+            }
         }
-        if buf[total - 1] != b',' {
-            return Err(self.malformed(&buf[total - 1..total], "a netstring ends with ','"));
-        }
-        self.consumed += total as u64;
-        buf.advance(prefix);
-        let frame = buf.split_to(len).freeze();
-        buf.advance(1);
-        Ok(Some(frame))
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         match self.decode(buf)? {
             Some(frame) => Ok(Some(frame)),
             None if buf.is_empty() => Ok(None),
-            None => {
-                let expected = self
-                    .prefix(buf)?
-                    .map(|(len, prefix)| (prefix + len + 1) as u64);
-                Err(CodecError::UnexpectedEof {
-                    offset: self.consumed,
-                    buffered: buf.len(),
-                    expected,
-                })
-            }
+            None => Err(CodecError::UnexpectedEof {
+                offset: self.consumed,
+                buffered: buf.len(),
+                expected: match self.parse(buf, self.consumed)? {
+                    Status::Partial {
+                        needed: Some(needed),
+                    } => Some((buf.len() + needed) as u64),
+                    _ => None,
+                },
+            }),
         }
+    }
+}
+
+impl Parse for Netstring {
+    fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
+        let Some((len, prefix)) = self.prefix(buf, offset)? else {
+            return Ok(Status::Partial { needed: None });
+        };
+        let total = prefix + len + 1;
+        if buf.len() < total {
+            return Ok(Status::Partial {
+                needed: Some(total - buf.len()),
+            });
+        }
+        if buf[total - 1] != b',' {
+            return Err(CodecError::Malformed {
+                offset,
+                bytes: Hex::of(&buf[total - 1..total]),
+                reason: "a netstring ends with ','",
+            });
+        }
+        Ok(Status::Frame {
+            frame: &buf[prefix..prefix + len],
+            len: total,
+        })
     }
 }
 

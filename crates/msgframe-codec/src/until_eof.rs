@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{CodecError, Decoder, Encoder, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// The whole stream, up to the peer's end-of-stream, is one message.
 ///
@@ -60,10 +60,14 @@ impl UntilEof {
         if self.poisoned {
             return Err(CodecError::Poisoned { offset: 0 });
         }
+        self.within_max(buf, 0)
+            .inspect_err(|_| self.poisoned = true)
+    }
+
+    fn within_max(&self, buf: &[u8], offset: u64) -> Result<(), CodecError> {
         if buf.len() > self.max {
-            self.poisoned = true;
             return Err(CodecError::FrameTooLong {
-                offset: 0,
+                offset,
                 length: buf.len() as u64,
                 exact: false,
                 max: self.max as u64,
@@ -91,6 +95,15 @@ impl Decoder for UntilEof {
 
     fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {
         None
+    }
+}
+
+impl Parse for UntilEof {
+    /// Never a frame: the message ends with the stream, which a buffer cannot show. More than the
+    /// maximum is an error.
+    fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
+        self.within_max(buf, offset)?;
+        Ok(Status::Partial { needed: None })
     }
 }
 

@@ -1150,6 +1150,7 @@ fn any_spec_value() -> impl Strategy<Value = FramingSpec> {
         1 => any_size().prop_map(|max| FramingSpec::UntilEof { max }),
         1 => any_size().prop_map(|len| FramingSpec::FixedLength { len }),
         2 => any_delimited_config().prop_map(FramingSpec::Delimited),
+        1 => any_size().prop_map(|max| FramingSpec::Netstring { max }),
     ]
 }
 
@@ -1170,6 +1171,7 @@ fn spec_token_soup() -> impl Strategy<Value = String> {
         "fixed",
         "delim",
         "lines",
+        "netstring",
         ":",
         ":",
         ",",
@@ -1655,6 +1657,7 @@ fn garbage_framing() -> impl Strategy<Value = Framing> {
                 c.max_frame_length = Some(c.max_frame_length.unwrap_or(4096) % 4096);
                 FramingSpec::Delimited(c)
             }
+            FramingSpec::Netstring { max } => FramingSpec::Netstring { max: max % 4096 },
         };
         spec.build().ok()
     })
@@ -1684,6 +1687,7 @@ fn largest_frame(framing: &Framing) -> usize {
         // A kept delimiter adds its length (a crlf '\r' is already within the max check); a frame
         // delivered unterminated at end-of-stream is below max + delimiter length.
         Framing::Delimited(f) => f.max_frame_length() + f.config().delimiter.len(),
+        Framing::Netstring(f) => f.max_frame_length(),
     }
 }
 

@@ -32,9 +32,9 @@ pub use msgframe_header as header;
 pub use msgframe_io as io;
 
 pub use msgframe_codec::{
-    CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Framing,
-    FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize, SpecError,
-    UnterminatedAtEof, UntilEof, DEFAULT_MAX_FRAME_LENGTH,
+    CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Frames,
+    Framing, FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Netstring, Oversize,
+    Parse, SpecError, Status, UnterminatedAtEof, UntilEof, DEFAULT_MAX_FRAME_LENGTH,
 };
 pub use msgframe_header::{
     AsciiDecimal, AsciiHex, Binary, ByteOrder, HeaderError, LengthEncoding, LengthField, PackedBcd,

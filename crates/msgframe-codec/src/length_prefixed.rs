@@ -217,6 +217,8 @@ impl LengthPrefixedConfig {
         Ok(LengthPrefixed {
             header_len,
             length_at: self.before.len(),
+            field_end: self.before.len() + self.encoding.width(),
+            verify_fixed: self.verify_fixed && !(self.before.is_empty() && self.after.is_empty()),
             strip,
             offset,
             max,
@@ -286,6 +288,9 @@ pub struct LengthPrefixed {
     config: LengthPrefixedConfig,
     header_len: usize,
     length_at: usize,
+    field_end: usize,
+    /// Whether fixed bytes must be checked: asked for, and there are some.
+    verify_fixed: bool,
     strip: usize,
     /// body length = field value + offset
     offset: i64,
@@ -332,6 +337,8 @@ impl LengthPrefixed {
         self.consumed
     }
 
+    #[cold]
+    #[inline(never)]
     fn poison(&mut self, err: CodecError) -> CodecError {
         self.state = State::Poisoned {
             offset: self.consumed,
@@ -345,45 +352,62 @@ impl LengthPrefixed {
     #[inline]
     fn body_len(&self, buf: &[u8], offset: u64) -> Result<u64, CodecError> {
         let cfg = &self.config;
-        if cfg.verify_fixed && !cfg.before.is_empty() && buf[..self.length_at] != cfg.before[..] {
-            return Err(CodecError::FixedBytesMismatch {
-                offset,
-                part: FixedPart::BeforeLength,
-                expected: Hex::of(&cfg.before),
-                found: Hex::of(&buf[..self.length_at]),
-            });
-        }
-        let field_end = self.length_at + cfg.encoding.width();
-        let field = &buf[self.length_at..field_end];
-        let value = cfg
-            .encoding
-            .decode(field)
-            .map_err(|source| CodecError::Header { offset, source })?;
-        if cfg.verify_fixed
-            && !cfg.after.is_empty()
-            && buf[field_end..self.header_len] != cfg.after[..]
-        {
-            return Err(CodecError::FixedBytesMismatch {
-                offset,
-                part: FixedPart::AfterLength,
-                expected: Hex::of(&cfg.after),
-                found: Hex::of(&buf[field_end..self.header_len]),
-            });
-        }
+        let field_end = self.field_end;
+        let fixed_ok = !self.verify_fixed
+            || (buf[..self.length_at] == cfg.before[..]
+                && buf[field_end..self.header_len] == cfg.after[..]);
+        let value = match cfg.encoding.decode(&buf[self.length_at..field_end]) {
+            Ok(value) if fixed_ok => value,
+            _ => return Err(self.header_error(buf, offset)),
+        };
         if self.offset >= 0 {
             Ok(value.saturating_add(self.offset as u64))
         } else {
-            value
-                .checked_sub(self.offset.unsigned_abs())
-                .ok_or_else(|| CodecError::LengthTooSmall {
-                    offset,
-                    field: Hex::of(field),
-                    length: value,
-                    minimum: self.offset.unsigned_abs(),
-                })
+            match value.checked_sub(self.offset.unsigned_abs()) {
+                Some(body) => Ok(body),
+                None => Err(self.header_error(buf, offset)),
+            }
         }
     }
 
+    /// What is wrong with the header at the start of `buf`, checked in wire order. Out of line:
+    /// the hot path only learns that something is.
+    #[cold]
+    #[inline(never)]
+    fn header_error(&self, buf: &[u8], offset: u64) -> CodecError {
+        let cfg = &self.config;
+        let field_end = self.length_at + cfg.encoding.width();
+        let mismatch = |part, expected: &[u8], found: &[u8]| CodecError::FixedBytesMismatch {
+            offset,
+            part,
+            expected: Hex::of(expected),
+            found: Hex::of(found),
+        };
+        if self.verify_fixed && buf[..self.length_at] != cfg.before[..] {
+            return mismatch(FixedPart::BeforeLength, &cfg.before, &buf[..self.length_at]);
+        }
+        let field = &buf[self.length_at..field_end];
+        let value = match cfg.encoding.decode(field) {
+            Ok(value) => value,
+            Err(source) => return CodecError::Header { offset, source },
+        };
+        if self.verify_fixed && buf[field_end..self.header_len] != cfg.after[..] {
+            return mismatch(
+                FixedPart::AfterLength,
+                &cfg.after,
+                &buf[field_end..self.header_len],
+            );
+        }
+        CodecError::LengthTooSmall {
+            offset,
+            field: Hex::of(field),
+            length: value,
+            minimum: self.offset.unsigned_abs(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
     fn too_long(&self, offset: u64, body: u64, discarding: bool) -> CodecError {
         CodecError::FrameTooLong {
             offset,
@@ -411,6 +435,7 @@ impl LengthPrefixed {
 }
 
 impl Decoder for LengthPrefixed {
+    #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         loop {
             let total = match self.state {
@@ -453,7 +478,11 @@ impl Decoder for LengthPrefixed {
                 self.state = State::Body { total };
                 return Ok(None);
             }
-            self.state = State::Head;
+            // Written only when it changes: rewriting it for every frame makes the next call's
+            // read of the whole state wait on that narrower store.
+            if self.state != State::Head {
+                self.state = State::Head;
+            }
             self.consumed += total as u64;
             if total == self.header_len && self.config.empty == EmptyFrames::Skip {
                 buf.advance(total);

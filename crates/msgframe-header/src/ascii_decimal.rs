@@ -63,6 +63,7 @@ impl AsciiDecimal {
 }
 
 impl LengthField for AsciiDecimal {
+    #[inline]
     fn width(&self) -> usize {
         usize::from(self.digits)
     }
@@ -71,6 +72,7 @@ impl LengthField for AsciiDecimal {
         10u64.pow(u32::from(self.digits)) - 1
     }
 
+    #[inline]
     fn decode(&self, field: &[u8]) -> Result<u64, HeaderError> {
         let field = crate::take_field(LengthEncoding::AsciiDecimal(*self), field)?;
         let mut start = 0;
@@ -118,12 +120,6 @@ impl LengthField for AsciiDecimal {
 
 impl AsciiDecimal {
     fn invalid(&self, field: &[u8], offset: usize, expected: &'static str) -> HeaderError {
-        HeaderError::InvalidByte {
-            encoding: LengthEncoding::AsciiDecimal(*self),
-            field: crate::FieldBytes::new(field),
-            offset,
-            byte: field[offset],
-            expected,
-        }
+        crate::invalid_byte(LengthEncoding::AsciiDecimal(*self), field, offset, expected)
     }
 }

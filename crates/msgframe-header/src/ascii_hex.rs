@@ -47,6 +47,7 @@ impl AsciiHex {
 const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 impl LengthField for AsciiHex {
+    #[inline]
     fn width(&self) -> usize {
         usize::from(self.digits)
     }
@@ -55,6 +56,7 @@ impl LengthField for AsciiHex {
         u64::MAX >> (64 - 4 * u32::from(self.digits))
     }
 
+    #[inline]
     fn decode(&self, field: &[u8]) -> Result<u64, HeaderError> {
         let field = crate::take_field(LengthEncoding::AsciiHex(*self), field)?;
         let mut value = 0u64;
@@ -64,13 +66,12 @@ impl LengthField for AsciiHex {
                 b'A'..=b'F' => b - b'A' + 10,
                 b'a'..=b'f' => b - b'a' + 10,
                 _ => {
-                    return Err(HeaderError::InvalidByte {
-                        encoding: LengthEncoding::AsciiHex(*self),
-                        field: crate::FieldBytes::new(field),
-                        offset: i,
-                        byte: b,
-                        expected: "a hex digit 0-9, A-F or a-f",
-                    })
+                    return Err(crate::invalid_byte(
+                        LengthEncoding::AsciiHex(*self),
+                        field,
+                        i,
+                        "a hex digit 0-9, A-F or a-f",
+                    ))
                 }
             };
             value = (value << 4) | u64::from(digit);

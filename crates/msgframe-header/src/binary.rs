@@ -84,13 +84,21 @@ impl LengthField for Binary {
         u64::MAX >> (64 - 8 * u32::from(self.bytes))
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode(&self, field: &[u8]) -> Result<u64, HeaderError> {
         let n = self.width();
         let field = crate::take_field(LengthEncoding::Binary(*self), field)?;
-        Ok(match self.order {
-            ByteOrder::BigEndian => BE::read_uint(field, n),
-            ByteOrder::LittleEndian => LE::read_uint(field, n),
+        // The common widths get fixed-size reads; `read_uint` copies a variable number of bytes.
+        Ok(match (self.order, n) {
+            (_, 1) => u64::from(field[0]),
+            (ByteOrder::BigEndian, 2) => u64::from(BE::read_u16(field)),
+            (ByteOrder::BigEndian, 4) => u64::from(BE::read_u32(field)),
+            (ByteOrder::BigEndian, 8) => BE::read_u64(field),
+            (ByteOrder::BigEndian, _) => BE::read_uint(field, n),
+            (ByteOrder::LittleEndian, 2) => u64::from(LE::read_u16(field)),
+            (ByteOrder::LittleEndian, 4) => u64::from(LE::read_u32(field)),
+            (ByteOrder::LittleEndian, 8) => LE::read_u64(field),
+            (ByteOrder::LittleEndian, _) => LE::read_uint(field, n),
         })
     }
 

@@ -158,7 +158,7 @@ impl LengthField for LengthEncoding {
         dispatch!(self, e => e.max_length())
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode(&self, field: &[u8]) -> Result<u64, HeaderError> {
         dispatch!(self, e => e.decode(field))
     }
@@ -262,14 +262,41 @@ impl fmt::Debug for EncodedLength {
 }
 
 /// The first `width` bytes of `field`, or a `Truncated` error.
-#[inline]
+#[inline(always)]
 fn take_field(encoding: LengthEncoding, field: &[u8]) -> Result<&[u8], HeaderError> {
-    let needed = encoding.width();
-    field.get(..needed).ok_or(HeaderError::Truncated {
+    match field.get(..encoding.width()) {
+        Some(field) => Ok(field),
+        None => Err(truncated(encoding, field.len())),
+    }
+}
+
+/// The error for `field[offset]`, which `encoding` does not allow there. Out of line: decoding's hot
+/// path stays small.
+#[cold]
+#[inline(never)]
+fn invalid_byte(
+    encoding: LengthEncoding,
+    field: &[u8],
+    offset: usize,
+    expected: &'static str,
+) -> HeaderError {
+    HeaderError::InvalidByte {
         encoding,
-        needed,
-        got: field.len(),
-    })
+        field: FieldBytes::new(field),
+        offset,
+        byte: field[offset],
+        expected,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn truncated(encoding: LengthEncoding, got: usize) -> HeaderError {
+    HeaderError::Truncated {
+        encoding,
+        needed: encoding.width(),
+        got,
+    }
 }
 
 fn check_fits(encoding: LengthEncoding, length: u64) -> Result<(), HeaderError> {

@@ -46,6 +46,7 @@ impl PackedBcd {
 }
 
 impl LengthField for PackedBcd {
+    #[inline]
     fn width(&self) -> usize {
         usize::from(self.bytes)
     }
@@ -54,23 +55,24 @@ impl LengthField for PackedBcd {
         10u64.pow(2 * u32::from(self.bytes)) - 1
     }
 
+    #[inline]
     fn decode(&self, field: &[u8]) -> Result<u64, HeaderError> {
         let field = crate::take_field(LengthEncoding::PackedBcd(*self), field)?;
         let mut value = 0u64;
         for (i, &b) in field.iter().enumerate() {
             let (high, low) = (b >> 4, b & 0x0F);
             if high > 9 || low > 9 {
-                return Err(HeaderError::InvalidByte {
-                    encoding: LengthEncoding::PackedBcd(*self),
-                    field: crate::FieldBytes::new(field),
-                    offset: i,
-                    byte: b,
-                    expected: if high > 9 {
-                        "a high nibble 0-9"
-                    } else {
-                        "a low nibble 0-9"
-                    },
-                });
+                let expected = if high > 9 {
+                    "a high nibble 0-9"
+                } else {
+                    "a low nibble 0-9"
+                };
+                return Err(crate::invalid_byte(
+                    LengthEncoding::PackedBcd(*self),
+                    field,
+                    i,
+                    expected,
+                ));
             }
             value = value * 100 + u64::from(high) * 10 + u64::from(low);
         }

@@ -8,12 +8,10 @@ use msgframe_codec::{Decoder, Encoder};
 
 use crate::Error;
 
-/// The smallest read: even when the codec needs two header bytes, read what is there, so that one
-/// syscall can bring many messages.
-const MIN_READ: usize = 8 * 1024;
-/// The largest read. The buffer space a read fills is zeroed first (this crate has no unsafe code),
-/// so a read is never sized by a large frame alone.
-const MAX_READ: usize = 64 * 1024;
+/// The size of each read. One read can bring many small messages, or a good part of a large one;
+/// the buffer space a read fills is zeroed first (this crate has no unsafe code), so reads are not
+/// sized by a large frame alone.
+const READ_SIZE: usize = 64 * 1024;
 /// Messages whose body is at most this long are copied behind their head into one buffer and
 /// written with one `write`; longer ones go out as one vectored write of head, body and tail.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -72,13 +70,10 @@ impl<D: Decoder> ReadBuffer<D> {
         }
     }
 
-    /// How many bytes the next read should ask for: what the framing still needs for the current
-    /// message, but at least 8 KiB (so one read can bring many small messages) and at most 64 KiB.
+    /// How many bytes the next read should ask for: 64 KiB, so that one read can bring many small
+    /// messages or a good part of a large one.
     pub fn read_size(&self) -> usize {
-        self.decoder
-            .bytes_wanted(self.buf.len())
-            .unwrap_or(0)
-            .clamp(MIN_READ, MAX_READ)
+        READ_SIZE
     }
 
     /// One `read` from `stream` into the buffer. `Ok(0)` records end-of-stream.

@@ -1,0 +1,264 @@
+//! msgframe over real loopback TCP against the same stream with no framing at all (the wire limit).
+//!
+//! - `pipelined`: a writer thread sends a pre-encoded stream of messages (100 B, 1 KiB and 16 KiB,
+//!   about 10 MB per burst) with 2-byte big-endian lengths (`be:2`) as fast as it can; the reader takes it either as raw bytes (`raw`:
+//!   `read` into a 64 KiB buffer until every byte has arrived) or message by message through
+//!   `BlockingReader::read_message` (`msgframe`). Same writer, same bytes: the difference is what
+//!   framing costs on the receiving side.
+//! - `round-trip`: one long connection, a request of 100 bytes and its echo, one at a time. `raw`
+//!   writes the 102 framed bytes with `write_all` and reads the 102-byte echo with `read_exact`;
+//!   `msgframe` uses `BlockingWriter::write_message` and `BlockingReader::read_message` on both
+//!   sides.
+//!
+//! After criterion's summary it prints messages/s for each and msgframe's share of the raw rate
+//! (1.00 = as fast as no framing at all), and writes the table to
+//! `target/criterion/msgframe-loopback.txt`.
+//!
+//! ```text
+//! cargo bench --bench loopback
+//! ```
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::BytesMut;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use msgframe_codec::{Encoder, Framing};
+use msgframe_io::{BlockingReader, BlockingWriter, MessageRead, MessageWrite};
+
+/// The round trip's payload.
+const PAYLOAD: usize = 100;
+/// Pipelined payloads.
+const PIPELINED: [usize; 3] = [100, 1024, 16 * 1024];
+/// Bytes per pipelined burst, about.
+const BURST_BYTES: usize = 10_000_000;
+/// Round trips per measured batch.
+const TRIPS: usize = 2_000;
+
+fn framing() -> Framing {
+    "be:2".parse().unwrap()
+}
+
+fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (client, server)
+}
+
+fn burst_len(payload: usize) -> usize {
+    BURST_BYTES / (payload + 2)
+}
+
+/// A connection whose other end sends the whole burst each time it is asked to.
+struct Burst {
+    reader: TcpStream,
+    ask: mpsc::Sender<()>,
+    bytes: usize,
+}
+
+fn burst(payload: usize) -> Burst {
+    let (mut writer, reader) = pair();
+    let mut wire = BytesMut::new();
+    let body = vec![b'x'; payload];
+    for _ in 0..burst_len(payload) {
+        framing().encode(&body, &mut wire).unwrap();
+    }
+    let bytes = wire.len();
+    let (ask, asked) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        while asked.recv().is_ok() {
+            for chunk in wire.chunks(64 * 1024) {
+                if writer.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Burst { reader, ask, bytes }
+}
+
+fn bench_pipelined(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pipelined");
+    group.sample_size(20);
+    for payload in PIPELINED {
+        let messages = burst_len(payload);
+        let label = format!("{payload}B");
+        group.throughput(Throughput::Elements(messages as u64));
+
+        let mut raw = burst(payload);
+        let mut buf = vec![0u8; 64 * 1024];
+        group.bench_function(BenchmarkId::new("raw", &label), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    raw.ask.send(()).unwrap();
+                    let mut left = raw.bytes;
+                    while left > 0 {
+                        let n = raw.reader.read(&mut buf).unwrap();
+                        assert!(n > 0, "the writer closed");
+                        left -= n;
+                    }
+                }
+                start.elapsed()
+            })
+        });
+
+        let framed = burst(payload);
+        let ask = framed.ask.clone();
+        let mut reader = BlockingReader::new(framed.reader, framing());
+        group.bench_function(BenchmarkId::new("msgframe", &label), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    ask.send(()).unwrap();
+                    for _ in 0..messages {
+                        let message = reader.read_message().unwrap();
+                        debug_assert_eq!(message.len(), payload);
+                        std::hint::black_box(message);
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// An echo server thread on the other end of `stream`: raw (fixed 102-byte exchanges) or msgframe.
+fn echo(stream: TcpStream, framed: bool) {
+    thread::spawn(move || {
+        if framed {
+            let mut r = BlockingReader::new(stream.try_clone().unwrap(), framing());
+            let mut w = BlockingWriter::new(stream, framing());
+            while let Ok(m) = r.read_message() {
+                if w.write_message(&m).is_err() {
+                    return;
+                }
+            }
+        } else {
+            let mut stream = stream;
+            let mut buf = [0u8; PAYLOAD + 2];
+            while stream.read_exact(&mut buf).is_ok() {
+                if stream.write_all(&buf).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+fn bench_round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round-trip");
+    group.throughput(Throughput::Elements(TRIPS as u64));
+    group.sample_size(20);
+
+    let (mut client, server) = pair();
+    echo(server, false);
+    let mut request = vec![0u8, PAYLOAD as u8];
+    request.extend_from_slice(&[b'x'; PAYLOAD]);
+    let mut reply = [0u8; PAYLOAD + 2];
+    group.bench_function("raw", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters * TRIPS as u64 {
+                client.write_all(&request).unwrap();
+                client.read_exact(&mut reply).unwrap();
+            }
+            start.elapsed()
+        })
+    });
+
+    let (client, server) = pair();
+    echo(server, true);
+    let mut reader = BlockingReader::new(client.try_clone().unwrap(), framing());
+    let mut writer = BlockingWriter::new(client, framing());
+    let body = [b'x'; PAYLOAD];
+    group.bench_function("msgframe", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters * TRIPS as u64 {
+                writer.write_message(&body).unwrap();
+                std::hint::black_box(reader.read_message().unwrap());
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+fn ratio_table(since: SystemTime) -> Option<String> {
+    let mut rows = vec![vec![
+        "benchmark".to_owned(),
+        "raw msg/s".to_owned(),
+        "msgframe msg/s".to_owned(),
+        "msgframe / raw".to_owned(),
+    ]];
+    let mut found = false;
+    let mut row = |name: String, raw: Option<f64>, ours: Option<f64>| {
+        found |= raw.is_some() || ours.is_some();
+        rows.push(vec![
+            name,
+            support::cell(raw),
+            support::cell(ours),
+            support::cell(support::ratio(ours, raw)),
+        ]);
+    };
+    for payload in PIPELINED {
+        let label = format!("{payload}B");
+        let rate = |function| {
+            support::mean_ns("pipelined", function, &label, since)
+                .map(|ns| burst_len(payload) as f64 / (ns / 1e9))
+        };
+        row(format!("pipelined {label}"), rate("raw"), rate("msgframe"));
+    }
+    let rate =
+        |function| mean_ns_flat("round-trip", function, since).map(|ns| TRIPS as f64 / (ns / 1e9));
+    row(
+        format!("round-trip {PAYLOAD}B"),
+        rate("raw"),
+        rate("msgframe"),
+    );
+    found.then(|| support::table(&rows))
+}
+
+/// Criterion keeps `bench_function` results at `<group>/<function>/new/estimates.json`.
+fn mean_ns_flat(group: &str, function: &str, since: SystemTime) -> Option<f64> {
+    let path = support::criterion_home()
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    support::point_estimate(&std::fs::read_to_string(&path).ok()?, "mean")
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let load_before = support::load_average();
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    bench_pipelined(&mut c);
+    bench_round_trip(&mut c);
+    c.final_summary();
+    if let Some(table) = ratio_table(started) {
+        support::report(
+            "msgframe over loopback TCP, be:2 (2-byte big-endian lengths)",
+            table,
+            load_before,
+            "msgframe-loopback.txt",
+        );
+    }
+}

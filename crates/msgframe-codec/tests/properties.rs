@@ -1684,9 +1684,11 @@ fn largest_frame(framing: &Framing) -> usize {
         }
         Framing::UntilEof(f) => f.max_frame_length(),
         Framing::FixedLength(f) => f.len(),
-        // A kept delimiter adds its length (a crlf '\r' is already within the max check); a frame
-        // delivered unterminated at end-of-stream is below max + delimiter length.
-        Framing::Delimited(f) => f.max_frame_length() + f.config().delimiter.len(),
+        // A kept delimiter adds its length, and under crlf the '\r' before it (not part of the
+        // body the maximum counts); a frame delivered unterminated at end-of-stream is below that.
+        Framing::Delimited(f) => {
+            f.max_frame_length() + f.config().delimiter.len() + usize::from(f.config().crlf)
+        }
         Framing::Netstring(f) => f.max_frame_length(),
     }
 }

@@ -9,6 +9,13 @@
 //!   `tokio_util::codec::{Decoder, Encoder<Bytes>}` traits (shows what the adapter costs);
 //! - `tokio-util`: `LengthDelimitedCodec::builder().length_field_length(n).big_endian()
 //!   .max_frame_length(..).new_codec()`;
+//! - `hand-written`: the practical limit, a minimal decoder for exactly this layout: read the
+//!   length, `advance` past it, `split_to(len).freeze()`; it cannot fail (no maximum, no error
+//!   type), and for encoding `reserve` + `put_uint` + `extend_from_slice`;
+//! - `hand-written-fallible`: the same decoder with the one thing every real decoder adds, a
+//!   maximum check and a `Result<Option<Bytes>, io::Error>` return;
+//! - `msgframe-borrowed` (decode only): `Parse::frames()` over the same bytes, yielding `&[u8]`
+//!   frames with no reference count and no copy (it needs no refill);
 //! - `copy-only` (decode groups only): the buffer refill every decode iteration does, alone.
 //!
 //! Payloads are 16 B, 100 B, 1 KiB and 64 KiB (65 535 B with a 2-byte length: the largest body it
@@ -45,15 +52,15 @@
 //! `cargo test --all-targets` runs it in criterion's test mode: the sanity checks and each routine
 //! once, no measurement, no table.
 
-use std::fmt::Write as _;
+mod support;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use msgframe_codec::header::LengthEncoding;
-use msgframe_codec::LengthPrefixed;
+use msgframe_codec::{LengthPrefixed, Parse};
 use msgframe_tokio::Codec;
 use tokio_util::codec::LengthDelimitedCodec;
 
@@ -70,6 +77,9 @@ const MSGFRAME: &str = "msgframe";
 const MSGFRAME_TOKIO: &str = "msgframe-tokio";
 const TOKIO_UTIL: &str = "tokio-util";
 const COPY_ONLY: &str = "copy-only";
+const HAND: &str = "hand-written";
+const HAND_FALLIBLE: &str = "hand-written-fallible";
+const BORROWED: &str = "msgframe-borrowed";
 
 /// One (header width, payload size) combination, with everything prepared up front.
 struct Case {
@@ -196,6 +206,52 @@ fn refill(buf: &mut BytesMut, stream: &[u8]) {
     buf.extend_from_slice(stream);
 }
 
+/// The minimal decoder for a `width`-byte big-endian length counting the body.
+#[inline]
+fn hand_decode(buf: &mut BytesMut, width: usize) -> Option<Bytes> {
+    let len = usize::try_from(
+        buf.get(..width)?
+            .iter()
+            .fold(0u64, |v, b| v << 8 | u64::from(*b)),
+    )
+    .ok()?;
+    if buf.len() < width + len {
+        return None;
+    }
+    buf.advance(width);
+    Some(buf.split_to(len).freeze())
+}
+
+/// The same, with a maximum and an error type.
+#[inline]
+fn hand_decode_fallible(
+    buf: &mut BytesMut,
+    width: usize,
+    max: usize,
+) -> Result<Option<Bytes>, std::io::Error> {
+    let Some(field) = buf.get(..width) else {
+        return Ok(None);
+    };
+    let len = field.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
+    if len > max as u64 {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    let len = len as usize;
+    if buf.len() < width + len {
+        return Ok(None);
+    }
+    buf.advance(width);
+    Ok(Some(buf.split_to(len).freeze()))
+}
+
+/// The minimal encoder for the same layout.
+#[inline]
+fn hand_encode(body: &[u8], width: usize, dst: &mut BytesMut) {
+    dst.reserve(width + body.len());
+    dst.put_uint(body.len() as u64, width);
+    dst.extend_from_slice(body);
+}
+
 fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
     let mut group = c.benchmark_group(format!("decode-be{width}"));
     for case in cases.iter().filter(|case| case.width == width) {
@@ -248,6 +304,44 @@ fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
             });
         });
 
+        group.bench_function(BenchmarkId::new(HAND, &case.label), |b| {
+            b.iter(|| {
+                refill(&mut buf, &case.stream);
+                let mut n = 0;
+                while let Some(frame) = hand_decode(&mut buf, width) {
+                    black_box(frame);
+                    n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
+        let max = case.max_frame_length;
+        group.bench_function(BenchmarkId::new(HAND_FALLIBLE, &case.label), |b| {
+            b.iter(|| {
+                refill(&mut buf, &case.stream);
+                let mut n = 0;
+                while let Some(frame) = hand_decode_fallible(&mut buf, width, max).expect("decode")
+                {
+                    black_box(frame);
+                    n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
+        let borrowed = case.msgframe();
+        group.bench_function(BenchmarkId::new(BORROWED, &case.label), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for frame in borrowed.frames(black_box(&case.stream)) {
+                    black_box(frame.expect("decode"));
+                    n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
         group.bench_function(BenchmarkId::new(COPY_ONLY, &case.label), |b| {
             b.iter(|| {
                 refill(&mut buf, &case.stream);
@@ -294,6 +388,16 @@ fn bench_encode(c: &mut Criterion, cases: &[Case], width: usize) {
             });
         });
 
+        group.bench_function(BenchmarkId::new(HAND, &case.label), |b| {
+            b.iter(|| {
+                dst.clear();
+                for _ in 0..frames {
+                    hand_encode(black_box(&payload[..]), width, &mut dst);
+                }
+                black_box(&mut dst);
+            });
+        });
+
         let mut theirs = case.tokio_util();
         group.bench_function(BenchmarkId::new(TOKIO_UTIL, &case.label), |b| {
             b.iter(|| {
@@ -313,177 +417,98 @@ fn bench_encode(c: &mut Criterion, cases: &[Case], width: usize) {
     group.finish();
 }
 
-/// Where criterion writes its files, found the way criterion 0.7 finds it: `$CRITERION_HOME`, else
-/// `$CARGO_TARGET_DIR/criterion`, else the cargo target directory's `criterion`.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    // Cargo gives benches `<target dir>/tmp` when it compiles them.
-    match Path::new(env!("CARGO_TARGET_TMPDIR")).parent() {
-        Some(target) => target.join("criterion"),
-        None => PathBuf::from("target/criterion"),
-    }
-}
-
-/// The mean time per iteration, in nanoseconds, from an `estimates.json` written after `since`.
-fn mean_ns(
-    home: &Path,
-    group: &str,
-    function: &str,
-    label: &str,
-    since: SystemTime,
-) -> Option<f64> {
-    let path = home
-        .join(group)
-        .join(function)
-        .join(label)
-        .join("new")
-        .join("estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None; // left by an earlier run (e.g. this run's filter skipped it)
-    }
-    point_estimate(&std::fs::read_to_string(&path).ok()?, "mean")
-}
-
-/// `estimate.point_estimate` from criterion's `estimates.json`
-/// (`{"mean":{"confidence_interval":{..},"point_estimate":123.4,"standard_error":..},..}`).
-fn point_estimate(json: &str, estimate: &str) -> Option<f64> {
-    const KEY: &str = "\"point_estimate\":";
-    // The first `point_estimate` after the estimate's key is its own: the confidence interval
-    // before it has none.
-    let object = &json[json.find(&format!("\"{estimate}\":{{"))?..];
-    let value = &object[object.find(KEY)? + KEY.len()..];
-    let end = value.find([',', '}']).unwrap_or(value.len());
-    value[..end].trim().parse().ok()
-}
-
-fn cell(value: Option<f64>) -> String {
-    match value {
-        Some(v) if v >= 100.0 => format!("{v:.0}"),
-        Some(v) if v >= 10.0 => format!("{v:.1}"),
-        Some(v) => format!("{v:.2}"),
-        None => "-".to_owned(),
-    }
-}
-
-fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
-    match (numerator, denominator) {
-        (Some(n), Some(d)) if n > 0.0 && d > 0.0 => Some(n / d),
-        _ => None,
-    }
-}
-
-/// The ratio table from this run's estimates; `None` when this run wrote none (test or list mode,
-/// a filter matching nothing, `--baseline`, cargo-criterion).
+/// The table of this run's results; `None` when this run wrote none (test or list mode, a filter
+/// matching nothing).
 fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
-    let home = criterion_home();
-    let mut rows = Vec::new();
+    let mut rows = vec![[
+        "op",
+        "header",
+        "payload",
+        "msgframe",
+        "borrowed",
+        "hand",
+        "hand-fallible",
+        "tokio-util",
+        "msgframe-tokio",
+        "copy",
+        "msgframe/hand",
+        "msgframe/hand-fallible",
+        "tokio-util/msgframe",
+        "tokio-util/borrowed",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
     let mut found = false;
     for op in ["decode", "encode"] {
         for width in WIDTHS {
             let group = format!("{op}-be{width}");
             for case in cases.iter().filter(|case| case.width == width) {
                 let per_frame = |function: &str| {
-                    mean_ns(&home, &group, function, &case.label, since)
+                    support::mean_ns(&group, function, &case.label, since)
                         .map(|ns| ns / case.frames as f64)
                 };
                 let ours = per_frame(MSGFRAME);
-                let adapter = per_frame(MSGFRAME_TOKIO);
+                let borrowed = per_frame(BORROWED);
+                let hand = per_frame(HAND);
+                let hand_fallible = per_frame(HAND_FALLIBLE);
                 let theirs = per_frame(TOKIO_UTIL);
-                let copy = if op == "decode" {
-                    per_frame(COPY_ONLY)
-                } else {
-                    None
+                let adapter = per_frame(MSGFRAME_TOKIO);
+                let copy = per_frame(COPY_ONLY);
+                found |= ours.is_some() || theirs.is_some();
+                // The owned decoders all pay the refill (copy-only); borrowed frames do not, so
+                // compare them net of it.
+                // With large payloads the refill is nearly all the time and the difference is
+                // noise: those rows say `copy-bound` instead of a ratio.
+                let copy_bound = matches!((ours, copy), (Some(o), Some(c)) if 2.0 * c > o);
+                let net = |v: Option<f64>| match (v, copy) {
+                    (Some(v), Some(c)) => Some(v - c),
+                    (v, None) => v,
+                    (None, _) => None,
                 };
-                found |= ours.is_some() || adapter.is_some() || theirs.is_some() || copy.is_some();
-                // Subtracting the copy is only meaningful while it is a small part of the time;
-                // with 64 KiB frames it is nearly all of it and the difference is noise.
-                let net = match (ours, theirs, copy) {
-                    (Some(o), Some(t), Some(c)) if 2.0 * c < o.min(t) => {
-                        cell(ratio(Some(t - c), Some(o - c)))
+                use support::ratio;
+                let cell = support::cell;
+                let net_ratio = |a, b| {
+                    if copy_bound {
+                        "copy-bound".to_owned()
+                    } else {
+                        cell(ratio(net(a), net(b)))
                     }
-                    (Some(_), Some(_), Some(_)) => "copy-bound".to_owned(),
-                    _ => cell(None),
                 };
-                rows.push([
+                rows.push(vec![
                     op.to_owned(),
                     format!("be{width}"),
                     case.label.clone(),
-                    case.frames.to_string(),
                     cell(ours),
-                    cell(adapter),
+                    cell(borrowed),
+                    cell(hand),
+                    cell(hand_fallible),
                     cell(theirs),
-                    cell(ratio(theirs, ours)),
-                    cell(ratio(adapter, ours)),
+                    cell(adapter),
                     cell(copy),
-                    net,
+                    net_ratio(ours, hand),
+                    net_ratio(ours, hand_fallible),
+                    net_ratio(theirs, ours),
+                    if copy_bound {
+                        "copy-bound".to_owned()
+                    } else {
+                        cell(ratio(net(theirs), borrowed))
+                    },
                 ]);
             }
         }
     }
-    if !found {
-        return None;
-    }
-    let header = [
-        "op",
-        "header",
-        "payload",
-        "frames",
-        "msgframe",
-        "msgframe-tokio",
-        "tokio-util",
-        "tokio-util/msgframe",
-        "msgframe-tokio/msgframe",
-        "copy-only",
-        "ratio net of copy",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    out.push_str(
-        "msgframe LengthPrefixed vs tokio-util LengthDelimitedCodec: ns per frame (criterion mean \
-         of this run)\ntokio-util/msgframe > 1: msgframe is faster; msgframe-tokio/msgframe: cost \
-         of the tokio_util adapter;\ncopy-only: the buffer refill each decode iteration includes; \
-         ratio net of copy: (tokio-util - copy) / (msgframe - copy),\nshown while the copy is under \
-         half the time\n\n",
+    let mut table = String::from(
+        "ns per frame (criterion mean of this run). Ratios are net of the buffer refill (`copy`)\n\
+         that every owned decode iteration starts with; msgframe/hand <= 1.1 is the target,\n\
+         tokio-util/msgframe > 1 means msgframe is faster.\n\n",
     );
-    let mut line = |cells: &[String]| {
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let sep = if i == 0 { "" } else { "  " };
-            if i < 3 {
-                let _ = write!(out, "{sep}{cell:<w$}");
-            } else {
-                let _ = write!(out, "{sep}{cell:>w$}");
-            }
-        }
-        out.push('\n');
-    };
-    line(&header.map(str::to_owned));
-    for row in &rows {
-        line(row);
-    }
-    Some(out)
-}
-
-/// The 1-minute load average, where the system tells it: a busy machine skews the comparison,
-/// since criterion measures the contenders one after the other.
-fn load_average() -> Option<String> {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    Some(loadavg.split_whitespace().next()?.to_owned())
+    table.push_str(&support::table(&rows));
+    found.then_some(table)
 }
 
 fn main() {
     let started = SystemTime::now();
-    let load_before = load_average();
+    let load_before = support::load_average();
     let cases: Vec<Case> = WIDTHS
         .iter()
         .flat_map(|&width| PAYLOADS.iter().map(move |&len| Case::new(width, len)))
@@ -505,19 +530,12 @@ fn main() {
     }
     c.final_summary();
 
-    if let Some(mut table) = ratio_table(&cases, started) {
-        if let (Some(before), Some(after)) = (load_before, load_average()) {
-            let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-            let _ = writeln!(
-                table,
-                "\nload average (1 min) before: {before}, after: {after}, on {cpus} CPUs"
-            );
-        }
-        println!("\n{table}");
-        let path = criterion_home().join("msgframe-ratios.txt");
-        match std::fs::write(&path, &table) {
-            Ok(()) => println!("(also written to {})", path.display()),
-            Err(err) => eprintln!("cannot write {}: {err}", path.display()),
-        }
+    if let Some(table) = ratio_table(&cases, started) {
+        support::report(
+            "msgframe LengthPrefixed vs tokio-util LengthDelimitedCodec vs hand-written",
+            table,
+            load_before,
+            "msgframe-ratios.txt",
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Length-prefixed framing: a header holding the frame's length, then the frame.
 
-use bytes::{Buf, Bytes, BytesMut};
-use msgframe_header::{LengthEncoding, LengthField};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use msgframe_header::{ByteOrder, EncodedLength, LengthEncoding, LengthField};
 
 use crate::error::{FixedPart, Hex};
 use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
@@ -218,6 +218,7 @@ impl LengthPrefixedConfig {
             header_len,
             length_at: self.before.len(),
             field_end: self.before.len() + self.encoding.width(),
+            max_value: self.encoding.max_length(),
             verify_fixed: self.verify_fixed && !(self.before.is_empty() && self.after.is_empty()),
             strip,
             offset,
@@ -289,6 +290,8 @@ pub struct LengthPrefixed {
     header_len: usize,
     length_at: usize,
     field_end: usize,
+    /// The largest value the length field holds.
+    max_value: u64,
     /// Whether fixed bytes must be checked: asked for, and there are some.
     verify_fixed: bool,
     strip: usize,
@@ -438,30 +441,8 @@ impl Decoder for LengthPrefixed {
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         loop {
-            let total = match self.state {
-                State::Head => {
-                    if buf.len() < self.header_len {
-                        return Ok(None);
-                    }
-                    let body = match self.body_len(buf, self.consumed) {
-                        Ok(body) => body,
-                        Err(err) => return Err(self.poison(err)),
-                    };
-                    if body > self.max as u64 {
-                        if self.config.oversize == Oversize::Fail {
-                            let err = self.too_long(self.consumed, body, false);
-                            return Err(self.poison(err));
-                        }
-                        let err = self.too_long(self.consumed, body, true);
-                        buf.advance(self.header_len);
-                        self.consumed += self.header_len as u64;
-                        self.discard(buf, body);
-                        return Err(err);
-                    }
-                    // body <= max <= isize::MAX - header (checked when building): no overflow
-                    self.header_len + body as usize
-                }
-                State::Body { total } => total,
+            match self.state {
+                State::Head | State::Body { .. } => {}
                 State::Discard { remaining } => {
                     self.discard(buf, remaining);
                     if let State::Discard { .. } = self.state {
@@ -470,27 +451,49 @@ impl Decoder for LengthPrefixed {
                     continue;
                 }
                 State::Poisoned { offset } => return Err(CodecError::Poisoned { offset }),
-            };
-            if buf.len() < total {
-                // Reserve ahead, but never more than 64 KiB beyond what has arrived: a claim within
-                // the maximum still allocates only as the peer actually sends.
-                buf.reserve((total - buf.len()).min(crate::RESERVE_AHEAD));
-                self.state = State::Body { total };
-                return Ok(None);
             }
-            // Written only when it changes: rewriting it for every frame makes the next call's
-            // read of the whole state wait on that narrower store.
-            if self.state != State::Head {
-                self.state = State::Head;
+            // The borrowed parser decides; this only turns its answer into buffer operations.
+            match self.parse(buf, self.consumed) {
+                Ok(Status::Frame { frame, len }) => {
+                    // Written only when it changes: rewriting it for every frame would make the
+                    // next call's read of the whole state wait on that narrower store.
+                    if self.state != State::Head {
+                        self.state = State::Head;
+                    }
+                    self.consumed += len as u64;
+                    let frame_len = frame.len();
+                    buf.advance(len - frame_len);
+                    return Ok(Some(buf.split_to(frame_len).freeze()));
+                }
+                Ok(Status::Skip { len }) => {
+                    self.state = State::Head;
+                    self.consumed += len as u64;
+                    buf.advance(len);
+                    self.keepalives += 1;
+                }
+                Ok(Status::Partial { needed }) => {
+                    if let (Some(needed), true) = (needed, buf.len() >= self.header_len) {
+                        // The header is in: remember the frame's size, and reserve ahead, never
+                        // more than 64 KiB beyond what has arrived (a claim within the maximum
+                        // still allocates only as the peer actually sends).
+                        self.state = State::Body {
+                            total: buf.len() + needed,
+                        };
+                        buf.reserve(needed.min(crate::RESERVE_AHEAD));
+                    }
+                    return Ok(None);
+                }
+                Err(CodecError::FrameTooLong { length, .. })
+                    if self.config.oversize == Oversize::Discard =>
+                {
+                    let err = self.too_long(self.consumed, length, true);
+                    buf.advance(self.header_len);
+                    self.consumed += self.header_len as u64;
+                    self.discard(buf, length);
+                    return Err(err);
+                }
+                Err(err) => return Err(self.poison(err)),
             }
-            self.consumed += total as u64;
-            if total == self.header_len && self.config.empty == EmptyFrames::Skip {
-                buf.advance(total);
-                self.keepalives += 1;
-                continue;
-            }
-            buf.advance(self.strip);
-            return Ok(Some(buf.split_to(total - self.strip).freeze()));
         }
     }
 
@@ -557,30 +560,76 @@ impl Parse for LengthPrefixed {
     }
 }
 
-impl Encoder for LengthPrefixed {
-    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let length = body.len();
+impl LengthPrefixed {
+    /// The length field's value for a body of `length` bytes, or why there is none.
+    #[inline]
+    fn field_value(&self, length: usize) -> Result<u64, CodecError> {
+        let value = length as i128 - i128::from(self.offset);
+        if length > self.max || value < 0 || value > i128::from(self.max_value) {
+            return Err(self.unframeable(length));
+        }
+        Ok(value as u64)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unframeable(&self, length: usize) -> CodecError {
         if length > self.max {
-            return Err(CodecError::MessageTooLong {
+            return CodecError::MessageTooLong {
                 length,
                 max: self.max,
-            });
+            };
         }
-        let Ok(value) = u64::try_from(length as i128 - i128::from(self.offset)) else {
-            return Err(CodecError::MessageTooShort {
+        match u64::try_from(length as i128 - i128::from(self.offset)) {
+            Err(_) => CodecError::MessageTooShort {
                 length,
                 min: self.offset as usize,
-            });
-        };
-        let field = self
-            .config
-            .encoding
-            .encode(value)
-            .map_err(|source| CodecError::LengthNotEncodable { length, source })?;
+            },
+            Ok(value) => match self.config.encoding.encode(value) {
+                Err(source) => CodecError::LengthNotEncodable { length, source },
+                Ok(_) => unreachable!("{value} fits the length field"),
+            },
+        }
+    }
+
+    /// Appends the header for a body of `length` bytes; `dst` has room for it.
+    #[inline]
+    fn put_header(&self, value: u64, dst: &mut BytesMut) {
+        if !self.config.before.is_empty() {
+            dst.extend_from_slice(&self.config.before);
+        }
+        match self.config.encoding {
+            LengthEncoding::Binary(b) => match b.order() {
+                ByteOrder::BigEndian => dst.put_uint(value, b.width()),
+                ByteOrder::LittleEndian => dst.put_uint_le(value, b.width()),
+            },
+            other => {
+                let mut field = [0u8; EncodedLength::CAPACITY];
+                // Cannot fail: `field_value` checked the value against the field's maximum.
+                let _ = other.encode_into(value, &mut field);
+                dst.extend_from_slice(&field[..other.width()]);
+            }
+        }
+        if !self.config.after.is_empty() {
+            dst.extend_from_slice(&self.config.after);
+        }
+    }
+}
+
+impl Encoder for LengthPrefixed {
+    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        let value = self.field_value(body.len())?;
         dst.reserve(self.header_len);
-        dst.extend_from_slice(&self.config.before);
-        dst.extend_from_slice(&field);
-        dst.extend_from_slice(&self.config.after);
+        self.put_header(value, dst);
+        Ok(())
+    }
+
+    #[inline]
+    fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        let value = self.field_value(body.len())?;
+        dst.reserve(self.header_len + body.len());
+        self.put_header(value, dst);
+        dst.extend_from_slice(body);
         Ok(())
     }
 

@@ -69,7 +69,7 @@ impl LengthField for AsciiDecimal {
     }
 
     fn max_length(&self) -> u64 {
-        10u64.pow(u32::from(self.digits)) - 1
+        crate::POW10[usize::from(self.digits)] - 1
     }
 
     #[inline]

@@ -261,6 +261,18 @@ impl fmt::Debug for EncodedLength {
     }
 }
 
+/// Powers of ten up to 10¹⁰, the most any decimal field holds: a table, not a loop, on the encode
+/// path.
+const POW10: [u64; 11] = {
+    let mut table = [1u64; 11];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 /// The first `width` bytes of `field`, or a `Truncated` error.
 #[inline(always)]
 fn take_field(encoding: LengthEncoding, field: &[u8]) -> Result<&[u8], HeaderError> {

@@ -52,7 +52,7 @@ impl LengthField for PackedBcd {
     }
 
     fn max_length(&self) -> u64 {
-        10u64.pow(2 * u32::from(self.bytes)) - 1
+        crate::POW10[2 * usize::from(self.bytes)] - 1
     }
 
     #[inline]

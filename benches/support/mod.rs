@@ -28,9 +28,9 @@ pub fn criterion_home() -> PathBuf {
 /// `estimates.json` written after `since` (older files are left by earlier runs).
 pub fn mean_ns(group: &str, function: &str, label: &str, since: SystemTime) -> Option<f64> {
     let path = criterion_home()
-        .join(group)
-        .join(function)
-        .join(label)
+        .join(dir_name(group))
+        .join(dir_name(function))
+        .join(dir_name(label))
         .join("new")
         .join("estimates.json");
     let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
@@ -38,6 +38,17 @@ pub fn mean_ns(group: &str, function: &str, label: &str, since: SystemTime) -> O
         return None;
     }
     point_estimate(&std::fs::read_to_string(&path).ok()?, "mean")
+}
+
+/// The directory criterion names after a group, function or parameter: characters that are not
+/// safe in file names (such as the `:` of `be:2`) become `_`.
+pub fn dir_name(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            '?' | '"' | '/' | '\\' | '*' | '<' | '>' | ':' | '|' | '^' => '_',
+            c => c,
+        })
+        .collect()
 }
 
 /// `estimate.point_estimate` from criterion's `estimates.json`

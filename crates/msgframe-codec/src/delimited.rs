@@ -351,6 +351,16 @@ impl Decoder for Delimited {
                 buffered: buf.len(),
                 expected: None,
             }),
+            UnterminatedAtEof::Deliver if buf.len() > self.max => {
+                self.poisoned = Some(self.consumed);
+                Err(CodecError::FrameTooLong {
+                    offset: self.consumed,
+                    length: buf.len() as u64,
+                    exact: true,
+                    max: self.max as u64,
+                    discarding: false,
+                })
+            }
             UnterminatedAtEof::Deliver => {
                 self.consumed += buf.len() as u64;
                 self.scanned = 0;

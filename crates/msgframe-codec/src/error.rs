@@ -57,7 +57,9 @@ impl fmt::Display for FixedPart {
 /// Offsets are positions in the stream: the number of bytes the decoder had consumed before the frame
 /// in question started. After a decoding error the decoder is either **resumable** (call `decode`
 /// again, the stream goes on) or **poisoned** (every later call returns [`CodecError::Poisoned`]; close
-/// the connection). [`CodecError::is_resumable`] tells which.
+/// the connection). [`CodecError::is_resumable`] tells which. [`CodecError::UnexpectedEof`] is
+/// neither: it reports that the stream has ended, so there is nothing left to decode (the decoder
+/// keeps the partial frame, and calling `decode_eof` again reports it again).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {

@@ -44,9 +44,13 @@ impl Default for Netstring {
 }
 
 impl Netstring {
-    /// Netstrings of at most `max` data bytes.
+    /// The largest maximum: a netstring (data, prefix and comma) must fit one buffer.
+    pub const MAX: usize = isize::MAX as usize - 32;
+
+    /// Netstrings of at most `max` data bytes (at most [`Netstring::MAX`]; a larger `max` is lowered
+    /// to it).
     pub fn new(max: usize) -> Self {
-        let max = max.min(isize::MAX as usize - 32);
+        let max = max.min(Self::MAX);
         Netstring {
             max,
             max_digits: max.checked_ilog10().unwrap_or(0) as usize + 1,

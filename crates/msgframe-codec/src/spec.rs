@@ -109,6 +109,12 @@ impl FramingSpec {
             FramingSpec::UntilEof { max } => Framing::UntilEof(UntilEof::new(*max)),
             FramingSpec::FixedLength { len } => Framing::FixedLength(FixedLength::new(*len)?),
             FramingSpec::Delimited(c) => Framing::Delimited(c.clone().build()?),
+            FramingSpec::Netstring { max } if *max > Netstring::MAX => {
+                return Err(CodecError::InvalidConfig(format!(
+                    "netstring maximum {max} is above the largest buffer, {}",
+                    Netstring::MAX
+                )))
+            }
             FramingSpec::Netstring { max } => Framing::Netstring(Netstring::new(*max)),
         })
     }

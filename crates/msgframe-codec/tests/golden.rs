@@ -595,3 +595,28 @@ impl ToSpecString for LengthPrefixed {
         FramingSpec::from(self).to_string()
     }
 }
+
+#[test]
+fn an_unterminated_last_frame_above_the_maximum_is_refused_even_under_eof_deliver() {
+    let mut f = spec("lines:crlf,max=3,eof=deliver");
+    let mut buf = BytesMut::from(&b"abcd"[..]);
+    assert_eq!(
+        f.decode(&mut buf).unwrap(),
+        None,
+        "4 bytes may still be 3 + CR"
+    );
+    assert!(matches!(
+        f.decode_eof(&mut buf),
+        Err(CodecError::FrameTooLong {
+            length: 4,
+            max: 3,
+            ..
+        })
+    ));
+    let mut f = spec("lines:crlf,max=3,eof=deliver");
+    let mut buf = BytesMut::from(&b"abc"[..]);
+    assert_eq!(
+        f.decode_eof(&mut buf).unwrap().as_deref(),
+        Some(&b"abc"[..])
+    );
+}

@@ -131,3 +131,12 @@ proptest! {
         let _ = decode_all(&mut n, &input);
     }
 }
+
+#[test]
+fn a_netstring_maximum_beyond_one_buffer_is_refused_in_a_spec() {
+    let too_big = format!("netstring,max={}", Netstring::MAX + 1);
+    assert!(too_big.parse::<Framing>().is_err());
+    let largest = format!("netstring,max={}", Netstring::MAX);
+    let f: Framing = largest.parse().unwrap();
+    assert_eq!(f.to_string(), largest);
+}

@@ -1,0 +1,8 @@
+//! Length-prefixed framing with a little-endian binary length field; configuration from the first input bytes
+//! (see `msgframe_fuzz::targets::length_prefixed` for the layout), then the chunk plan and the stream.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use msgframe_fuzz::targets::{length_prefixed, Kind};
+
+fuzz_target!(|data: &[u8]| length_prefixed(Kind::LittleEndian, data));

@@ -1,0 +1,232 @@
+//! Reference decoders: straight-line restatements of each framing's documented rules, for the whole
+//! stream at once followed by end-of-stream. Deliberately naive (no incremental state, no memchr), so
+//! that a disagreement points at the optimised decoder or at the documentation.
+
+use bytes::Bytes;
+use msgframe_codec::header::LengthField;
+use msgframe_codec::{
+    CodecError, DelimitedConfig, EmptyFrames, FixedPart, Hex, LengthCounts, LengthPrefixedConfig,
+    Oversize, UnterminatedAtEof,
+};
+
+use crate::Event;
+
+fn frame(bytes: &[u8]) -> Event {
+    Event::Frame(Bytes::copy_from_slice(bytes))
+}
+
+fn hex(bytes: &[u8]) -> Hex {
+    Hex(bytes.into())
+}
+
+/// Length-prefixed framing with `cfg` and the effective maximum body length `max`.
+pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> Vec<Event> {
+    let b = cfg.before.len();
+    let w = cfg.encoding.width();
+    let a = cfg.after.len();
+    let h = b + w + a;
+    let strip = cfg.strip.unwrap_or(h);
+    let counted = match cfg.counts {
+        LengthCounts::Body => 0,
+        LengthCounts::FromLengthField => w + a,
+        LengthCounts::WholeFrame => h,
+    } as i128;
+    let mut events = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        let rem = input.len() - pos;
+        if rem == 0 {
+            break;
+        }
+        if rem < h {
+            events.push(Event::Error(CodecError::UnexpectedEof {
+                offset: pos as u64,
+                buffered: rem,
+                expected: Some(h as u64),
+            }));
+            break;
+        }
+        let head = &input[pos..pos + h];
+        let offset = pos as u64;
+        if cfg.verify_fixed && head[..b] != cfg.before[..] {
+            events.push(Event::Error(CodecError::FixedBytesMismatch {
+                offset,
+                part: FixedPart::BeforeLength,
+                expected: hex(&cfg.before),
+                found: hex(&head[..b]),
+            }));
+            break;
+        }
+        let field = &head[b..b + w];
+        let value = match cfg.encoding.decode(field) {
+            Ok(v) => v,
+            Err(source) => {
+                events.push(Event::Error(CodecError::Header { offset, source }));
+                break;
+            }
+        };
+        if cfg.verify_fixed && head[b + w..] != cfg.after[..] {
+            events.push(Event::Error(CodecError::FixedBytesMismatch {
+                offset,
+                part: FixedPart::AfterLength,
+                expected: hex(&cfg.after),
+                found: hex(&head[b + w..]),
+            }));
+            break;
+        }
+        let body = i128::from(value) + i128::from(cfg.adjustment) - counted;
+        if body < 0 {
+            events.push(Event::Error(CodecError::LengthTooSmall {
+                offset,
+                field: hex(field),
+                length: value,
+                minimum: (counted - i128::from(cfg.adjustment)) as u64,
+            }));
+            break;
+        }
+        let body = u64::try_from(body).unwrap_or(u64::MAX);
+        if body > max as u64 {
+            let discarding = cfg.oversize == Oversize::Discard;
+            events.push(Event::Error(CodecError::FrameTooLong {
+                offset,
+                length: body,
+                exact: true,
+                max: max as u64,
+                discarding,
+            }));
+            if !discarding {
+                break;
+            }
+            pos += h;
+            let skip = usize::try_from(body)
+                .unwrap_or(usize::MAX)
+                .min(input.len() - pos);
+            pos += skip;
+            if (skip as u64) < body {
+                // End of stream inside the discarded frame: already reported.
+                break;
+            }
+            continue;
+        }
+        let total = h + body as usize;
+        if rem < total {
+            events.push(Event::Error(CodecError::UnexpectedEof {
+                offset,
+                buffered: rem,
+                expected: Some(total as u64),
+            }));
+            break;
+        }
+        if body == 0 && cfg.empty == EmptyFrames::Skip {
+            pos += total;
+            continue;
+        }
+        events.push(frame(&input[pos + strip..pos + total]));
+        pos += total;
+    }
+    events
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    (0..=haystack.len().checked_sub(needle.len())?)
+        .find(|&i| &haystack[i..i + needle.len()] == needle)
+}
+
+/// Delimited framing with `cfg` and the effective maximum `max`.
+pub fn delimited(cfg: &DelimitedConfig, max: usize, input: &[u8]) -> Vec<Event> {
+    let d = &cfg.delimiter[..];
+    let discarding = cfg.oversize == Oversize::Discard;
+    let mut events = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        let offset = pos as u64;
+        match find(&input[pos..], d).map(|i| pos + i) {
+            Some(found) => {
+                let body_end = if cfg.crlf && found > pos && input[found - 1] == b'\r' {
+                    found - 1
+                } else {
+                    found
+                };
+                let end = found + d.len();
+                let len = body_end - pos;
+                if len > max {
+                    events.push(Event::Error(CodecError::FrameTooLong {
+                        offset,
+                        length: len as u64,
+                        exact: true,
+                        max: max as u64,
+                        discarding,
+                    }));
+                    if !discarding {
+                        break;
+                    }
+                    pos = end;
+                    continue;
+                }
+                events.push(frame(
+                    &input[pos..if cfg.keep_delimiter { end } else { body_end }],
+                ));
+                pos = end;
+            }
+            None => {
+                let rest = input.len() - pos;
+                // The last d.len() - 1 bytes may start a delimiter, and under crlf a `\r` before it
+                // would not count: only more than max + that slack is surely too long.
+                let slack = d.len() - 1 + usize::from(cfg.crlf);
+                if rest > max.saturating_add(slack) {
+                    events.push(Event::Error(CodecError::FrameTooLong {
+                        offset,
+                        length: (rest - slack) as u64,
+                        exact: false,
+                        max: max as u64,
+                        discarding,
+                    }));
+                    // Discarding: the frame never ends; end-of-stream drops it silently.
+                    break;
+                }
+                if rest == 0 {
+                    break;
+                }
+                events.push(match cfg.at_eof {
+                    UnterminatedAtEof::Error => Event::Error(CodecError::UnexpectedEof {
+                        offset,
+                        buffered: rest,
+                        expected: None,
+                    }),
+                    UnterminatedAtEof::Deliver => frame(&input[pos..]),
+                });
+                break;
+            }
+        }
+    }
+    events
+}
+
+/// Fixed-length framing of `len` bytes.
+pub fn fixed_length(len: usize, input: &[u8]) -> Vec<Event> {
+    let mut events: Vec<Event> = input.chunks_exact(len).map(frame).collect();
+    let rest = input.len() % len;
+    if rest > 0 {
+        events.push(Event::Error(CodecError::UnexpectedEof {
+            offset: (input.len() - rest) as u64,
+            buffered: rest,
+            expected: Some(len as u64),
+        }));
+    }
+    events
+}
+
+/// Until-EOF framing with maximum `max`.
+pub fn until_eof(max: usize, input: &[u8]) -> Vec<Event> {
+    if input.len() > max {
+        vec![Event::Error(CodecError::FrameTooLong {
+            offset: 0,
+            length: input.len() as u64,
+            exact: false,
+            max: max as u64,
+            discarding: false,
+        })]
+    } else {
+        vec![frame(input)]
+    }
+}

@@ -117,16 +117,7 @@ impl ShortRequest {
                 Err(e) => last = Some((addr, e)),
             }
         }
-        Err(match last {
-            Some((addr, e)) => Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("connecting to {addr}: {e}"),
-            )),
-            None => Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "no address to connect to",
-            )),
-        })
+        Err(Error::connect_failed(last))
     }
 }
 

@@ -66,14 +66,5 @@ async fn connect(options: &ShortRequest, addr: impl ToSocketAddrs) -> Result<Tcp
             Err(_) => last = Some((addr, std::io::ErrorKind::TimedOut.into())),
         }
     }
-    Err(match last {
-        Some((addr, e)) => Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("connecting to {addr}: {e}"),
-        )),
-        None => Error::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "no address to connect to",
-        )),
-    })
+    Err(Error::connect_failed(last))
 }

@@ -218,7 +218,6 @@ fuzz_target!(|data: &[u8]| {
         Expect {
             max_frame: ours_max,
             relax_inexact: false,
-            eof_excess: 0,
         },
     );
     check_model(

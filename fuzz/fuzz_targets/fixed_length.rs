@@ -36,7 +36,6 @@ fuzz_target!(|data: &[u8]| {
         Expect {
             max_frame: len,
             relax_inexact: false,
-            eof_excess: 0,
         },
     );
     check_model(&whole, &model::fixed_length(len, stream));

@@ -25,7 +25,6 @@ fuzz_target!(|data: &[u8]| {
     let expect = Expect {
         max_frame: max,
         relax_inexact: true,
-        eof_excess: 0,
     };
     let whole = check_decoder(&decoder, stream, &plan, expect);
     check_model(&whole, &model::delimited(decoder.config(), max, stream));

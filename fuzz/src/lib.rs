@@ -28,13 +28,10 @@ pub mod model;
 ///    it, although the `CodecError` docs say that after a decoding error a decoder is either
 ///    resumable or poisoned: a later `decode` returns `Ok(None)`, and if more bytes arrive decoding
 ///    simply goes on. Tolerated: only a repeated `decode_eof` on the same bytes must fail again.
-/// 2. `Delimited` with `eof=deliver` delivers the unterminated rest at end-of-stream without checking
-///    the maximum: the rest can be up to `delimiter.len() - 1 + crlf` bytes longer than `max` (the
-///    bytes `decode` keeps because a delimiter might still start in them). Tolerated by
-///    [`Expect::eof_excess`]; the reference model documents the behaviour.
-/// 3. `Netstring::new` silently lowers a maximum above `isize::MAX - 32` to that, so the spec
-///    `netstring,max=9223372036854775807` builds a framing whose `Framing::spec()` (documented as
-///    "the spec this framing was built from") has another maximum. Tolerated by `spec_parser`.
+///
+/// (Two more found by these targets were fixed in the library: `eof=deliver` now refuses an
+/// unterminated last frame above the maximum, and a netstring maximum beyond one buffer is refused
+/// when a spec is built.)
 pub fn strict() -> bool {
     static STRICT: OnceLock<bool> = OnceLock::new();
     *STRICT.get_or_init(|| {
@@ -200,7 +197,6 @@ struct Runner<'s, D> {
     events: Vec<Event>,
     fatal: Option<CodecError>,
     max_frame: usize,
-    eof_excess: usize,
     capacity_bound: usize,
     label: &'s str,
 }
@@ -245,10 +241,8 @@ impl<D: Decoder> Runner<'_, D> {
             }
             match result {
                 Ok(Some(frame)) => {
-                    // Known behaviour 2 (see `strict`).
-                    let excess = if eof && !strict() { self.eof_excess } else { 0 };
                     assert!(
-                        frame.len() <= self.max_frame + excess,
+                        frame.len() <= self.max_frame,
                         "[{}] frame of {} bytes is longer than the configured maximum {}: {:?}",
                         self.label,
                         frame.len(),
@@ -322,7 +316,6 @@ pub fn run<D: Decoder + Clone>(
         events: Vec::new(),
         fatal: None,
         max_frame: expect.max_frame,
-        eof_excess: expect.eof_excess,
         capacity_bound: total + total.max(RESERVE_AHEAD) + CAPACITY_SLACK,
         label,
     };
@@ -393,9 +386,6 @@ pub struct Expect {
     /// See [`same_error`]: delimited and until-EOF framings report oversized frames as soon as the
     /// arrived bytes pass the maximum, with the length seen so far.
     pub relax_inexact: bool,
-    /// How much longer than `max_frame` a frame delivered by `decode_eof` may be (known behaviour 2
-    /// of [`strict`]; 0 unless a target documents why).
-    pub eof_excess: usize,
 }
 
 /// Decodes `stream` as one buffer and in `plan`'s pieces (see [`run`] for the invariants checked on

@@ -193,6 +193,16 @@ pub fn delimited(cfg: &DelimitedConfig, max: usize, input: &[u8]) -> Vec<Event> 
                         buffered: rest,
                         expected: None,
                     }),
+                    // The unterminated rest is a frame too: above the maximum it is refused.
+                    UnterminatedAtEof::Deliver if rest > max => {
+                        Event::Error(CodecError::FrameTooLong {
+                            offset,
+                            length: rest as u64,
+                            exact: true,
+                            max: max as u64,
+                            discarding: false,
+                        })
+                    }
                     UnterminatedAtEof::Deliver => frame(&input[pos..]),
                 });
                 break;

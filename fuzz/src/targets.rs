@@ -119,7 +119,6 @@ pub fn length_prefixed(kind: Kind, data: &[u8]) {
         Expect {
             max_frame,
             relax_inexact: false,
-            eof_excess: 0,
         },
     );
     if cfg.empty == EmptyFrames::Skip {

@@ -110,8 +110,8 @@ SEEDS = {
         "end_3_bytes": b"\x02END" + b"\x04\x00" + plan(2) + b"oneENDtwoENtail",
         "lf_crlf_max4_discard": b"\x00\n" + b"\x1a\x04" + plan(3) + b"ok\r\ntoolong\nab\n",
         "stx_etx_max8": b"\x00\x03" + b"\x10\x08" + plan(5) + b"\x02short\x03\x02muchtoolong\x03",
-        # eof=deliver, crlf, max 0: the unterminated "%" is delivered above the maximum (known
-        # library behaviour 2; fails with MSGFRAME_FUZZ_STRICT=1)
+        # eof=deliver, crlf, max 0: the unterminated "%" is above the maximum, so FrameTooLong
+        # (the library once delivered it; found by this target)
         "eof_deliver_above_max": b"\x00\xfe" + b"\xfe\x00" + plan() + b"%",
     },
     # byte 0 bit 0 crlf, plan, stream

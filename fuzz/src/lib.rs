@@ -24,10 +24,10 @@ pub mod model;
 /// `MSGFRAME_FUZZ_STRICT=1`: fail on the known library behaviour the harness otherwise tolerates.
 ///
 /// Known and tolerated by default:
-/// 1. [`CodecError::UnexpectedEof`] is not resumable, but the decoders do not poison themselves on
-///    it, although the `CodecError` docs say that after a decoding error a decoder is either
-///    resumable or poisoned: a later `decode` returns `Ok(None)`, and if more bytes arrive decoding
-///    simply goes on. Tolerated: only a repeated `decode_eof` on the same bytes must fail again.
+/// 1. [`CodecError::UnexpectedEof`] does not poison the decoder (documented: it is neither
+///    resumable nor poisoning, the stream has ended): a later `decode` returns `Ok(None)`, and if
+///    more bytes arrive decoding simply goes on. Checked: a repeated `decode_eof` on the same bytes
+///    fails again. Strict mode demands the poisoning rule of the other non-resumable errors.
 ///
 /// (Two more found by these targets were fixed in the library: `eof=deliver` now refuses an
 /// unterminated last frame above the maximum, and a netstring maximum beyond one buffer is refused

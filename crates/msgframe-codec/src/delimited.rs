@@ -1,10 +1,12 @@
 //! Delimiter framing (any byte sequence) and line framing.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 
 use crate::error::Hex;
-use crate::{CodecError, Decoder, Encoder, Oversize, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{
+    CodecError, Decoded, Decoder, Encoder, Oversize, Parse, Status, DEFAULT_MAX_FRAME_LENGTH,
+};
 
 /// What to do with bytes left without a delimiter when the stream ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -111,6 +113,7 @@ impl DelimitedConfig {
             config: self,
             scanned: 0,
             discarding: false,
+            discard_from: 0,
             consumed: 0,
             poisoned: None,
         })
@@ -157,6 +160,8 @@ pub struct Delimited {
     /// How many buffered bytes are known to hold no delimiter start.
     scanned: usize,
     discarding: bool,
+    /// The stream offset of the frame being discarded.
+    discard_from: u64,
     consumed: u64,
     poisoned: Option<u64>,
 }
@@ -193,6 +198,7 @@ impl Delimited {
         self.max
     }
 
+    #[cold]
     fn too_long(&mut self, length: usize, exact: bool) -> CodecError {
         let discarding = self.config.oversize == Oversize::Discard;
         let err = CodecError::FrameTooLong {
@@ -204,16 +210,12 @@ impl Delimited {
         };
         if discarding {
             self.discarding = true;
+            self.discard_from = self.consumed;
+            self.scanned = 0;
         } else {
             self.poisoned = Some(self.consumed);
         }
         err
-    }
-
-    /// Drops everything buffered that cannot be the start of a delimiter.
-    fn drop_scanned(&mut self, buf: &mut BytesMut) {
-        let keep = (self.config.delimiter.len() - 1).min(buf.len());
-        self.skip(buf, buf.len() - keep);
     }
 }
 
@@ -223,13 +225,9 @@ enum Located {
     Frame { body: usize, end: usize },
     /// No delimiter yet; bytes before `scanned` cannot start one.
     Partial { scanned: usize },
-    /// The frame is longer than the maximum: `length` bytes (a lower bound unless `exact`); `end`
-    /// is where it ends when its delimiter has arrived.
-    TooLong {
-        length: usize,
-        exact: bool,
-        end: Option<usize>,
-    },
+    /// The frame is longer than the maximum: `length` bytes (a lower bound unless `exact`, when
+    /// its delimiter has arrived).
+    TooLong { length: usize, exact: bool },
 }
 
 impl Delimited {
@@ -247,7 +245,6 @@ impl Delimited {
                 return Located::TooLong {
                     length: buf.len() - slack,
                     exact: false,
-                    end: None,
                 };
             }
             return Located::Partial {
@@ -264,86 +261,86 @@ impl Delimited {
             return Located::TooLong {
                 length: body,
                 exact: true,
-                end: Some(end),
             };
         }
         Located::Frame { body, end }
     }
 
-    fn skip(&mut self, buf: &mut BytesMut, n: usize) {
-        buf.advance(n);
+    /// Counts `n` bytes skipped while discarding.
+    fn skipped(&mut self, n: usize) {
         self.consumed += n as u64;
         self.scanned = 0;
     }
 }
 
 impl Decoder for Delimited {
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         if let Some(offset) = self.poisoned {
             return Err(CodecError::Poisoned { offset });
         }
-        loop {
-            // The buffer may have been changed outside the decoder: never index past its end.
-            let from = self.scanned.min(buf.len());
-            if self.discarding {
-                // Skipping an oversized frame: only its end matters.
-                match self.finder.find(&buf[from..]) {
-                    Some(i) => {
-                        self.skip(buf, from + i + self.config.delimiter.len());
-                        self.discarding = false;
-                        continue;
-                    }
-                    None => {
-                        self.drop_scanned(buf);
-                        return Ok(None);
-                    }
+        // The buffer may have been changed outside the decoder: never index past its end.
+        let from = self.scanned.min(buf.len());
+        if self.discarding {
+            // Skipping an oversized frame: only its end matters.
+            return Ok(match self.finder.find(&buf[from..]) {
+                Some(i) => {
+                    let n = from + i + self.config.delimiter.len();
+                    self.skipped(n);
+                    self.discarding = false;
+                    Decoded::Skip { consumed: n }
                 }
+                None => {
+                    // Everything that cannot be the start of a delimiter goes.
+                    let keep = (self.config.delimiter.len() - 1).min(buf.len());
+                    let n = buf.len() - keep;
+                    self.skipped(n);
+                    Decoded::Partial { consumed: n }
+                }
+            });
+        }
+        match self.locate(buf, from) {
+            Located::Frame { body, end } => {
+                self.scanned = 0;
+                self.consumed += end as u64;
+                Ok(Decoded::Frame {
+                    start: 0,
+                    end: if self.config.keep_delimiter {
+                        end
+                    } else {
+                        body
+                    },
+                    consumed: end,
+                })
             }
-            match self.locate(buf, from) {
-                Located::Frame { body, end } => {
-                    self.scanned = 0;
-                    self.consumed += end as u64;
-                    let mut frame = buf.split_to(end);
-                    if !self.config.keep_delimiter {
-                        frame.truncate(body);
-                    }
-                    return Ok(Some(frame.freeze()));
-                }
-                Located::Partial { scanned } => {
-                    self.scanned = scanned;
-                    return Ok(None);
-                }
-                Located::TooLong { length, exact, end } => {
-                    let err = self.too_long(length, exact);
-                    if self.discarding {
-                        match end {
-                            Some(end) => {
-                                self.skip(buf, end);
-                                self.discarding = false;
-                            }
-                            None => self.drop_scanned(buf),
-                        }
-                    }
-                    return Err(err);
-                }
+            Located::Partial { scanned } => {
+                self.scanned = scanned;
+                Ok(Decoded::Partial { consumed: 0 })
             }
+            // Under the discard policy its bytes are skipped from the next call on.
+            Located::TooLong { length, exact, .. } => Err(self.too_long(length, exact)),
         }
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        if let Some(frame) = self.decode(buf)? {
-            return Ok(Some(frame));
-        }
-        if buf.is_empty() {
-            return Ok(None);
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        match self.decode_slice(buf)? {
+            Decoded::Partial { consumed } if consumed > 0 => {
+                return Ok(Decoded::Skip { consumed });
+            }
+            Decoded::Partial { .. } => {}
+            found => return Ok(found),
         }
         if self.discarding {
-            // The oversized frame was already reported; it simply never ended.
-            self.consumed += buf.len() as u64;
-            buf.clear();
-            self.discarding = false;
-            self.scanned = 0;
-            return Ok(None);
+            // The stream ended inside the oversized frame (already reported as too long).
+            return Err(CodecError::UnexpectedEof {
+                offset: self.discard_from,
+                buffered: usize::try_from(self.consumed - self.discard_from)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(buf.len()),
+                expected: None,
+            });
+        }
+        if buf.is_empty() {
+            return Ok(Decoded::Partial { consumed: 0 });
         }
         match self.config.at_eof {
             UnterminatedAtEof::Error => Err(CodecError::UnexpectedEof {
@@ -364,13 +361,21 @@ impl Decoder for Delimited {
             UnterminatedAtEof::Deliver => {
                 self.consumed += buf.len() as u64;
                 self.scanned = 0;
-                Ok(Some(buf.split().freeze()))
+                Ok(Decoded::Frame {
+                    start: 0,
+                    end: buf.len(),
+                    consumed: buf.len(),
+                })
             }
         }
     }
 
     fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {
         None
+    }
+
+    fn is_between_frames(&self) -> bool {
+        !self.discarding
     }
 }
 

@@ -41,6 +41,8 @@ pub enum FixedPart {
     BeforeLength,
     /// The bytes configured after the length field.
     AfterLength,
+    /// The bytes configured after the body.
+    Trailer,
 }
 
 impl fmt::Display for FixedPart {
@@ -48,6 +50,7 @@ impl fmt::Display for FixedPart {
         f.write_str(match self {
             FixedPart::BeforeLength => "bytes before the length field",
             FixedPart::AfterLength => "bytes after the length field",
+            FixedPart::Trailer => "trailer bytes after the body",
         })
     }
 }

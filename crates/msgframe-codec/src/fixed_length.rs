@@ -1,8 +1,8 @@
 //! Fixed-length framing: every frame is exactly `n` bytes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-use crate::{CodecError, Decoder, Encoder, Parse, Status};
+use crate::{CodecError, Decoded, Decoder, Encoder, Parse, Status};
 
 /// Every frame is exactly `len` bytes; there is no header.
 ///
@@ -57,24 +57,26 @@ impl FixedLength {
 
 impl Decoder for FixedLength {
     #[inline]
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         if buf.len() < self.len {
-            buf.reserve((self.len - buf.len()).min(crate::RESERVE_AHEAD));
-            return Ok(None);
+            return Ok(Decoded::Partial { consumed: 0 });
         }
         self.consumed += self.len as u64;
-        Ok(Some(buf.split_to(self.len).freeze()))
+        Ok(Decoded::Frame {
+            start: 0,
+            end: self.len,
+            consumed: self.len,
+        })
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        match self.decode(buf)? {
-            Some(frame) => Ok(Some(frame)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(CodecError::UnexpectedEof {
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        match self.decode_slice(buf)? {
+            Decoded::Partial { .. } if !buf.is_empty() => Err(CodecError::UnexpectedEof {
                 offset: self.consumed,
                 buffered: buf.len(),
                 expected: Some(self.len as u64),
             }),
+            found => Ok(found),
         }
     }
 

@@ -3,11 +3,11 @@
 use core::fmt;
 use core::str::FromStr;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::{
-    CodecError, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed, Netstring,
-    Parse, Status, UntilEof,
+    CodecError, Decoded, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed,
+    Netstring, Parse, Status, UntilEof,
 };
 
 /// Any one of the framings, chosen at run time (typically from a [`FramingSpec`]).
@@ -64,16 +64,20 @@ macro_rules! each {
 
 impl Decoder for Framing {
     #[inline]
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        each!(self, f => f.decode(buf))
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        each!(self, f => f.decode_slice(buf))
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        each!(self, f => f.decode_eof(buf))
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        each!(self, f => f.decode_slice_eof(buf))
     }
 
     fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
         each!(self, f => f.bytes_wanted(buffered))
+    }
+
+    fn is_between_frames(&self) -> bool {
+        each!(self, f => f.is_between_frames())
     }
 }
 
@@ -96,6 +100,11 @@ impl Encoder for Framing {
 
     fn head_len(&self) -> usize {
         each!(self, f => f.head_len())
+    }
+
+    #[inline]
+    fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        each!(self, f => f.encode(body, dst))
     }
 }
 

@@ -1,10 +1,10 @@
 //! Length-prefixed framing: a header holding the frame's length, then the frame.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use msgframe_header::{ByteOrder, EncodedLength, LengthEncoding, LengthField};
 
 use crate::error::{FixedPart, Hex};
-use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoded, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// Which bytes the value in the length field counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -46,17 +46,19 @@ pub enum EmptyFrames {
 /// The options of a [`LengthPrefixed`] framing; [`build`](LengthPrefixedConfig::build) checks them.
 ///
 /// ```text
-///  +---------------+--------------+--------------+---------------------+
-///  | before        | length field | after        | body                |
-///  | (fixed bytes) | (encoding)   | (fixed bytes)| (length bytes)      |
-///  +---------------+--------------+--------------+---------------------+
+///  +---------------+--------------+--------------+---------------------+---------------+
+///  | before        | length field | after        | body                | trailer       |
+///  | (fixed bytes) | (encoding)   | (fixed bytes)| (length bytes)      | (fixed bytes) |
+///  +---------------+--------------+--------------+---------------------+---------------+
 ///  |<------------------- header ----------------->|
-///  |<-- strip (default: the whole header) -->|  delivered frame: the rest
+///  |<-- strip (default: the whole header) -->|  delivered frame: the rest, without the trailer
 /// ```
 ///
-/// The body length is `value + adjustment − counted header bytes`, where the counted header bytes
-/// depend on [`LengthCounts`]: none for `Body`, `length field + after` for `FromLengthField`, the whole
-/// header for `WholeFrame`.
+/// The body length is `value + adjustment − counted header bytes − counted trailer bytes`, where the
+/// counted header bytes depend on [`LengthCounts`]: none for `Body`, `length field + after` for
+/// `FromLengthField`, the whole header for `WholeFrame`; the trailer is counted when
+/// [`counts_trailer`](LengthPrefixedConfig::counts_trailer) is set (BASE24-style `LL LL body 03`,
+/// where the length includes the ETX).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LengthPrefixedConfig {
     /// The length field's encoding.
@@ -65,7 +67,14 @@ pub struct LengthPrefixedConfig {
     pub before: Bytes,
     /// Fixed bytes after the length field (e.g. two zero bytes in Visa-style headers).
     pub after: Bytes,
-    /// Whether received `before`/`after` bytes must equal the configured ones (default `true`).
+    /// Fixed bytes after the body (e.g. an ETX, `03`).
+    pub trailer: Bytes,
+    /// Whether the length counts the trailer (default `false`).
+    pub counts_trailer: bool,
+    /// Whether delivered frames keep the trailer (default `false`: removed).
+    pub keep_trailer: bool,
+    /// Whether received `before`/`after`/trailer bytes must equal the configured ones (default
+    /// `true`).
     pub verify_fixed: bool,
     /// Which bytes the length counts.
     pub counts: LengthCounts,
@@ -90,6 +99,9 @@ impl LengthPrefixedConfig {
             encoding,
             before: Bytes::new(),
             after: Bytes::new(),
+            trailer: Bytes::new(),
+            counts_trailer: false,
+            keep_trailer: false,
             verify_fixed: true,
             counts: LengthCounts::Body,
             adjustment: 0,
@@ -109,6 +121,24 @@ impl LengthPrefixedConfig {
     /// Fixed bytes after the length field.
     pub fn after(mut self, bytes: impl Into<Bytes>) -> Self {
         self.after = bytes.into();
+        self
+    }
+
+    /// Fixed bytes after the body.
+    pub fn trailer(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.trailer = bytes.into();
+        self
+    }
+
+    /// Whether the length counts the trailer.
+    pub fn counts_trailer(mut self, counted: bool) -> Self {
+        self.counts_trailer = counted;
+        self
+    }
+
+    /// Whether delivered frames keep the trailer.
+    pub fn keep_trailer(mut self, keep: bool) -> Self {
+        self.keep_trailer = keep;
         self
     }
 
@@ -171,6 +201,10 @@ impl LengthPrefixedConfig {
             LengthCounts::Body => 0,
             LengthCounts::FromLengthField => self.encoding.width() + self.after.len(),
             LengthCounts::WholeFrame => header_len,
+        } + if self.counts_trailer {
+            self.trailer.len()
+        } else {
+            0
         };
         // body = value + offset
         let offset = i128::from(self.adjustment) - counted as i128;
@@ -190,8 +224,18 @@ impl LengthPrefixedConfig {
                 "strip of {strip} bytes is longer than the {header_len}-byte header"
             )));
         }
-        // A frame (header + body) must fit a buffer: at most isize::MAX bytes.
-        let addressable = isize::MAX as usize - header_len;
+        if self.counts_trailer && self.trailer.is_empty() {
+            return Err(CodecError::InvalidConfig(
+                "the length cannot count a trailer: none is configured".into(),
+            ));
+        }
+        if self.keep_trailer && self.trailer.is_empty() {
+            return Err(CodecError::InvalidConfig(
+                "cannot keep a trailer: none is configured".into(),
+            ));
+        }
+        // A frame (header + body + trailer) must fit a buffer: at most isize::MAX bytes.
+        let addressable = isize::MAX as usize - header_len - self.trailer.len();
         let expressible = usize::try_from(largest_body)
             .unwrap_or(usize::MAX)
             .min(addressable);
@@ -206,9 +250,10 @@ impl LengthPrefixedConfig {
             Some(max) => max,
             None => DEFAULT_MAX_FRAME_LENGTH.min(expressible),
         };
-        if header_len > u16::MAX as usize {
+        if header_len > u16::MAX as usize || self.trailer.len() > u16::MAX as usize {
             return Err(CodecError::InvalidConfig(format!(
-                "header of {header_len} bytes is too long"
+                "header of {header_len} bytes or trailer of {} bytes is too long",
+                self.trailer.len()
             )));
         }
         let offset = i64::try_from(offset).map_err(|_| {
@@ -216,10 +261,18 @@ impl LengthPrefixedConfig {
         })?;
         Ok(LengthPrefixed {
             header_len,
+            trailer_len: self.trailer.len(),
+            kept_trailer: if self.keep_trailer {
+                self.trailer.len()
+            } else {
+                0
+            },
             length_at: self.before.len(),
             field_end: self.before.len() + self.encoding.width(),
+            field: Field::of(self.encoding),
             max_value: self.encoding.max_length(),
-            verify_fixed: self.verify_fixed && !(self.before.is_empty() && self.after.is_empty()),
+            verify_fixed: self.verify_fixed
+                && !(self.before.is_empty() && self.after.is_empty() && self.trailer.is_empty()),
             strip,
             offset,
             max,
@@ -237,14 +290,65 @@ enum State {
     Head,
     /// Header parsed; waiting for the whole frame of `total` bytes (header included).
     Body { total: usize },
-    /// Skipping the rest of an oversized frame.
-    Discard { remaining: u64 },
+    /// Skipping the rest of an oversized frame that started at stream offset `offset` and spans
+    /// `total` bytes; `remaining` of them are still to come.
+    Discard {
+        remaining: u64,
+        offset: u64,
+        total: u64,
+    },
     /// A fatal error happened at this offset.
     Poisoned { offset: u64 },
 }
 
+/// How the length field is read on the hot path: fixed-size loads for the common binary widths,
+/// tight loops for ASCII decimal and BCD; anything else through the general decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    U8,
+    Be16,
+    Be32,
+    Le16,
+    Le32,
+    Decimal,
+    Bcd,
+    Other,
+}
+
+impl Field {
+    fn of(encoding: LengthEncoding) -> Self {
+        match encoding {
+            LengthEncoding::Binary(b) => match (b.order(), b.width()) {
+                (_, 1) => Field::U8,
+                (ByteOrder::BigEndian, 2) => Field::Be16,
+                (ByteOrder::BigEndian, 4) => Field::Be32,
+                (ByteOrder::LittleEndian, 2) => Field::Le16,
+                (ByteOrder::LittleEndian, 4) => Field::Le32,
+                _ => Field::Other,
+            },
+            LengthEncoding::AsciiDecimal(a) if !a.is_lenient() => Field::Decimal,
+            LengthEncoding::PackedBcd(_) => Field::Bcd,
+            _ => Field::Other,
+        }
+    }
+}
+
+/// Where the frame at the start of a buffer is, as [`LengthPrefixed::locate`] finds it.
+enum Located {
+    /// A frame: delivered bytes `start..end`, spanning `len` bytes of the buffer.
+    Frame {
+        start: usize,
+        end: usize,
+        len: usize,
+    },
+    /// An empty frame of `len` bytes to skip (a keepalive).
+    Skip { len: usize },
+    /// Not whole yet: `needed` more bytes at least; `total` is the frame's size when the header is in.
+    Partial { needed: usize, total: Option<usize> },
+}
+
 /// Length-prefixed framing: a header holding the body's length, in any [`LengthEncoding`], with
-/// optional fixed bytes before and after the length field.
+/// optional fixed bytes before and after the length field, and after the body.
 ///
 /// Common layouts (the body is 123 bytes):
 ///
@@ -255,6 +359,7 @@ enum State {
 ///  Visa-style              00 7B 00 00 | body            .after([0, 0])
 ///  CMPP / SMPP             00 00 00 7F | body            .counts(LengthCounts::WholeFrame), 4-byte BE
 ///  TPKT (RFC 1006)         03 00 00 7F | body            .before([3, 0]), .counts(WholeFrame)
+///  BASE24-style            00 7C | body | 03             .trailer([3]), .counts_trailer(true)
 /// ```
 ///
 /// ```
@@ -274,6 +379,15 @@ enum State {
 ///
 /// assert_eq!(tpkt.decode(&mut wire)?.as_deref(), Some(&b"hello"[..]));
 /// assert!(wire.is_empty());
+///
+/// // BASE24-style: a 2-byte length that counts the ETX trailer after the body.
+/// let mut base24 = LengthPrefixed::builder(LengthEncoding::big_endian(2)?)
+///     .trailer(&[0x03][..])
+///     .counts_trailer(true)
+///     .build()?;
+/// base24.encode(b"hello", &mut wire)?;
+/// assert_eq!(&wire[..], b"\x00\x06hello\x03");
+/// assert_eq!(base24.decode(&mut wire)?.as_deref(), Some(&b"hello"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -281,15 +395,20 @@ enum State {
 /// The maximum body length (default 8 MiB, or less when the header cannot express that much) is
 /// checked against the header's claim **before** anything is buffered or reserved; within it, buffer
 /// space is reserved only as bytes arrive (at most 64 KiB ahead of them). A malformed
-/// length field, mismatching fixed bytes, a length smaller than the header it counts, or an oversized
-/// frame under [`Oversize::Fail`] poison the decoder. Under [`Oversize::Discard`] an oversized frame is
-/// reported once, then skipped as it arrives.
+/// length field, mismatching fixed bytes (before, after or trailer), a length smaller than the
+/// header it counts, or an oversized frame under [`Oversize::Fail`] poison the decoder. Under
+/// [`Oversize::Discard`] an oversized frame is reported once, then skipped as it arrives; a stream
+/// that ends inside it is [`CodecError::UnexpectedEof`].
 #[derive(Debug, Clone)]
 pub struct LengthPrefixed {
     config: LengthPrefixedConfig,
     header_len: usize,
+    trailer_len: usize,
+    /// Trailer bytes left in delivered frames: all of them or none.
+    kept_trailer: usize,
     length_at: usize,
     field_end: usize,
+    field: Field,
     /// The largest value the length field holds.
     max_value: u64,
     /// Whether fixed bytes must be checked: asked for, and there are some.
@@ -349,28 +468,98 @@ impl LengthPrefixed {
         err
     }
 
-    /// Parses the header at the start of `buf` (which holds at least `header_len` bytes) and returns
-    /// the body length the header claims (saturating at `u64::MAX`). `offset` is the stream offset of
-    /// `buf[0]`, for errors. Pure: the owned and the borrowed decoders both use it.
-    #[inline]
-    fn body_len(&self, buf: &[u8], offset: u64) -> Result<u64, CodecError> {
-        let cfg = &self.config;
-        let field_end = self.field_end;
-        let fixed_ok = !self.verify_fixed
-            || (buf[..self.length_at] == cfg.before[..]
-                && buf[field_end..self.header_len] == cfg.after[..]);
-        let value = match cfg.encoding.decode(&buf[self.length_at..field_end]) {
-            Ok(value) if fixed_ok => value,
-            _ => return Err(self.header_error(buf, offset)),
-        };
-        if self.offset >= 0 {
-            Ok(value.saturating_add(self.offset as u64))
-        } else {
-            match value.checked_sub(self.offset.unsigned_abs()) {
-                Some(body) => Ok(body),
-                None => Err(self.header_error(buf, offset)),
+    /// The length field's value, or `None` when it is malformed. The hot path: no error is built.
+    #[inline(always)]
+    fn field_value(&self, field: &[u8]) -> Option<u64> {
+        Some(match self.field {
+            Field::U8 => u64::from(field[0]),
+            Field::Be16 => u64::from(u16::from_be_bytes([field[0], field[1]])),
+            Field::Le16 => u64::from(u16::from_le_bytes([field[0], field[1]])),
+            Field::Be32 => u64::from(u32::from_be_bytes([field[0], field[1], field[2], field[3]])),
+            Field::Le32 => u64::from(u32::from_le_bytes([field[0], field[1], field[2], field[3]])),
+            Field::Decimal => {
+                // At most 10 digits: no overflow.
+                let mut value = 0u64;
+                for &b in field {
+                    let digit = b.wrapping_sub(b'0');
+                    if digit > 9 {
+                        return None;
+                    }
+                    value = value * 10 + u64::from(digit);
+                }
+                value
             }
+            Field::Bcd => {
+                // At most 5 bytes: no overflow.
+                let mut value = 0u64;
+                for &b in field {
+                    let (high, low) = (b >> 4, b & 0x0F);
+                    if high > 9 || low > 9 {
+                        return None;
+                    }
+                    value = value * 100 + u64::from(high * 10 + low);
+                }
+                value
+            }
+            Field::Other => return self.config.encoding.decode(field).ok(),
+        })
+    }
+
+    /// Parses the header at the start of `buf` (which holds at least `header_len` bytes) and returns
+    /// the body length the header claims (saturating at `u64::MAX`), or `None` when the header is
+    /// wrong (see [`header_error`](Self::header_error) for what).
+    #[inline(always)]
+    fn body_len(&self, buf: &[u8]) -> Option<u64> {
+        let cfg = &self.config;
+        if self.verify_fixed
+            && (buf[..self.length_at] != cfg.before[..]
+                || buf[self.field_end..self.header_len] != cfg.after[..])
+        {
+            return None;
         }
+        let value = self.field_value(&buf[self.length_at..self.field_end])?;
+        if self.offset >= 0 {
+            Some(value.saturating_add(self.offset as u64))
+        } else {
+            value.checked_sub(self.offset.unsigned_abs())
+        }
+    }
+
+    /// Where the frame at the start of `buf` is. Pure: the owned and the borrowed decoders both use
+    /// it. `offset` is the stream offset of `buf[0]`, for errors.
+    #[inline(always)]
+    fn locate(&self, buf: &[u8], offset: u64) -> Result<Located, CodecError> {
+        if buf.len() < self.header_len {
+            return Ok(Located::Partial {
+                needed: self.header_len - buf.len(),
+                total: None,
+            });
+        }
+        let Some(body) = self.body_len(buf) else {
+            return Err(self.header_error(buf, offset));
+        };
+        if body > self.max as u64 {
+            return Err(self.too_long(offset, body, false));
+        }
+        let end = self.header_len + body as usize;
+        let total = end + self.trailer_len;
+        if buf.len() < total {
+            return Ok(Located::Partial {
+                needed: total - buf.len(),
+                total: Some(total),
+            });
+        }
+        if self.trailer_len > 0 && self.verify_fixed && buf[end..total] != self.config.trailer[..] {
+            return Err(self.trailer_error(&buf[end..total], offset));
+        }
+        if body == 0 && self.config.empty == EmptyFrames::Skip {
+            return Ok(Located::Skip { len: total });
+        }
+        Ok(Located::Frame {
+            start: self.strip,
+            end: end + self.kept_trailer,
+            len: total,
+        })
     }
 
     /// What is wrong with the header at the start of `buf`, checked in wire order. Out of line:
@@ -379,7 +568,7 @@ impl LengthPrefixed {
     #[inline(never)]
     fn header_error(&self, buf: &[u8], offset: u64) -> CodecError {
         let cfg = &self.config;
-        let field_end = self.length_at + cfg.encoding.width();
+        let field_end = self.field_end;
         let mismatch = |part, expected: &[u8], found: &[u8]| CodecError::FixedBytesMismatch {
             offset,
             part,
@@ -411,6 +600,17 @@ impl LengthPrefixed {
 
     #[cold]
     #[inline(never)]
+    fn trailer_error(&self, found: &[u8], offset: u64) -> CodecError {
+        CodecError::FixedBytesMismatch {
+            offset,
+            part: FixedPart::Trailer,
+            expected: Hex::of(&self.config.trailer),
+            found: Hex::of(found),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
     fn too_long(&self, offset: u64, body: u64, discarding: bool) -> CodecError {
         CodecError::FrameTooLong {
             offset,
@@ -421,93 +621,110 @@ impl LengthPrefixed {
         }
     }
 
-    /// Skips as much of an oversized frame as is buffered.
-    fn discard(&mut self, buf: &mut BytesMut, remaining: u64) {
-        let n = usize::try_from(remaining)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        buf.advance(n);
-        self.consumed += n as u64;
-        let remaining = remaining - n as u64;
-        self.state = if remaining == 0 {
-            State::Head
-        } else {
-            State::Discard { remaining }
-        };
+    /// Everything but the common case: discarding, keepalives, partial frames, errors.
+    #[inline(never)]
+    fn decode_slow(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        match self.state {
+            State::Head | State::Body { .. } => {}
+            State::Discard {
+                remaining,
+                offset,
+                total,
+            } => {
+                let n = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                self.consumed += n as u64;
+                let remaining = remaining - n as u64;
+                if remaining > 0 {
+                    self.state = State::Discard {
+                        remaining,
+                        offset,
+                        total,
+                    };
+                    return Ok(Decoded::Partial { consumed: n });
+                }
+                self.state = State::Head;
+                return Ok(Decoded::Skip { consumed: n });
+            }
+            State::Poisoned { offset } => return Err(CodecError::Poisoned { offset }),
+        }
+        match self.locate(buf, self.consumed) {
+            Ok(Located::Frame { start, end, len }) => {
+                self.state = State::Head;
+                self.consumed += len as u64;
+                Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed: len,
+                })
+            }
+            Ok(Located::Skip { len }) => {
+                self.state = State::Head;
+                self.consumed += len as u64;
+                self.keepalives += 1;
+                Ok(Decoded::Skip { consumed: len })
+            }
+            Ok(Located::Partial { total, .. }) => {
+                self.state = match total {
+                    Some(total) => State::Body { total },
+                    None => State::Head,
+                };
+                Ok(Decoded::Partial { consumed: 0 })
+            }
+            Err(CodecError::FrameTooLong { length, .. })
+                if self.config.oversize == Oversize::Discard =>
+            {
+                // Reported now; its bytes are skipped from the next call on, as they arrive.
+                let total = (self.header_len + self.trailer_len) as u64 + length;
+                self.state = State::Discard {
+                    remaining: total,
+                    offset: self.consumed,
+                    total,
+                };
+                Err(self.too_long(self.consumed, length, true))
+            }
+            Err(err) => Err(self.poison(err)),
+        }
     }
 }
 
 impl Decoder for LengthPrefixed {
     #[inline]
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        loop {
-            match self.state {
-                State::Head | State::Body { .. } => {}
-                State::Discard { remaining } => {
-                    self.discard(buf, remaining);
-                    if let State::Discard { .. } = self.state {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-                State::Poisoned { offset } => return Err(CodecError::Poisoned { offset }),
-            }
-            // The borrowed parser decides; this only turns its answer into buffer operations.
-            match self.parse(buf, self.consumed) {
-                Ok(Status::Frame { frame, len }) => {
-                    // Written only when it changes: rewriting it for every frame would make the
-                    // next call's read of the whole state wait on that narrower store.
-                    if self.state != State::Head {
-                        self.state = State::Head;
-                    }
-                    self.consumed += len as u64;
-                    let frame_len = frame.len();
-                    buf.advance(len - frame_len);
-                    return Ok(Some(buf.split_to(frame_len).freeze()));
-                }
-                Ok(Status::Skip { len }) => {
-                    self.state = State::Head;
-                    self.consumed += len as u64;
-                    buf.advance(len);
-                    self.keepalives += 1;
-                }
-                Ok(Status::Partial { needed }) => {
-                    if let (Some(needed), true) = (needed, buf.len() >= self.header_len) {
-                        // The header is in: remember the frame's size, and reserve ahead, never
-                        // more than 64 KiB beyond what has arrived (a claim within the maximum
-                        // still allocates only as the peer actually sends).
-                        self.state = State::Body {
-                            total: buf.len() + needed,
-                        };
-                        buf.reserve(needed.min(crate::RESERVE_AHEAD));
-                    }
-                    return Ok(None);
-                }
-                Err(CodecError::FrameTooLong { length, .. })
-                    if self.config.oversize == Oversize::Discard =>
-                {
-                    let err = self.too_long(self.consumed, length, true);
-                    buf.advance(self.header_len);
-                    self.consumed += self.header_len as u64;
-                    self.discard(buf, length);
-                    return Err(err);
-                }
-                Err(err) => return Err(self.poison(err)),
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        // The common case, inlined: between frames, a whole frame buffered.
+        if let State::Head = self.state {
+            if let Ok(Located::Frame { start, end, len }) = self.locate(buf, self.consumed) {
+                self.consumed += len as u64;
+                return Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed: len,
+                });
             }
         }
+        self.decode_slow(buf)
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        if let Some(frame) = self.decode(buf)? {
-            return Ok(Some(frame));
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        match self.decode_slice(buf)? {
+            Decoded::Partial { consumed } if consumed > 0 => {
+                return Ok(Decoded::Skip { consumed });
+            }
+            Decoded::Partial { .. } => {}
+            found => return Ok(found),
         }
         match self.state {
-            State::Head if buf.is_empty() => Ok(None),
-            State::Discard { .. } => {
-                // The oversized frame was already reported; its missing tail will never come.
-                self.state = State::Head;
-                Ok(None)
-            }
+            State::Head if buf.is_empty() => Ok(Decoded::Partial { consumed: 0 }),
+            State::Discard {
+                remaining,
+                offset,
+                total,
+            } => Err(CodecError::UnexpectedEof {
+                offset,
+                buffered: usize::try_from(total - remaining).unwrap_or(usize::MAX),
+                expected: Some(total),
+            }),
             State::Head => Err(CodecError::UnexpectedEof {
                 offset: self.consumed,
                 buffered: buf.len(),
@@ -526,36 +743,30 @@ impl Decoder for LengthPrefixed {
         match self.state {
             State::Head => Some(self.header_len.saturating_sub(buffered).max(1)),
             State::Body { total } => Some(total.saturating_sub(buffered).max(1)),
-            State::Discard { remaining } => Some(usize::try_from(remaining).unwrap_or(usize::MAX)),
+            State::Discard { remaining, .. } => {
+                Some(usize::try_from(remaining).unwrap_or(usize::MAX))
+            }
             State::Poisoned { .. } => None,
         }
+    }
+
+    fn is_between_frames(&self) -> bool {
+        !matches!(self.state, State::Discard { .. })
     }
 }
 
 impl Parse for LengthPrefixed {
     #[inline]
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
-        if buf.len() < self.header_len {
-            return Ok(Status::Partial {
-                needed: Some(self.header_len - buf.len()),
-            });
-        }
-        let body = self.body_len(buf, offset)?;
-        if body > self.max as u64 {
-            return Err(self.too_long(offset, body, false));
-        }
-        let total = self.header_len + body as usize;
-        if buf.len() < total {
-            return Ok(Status::Partial {
-                needed: Some(total - buf.len()),
-            });
-        }
-        if body == 0 && self.config.empty == EmptyFrames::Skip {
-            return Ok(Status::Skip { len: total });
-        }
-        Ok(Status::Frame {
-            frame: &buf[self.strip..total],
-            len: total,
+        Ok(match self.locate(buf, offset)? {
+            Located::Frame { start, end, len } => Status::Frame {
+                frame: &buf[start..end],
+                len,
+            },
+            Located::Skip { len } => Status::Skip { len },
+            Located::Partial { needed, .. } => Status::Partial {
+                needed: Some(needed),
+            },
         })
     }
 }
@@ -563,7 +774,7 @@ impl Parse for LengthPrefixed {
 impl LengthPrefixed {
     /// The length field's value for a body of `length` bytes, or why there is none.
     #[inline]
-    fn field_value(&self, length: usize) -> Result<u64, CodecError> {
+    fn value_for(&self, length: usize) -> Result<u64, CodecError> {
         let value = length as i128 - i128::from(self.offset);
         if length > self.max || value < 0 || value > i128::from(self.max_value) {
             return Err(self.unframeable(length));
@@ -592,23 +803,31 @@ impl LengthPrefixed {
         }
     }
 
-    /// Appends the header for a body of `length` bytes; `dst` has room for it.
-    #[inline]
+    /// Appends the header for a body whose length field holds `value`; `dst` has room for it.
+    #[inline(always)]
     fn put_header(&self, value: u64, dst: &mut BytesMut) {
         if !self.config.before.is_empty() {
             dst.extend_from_slice(&self.config.before);
         }
-        match self.config.encoding {
-            LengthEncoding::Binary(b) => match b.order() {
-                ByteOrder::BigEndian => dst.put_uint(value, b.width()),
-                ByteOrder::LittleEndian => dst.put_uint_le(value, b.width()),
+        // `value_for` checked the value against the field's maximum: the casts cannot truncate.
+        match self.field {
+            Field::U8 => dst.put_u8(value as u8),
+            Field::Be16 => dst.put_u16(value as u16),
+            Field::Le16 => dst.put_u16_le(value as u16),
+            Field::Be32 => dst.put_u32(value as u32),
+            Field::Le32 => dst.put_u32_le(value as u32),
+            _ => match self.config.encoding {
+                LengthEncoding::Binary(b) => match b.order() {
+                    ByteOrder::BigEndian => dst.put_uint(value, b.width()),
+                    ByteOrder::LittleEndian => dst.put_uint_le(value, b.width()),
+                },
+                other => {
+                    let mut field = [0u8; EncodedLength::CAPACITY];
+                    // Cannot fail: `value_for` checked the value against the field's maximum.
+                    let _ = other.encode_into(value, &mut field);
+                    dst.extend_from_slice(&field[..other.width()]);
+                }
             },
-            other => {
-                let mut field = [0u8; EncodedLength::CAPACITY];
-                // Cannot fail: `field_value` checked the value against the field's maximum.
-                let _ = other.encode_into(value, &mut field);
-                dst.extend_from_slice(&field[..other.width()]);
-            }
         }
         if !self.config.after.is_empty() {
             dst.extend_from_slice(&self.config.after);
@@ -617,8 +836,9 @@ impl LengthPrefixed {
 }
 
 impl Encoder for LengthPrefixed {
+    #[inline]
     fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let value = self.field_value(body.len())?;
+        let value = self.value_for(body.len())?;
         dst.reserve(self.header_len);
         self.put_header(value, dst);
         Ok(())
@@ -626,11 +846,18 @@ impl Encoder for LengthPrefixed {
 
     #[inline]
     fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let value = self.field_value(body.len())?;
-        dst.reserve(self.header_len + body.len());
+        let value = self.value_for(body.len())?;
+        dst.reserve(self.header_len + body.len() + self.trailer_len);
         self.put_header(value, dst);
         dst.extend_from_slice(body);
+        if self.trailer_len > 0 {
+            dst.extend_from_slice(&self.config.trailer);
+        }
         Ok(())
+    }
+
+    fn tail(&self) -> &[u8] {
+        &self.config.trailer
     }
 
     fn head_len(&self) -> usize {

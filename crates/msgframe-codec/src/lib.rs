@@ -53,7 +53,7 @@ mod netstring;
 pub mod spec;
 mod until_eof;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 pub use delimited::{Delimited, DelimitedConfig, UnterminatedAtEof};
 pub use error::{CodecError, FixedPart, Hex};
@@ -75,25 +75,113 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
 /// header claims: the buffer grows with what the peer sends, not with what it promises.
 pub(crate) const RESERVE_AHEAD: usize = 64 * 1024;
 
+/// Where a decoder found the next frame: positions in the buffer it was given, so that the caller
+/// decides how to take the frame (lend it, copy it, split it off).
+///
+/// After a `Decoded`, the caller **must** remove the first `consumed` bytes from the front of its
+/// buffer before the next call: the decoder has already counted them (in its stream offset and its
+/// state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole frame: its bytes are `buf[start..end]` (header stripped, delimiter or trailer removed,
+    /// as configured). `consumed` covers the frame with its header and trailer, and any keepalives
+    /// skipped before it.
+    Frame {
+        /// Where the frame's bytes start.
+        start: usize,
+        /// Where they end.
+        end: usize,
+        /// Bytes to remove from the front of the buffer.
+        consumed: usize,
+    },
+    /// `consumed` bytes that deliver no frame (an empty frame skipped as a keepalive, the last bytes
+    /// of an oversized frame being discarded): remove them and call again.
+    Skip {
+        /// Bytes to remove from the front of the buffer.
+        consumed: usize,
+    },
+    /// No whole frame yet: wait for more bytes. `consumed` bytes deliver nothing and are to be
+    /// removed first (bytes of an oversized frame being discarded); usually 0.
+    Partial {
+        /// Bytes to remove from the front of the buffer.
+        consumed: usize,
+    },
+}
+
 /// Turns buffered bytes into frames.
 ///
-/// Call [`decode`](Decoder::decode) whenever bytes were appended to the buffer: it removes and returns
-/// one whole frame, or returns `Ok(None)` and leaves the partial frame in the buffer (consumed only as
-/// far as a header it has already checked). Call it again until it returns `None`: one read can hold
-/// many frames. When the stream has ended, call [`decode_eof`](Decoder::decode_eof) instead until it
-/// returns `None`; bytes left that do not form a frame are [`CodecError::UnexpectedEof`].
+/// The core of a decoder is [`decode_slice`](Decoder::decode_slice): it looks at borrowed bytes and
+/// says where the next frame is, updating the decoder's state as if the caller had removed the bytes
+/// it reports consumed. [`decode`](Decoder::decode) builds on it for a [`BytesMut`]: it takes the
+/// frame out of the buffer as a [`Bytes`] (a copy into an allocation of its own for frames up to
+/// [`COPY_MAX`] bytes, so that a message kept by the application never pins a whole read buffer;
+/// a zero-copy split for larger frames that fill most of the buffer's allocation) and removes the
+/// consumed bytes.
+///
+/// Call `decode` whenever bytes were appended to the buffer: it removes and returns one whole frame,
+/// or returns `Ok(None)` and leaves the partial frame in the buffer. Call it again until it returns
+/// `None`: one read can hold many frames. When the stream has ended, call
+/// [`decode_eof`](Decoder::decode_eof) instead until it returns `None`; bytes left that do not form
+/// a frame are [`CodecError::UnexpectedEof`].
 pub trait Decoder {
+    /// Finds the next frame at the front of `buf`, without touching `buf`: see [`Decoded`] for
+    /// what the caller must do next. An error leaves nothing to remove from `buf`.
+    ///
+    /// # Errors
+    /// A [`CodecError`]; [`CodecError::is_resumable`] says whether decoding may go on.
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError>;
+
+    /// Like [`decode_slice`](Decoder::decode_slice), for a stream that has ended: no more bytes
+    /// will come. `Partial` then means there is nothing left to deliver (it never asks to consume
+    /// bytes: those come as `Skip`).
+    ///
+    /// # Errors
+    /// As `decode_slice`, and [`CodecError::UnexpectedEof`] when bytes of an incomplete frame
+    /// remain (or the stream ended inside a frame being discarded).
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError>;
+
     /// Removes one whole frame from the front of `buf`, if there is one.
     ///
     /// # Errors
     /// A [`CodecError`]; [`CodecError::is_resumable`] says whether decoding may go on.
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError>;
+    #[inline]
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        loop {
+            match self.decode_slice(buf)? {
+                Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                } => return Ok(Some(take_frame(buf, start, end, consumed))),
+                Decoded::Skip { consumed } => buf.advance(consumed),
+                Decoded::Partial { consumed } => {
+                    partial(self, buf, consumed);
+                    return Ok(None);
+                }
+            }
+        }
+    }
 
     /// Like [`decode`](Decoder::decode), for a stream that has ended: no more bytes will come.
     ///
     /// # Errors
     /// As `decode`, and [`CodecError::UnexpectedEof`] when bytes of an incomplete frame remain.
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError>;
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        loop {
+            match self.decode_slice_eof(buf)? {
+                Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                } => return Ok(Some(take_frame(buf, start, end, consumed))),
+                Decoded::Skip { consumed } => buf.advance(consumed),
+                Decoded::Partial { consumed } => {
+                    buf.advance(consumed);
+                    return Ok(None);
+                }
+            }
+        }
+    }
 
     /// How many more bytes the frame being decoded needs, when the framing knows it (length-prefixed:
     /// the rest of the header, then the rest of the frame; fixed length), given `buffered` bytes in the
@@ -102,6 +190,57 @@ pub trait Decoder {
     fn bytes_wanted(&self, buffered: usize) -> Option<usize> {
         let _ = buffered;
         None
+    }
+
+    /// Whether the decoder is between frames, given an empty buffer: `false` while it is inside a
+    /// frame whose bytes it has consumed (an oversized frame being discarded). Readers use it to
+    /// tell an idle connection from one in the middle of a message (deadlines, end-of-stream).
+    fn is_between_frames(&self) -> bool {
+        true
+    }
+}
+
+/// Frames up to this many bytes are copied out of the read buffer into an allocation of their own by
+/// [`Decoder::decode`] and the readers built on it: copying a small frame costs less than sharing
+/// the buffer, and a kept message then costs its own size, never a whole read buffer. Larger frames
+/// are split off without a copy when they fill most of the allocation they are in.
+pub const COPY_MAX: usize = 16 * 1024;
+
+/// Whether a frame of `len` bytes in an allocation of `capacity` bytes may be shared rather than
+/// copied: it is large, and it fills at least 7/8 of the allocation (so that keeping it costs at
+/// most 1/8 more than its own size).
+#[inline]
+pub fn share_frame(len: usize, capacity: usize) -> bool {
+    len > COPY_MAX && capacity - capacity.min(len) <= len / 8
+}
+
+/// Takes `buf[start..end]` out of `buf` as a [`Bytes`] and removes the first `consumed` bytes, as
+/// [`Decoder::decode`] does after [`Decoded::Frame`]: a copy for small frames, a zero-copy split
+/// for large ones that fill their allocation (see [`COPY_MAX`]).
+#[inline]
+pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
+    if !share_frame(end - start, buf.capacity()) {
+        let frame = Bytes::copy_from_slice(&buf[start..end]);
+        buf.advance(consumed);
+        frame
+    } else {
+        buf.advance(start);
+        let frame = buf.split_to(end - start).freeze();
+        buf.advance(consumed - end);
+        frame
+    }
+}
+
+/// After [`Decoded::Partial`]: removes the consumed bytes and reserves room for the rest of the
+/// frame, never more than 64 KiB beyond what has arrived (a claimed length allocates only as the
+/// peer actually sends), and nothing for a frame being discarded.
+fn partial<D: Decoder + ?Sized>(decoder: &D, buf: &mut BytesMut, consumed: usize) {
+    buf.advance(consumed);
+    if !decoder.is_between_frames() {
+        return;
+    }
+    if let Some(wanted) = decoder.bytes_wanted(buf.len()) {
+        buf.reserve(wanted.min(RESERVE_AHEAD));
     }
 }
 

@@ -1,8 +1,8 @@
 //! Until-EOF framing: the whole stream is one message (short connections).
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoded, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// The whole stream, up to the peer's end-of-stream, is one message.
 ///
@@ -56,7 +56,7 @@ impl UntilEof {
         self.max
     }
 
-    fn check(&mut self, buf: &BytesMut) -> Result<(), CodecError> {
+    fn check(&mut self, buf: &[u8]) -> Result<(), CodecError> {
         if self.poisoned {
             return Err(CodecError::Poisoned { offset: 0 });
         }
@@ -79,18 +79,22 @@ impl UntilEof {
 }
 
 impl Decoder for UntilEof {
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         self.check(buf)?;
-        Ok(None)
+        Ok(Decoded::Partial { consumed: 0 })
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         self.check(buf)?;
         if self.delivered {
-            return Ok(None);
+            return Ok(Decoded::Partial { consumed: 0 });
         }
         self.delivered = true;
-        Ok(Some(buf.split().freeze()))
+        Ok(Decoded::Frame {
+            start: 0,
+            end: buf.len(),
+            consumed: buf.len(),
+        })
     }
 
     fn bytes_wanted(&self, _buffered: usize) -> Option<usize> {

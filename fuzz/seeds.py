@@ -120,6 +120,26 @@ SEEDS = {
         "crlf_lines": b"\x01" + plan() + b"one\r\ntwo\n\r\n",
         "crlf_lines_smtp_chunked": b"\x01" + plan(4, 1) + b"HELO a\r\nMAIL FROM:<a@b>\r\nQUIT\n",
     },
+    # byte 0 max mode (0 m&0xFF, 1 m&0xFFFF, 2 m, 3 10^(byte 1 % 20) + byte 2 % 7 - 3, 4 usize::MAX - m&0xFF,
+    # 5 Netstring::MAX + m&0xFF - 128, 6 default 8 MiB), bytes 1-8 m (u64 LE), plan, stream
+    "netstring": {
+        "hello_empty_twelve": b"\x06" + struct.pack("<Q", 0) + plan()
+        + b"5:hello,0:,12:xxxxxxxxxxxx,",
+        "max99_chunked": b"\x00" + struct.pack("<Q", 99) + plan(2, 5, 1)
+        + b"2:hi,10:0123456789,99:" + body(99) + b",",
+        "max99_refuses_100": b"\x00" + struct.pack("<Q", 99) + plan() + b"3:abc,100:",
+        "leading_zero": b"\x06" + struct.pack("<Q", 0) + plan() + b"05:hello,",
+        "missing_comma": b"\x06" + struct.pack("<Q", 0) + plan() + b"2:ok,2:ok;",
+        "no_colon": b"\x06" + struct.pack("<Q", 0) + plan() + b"12x:",
+        "truncated_data": b"\x06" + struct.pack("<Q", 0) + plan(3) + b"5:hel",
+        # maximum 10^18 - 1 (18 digits): an 18-digit length waits for its data, a 19th digit fails
+        "max_1e18_minus_1": b"\x03" + struct.pack("<Q", 18 | 2 << 8) + plan(4)
+        + b"1:a,999999999999999999:abc",
+        # usize::MAX, lowered to Netstring::MAX (19 digits): a length of 19 digits within it
+        "max_usize_max": b"\x04" + struct.pack("<Q", 0) + plan() + b"1000000000000000000:ab",
+        "max_netstring_max": b"\x05" + struct.pack("<Q", 128) + plan(7)
+        + b"9223372036854775775:",
+    },
     "spec_parser": {
         "be4_counts_header": b"be:4,counts-header",
         "ascii4_lenient": b"ascii:4,lenient",

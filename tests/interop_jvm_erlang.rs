@@ -258,7 +258,8 @@ fn exchange_nonblocking(
                         return Ok(replies);
                     }
                 }
-                Err(Error::WouldBlock) => break,
+                // Would block, or the read budget is spent: serve the writer, then read again.
+                Err(Error::WouldBlock | Error::Yielded { .. }) => break,
                 Err(e) => return Err(e),
             }
         }
@@ -572,7 +573,7 @@ fn nb_write(
 ) -> Result<(), Error> {
     loop {
         match writer.write_message(m) {
-            Err(Error::WouldBlock) => nb_wait(writer, start)?,
+            Err(Error::NotSent { .. }) => nb_wait(writer, start)?,
             other => return other,
         }
     }
@@ -630,7 +631,7 @@ fn serve_nonblocking(stream: TcpStream, framing: Framing) -> Result<usize, Error
                 }
                 continue;
             }
-            Err(Error::WouldBlock) => {}
+            Err(Error::WouldBlock | Error::Yielded { .. }) => {}
             Err(Error::Closed) => {
                 nb_drain(&mut writer, Instant::now())?;
                 return Ok(echoed);

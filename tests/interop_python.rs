@@ -186,10 +186,13 @@ fn poll_until<T>(writing: bool, mut attempt: impl FnMut() -> Result<T, Error>) -
     let start = Instant::now();
     loop {
         match attempt() {
-            Err(Error::WouldBlock) if start.elapsed() < DEADLINE => {
+            // Would block, read budget spent, or the writer's queue is full: retry.
+            Err(Error::WouldBlock | Error::Yielded { .. } | Error::NotSent { .. })
+                if start.elapsed() < DEADLINE =>
+            {
                 thread::sleep(Duration::from_millis(1))
             }
-            Err(Error::WouldBlock) => {
+            Err(Error::WouldBlock | Error::Yielded { .. } | Error::NotSent { .. }) => {
                 return Err(Error::TimedOut {
                     buffered: 0,
                     elapsed_ms: start.elapsed().as_millis() as u64,
@@ -211,10 +214,10 @@ impl MessageWrite for Polled<NonBlockingWriter<TcpStream, Framing>> {
     fn write_message(&mut self, body: &[u8]) -> Result<(), Error> {
         let writer = &mut self.0;
         poll_until(true, || match writer.write_message(body) {
-            Err(Error::WouldBlock) => {
+            Err(e @ Error::NotSent { .. }) => {
                 // Full: send what is pending (an error shows on the next attempt).
                 let _ = writer.flush();
-                Err(Error::WouldBlock)
+                Err(e)
             }
             other => other,
         })?;

@@ -29,9 +29,10 @@ pub mod model;
 ///    more bytes arrive decoding simply goes on. Checked: a repeated `decode_eof` on the same bytes
 ///    fails again. Strict mode demands the poisoning rule of the other non-resumable errors.
 ///
-/// (Two more found by these targets were fixed in the library: `eof=deliver` now refuses an
-/// unterminated last frame above the maximum, and a netstring maximum beyond one buffer is refused
-/// when a spec is built.)
+/// (Three more found by these targets were fixed in the library: `eof=deliver` now refuses an
+/// unterminated last frame above the maximum, a netstring maximum beyond one buffer is refused
+/// when a spec is built, and a netstring length prefix no longer overflows under a maximum above
+/// `u64::MAX / 10`.)
 pub fn strict() -> bool {
     static STRICT: OnceLock<bool> = OnceLock::new();
     *STRICT.get_or_init(|| {

@@ -240,3 +240,83 @@ pub fn until_eof(max: usize, input: &[u8]) -> Vec<Event> {
         vec![frame(input)]
     }
 }
+
+/// Netstrings (`length ':' data ','`) with the effective maximum `max`: the length in decimal
+/// digits with no leading zero, refused at the first digit that takes it past `max` (with the value
+/// then, saturated to u64), then `:`, the data and `,`. Lengths are computed in u128, which stays
+/// below `10 * max + 9` and so never overflows.
+pub fn netstring(max: usize, input: &[u8]) -> Vec<Event> {
+    const DIGITS_THEN_COLON: &str = "a netstring starts with decimal digits, then ':'";
+    let mut events = Vec::new();
+    let mut pos = 0usize;
+    while pos < input.len() {
+        let offset = pos as u64;
+        let rest = &input[pos..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 1 && rest[0] == b'0' {
+            events.push(Event::Error(CodecError::Malformed {
+                offset,
+                bytes: hex(&rest[..2]),
+                reason: "a netstring length has no leading zeros",
+            }));
+            break;
+        }
+        let mut len = 0u128;
+        let mut too_long = None;
+        for &d in &rest[..digits] {
+            len = len * 10 + u128::from(d - b'0');
+            if len > max as u128 {
+                too_long = Some(u64::try_from(len).unwrap_or(u64::MAX));
+                break;
+            }
+        }
+        if let Some(length) = too_long {
+            events.push(Event::Error(CodecError::FrameTooLong {
+                offset,
+                length,
+                exact: false,
+                max: max as u64,
+                discarding: false,
+            }));
+            break;
+        }
+        if digits == rest.len() {
+            // The stream ends inside the length.
+            events.push(Event::Error(CodecError::UnexpectedEof {
+                offset,
+                buffered: rest.len(),
+                expected: None,
+            }));
+            break;
+        }
+        if digits == 0 || rest[digits] != b':' {
+            events.push(Event::Error(CodecError::Malformed {
+                offset,
+                bytes: hex(&rest[..(digits + 1).min(16)]),
+                reason: DIGITS_THEN_COLON,
+            }));
+            break;
+        }
+        let len = len as usize; // at most max
+        let total = digits + 1 + len + 1;
+        if rest.len() < total {
+            events.push(Event::Error(CodecError::UnexpectedEof {
+                offset,
+                buffered: rest.len(),
+                expected: Some(total as u64),
+            }));
+            break;
+        }
+        if rest[total - 1] != b',' {
+            events.push(Event::Error(CodecError::Malformed {
+                offset,
+                bytes: hex(&rest[total - 1..total]),
+                reason: "a netstring ends with ','",
+            }));
+            break;
+        }
+        events.push(frame(&rest[digits + 1..digits + 1 + len]));
+        pos += total;
+    }
+    events
+}

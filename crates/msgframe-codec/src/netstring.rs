@@ -1,9 +1,9 @@
 //! Netstrings: `<length>:<data>,` with the length in ASCII decimal of any width.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::error::Hex;
-use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
+use crate::{CodecError, Decoded, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
 
 /// Netstring framing (D. J. Bernstein's netstrings, as Twisted's `NetstringReceiver` speaks them).
 ///
@@ -30,8 +30,6 @@ use crate::{CodecError, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGT
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Netstring {
     max: usize,
-    /// The longest length prefix allowed: the digits of `max`.
-    max_digits: usize,
     consumed: u64,
     poisoned: Option<u64>,
 }
@@ -50,10 +48,8 @@ impl Netstring {
     /// Netstrings of at most `max` data bytes (at most [`Netstring::MAX`]; a larger `max` is lowered
     /// to it).
     pub fn new(max: usize) -> Self {
-        let max = max.min(Self::MAX);
         Netstring {
-            max,
-            max_digits: max.checked_ilog10().unwrap_or(0) as usize + 1,
+            max: max.min(Self::MAX),
             consumed: 0,
             poisoned: None,
         }
@@ -67,16 +63,23 @@ impl Netstring {
     /// Parses the length prefix of the netstring at the start of `buf` (at stream offset `offset`):
     /// `Ok(Some((data_len, prefix_len)))` with `prefix_len` counting the `:`, `Ok(None)` when more
     /// bytes are needed. Pure: the owned and the borrowed decoders both use it.
+    ///
+    /// The length is checked against the maximum at every digit, so a prefix of any width is refused
+    /// at the first digit that takes it past the maximum (a run of zeros never gets that far: a
+    /// leading zero is refused at the second digit). The length so far is at most `max`, but
+    /// `max * 10 + 9` can exceed `u64::MAX`: the arithmetic saturates, and a refused length is
+    /// reported as the value so far, saturated.
     fn prefix(&self, buf: &[u8], offset: u64) -> Result<Option<(usize, usize)>, CodecError> {
         let malformed = |bytes: &[u8], reason| CodecError::Malformed {
             offset,
             bytes: Hex::of(&bytes[..bytes.len().min(16)]),
             reason,
         };
-        let mut len = 0usize;
+        let mut len = 0u64;
         for (i, &b) in buf.iter().enumerate() {
             match b {
-                b':' if i > 0 => return Ok(Some((len, i + 1))),
+                // `len <= max`, a usize: the cast is lossless.
+                b':' if i > 0 => return Ok(Some((len as usize, i + 1))),
                 b'0'..=b'9' => {
                     if i == 1 && buf[0] == b'0' {
                         return Err(malformed(
@@ -84,11 +87,11 @@ impl Netstring {
                             "a netstring length has no leading zeros",
                         ));
                     }
-                    len = len * 10 + usize::from(b - b'0');
-                    if i + 1 > self.max_digits || len > self.max {
+                    len = len.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                    if len > self.max as u64 {
                         return Err(CodecError::FrameTooLong {
                             offset,
-                            length: len as u64,
+                            length: len,
                             exact: false,
                             max: self.max as u64,
                             discarding: false,
@@ -108,26 +111,21 @@ impl Netstring {
 }
 
 impl Decoder for Netstring {
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         if let Some(offset) = self.poisoned {
             return Err(CodecError::Poisoned { offset });
         }
         match self.parse(buf, self.consumed) {
             Ok(Status::Frame { frame, len }) => {
-                let (data, prefix) = (frame.len(), len - frame.len() - 1);
+                let prefix = len - frame.len() - 1;
                 self.consumed += len as u64;
-                buf.advance(prefix);
-                let frame = buf.split_to(data).freeze();
-                buf.advance(1);
-                Ok(Some(frame))
+                Ok(Decoded::Frame {
+                    start: prefix,
+                    end: prefix + frame.len(),
+                    consumed: len,
+                })
             }
-            Ok(Status::Partial { needed }) => {
-                if let Some(needed) = needed {
-                    buf.reserve(needed.min(crate::RESERVE_AHEAD));
-                }
-                Ok(None)
-            }
-            Ok(Status::Skip { .. }) => unreachable!("netstrings skip nothing"),
+            Ok(_) => Ok(Decoded::Partial { consumed: 0 }),
             Err(e) => {
                 self.poisoned = Some(self.consumed);
                 Err(e)
@@ -135,11 +133,9 @@ impl Decoder for Netstring {
         }
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        match self.decode(buf)? {
-            Some(frame) => Ok(Some(frame)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(CodecError::UnexpectedEof {
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
+        match self.decode_slice(buf)? {
+            Decoded::Partial { .. } if !buf.is_empty() => Err(CodecError::UnexpectedEof {
                 offset: self.consumed,
                 buffered: buf.len(),
                 expected: match self.parse(buf, self.consumed)? {
@@ -149,6 +145,7 @@ impl Decoder for Netstring {
                     _ => None,
                 },
             }),
+            found => Ok(found),
         }
     }
 }

@@ -138,7 +138,9 @@ impl SpecError {
         }
     }
 
-    /// The byte range of the offending part of the input.
+    /// The byte range of the offending part of the input. A spec that parses but does not build
+    /// (its options contradict each other or the framing) points at the option to blame, or at the
+    /// whole input when no single option is.
     pub fn span(&self) -> Range<usize> {
         self.span.clone()
     }
@@ -251,7 +253,7 @@ impl<'a> Parser<'a> {
             return Err(self.err(bad, "not a hex digit"));
         }
         let text = part.text.as_bytes();
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return Err(self.err(
                 part,
                 "expected hex bytes (an even number of hex digits, e.g. 0300)",
@@ -291,7 +293,22 @@ impl<'a> Parser<'a> {
                 "empty option (two commas in a row, or a trailing comma)",
             ));
         }
-        let spec = match kind.text {
+        let spec = self.spec(kind, arg, options)?;
+        if let Err(e) = spec.build() {
+            let span = self.blame(kind, arg, options, &e);
+            return Err(SpecError::new(self.input, span, e.to_string()));
+        }
+        Ok(spec)
+    }
+
+    /// The spec that the framing `kind`, its argument and `options` describe, not yet built.
+    fn spec(
+        &self,
+        kind: Part<'_>,
+        arg: Option<Part<'_>>,
+        options: &[Part<'_>],
+    ) -> Result<FramingSpec, SpecError> {
+        Ok(match kind.text {
             "ascii" | "hex" | "bcd" | "be" | "le" => {
                 let n = self.usize(self.need(kind, arg, "a width, e.g. `be:2`")?)?;
                 let encoding = match kind.text {
@@ -356,10 +373,75 @@ impl<'a> Parser<'a> {
                     "unknown framing; expected ascii:N, hex:N, bcd:N, be:N, le:N, eof, fixed:N, delim:HEX, lines or netstring",
                 ))
             }
+        })
+    }
+
+    /// Where to point for `error`, which building the spec of `kind`, `arg` and `options` gave.
+    ///
+    /// Each option is tried away. The option to blame is the one without which this error goes
+    /// away: the spec builds, or fails for another reason (messages compared with their numbers
+    /// left out, so that `be:2,before=00,strip=4` blames `strip=4`: without `before=00` the strip is
+    /// still too long, only the numbers change). When several options are, the one without which
+    /// the spec builds (`be:1,adjust=+5,max=300`: `max=300`); when that does not single one out
+    /// either, the one without which the error changes at all. Failing that, the framing's argument
+    /// when the framing without options fails the same way (`fixed:0`, `delim:`), and otherwise
+    /// the whole spec (`be:1,counts-from-length,adjust=-255`: each option is fine alone).
+    fn blame(
+        &self,
+        kind: Part<'_>,
+        arg: Option<Part<'_>>,
+        options: &[Part<'_>],
+        error: &CodecError,
+    ) -> Range<usize> {
+        // `Some(None)` when the options build; subsets of options that parsed always parse.
+        let outcome = |options: &[Part<'_>]| {
+            self.spec(kind, arg, options)
+                .ok()
+                .map(|spec| spec.build().err())
         };
-        spec.build()
-            .map_err(|e| SpecError::new(self.input, 0..self.input.len(), e.to_string()))?;
-        Ok(spec)
+        let message = error.to_string();
+        let (mut gone, mut builds, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+        // An option given again later (only `max=` of `eof` and `netstring` may be) is overridden:
+        // only the last of each key is tried, which keeps this linear in the number of options.
+        let mut later: Vec<&str> = Vec::new();
+        for (i, opt) in options.iter().enumerate().rev() {
+            let key = opt.split('=').0.text;
+            if later.contains(&key) {
+                continue;
+            }
+            later.push(key);
+            let without: Vec<Part<'_>> = options
+                .iter()
+                .enumerate()
+                .filter_map(|(j, p)| (j != i).then_some(*p))
+                .collect();
+            match outcome(&without) {
+                Some(None) => {
+                    gone.push(*opt);
+                    builds.push(*opt);
+                    changed.push(*opt);
+                }
+                Some(Some(e)) => {
+                    let other = e.to_string();
+                    if other != message {
+                        changed.push(*opt);
+                        if without_numbers(&other) != without_numbers(&message) {
+                            gone.push(*opt);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        if let ([one], _, _) | (_, [one], _) | (_, _, [one]) =
+            (&gone[..], &builds[..], &changed[..])
+        {
+            return one.span();
+        }
+        match arg {
+            Some(arg) if outcome(&[]).flatten().as_ref() == Some(error) => arg.span(),
+            _ => 0..self.input.len(),
+        }
     }
 
     fn length_prefixed(
@@ -481,6 +563,20 @@ impl<'a> Parser<'a> {
         }
         Ok(FramingSpec::Delimited(c))
     }
+}
+
+/// `text` with every run of digits replaced by `#`: what an error message says, whatever the
+/// numbers.
+fn without_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
 }
 
 impl FromStr for FramingSpec {

@@ -8,6 +8,11 @@
 //! Each connection gets a `NonBlockingReader` and a `NonBlockingWriter` over the same socket. On a
 //! readable event the server reads messages until `WouldBlock` and echoes each one; replies the
 //! socket cannot take yet stay in the writer, and the connection then waits for writability too.
+//!
+//! Fairness: each read call stops after its read budget. When it returns `Yielded` (a peer
+//! flooding keepalives, or sending a huge message), the connection goes on a ready list and is
+//! served again on the next turn of the loop, after the other connections, without waiting for
+//! an event (mio is edge-triggered: the event will not come again).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -54,9 +59,20 @@ struct Connection {
     writer: NonBlockingWriter<Shared, Framing>,
 }
 
+/// What a connection needs after being served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Wait for the next readiness event.
+    Wait,
+    /// Serve it again soon without waiting for an event: its read budget ran out.
+    Again,
+    /// The connection is finished.
+    Close,
+}
+
 impl Connection {
-    /// Echoes every whole message available; `Ok(false)` when the connection is finished.
-    fn on_event(&mut self) -> Result<bool, Error> {
+    /// Echoes every whole message available, up to the reader's budget.
+    fn serve(&mut self) -> Result<Next, Error> {
         if self.writer.has_pending() {
             match self.writer.flush() {
                 Ok(()) | Err(Error::WouldBlock) => {}
@@ -68,11 +84,12 @@ impl Connection {
             match self.reader.read_message() {
                 Ok(message) => self.writer.write_message(&message)?,
                 Err(Error::WouldBlock) => break,
-                Err(e) if e.is_closed() => return Ok(false),
+                Err(Error::Yielded { .. }) => return Ok(Next::Again),
+                Err(e) if e.is_closed() => return Ok(Next::Close),
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(Next::Wait)
     }
 }
 
@@ -89,8 +106,16 @@ fn serve(
     let mut connections: HashMap<Token, Connection> = HashMap::new();
     let mut next = 1;
     let mut events = Events::with_capacity(128);
+    // Connections whose read budget ran out: served again next turn, without an event.
+    let mut again: Vec<Token> = Vec::new();
     while !stop() {
-        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        let timeout = if again.is_empty() {
+            Duration::from_millis(50)
+        } else {
+            Duration::ZERO
+        };
+        poll.poll(&mut events, Some(timeout))?;
+        let mut ready: Vec<Token> = std::mem::take(&mut again);
         for event in &events {
             if event.token() == LISTENER {
                 loop {
@@ -125,16 +150,22 @@ fn serve(
                 }
                 continue;
             }
-            let token = event.token();
-            let done = match connections.get_mut(&token) {
-                Some(conn) => match conn.on_event() {
-                    Ok(open) => !open,
-                    Err(e) => {
-                        eprintln!("connection {}: {e}", token.0);
-                        true
-                    }
-                },
-                None => false,
+            if !ready.contains(&event.token()) {
+                ready.push(event.token());
+            }
+        }
+        for token in ready {
+            let done = match connections.get_mut(&token).map(Connection::serve) {
+                Some(Ok(Next::Wait)) | None => false,
+                Some(Ok(Next::Again)) => {
+                    again.push(token);
+                    false
+                }
+                Some(Ok(Next::Close)) => true,
+                Some(Err(e)) => {
+                    eprintln!("connection {}: {e}", token.0);
+                    true
+                }
             };
             if done {
                 if let Some(conn) = connections.remove(&token) {
@@ -159,10 +190,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(serve(TcpListener::bind(addr)?, framing, || false)?);
     }
 
-    // Self-check: serve on a free loopback port while a blocking client talks to it.
-    let framing: Framing = "be:2".parse()?;
+    // Self-check: serve on a free loopback port while a blocking client talks to it, and another
+    // client floods the server with empty keepalive frames (skipped by `empty=skip`) as fast as it
+    // can: the read budget keeps the flood from starving the echo client.
+    let framing: Framing = "be:2,empty=skip".parse()?;
     let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
     let addr = listener.local_addr()?;
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flood_on = flooding.clone();
+    let flooder = std::thread::spawn(move || -> u64 {
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return 0;
+        };
+        let keepalives = [0u8; 64 * 1024];
+        let mut sent = 0u64;
+        let start = Instant::now();
+        while flood_on.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(30)
+        {
+            // Ends when the server stops and closes the connection.
+            if stream.write_all(&keepalives).is_err() {
+                break;
+            }
+            sent += keepalives.len() as u64;
+        }
+        sent
+    });
     let client_framing = framing.clone();
     let client = std::thread::spawn(move || -> Result<usize, Error> {
         let stream = std::net::TcpStream::connect(addr)?;
@@ -184,10 +237,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve(listener, framing, || {
         client.is_finished() || start.elapsed() > Duration::from_secs(30)
     })?;
+    let elapsed = start.elapsed();
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
     let echoed = client.join().expect("client thread")?;
+    // The flooder stops at its next write (the server may already have closed it).
+    let flood = flooder.join().expect("flooder thread");
     println!(
-        "mio echo server on {addr}: {echoed} messages echoed in {:?}",
-        start.elapsed()
+        "mio echo server on {addr}: {echoed} messages echoed in {elapsed:?}, beside a flood of {} MB of keepalives",
+        flood / 1_000_000
     );
     Ok(())
 }

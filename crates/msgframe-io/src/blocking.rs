@@ -129,25 +129,89 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
     ///
     /// # Errors
     /// See [`Error`] for each variant and the reader's state after it.
+    #[inline]
     pub fn read_message_with(&mut self, deadlines: Deadlines) -> Result<Bytes, Error> {
         // A message already buffered needs no clock and no syscall.
         if let Some(message) = self.core.next_message()? {
             return Ok(message);
         }
-        let start = Instant::now();
-        let mut first_byte_by = deadlines.first_byte.map(|d| start + d);
-        let mut message_by = match first_byte_by {
-            Some(_) if self.core.buffered().is_empty() => None,
-            _ => deadlines.message.map(|d| start + d),
-        };
-        if !self.core.buffered().is_empty() {
-            first_byte_by = None;
+        self.wait_for_message(deadlines, |core| core.next_message())
+    }
+
+    /// Reads one message and lends it from the read buffer: no allocation, no copy, no reference
+    /// count. The message stays valid until the next call on the reader. Deadlines as for
+    /// [`read_message`](MessageRead::read_message).
+    ///
+    /// This is the fastest way to read small messages that are parsed in place (the application
+    /// copies out what it keeps).
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use msgframe_codec::Framing;
+    /// use msgframe_io::BlockingReader;
+    ///
+    /// # struct Stream(Cursor<&'static [u8]>);
+    /// # impl std::io::Read for Stream { fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> { self.0.read(b) } }
+    /// # impl msgframe_io::Timeouts for Stream {
+    /// #     fn set_read_timeout(&self, _: Option<std::time::Duration>) -> std::io::Result<()> { Ok(()) }
+    /// #     fn set_write_timeout(&self, _: Option<std::time::Duration>) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let stream = Stream(Cursor::new(b"\x00\x040800\x00\x040810"));
+    /// let mut reader = BlockingReader::new(stream, "be:2".parse::<Framing>()?);
+    /// let mut types = Vec::new();
+    /// while let Ok(message) = reader.read_ref() {
+    ///     types.push(u16::from_str_radix(std::str::from_utf8(&message[..4])?, 10)?);
+    /// }
+    /// assert_eq!(types, [800, 810]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read_message`](MessageRead::read_message).
+    #[inline]
+    pub fn read_ref(&mut self) -> Result<&[u8], Error> {
+        self.read_ref_with(self.deadlines)
+    }
+
+    /// [`read_ref`](Self::read_ref) with `deadlines` instead of the reader's own.
+    ///
+    /// # Errors
+    /// As [`read_message`](MessageRead::read_message).
+    #[inline]
+    pub fn read_ref_with(&mut self, deadlines: Deadlines) -> Result<&[u8], Error> {
+        if self.core.next_lent()?.is_none() {
+            self.wait_for_message(deadlines, |core| Ok(core.next_lent()?.map(|_| ())))?;
         }
+        Ok(self.core.lent().unwrap_or_default())
+    }
+
+    /// Reads until `next` finds a message, within `deadlines`.
+    fn wait_for_message<T>(
+        &mut self,
+        deadlines: Deadlines,
+        mut next: impl FnMut(&mut ReadBuffer<D>) -> Result<Option<T>, Error>,
+    ) -> Result<T, Error> {
+        let start = Instant::now();
+        // Deadlines too far away to be represented are no deadlines.
+        let after =
+            |from: Instant, limit: Option<Duration>| limit.and_then(|d| from.checked_add(d));
+        // Without a first-byte deadline, the message deadline covers the whole call.
+        let call_by = match deadlines.first_byte {
+            None => after(start, deadlines.message),
+            Some(_) => None,
+        };
+        let first_byte_by = after(start, deadlines.first_byte);
+        let mut message_by = None;
         loop {
-            if let Some(message) = self.core.next_message()? {
-                return Ok(message);
-            }
-            let deadline = first_byte_by.or(message_by);
+            let deadline = if deadlines.first_byte.is_none() {
+                call_by
+            } else if self.core.is_between_messages() {
+                // Idle, or idle again after a skipped keepalive: waiting for a message to start.
+                message_by = None;
+                first_byte_by
+            } else {
+                *message_by.get_or_insert_with(|| after(Instant::now(), deadlines.message))
+            };
             let remaining = match deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
@@ -165,13 +229,8 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
                 self.stream.set_read_timeout(timeout)?;
                 self.armed = ArmedTimeout(Some(timeout));
             }
-            let was_empty = self.core.buffered().is_empty();
             match self.core.fill(&mut self.stream) {
-                Ok(n) => {
-                    if was_empty && n > 0 && first_byte_by.take().is_some() {
-                        message_by = deadlines.message.map(|d| Instant::now() + d);
-                    }
-                }
+                Ok(_) => {}
                 Err(e) if is_wait(&e) => {
                     if e.kind() == io::ErrorKind::WouldBlock && remaining.is_none() {
                         // No timeout was set, so the stream itself is non-blocking.
@@ -180,7 +239,16 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
                 }
                 Err(e) => return Err(Error::Io(e)),
             }
+            if let Some(found) = next(&mut self.core)? {
+                return Ok(found);
+            }
         }
+    }
+
+    /// Frees the read buffer when it holds no bytes, for a connection that will sit idle for long
+    /// (see [`ReadBuffer::release_idle_block`]).
+    pub fn release_idle_buffer(&mut self) -> bool {
+        self.core.release_idle_block()
     }
 
     /// The bytes received but not yet returned as messages.
@@ -226,11 +294,13 @@ fn is_wait(e: &io::Error) -> bool {
 /// Writes whole messages to a blocking stream, each with one `write` (or one vectored write for
 /// large bodies), within an optional deadline per message.
 ///
-/// **After a timeout** ([`Error::TimedOut`]) the part of the message not yet sent is kept and goes
-/// out first on the next [`write_message`](MessageWrite::write_message) or
-/// [`flush`](MessageWrite::flush), so the stream stays well framed: do not write the same message
-/// again. A message that cannot be framed ([`Error::Message`], [`Error::TooLong`]) is refused before
-/// anything is sent.
+/// The deadline bounds each whole call, however slowly the peer takes the bytes. **After a timeout**
+/// ([`Error::TimedOut`]) the message was taken: the part not yet sent is kept and goes out first on
+/// the next [`write_message`](MessageWrite::write_message) or [`flush`](MessageWrite::flush), so
+/// the stream stays well framed; do not write the same message again. When that rest cannot be
+/// sent in time, the next message is refused with [`Error::NotSent`]: nothing of it was sent or
+/// kept, offer it again later. So at most one message is ever kept. A message that cannot be
+/// framed ([`Error::Message`], [`Error::TooLong`]) is refused before anything is sent.
 #[derive(Debug)]
 pub struct BlockingWriter<S, E> {
     stream: S,
@@ -246,9 +316,22 @@ struct WriteDeadline<'a> {
     armed: &'a mut ArmedTimeout,
 }
 
-impl WriteDeadline<'_> {
-    /// Sets the stream's write timeout to what is left, or fails when nothing is.
-    fn arm(&mut self, stream: &impl Timeouts) -> Result<(), Error> {
+impl<'a> WriteDeadline<'a> {
+    fn new(timeout: Option<Duration>, armed: &'a mut ArmedTimeout) -> Self {
+        let start = Instant::now();
+        WriteDeadline {
+            start,
+            // A deadline too far away to be represented is none.
+            deadline: timeout.and_then(|t| start.checked_add(t)),
+            armed,
+        }
+    }
+}
+
+impl<S: Timeouts> Wait<S> for WriteDeadline<'_> {
+    /// Sets the stream's write timeout to what is left, or fails when nothing is: checked before
+    /// every write, so a peer that takes a little at a time cannot stretch the deadline.
+    fn before_write(&mut self, stream: &mut S) -> Result<(), Error> {
         let remaining = match self.deadline {
             Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Some(left),
@@ -268,17 +351,15 @@ impl WriteDeadline<'_> {
         }
         Ok(())
     }
-}
 
-impl<S: Timeouts> Wait<S> for WriteDeadline<'_> {
-    fn wait(&mut self, stream: &mut S, err: io::Error) -> Result<(), Error> {
+    fn wait(&mut self, _stream: &mut S, err: io::Error) -> Result<(), Error> {
         if !is_wait(&err) {
             return Err(Error::Io(err));
         }
         if err.kind() == io::ErrorKind::WouldBlock && self.deadline.is_none() {
             return Err(Error::WouldBlock);
         }
-        self.arm(stream)
+        Ok(())
     }
 }
 
@@ -306,6 +387,12 @@ impl<S: Write + Timeouts, E: Encoder> BlockingWriter<S, E> {
 
     /// Writes one message within `timeout` (instead of the writer's own).
     ///
+    /// The deadline bounds the whole call, however the peer takes the bytes. Bytes of an earlier
+    /// message left unsent by a timeout go first; if they cannot all be sent in time, this message
+    /// is refused with [`Error::NotSent`] (nothing of it was sent or kept). Once the message has
+    /// been taken, a timeout keeps its unsent rest for the next call and returns
+    /// [`Error::TimedOut`].
+    ///
     /// # Errors
     /// See [`Error`] for each variant and the writer's state after it.
     pub fn write_message_with(
@@ -313,17 +400,18 @@ impl<S: Write + Timeouts, E: Encoder> BlockingWriter<S, E> {
         body: &[u8],
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
-        let start = Instant::now();
-        let mut wait = WriteDeadline {
-            start,
-            deadline: timeout.map(|t| start + t),
-            armed: &mut self.armed,
-        };
-        wait.arm(&self.stream)?;
+        let mut wait = WriteDeadline::new(timeout, &mut self.armed);
+        if let Err(e) = self.core.send_pending(&mut self.stream, &mut wait) {
+            return Err(match e {
+                Error::TimedOut { .. } | Error::WouldBlock => Error::NotSent {
+                    pending: self.core.pending.len(),
+                },
+                other => other,
+            });
+        }
         let result = self
             .core
-            .send_pending(&mut self.stream, &mut wait)
-            .and_then(|()| self.core.send(&mut self.stream, body, &mut wait))
+            .send(&mut self.stream, body, &mut wait)
             .and_then(|()| self.stream.flush().map_err(Error::Io));
         self.with_unsent(result)
     }
@@ -388,13 +476,7 @@ impl<S: Write + Timeouts, E: Encoder> MessageWrite for BlockingWriter<S, E> {
     }
 
     fn flush(&mut self) -> Result<(), Error> {
-        let start = Instant::now();
-        let mut wait = WriteDeadline {
-            start,
-            deadline: self.timeout.map(|t| start + t),
-            armed: &mut self.armed,
-        };
-        wait.arm(&self.stream)?;
+        let mut wait = WriteDeadline::new(self.timeout, &mut self.armed);
         let result = self
             .core
             .send_pending(&mut self.stream, &mut wait)

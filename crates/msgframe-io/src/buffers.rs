@@ -4,14 +4,16 @@
 use std::io::{self, IoSlice, Read, Write};
 
 use bytes::{Buf, Bytes, BytesMut};
-use msgframe_codec::{Decoder, Encoder};
+use msgframe_codec::{share_frame, Decoded, Decoder, Encoder};
 
 use crate::Error;
 
-/// The size of each read. One read can bring many small messages, or a good part of a large one;
-/// the buffer space a read fills is zeroed first (this crate has no unsafe code), so reads are not
-/// sized by a large frame alone.
+/// The size of a read block: one read can bring many small messages, or a good part of a large one.
+/// The block is zeroed once, when it is allocated (this crate has no unsafe code), and reused.
 const READ_SIZE: usize = 64 * 1024;
+/// When less room than this is left after the buffered bytes, they are moved to the front of the
+/// block (or the block grows) before the next read.
+const MIN_ROOM: usize = 4 * 1024;
 /// Messages whose body is at most this long are copied behind their head into one buffer and
 /// written with one `write`; longer ones go out as one vectored write of head, body and tail.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -19,6 +21,17 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// A decoder and the bytes it has not consumed yet: the state every reader needs, whatever moves
 /// the bytes. The blocking and non-blocking readers here, and the async reader of `msgframe-tokio`,
 /// are this plus a way to wait for bytes.
+///
+/// Reads go into a block of at least 64 KiB that is reused: the part of it that has ever been
+/// written is remembered (a high-water mark), so a read never zeroes it again. Messages come out
+/// in one of two ways:
+///
+/// - **owned** ([`next_message`](ReadBuffer::next_message)): a [`Bytes`] that the application may
+///   keep. A message of at most [`COPY_MAX`](msgframe_codec::COPY_MAX) bytes is copied into an allocation of its own size,
+///   so keeping it never pins the read block; a larger one is read into a block sized for it (when
+///   the framing knows its length) and handed over without a copy.
+/// - **lent** ([`next_lent`](ReadBuffer::next_lent)): a `&[u8]` into the read block, valid until
+///   the next call: no allocation, no copy, no reference count.
 ///
 /// ```
 /// use std::io::Cursor;
@@ -30,23 +43,75 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// assert_eq!(buffer.next_message()?, None);      // nothing buffered yet
 /// buffer.fill(&mut stream)?;                      // one read brings both lines
 /// assert_eq!(&buffer.next_message()?.unwrap()[..], b"one");
-/// assert_eq!(&buffer.next_message()?.unwrap()[..], b"two");
+/// assert_eq!(buffer.next_lent()?, Some(&b"two"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct ReadBuffer<D> {
     decoder: D,
-    buf: BytesMut,
+    /// The read block. Its length is the high-water mark: every byte of it has been initialised.
+    block: BytesMut,
+    /// The bytes received and not yet consumed are `block[start..end]`.
+    start: usize,
+    end: usize,
+    /// The message lent by `next_lent`: where it is in the block, and the bytes it consumes, which
+    /// are consumed on the next call that changes the buffer.
+    lent: Option<(usize, usize, usize)>,
+    /// Whether the block shares its allocation with a message handed over without a copy: it is
+    /// then never handed over again, and replaced when it needs room.
+    shared: bool,
     eof: bool,
 }
 
 impl<D: Decoder> ReadBuffer<D> {
-    /// An empty buffer for `decoder`.
+    /// An empty buffer for `decoder`. No memory is allocated until the first read.
     pub fn new(decoder: D) -> Self {
         ReadBuffer {
             decoder,
-            buf: BytesMut::new(),
+            block: BytesMut::new(),
+            start: 0,
+            end: 0,
+            lent: None,
+            shared: false,
             eof: false,
+        }
+    }
+
+    /// Consumes a message lent by the previous call.
+    #[inline]
+    fn return_lent(&mut self) {
+        if let Some((_, _, consumed)) = self.lent.take() {
+            self.start += consumed;
+        }
+    }
+
+    /// Asks the decoder for the next frame, consuming skipped bytes: `Ok(Some((start, end,
+    /// consumed)))` relative to `self.start`, `Ok(None)` when more bytes are needed.
+    #[inline]
+    fn find(&mut self) -> Result<Option<(usize, usize, usize)>, Error> {
+        self.return_lent();
+        loop {
+            let live = &self.block[self.start..self.end];
+            let decoded = if self.eof {
+                self.decoder.decode_slice_eof(live)
+            } else {
+                self.decoder.decode_slice(live)
+            };
+            match decoded.map_err(Error::from_decode)? {
+                Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                } => return Ok(Some((start, end, consumed))),
+                Decoded::Skip { consumed } => self.start += consumed,
+                Decoded::Partial { consumed } => {
+                    self.start += consumed;
+                    if self.eof {
+                        return Err(Error::Closed);
+                    }
+                    return Ok(None);
+                }
+            }
         }
     }
 
@@ -56,24 +121,113 @@ impl<D: Decoder> ReadBuffer<D> {
     ///
     /// # Errors
     /// As [`Error::from_decode`] sorts them, and `Closed` at the end.
+    #[inline]
     pub fn next_message(&mut self) -> Result<Option<Bytes>, Error> {
-        let decoded = if self.eof {
-            self.decoder.decode_eof(&mut self.buf)
-        } else {
-            self.decoder.decode(&mut self.buf)
+        let Some((start, end, consumed)) = self.find()? else {
+            return Ok(None);
         };
-        match decoded {
-            Ok(Some(frame)) => Ok(Some(frame)),
-            Ok(None) if self.eof => Err(Error::Closed),
-            Ok(None) => Ok(None),
-            Err(e) => Err(Error::from_decode(e)),
+        let (from, to) = (self.start + start, self.start + end);
+        if self.shared || !share_frame(to - from, self.block.len()) {
+            let message = Bytes::copy_from_slice(&self.block[from..to]);
+            self.start += consumed;
+            return Ok(Some(message));
+        }
+        // A large message that fills the block: hand the block over with it.
+        let mut head = self.block.split_to(to);
+        head.advance(from);
+        self.end -= to;
+        self.start = self.start + consumed - to;
+        self.shared = true;
+        Ok(Some(head.freeze()))
+    }
+
+    /// Like [`next_message`](ReadBuffer::next_message), but the message is lent from the read
+    /// buffer: no allocation and no copy. It stays valid until the next call that changes the
+    /// buffer, which consumes it.
+    ///
+    /// # Errors
+    /// As `next_message`.
+    #[inline]
+    pub fn next_lent(&mut self) -> Result<Option<&[u8]>, Error> {
+        match self.find()? {
+            Some((start, end, consumed)) => {
+                self.lent = Some((self.start + start, self.start + end, consumed));
+                Ok(Some(&self.block[self.start + start..self.start + end]))
+            }
+            None => Ok(None),
         }
     }
 
-    /// How many bytes the next read should ask for: 64 KiB, so that one read can bring many small
-    /// messages or a good part of a large one.
+    /// The message lent by the last [`next_lent`](ReadBuffer::next_lent), until the next call that
+    /// changes the buffer.
+    #[inline]
+    pub fn lent(&self) -> Option<&[u8]> {
+        self.lent.map(|(from, to, _)| &self.block[from..to])
+    }
+
+    /// How many bytes the next read should ask for at most: 64 KiB, or what a large message being
+    /// read still needs.
     pub fn read_size(&self) -> usize {
         READ_SIZE
+    }
+
+    /// Makes room for a read and returns it: the part of the read block after the buffered bytes.
+    /// Write received bytes to its start, then call [`filled`](ReadBuffer::filled) with their count.
+    ///
+    /// The room is at least 4 KiB. For a message larger than the 64 KiB block, whose length the
+    /// framing knows, the block grows with what has arrived (never more than doubling it, so a
+    /// claimed length allocates nothing by itself) and ends exactly the message's size.
+    pub fn unfilled_mut(&mut self) -> &mut [u8] {
+        self.return_lent();
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        let live = self.end - self.start;
+        let large = match self.decoder.bytes_wanted(live) {
+            Some(wanted) if self.decoder.is_between_frames() && live + wanted > READ_SIZE => {
+                Some(wanted.min(READ_SIZE.max(live)))
+            }
+            _ => None,
+        };
+        if self.block.len() - self.end < large.unwrap_or(MIN_ROOM) {
+            self.make_room(live, large);
+        }
+        match large {
+            Some(room) => &mut self.block[self.end..self.end + room],
+            None => &mut self.block[self.end..],
+        }
+    }
+
+    /// Moves the buffered bytes to the front of the block, or into a new block when this one is
+    /// shared or too small: of 64 KiB, or of `live + room` for a large message.
+    #[cold]
+    fn make_room(&mut self, live: usize, large: Option<usize>) {
+        let size = match large {
+            Some(room) => live + room,
+            None => READ_SIZE.max(live + MIN_ROOM),
+        };
+        if !self.shared && self.block.len() >= size {
+            self.block.copy_within(self.start..self.end, 0);
+        } else {
+            let mut block = BytesMut::with_capacity(size);
+            block.extend_from_slice(&self.block[self.start..self.end]);
+            block.resize(size, 0);
+            self.block = block;
+            self.shared = false;
+        }
+        self.start = 0;
+        self.end = live;
+    }
+
+    /// Records that `n` bytes were written to the start of [`unfilled_mut`](Self::unfilled_mut).
+    /// `0` records end-of-stream.
+    pub fn filled(&mut self, n: usize) {
+        debug_assert!(self.end + n <= self.block.len());
+        self.end = (self.end + n).min(self.block.len());
+        if n == 0 {
+            self.eof = true;
+        }
     }
 
     /// One `read` from `stream` into the buffer. `Ok(0)` records end-of-stream.
@@ -81,26 +235,47 @@ impl<D: Decoder> ReadBuffer<D> {
     /// # Errors
     /// The stream's error; nothing buffered is lost.
     pub fn fill(&mut self, stream: &mut impl Read) -> io::Result<usize> {
-        let want = self.read_size();
-        let len = self.buf.len();
-        self.buf.resize(len + want, 0);
-        let result = stream.read(&mut self.buf[len..]);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(len + n);
-        if n == 0 && result.is_ok() {
-            self.eof = true;
-        }
-        result
+        let n = stream.read(self.unfilled_mut())?;
+        self.filled(n);
+        Ok(n)
     }
 
-    /// The buffer, for appending bytes read by other means (an async read, a test).
-    pub fn buffer_mut(&mut self) -> &mut BytesMut {
-        &mut self.buf
+    /// Appends bytes received by other means (a test, a capture).
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = self.unfilled_mut();
+            let n = room.len().min(rest.len());
+            room[..n].copy_from_slice(&rest[..n]);
+            self.end += n;
+            rest = &rest[n..];
+        }
     }
 
     /// The bytes received but not yet returned as messages.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf
+        let lent = self.lent.map_or(0, |(_, _, consumed)| consumed);
+        &self.block[self.start + lent..self.end]
+    }
+
+    /// Whether the reader is between messages: nothing buffered, and the decoder not inside a frame
+    /// (not discarding one). Deadlines for the first byte of a message apply then.
+    pub fn is_between_messages(&self) -> bool {
+        self.buffered().is_empty() && self.decoder.is_between_frames()
+    }
+
+    /// Frees the read block when it holds no bytes, for connections that sit idle for long: the
+    /// next read allocates one again. Returns whether it was freed.
+    pub fn release_idle_block(&mut self) -> bool {
+        self.return_lent();
+        if self.start != self.end {
+            return false;
+        }
+        self.block = BytesMut::new();
+        self.start = 0;
+        self.end = 0;
+        self.shared = false;
+        true
     }
 
     /// Records that the stream has ended: no more bytes will be appended.
@@ -119,8 +294,11 @@ impl<D: Decoder> ReadBuffer<D> {
     }
 
     /// The decoder and the bytes not yet returned as messages.
-    pub fn into_parts(self) -> (D, BytesMut) {
-        (self.decoder, self.buf)
+    pub fn into_parts(mut self) -> (D, BytesMut) {
+        self.return_lent();
+        let mut live = self.block.split_to(self.end);
+        live.advance(self.start);
+        (self.decoder, live)
     }
 }
 
@@ -132,8 +310,14 @@ pub(crate) struct WriteCore<E> {
     pub(crate) pending: BytesMut,
 }
 
-/// How a write loop reacts to an error that is not fatal by itself (would-block, timeout, EINTR).
+/// How a write loop paces itself: a check before every write (a deadline), and how it reacts to an
+/// error that is not fatal by itself (would-block, timeout, EINTR).
 pub(crate) trait Wait<S> {
+    /// Called before every write: `Err` stops the loop with that error.
+    fn before_write(&mut self, _stream: &mut S) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// `Ok(())` to try again, `Err` to stop with that error.
     fn wait(&mut self, stream: &mut S, err: io::Error) -> Result<(), Error>;
 }
@@ -154,6 +338,7 @@ impl<E: Encoder> WriteCore<E> {
         wait: &mut impl Wait<S>,
     ) -> Result<(), Error> {
         while !self.pending.is_empty() {
+            wait.before_write(stream)?;
             match stream.write(&self.pending) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.pending.advance(n),
@@ -216,6 +401,7 @@ fn write_parts<S: Write>(
         ];
         let first = parts.iter().position(|p| !p.is_empty());
         let Some(first) = first else { return Ok(()) };
+        wait.before_write(stream)?;
         let written = if parts[first + 1..].iter().all(|p| p.is_empty()) {
             stream.write(parts[first])
         } else {

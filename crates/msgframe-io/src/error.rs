@@ -12,8 +12,10 @@ use msgframe_codec::CodecError;
 /// |-------|-------------------|-------------------|
 /// | [`Closed`](Error::Closed) | at end of stream; every call returns `Closed` | — |
 /// | [`UnexpectedEof`](Error::UnexpectedEof) | at end of stream | — |
-/// | [`TimedOut`](Error::TimedOut) | partial message kept: call again to continue | unsent bytes kept: they go first on the next call |
-/// | [`WouldBlock`](Error::WouldBlock) | partial message kept: call again when readable | message not accepted: retry when writable |
+/// | [`TimedOut`](Error::TimedOut) | partial message kept: call again to continue | message taken; its unsent rest is kept and goes first on the next call |
+/// | [`WouldBlock`](Error::WouldBlock) | partial message kept: call again when readable | (flush) bytes still pending: call again when writable |
+/// | [`Yielded`](Error::Yielded) | read budget spent, partial message kept: call again soon, without waiting for readiness | — |
+/// | [`NotSent`](Error::NotSent) | — | message refused: nothing of it was sent or kept; offer it again once earlier bytes are out |
 /// | [`Malformed`](Error::Malformed) | poisoned: close the stream | — |
 /// | [`TooLong`](Error::TooLong) | poisoned, or resumable under the discard policy ([`Error::is_resumable`]) | message not written |
 /// | [`Message`](Error::Message) | — | message not written; the writer is fine |
@@ -50,10 +52,31 @@ pub enum Error {
         writing: bool,
     },
 
-    /// The stream is non-blocking and no whole message is available (reading), or the writer's queue
-    /// is full (writing).
+    /// The stream is non-blocking and no whole message is available (reading), or bytes are still
+    /// pending after a flush (writing).
     #[error("operation would block")]
     WouldBlock,
+
+    /// A non-blocking read returned to its caller after reading its budget of bytes without
+    /// completing a message (a peer flooding keepalives, or a very large message): the stream may
+    /// still be readable. Serve other connections, then call again **without waiting for a
+    /// readiness event** (an edge-triggered poller will not repeat it). Nothing is lost.
+    #[error("read budget of {read} bytes spent without a whole message; call again soon")]
+    Yielded {
+        /// Bytes read by the call.
+        read: usize,
+    },
+
+    /// The writer did not take the message: bytes of earlier messages are still unsent (a
+    /// deadline passed while sending them, or a non-blocking writer's queue is full). Nothing of
+    /// this message was sent or kept; offer it again once the writer has caught up.
+    #[error(
+        "message not sent: {pending} bytes of earlier messages are still waiting for the peer; nothing of this message was sent or kept"
+    )]
+    NotSent {
+        /// Bytes of earlier messages not sent yet.
+        pending: usize,
+    },
 
     /// The peer sent bytes that are not a valid frame.
     #[error(transparent)]
@@ -78,16 +101,28 @@ impl Error {
         matches!(self, Error::Closed)
     }
 
-    /// Whether this is a timeout or would-block: nothing is lost, call again.
+    /// Whether this is a timeout, would-block, a spent read budget or a refused message: nothing is
+    /// lost, call again (a refused message: offer it again).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::TimedOut { .. } | Error::WouldBlock)
+        matches!(
+            self,
+            Error::TimedOut { .. }
+                | Error::WouldBlock
+                | Error::Yielded { .. }
+                | Error::NotSent { .. }
+        )
     }
 
-    /// Whether reading can go on after this error: timeouts, would-block, and oversized frames that
-    /// are being discarded.
+    /// Whether the writer refused the message: nothing of it was sent or kept.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Error::NotSent { .. })
+    }
+
+    /// Whether reading can go on after this error: timeouts, would-block, a spent read budget, and
+    /// oversized frames that are being discarded.
     pub fn is_resumable(&self) -> bool {
         match self {
-            Error::TimedOut { .. } | Error::WouldBlock => true,
+            Error::TimedOut { .. } | Error::WouldBlock | Error::Yielded { .. } => true,
             Error::TooLong(e) => e.is_resumable(),
             _ => false,
         }
@@ -135,7 +170,9 @@ impl From<Error> for io::Error {
         let kind = match &err {
             Error::Closed | Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
             Error::TimedOut { .. } => io::ErrorKind::TimedOut,
-            Error::WouldBlock => io::ErrorKind::WouldBlock,
+            Error::WouldBlock | Error::Yielded { .. } | Error::NotSent { .. } => {
+                io::ErrorKind::WouldBlock
+            }
             Error::Malformed(_) | Error::TooLong(_) => io::ErrorKind::InvalidData,
             Error::Message(_) => io::ErrorKind::InvalidInput,
             Error::Io(e) => e.kind(),

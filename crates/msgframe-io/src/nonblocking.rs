@@ -16,20 +16,73 @@ use crate::{Error, MessageRead, MessageWrite};
 /// stream is readable (with edge-triggered polling such as mio, this matters: a readable event may
 /// bring several messages).
 ///
+/// **Fairness.** One call reads at most its budget of bytes (1 MiB by default,
+/// [`with_read_budget`](NonBlockingReader::with_read_budget)) before it returns: a peer that
+/// floods keepalives or sends a huge message cannot hold an event loop. When the budget is spent
+/// without a whole message, the call returns [`Error::Yielded`]: the stream may still be readable,
+/// so serve the other connections and call again **without waiting for a readiness event**.
+///
 /// After end-of-stream every call returns [`Error::Closed`] (or [`Error::UnexpectedEof`] inside a
 /// message); after a malformed frame the reader is poisoned.
 #[derive(Debug)]
 pub struct NonBlockingReader<S, D> {
     stream: S,
     core: ReadBuffer<D>,
+    budget: usize,
 }
 
 impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
+    /// The default read budget of one call: 1 MiB.
+    pub const DEFAULT_READ_BUDGET: usize = 1024 * 1024;
+
     /// A reader over a stream already in non-blocking mode.
     pub fn new(stream: S, decoder: D) -> Self {
         NonBlockingReader {
             stream,
             core: ReadBuffer::new(decoder),
+            budget: Self::DEFAULT_READ_BUDGET,
+        }
+    }
+
+    /// Sets how many bytes one call may read before it returns [`Error::Yielded`] (at least one
+    /// read is always made).
+    pub fn with_read_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// Reads one message and lends it from the read buffer: no allocation, no copy. It stays valid
+    /// until the next call on the reader. Errors as for
+    /// [`read_message`](MessageRead::read_message).
+    ///
+    /// # Errors
+    /// As `read_message`.
+    pub fn read_ref(&mut self) -> Result<&[u8], Error> {
+        if self.core.next_lent()?.is_none() {
+            self.read_until(|core| Ok(core.next_lent()?.map(|_| ())))?;
+        }
+        Ok(self.core.lent().unwrap_or_default())
+    }
+
+    /// Reads (within the budget) until `next` finds a message.
+    fn read_until<T>(
+        &mut self,
+        mut next: impl FnMut(&mut ReadBuffer<D>) -> Result<Option<T>, Error>,
+    ) -> Result<T, Error> {
+        let mut read = 0usize;
+        loop {
+            if read >= self.budget {
+                return Err(Error::Yielded { read });
+            }
+            match self.core.fill(&mut self.stream) {
+                Ok(n) => read += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+            if let Some(found) = next(&mut self.core)? {
+                return Ok(found);
+            }
         }
     }
 
@@ -41,6 +94,12 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
     /// Whether the peer has closed the stream (messages may still be buffered).
     pub fn is_eof(&self) -> bool {
         self.core.is_eof()
+    }
+
+    /// Frees the read buffer when it holds no bytes, for a connection that will sit idle for long
+    /// (see [`ReadBuffer::release_idle_block`]).
+    pub fn release_idle_buffer(&mut self) -> bool {
+        self.core.release_idle_block()
     }
 
     /// The decoder.
@@ -61,17 +120,10 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
 
 impl<S: Read, D: Decoder> MessageRead for NonBlockingReader<S, D> {
     fn read_message(&mut self) -> Result<Bytes, Error> {
-        loop {
-            if let Some(message) = self.core.next_message()? {
-                return Ok(message);
-            }
-            match self.core.fill(&mut self.stream) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::WouldBlock),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(e)),
-            }
+        if let Some(message) = self.core.next_message()? {
+            return Ok(message);
         }
+        self.read_until(|core| core.next_message())
     }
 }
 
@@ -79,9 +131,10 @@ impl<S: Read, D: Decoder> MessageRead for NonBlockingReader<S, D> {
 ///
 /// [`write_message`](MessageWrite::write_message) frames the message and sends what the socket
 /// takes; the rest is kept and sent first by later calls. It returns `Ok(())` once the message is
-/// **accepted** (sent or kept). When more than [`max_pending`](NonBlockingWriter::with_max_pending)
-/// bytes would be kept, it refuses the message with [`Error::WouldBlock`]: wait until the stream is
-/// writable, call [`flush`](MessageWrite::flush), then offer the message again.
+/// **taken** (sent or kept). When more than [`max_pending`](NonBlockingWriter::with_max_pending)
+/// bytes would be kept, it refuses the message with [`Error::NotSent`] (nothing of it was sent or
+/// kept): wait until the stream is writable, call [`flush`](MessageWrite::flush), then offer the
+/// message again.
 /// [`has_pending`](NonBlockingWriter::has_pending) tells an event loop to wait for writability.
 #[derive(Debug)]
 pub struct NonBlockingWriter<S, E> {
@@ -162,7 +215,9 @@ impl<S: Write, E: Encoder> MessageWrite for NonBlockingWriter<S, E> {
         if self.has_pending() {
             let framed = self.core.encoder.head_len() + body.len() + self.core.encoder.tail().len();
             if self.core.pending.len() + framed > self.max_pending {
-                return Err(Error::WouldBlock);
+                return Err(Error::NotSent {
+                    pending: self.core.pending.len(),
+                });
             }
             return self.core.queue(body);
         }

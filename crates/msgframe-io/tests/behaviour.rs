@@ -378,11 +378,16 @@ fn nonblocking_writer_keeps_unsent_bytes_and_reports_pending() {
     // Queued behind the pending bytes, within the limit.
     writer.write_message(b"world").unwrap();
     assert_eq!(writer.pending(), 11);
-    // Over the limit: refused, not accepted.
-    assert!(matches!(
-        writer.write_message(b"0123456789"),
-        Err(Error::WouldBlock)
-    ));
+    // Over the limit: refused, and the error says nothing of it was sent or kept.
+    let refused = writer.write_message(b"0123456789").unwrap_err();
+    assert!(
+        matches!(refused, Error::NotSent { pending: 11 }),
+        "{refused}"
+    );
+    assert!(refused
+        .to_string()
+        .contains("nothing of this message was sent or kept"));
+    assert_eq!(writer.pending(), 11);
     assert!(matches!(writer.flush(), Err(Error::WouldBlock)));
     writer.get_mut().budget = 1000;
     writer.flush().unwrap();

@@ -80,7 +80,7 @@ fn run(spec: &str, msgs: &[Vec<u8>], chunks: &[(usize, u8)], blocking: bool) {
         let mut r = NonBlockingReader::new(server, framing);
         loop {
             let next = poll_until(|| match r.read_message() {
-                Err(Error::WouldBlock) => None,
+                Err(Error::WouldBlock | Error::Yielded { .. }) => None,
                 other => Some(other),
             });
             match next {

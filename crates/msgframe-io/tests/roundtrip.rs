@@ -95,13 +95,13 @@ fn nonblocking_write(stream: TcpStream, f: Framing, msgs: &[Vec<u8>]) {
     for m in msgs {
         poll_until(|| match w.write_message(m) {
             Ok(()) => Some(()),
-            Err(Error::WouldBlock) => None,
+            Err(Error::WouldBlock | Error::Yielded { .. }) => None,
             Err(e) => panic!("{e}"),
         });
     }
     poll_until(|| match w.flush() {
         Ok(()) => Some(()),
-        Err(Error::WouldBlock) => None,
+        Err(Error::WouldBlock | Error::Yielded { .. }) => None,
         Err(e) => panic!("{e}"),
     });
 }
@@ -113,13 +113,13 @@ fn nonblocking_read(stream: TcpStream, f: Framing, n: usize) -> Vec<Vec<u8>> {
     while got.len() < n {
         let m = poll_until(|| match r.read_message() {
             Ok(m) => Some(m),
-            Err(Error::WouldBlock) => None,
+            Err(Error::WouldBlock | Error::Yielded { .. }) => None,
             Err(e) => panic!("{e}"),
         });
         got.push(m.to_vec());
     }
     let end = poll_until(|| match r.read_message() {
-        Err(Error::WouldBlock) => None,
+        Err(Error::WouldBlock | Error::Yielded { .. }) => None,
         other => Some(other),
     });
     assert!(end.unwrap_err().is_closed());
@@ -188,7 +188,7 @@ fn until_eof_in_every_mode() {
                     w.write_message(&sent).unwrap();
                     poll_until(|| match w.flush() {
                         Ok(()) => Some(()),
-                        Err(Error::WouldBlock) => None,
+                        Err(Error::WouldBlock | Error::Yielded { .. }) => None,
                         Err(e) => panic!("{e}"),
                     });
                     client.shutdown(std::net::Shutdown::Write).unwrap();
@@ -205,7 +205,7 @@ fn until_eof_in_every_mode() {
                 let mut r = NonBlockingReader::new(server, framing("eof"));
                 poll_until(|| match r.read_message() {
                     Ok(m) => Some(m),
-                    Err(Error::WouldBlock) => None,
+                    Err(Error::WouldBlock | Error::Yielded { .. }) => None,
                     Err(e) => panic!("{e}"),
                 })
             };

@@ -58,13 +58,49 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
             if let Some(message) = self.buffer.next_message()? {
                 return Ok(message);
             }
-            let want = self.buffer.read_size();
-            let buf = self.buffer.buffer_mut();
-            buf.reserve(want);
-            if self.reader.read_buf(buf).await? == 0 {
-                self.buffer.set_eof();
-            }
+            self.fill().await?;
         }
+    }
+
+    /// Reads one message and lends it from the read buffer: no allocation, no copy, no reference
+    /// count. It stays valid until the next call on the reader. Cancel-safe.
+    ///
+    /// ```
+    /// use tokio::io::AsyncWriteExt;
+    /// use msgframe_tokio::MessageReader;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut peer, stream) = tokio::io::duplex(64);
+    /// let mut reader = MessageReader::new(stream, "be:2".parse::<msgframe_codec::Framing>()?);
+    /// peer.write_all(b"\x00\x040800\x00\x040810").await?;
+    /// assert_eq!(reader.read_ref().await?, b"0800");
+    /// assert_eq!(reader.read_ref().await?, b"0810");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read_message`](Self::read_message).
+    pub async fn read_ref(&mut self) -> Result<&[u8], Error> {
+        while self.buffer.next_lent()?.is_none() {
+            self.fill().await?;
+        }
+        // Found by the last `next_lent`: lent again without decoding twice.
+        Ok(self.buffer.lent().unwrap_or_default())
+    }
+
+    /// One read into the buffer. Cancel-safe: bytes are recorded as soon as the read returns.
+    async fn fill(&mut self) -> Result<(), Error> {
+        let n = self.reader.read(self.buffer.unfilled_mut()).await?;
+        self.buffer.filled(n);
+        Ok(())
+    }
+
+    /// Frees the read buffer when it holds no bytes, for a connection that will sit idle for long
+    /// (see [`ReadBuffer::release_idle_block`]).
+    pub fn release_idle_buffer(&mut self) -> bool {
+        self.buffer.release_idle_block()
     }
 
     /// Reads one whole message within `timeout`. On timeout the partial message stays buffered.
@@ -112,51 +148,87 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
 /// Writes whole messages to an [`AsyncWrite`], each framed into one buffer and written with one
 /// write (more only when the kernel takes part of it).
 ///
-/// Cancel-safe: when the future is dropped (a timeout) after part of a message went out, the rest
-/// stays buffered and goes out first on the next call, so the stream stays well framed; do not write
-/// the same message again.
+/// Cancel-safe, and nothing is lost silently: a message is either **taken** (it will be sent
+/// before any later message, or the connection fails) or **refused** with [`Error::NotSent`]
+/// (nothing of it was sent or kept). When the future is dropped (a timeout) after the message was
+/// taken, its unsent rest stays buffered and goes out first on the next call, so the stream stays
+/// well framed; do not write the same message again. Unsent bytes are bounded: a message is
+/// taken behind earlier unsent bytes only while they stay within
+/// [`max_pending`](MessageWriter::with_max_pending) (64 KiB by default); otherwise the call first
+/// waits for them to go out.
 #[derive(Debug)]
 pub struct MessageWriter<W, E> {
     writer: W,
     encoder: E,
     out: BytesMut,
+    max_pending: usize,
+    /// How many messages were taken: lets a timed-out call tell whether its message was.
+    taken: u64,
 }
 
 impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
+    /// The default bound on bytes kept unsent behind which a new message may be taken: 64 KiB.
+    pub const DEFAULT_MAX_PENDING: usize = 64 * 1024;
+
     /// A writer of messages framed by `encoder`.
     pub fn new(writer: W, encoder: E) -> Self {
         MessageWriter {
             writer,
             encoder,
             out: BytesMut::new(),
+            max_pending: Self::DEFAULT_MAX_PENDING,
+            taken: 0,
         }
     }
 
+    /// Sets how many unsent bytes a new message may be queued behind; with more, a call first
+    /// sends them. The buffer then never holds more than this plus one message.
+    pub fn with_max_pending(mut self, max: usize) -> Self {
+        self.max_pending = max;
+        self
+    }
+
     /// Frames `body` and writes it, after anything left from an interrupted call, then flushes.
+    ///
+    /// If the future is dropped before the message was taken (while earlier unsent bytes were
+    /// going out), nothing of it was sent or kept; [`write_message_timeout`](Self::write_message_timeout)
+    /// says which happened.
     ///
     /// # Errors
     /// [`Error::TooLong`] or [`Error::Message`] when `body` cannot be framed (nothing is written), or
     /// an I/O error.
     pub async fn write_message(&mut self, body: &[u8]) -> Result<(), Error> {
+        let framed = self.encoder.head_len() + body.len() + self.encoder.tail().len();
+        while !self.out.is_empty() && self.out.len() + framed > self.max_pending {
+            self.write_some().await?;
+        }
+        // No await between this check and taking the message: a cancelled call either took it
+        // whole or not at all.
         self.encoder
             .encode(body, &mut self.out)
             .map_err(Error::from_encode)?;
+        self.taken += 1;
         self.flush().await
     }
 
-    /// Like [`write_message`](Self::write_message), within `timeout`. On timeout the unsent rest is
-    /// kept for the next call.
+    /// Like [`write_message`](Self::write_message), within `timeout`.
     ///
     /// # Errors
-    /// [`Error::TimedOut`] with the bytes unsent, or as `write_message`.
+    /// [`Error::TimedOut`] when the message was taken but not all sent in time (the unsent rest is
+    /// kept for the next call); [`Error::NotSent`] when earlier unsent bytes could not be sent in
+    /// time, so the message was not taken; or as `write_message`.
     pub async fn write_message_timeout(
         &mut self,
         body: &[u8],
         timeout: Duration,
     ) -> Result<(), Error> {
         let start = Instant::now();
+        let taken = self.taken;
         match tokio::time::timeout(timeout, self.write_message(body)).await {
             Ok(result) => result,
+            Err(_) if self.taken == taken => Err(Error::NotSent {
+                pending: self.out.len(),
+            }),
             Err(_) => Err(Error::TimedOut {
                 buffered: self.out.len(),
                 elapsed_ms: start.elapsed().as_millis() as u64,
@@ -165,15 +237,21 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
         }
     }
 
+    /// One write of buffered bytes.
+    async fn write_some(&mut self) -> Result<(), Error> {
+        if self.writer.write_buf(&mut self.out).await? == 0 {
+            return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+        }
+        Ok(())
+    }
+
     /// Writes whatever is left from an interrupted call, and flushes.
     ///
     /// # Errors
     /// An I/O error.
     pub async fn flush(&mut self) -> Result<(), Error> {
         while !self.out.is_empty() {
-            if self.writer.write_buf(&mut self.out).await? == 0 {
-                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
-            }
+            self.write_some().await?;
         }
         self.writer.flush().await?;
         Ok(())

@@ -676,7 +676,7 @@ impl LengthPrefixed {
                 if self.config.oversize == Oversize::Discard =>
             {
                 // Reported now; its bytes are skipped from the next call on, as they arrive.
-                let total = (self.header_len + self.trailer_len) as u64 + length;
+                let total = ((self.header_len + self.trailer_len) as u64).saturating_add(length);
                 self.state = State::Discard {
                     remaining: total,
                     offset: self.consumed,

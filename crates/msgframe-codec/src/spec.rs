@@ -23,7 +23,10 @@
 //! | `lenient`               | (`ascii` only) accept leading spaces in the length        | strict       |
 //! | `before=HEX`            | fixed bytes before the length field, e.g. TPKT `before=0300` | none      |
 //! | `after=HEX`             | fixed bytes after the length field, e.g. `after=0000`     | none         |
-//! | `no-verify`             | do not check received `before`/`after` bytes              | checked      |
+//! | `trailer=HEX`           | fixed bytes after the body, e.g. an ETX `trailer=03`      | none         |
+//! | `counts-trailer`        | the length counts the trailer too (BASE24-style)          | not counted  |
+//! | `keep-trailer`          | keep the trailer in delivered frames                      | removed      |
+//! | `no-verify`             | do not check received `before`/`after`/trailer bytes      | checked      |
 //! | `counts-header`         | the length counts the whole header too (CMPP, SMPP, TPKT) | body only    |
 //! | `counts-from-length`    | the length counts itself and what follows it              | body only    |
 //! | `adjust=±N`             | add N to the length field's value                         | 0            |
@@ -453,7 +456,7 @@ impl<'a> Parser<'a> {
         let mut seen: Vec<&str> = Vec::new();
         for opt in options {
             let (key, value) = opt.split('=');
-            let group = if key.text.starts_with("counts-") {
+            let group = if key.text == "counts-header" || key.text == "counts-from-length" {
                 "counts-"
             } else {
                 key.text
@@ -472,6 +475,15 @@ impl<'a> Parser<'a> {
                 }
                 "before" => c.before = self.hex(self.need(key, value, "hex bytes, e.g. `before=0300`")?)?,
                 "after" => c.after = self.hex(self.need(key, value, "hex bytes, e.g. `after=0000`")?)?,
+                "trailer" => c.trailer = self.hex(self.need(key, value, "hex bytes, e.g. `trailer=03`")?)?,
+                "counts-trailer" => {
+                    self.no_value(key, value)?;
+                    c.counts_trailer = true;
+                }
+                "keep-trailer" => {
+                    self.no_value(key, value)?;
+                    c.keep_trailer = true;
+                }
                 "no-verify" => {
                     self.no_value(key, value)?;
                     c.verify_fixed = false;
@@ -498,7 +510,7 @@ impl<'a> Parser<'a> {
                 _ => {
                     return Err(self.err(
                         key,
-                        "unknown option for a length header; expected lenient, before=, after=, no-verify, counts-header, counts-from-length, adjust=, strip=, max=, oversize= or empty=",
+                        "unknown option for a length header; expected lenient, before=, after=, trailer=, no-verify, counts-header, counts-from-length, counts-trailer, keep-trailer, adjust=, strip=, max=, oversize= or empty=",
                     ))
                 }
             }
@@ -620,6 +632,9 @@ impl fmt::Display for FramingSpec {
                 if !c.after.is_empty() {
                     write!(f, ",after={}", HexText(&c.after))?;
                 }
+                if !c.trailer.is_empty() {
+                    write!(f, ",trailer={}", HexText(&c.trailer))?;
+                }
                 if !c.verify_fixed {
                     f.write_str(",no-verify")?;
                 }
@@ -627,6 +642,12 @@ impl fmt::Display for FramingSpec {
                     LengthCounts::Body => {}
                     LengthCounts::FromLengthField => f.write_str(",counts-from-length")?,
                     LengthCounts::WholeFrame => f.write_str(",counts-header")?,
+                }
+                if c.counts_trailer {
+                    f.write_str(",counts-trailer")?;
+                }
+                if c.keep_trailer {
+                    f.write_str(",keep-trailer")?;
                 }
                 if c.adjustment != 0 {
                     write!(f, ",adjust={:+}", c.adjustment)?;

@@ -336,8 +336,16 @@ fn body_offset(c: &LengthPrefixedConfig) -> i128 {
         LengthCounts::Body => 0,
         LengthCounts::FromLengthField => c.encoding.width() + c.after.len(),
         LengthCounts::WholeFrame => c.before.len() + c.encoding.width() + c.after.len(),
-    };
+    } + if c.counts_trailer { c.trailer.len() } else { 0 };
     i128::from(c.adjustment) - counted as i128
+}
+
+/// A trailer after the body: none, or 1-3 bytes, counted in the length or not, kept or not.
+fn trailer() -> impl Strategy<Value = (Vec<u8>, bool, bool)> {
+    prop_oneof![
+        2 => Just((vec![], false, false)),
+        1 => (vec(any::<u8>(), 1..=3), any::<bool>(), any::<bool>()),
+    ]
 }
 
 /// Length-prefixed configs that build: the given encodings and counts, before/after bytes (checked
@@ -357,13 +365,18 @@ fn length_prefixed(
         proptest::option::of(any::<proptest::sample::Index>()),
         proptest::option::of(0usize..=400),
         prop_oneof![Just(Oversize::Fail), Just(Oversize::Discard)],
+        trailer(),
     )
         .prop_filter_map(
             "config does not build",
-            |(enc, before, after, verify, counts, adj, strip, max, oversize)| {
+            |(enc, before, after, verify, counts, adj, strip, max, oversize, trailer)| {
+                let (trailer, counts_trailer, keep_trailer) = trailer;
                 let mut c = LengthPrefixed::builder(enc)
                     .before(before)
                     .after(after)
+                    .trailer(trailer)
+                    .counts_trailer(counts_trailer)
+                    .keep_trailer(keep_trailer)
                     .verify_fixed(verify)
                     .counts(counts)
                     .adjustment(adj)
@@ -396,12 +409,13 @@ fn length_prefixed_case(framing: &LengthPrefixed, msgs: Vec<Vec<u8>>) -> Option<
     }
     let msgs = clamp_sizes(msgs, min, max);
     let strip = c.strip.unwrap_or(c.header_len());
+    let removed = if c.keep_trailer { 0 } else { c.trailer.len() };
     let expected = msgs
         .iter()
         .map(|m| {
             let mut framed = BytesMut::new();
             framing.encode(m, &mut framed).unwrap();
-            framed[strip..].to_vec()
+            framed[strip..framed.len() - removed].to_vec()
         })
         .collect();
     Some((msgs, expected))
@@ -544,7 +558,13 @@ proptest! {
         let Some((msgs, _)) = length_prefixed_case(&framing, msgs) else {
             return Err(TestCaseError::reject("no body length fits"));
         };
-        let expected: Vec<Vec<u8>> = msgs.iter().filter(|m| !m.is_empty()).cloned().collect();
+        // Frames are bodies, with the trailer when it is kept.
+        let kept = if framing.config().keep_trailer { &framing.config().trailer[..] } else { &[] };
+        let expected: Vec<Vec<u8>> = msgs
+            .iter()
+            .filter(|m| !m.is_empty())
+            .map(|m| [&m[..], kept].concat())
+            .collect();
         let wire = encode_all(&framing, &msgs)?;
         let mut decoder = framing.clone();
         let trace = drive(&mut decoder, &wire, &chunks);
@@ -1081,16 +1101,26 @@ fn any_length_prefixed_config() -> impl Strategy<Value = LengthPrefixedConfig> {
         proptest::option::of(any_size()),
         any::<bool>(),
         any::<bool>(),
+        trailer(),
     )
         .prop_map(
-            |(enc, (before, after, verify, counts), adjustment, strip, max, discard, skip)| {
+            |(
+                enc,
+                (before, after, verify, counts),
+                adjustment,
+                strip,
+                max,
+                discard,
+                skip,
+                (trailer, counts_trailer, keep_trailer),
+            )| {
                 LengthPrefixedConfig {
                     encoding: enc,
                     before: before.into(),
                     after: after.into(),
-                    trailer: Default::default(),
-                    counts_trailer: false,
-                    keep_trailer: false,
+                    trailer: trailer.into(),
+                    counts_trailer,
+                    keep_trailer,
                     verify_fixed: verify,
                     counts,
                     adjustment,
@@ -1683,7 +1713,9 @@ fn largest_frame(framing: &Framing) -> usize {
     match framing {
         Framing::LengthPrefixed(f) => {
             let c = f.config();
+            let kept_trailer = if c.keep_trailer { c.trailer.len() } else { 0 };
             f.max_frame_length() + c.header_len() - c.strip.unwrap_or(c.header_len())
+                + kept_trailer
         }
         Framing::UntilEof(f) => f.max_frame_length(),
         Framing::FixedLength(f) => f.len(),

@@ -1714,8 +1714,7 @@ fn largest_frame(framing: &Framing) -> usize {
         Framing::LengthPrefixed(f) => {
             let c = f.config();
             let kept_trailer = if c.keep_trailer { c.trailer.len() } else { 0 };
-            f.max_frame_length() + c.header_len() - c.strip.unwrap_or(c.header_len())
-                + kept_trailer
+            f.max_frame_length() + c.header_len() - c.strip.unwrap_or(c.header_len()) + kept_trailer
         }
         Framing::UntilEof(f) => f.max_frame_length(),
         Framing::FixedLength(f) => f.len(),

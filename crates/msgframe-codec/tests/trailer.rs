@@ -37,7 +37,10 @@ fn a_trailer_the_length_does_not_count() {
     let wire = encode(&framing, b"abc");
     assert_eq!(wire, b"0003abc\x03");
     let mut buf = BytesMut::from(&wire[..]);
-    assert_eq!(framing.decode(&mut buf).unwrap().as_deref(), Some(&b"abc"[..]));
+    assert_eq!(
+        framing.decode(&mut buf).unwrap().as_deref(),
+        Some(&b"abc"[..])
+    );
 }
 
 #[test]
@@ -46,7 +49,10 @@ fn keep_trailer_delivers_it_with_the_body() {
     let wire = encode(&framing, b"abc");
     assert_eq!(wire, b"\x00\x03abc\r\n");
     let mut buf = BytesMut::from(&wire[..]);
-    assert_eq!(framing.decode(&mut buf).unwrap().as_deref(), Some(&b"abc\r\n"[..]));
+    assert_eq!(
+        framing.decode(&mut buf).unwrap().as_deref(),
+        Some(&b"abc\r\n"[..])
+    );
 }
 
 #[test]
@@ -72,7 +78,10 @@ fn the_builder_and_the_spec_agree() {
 fn a_wrong_trailer_poisons_the_decoder_and_names_the_bytes() {
     let mut framing = spec("be:2,trailer=03,counts-trailer");
     let mut buf = BytesMut::from(&b"\x00\x03ab\x03\x00\x03ab\x04"[..]);
-    assert_eq!(framing.decode(&mut buf).unwrap().as_deref(), Some(&b"ab"[..]));
+    assert_eq!(
+        framing.decode(&mut buf).unwrap().as_deref(),
+        Some(&b"ab"[..])
+    );
     let err = framing.decode(&mut buf).unwrap_err();
     assert_eq!(
         err,
@@ -87,14 +96,20 @@ fn a_wrong_trailer_poisons_the_decoder_and_names_the_bytes() {
         err.to_string(),
         "frame at stream offset 5: trailer bytes after the body are [04], expected [03]"
     );
-    assert!(matches!(framing.decode(&mut buf), Err(CodecError::Poisoned { offset: 5 })));
+    assert!(matches!(
+        framing.decode(&mut buf),
+        Err(CodecError::Poisoned { offset: 5 })
+    ));
 }
 
 #[test]
 fn no_verify_accepts_any_trailer_bytes() {
     let mut framing = spec("be:2,trailer=03,no-verify");
     let mut buf = BytesMut::from(&b"\x00\x02ab\xFF"[..]);
-    assert_eq!(framing.decode(&mut buf).unwrap().as_deref(), Some(&b"ab"[..]));
+    assert_eq!(
+        framing.decode(&mut buf).unwrap().as_deref(),
+        Some(&b"ab"[..])
+    );
 }
 
 #[test]
@@ -108,7 +123,10 @@ fn a_frame_waits_for_its_trailer() {
         Ok(Status::Partial { needed: Some(1) })
     ));
     buf.extend_from_slice(b"\x04");
-    assert_eq!(framing.decode(&mut buf).unwrap().as_deref(), Some(&b"ab"[..]));
+    assert_eq!(
+        framing.decode(&mut buf).unwrap().as_deref(),
+        Some(&b"ab"[..])
+    );
 }
 
 #[test]
@@ -117,7 +135,11 @@ fn a_length_smaller_than_the_counted_trailer_is_an_error() {
     let mut buf = BytesMut::from(&b"\x00\x01ab"[..]);
     assert!(matches!(
         framing.decode(&mut buf),
-        Err(CodecError::LengthTooSmall { length: 1, minimum: 2, .. })
+        Err(CodecError::LengthTooSmall {
+            length: 1,
+            minimum: 2,
+            ..
+        })
     ));
 }
 
@@ -134,7 +156,10 @@ fn the_maximum_counts_the_body_only() {
     );
     assert!(matches!(
         framing.encode(&[0; 255], &mut BytesMut::new()),
-        Err(CodecError::MessageTooLong { length: 255, max: 254 })
+        Err(CodecError::MessageTooLong {
+            length: 255,
+            max: 254
+        })
     ));
     let wire = encode(&framing, &[7; 254]);
     assert_eq!(wire[0], 255);

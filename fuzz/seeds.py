@@ -24,17 +24,31 @@ def plan(*sizes):
 
 
 # ---- length-prefixed targets ----------------------------------------------------------------
-# byte 0 width (1 + b % widths), byte 1 flags, byte 2 before/after sizes, before, after,
-# adjustment (i8 % 17), strip (% header+1), max (u16 LE), plan, stream.
+# byte 0 width (1 + b % widths), byte 1 flags, byte 2 before/after sizes (bit 4: trailer byte
+# follows), before, after, [trailer byte (bits 0-1 length, bit 2 counts-trailer, bit 3
+# keep-trailer), trailer], adjustment (i8 % 17), strip (% header+1), max (u16 LE), plan, stream.
 BODY, FROM_LENGTH, WHOLE_FRAME = 0, 1, 2
 DISCARD, SKIP_EMPTY, LENIENT, STRIP, MAX, NO_VERIFY = 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+HAS_TRAILER, COUNTS_TRAILER, KEEP_TRAILER = 0x10, 0x04, 0x08
 
 
 def lp(width, counts=BODY, flags=0, before=b"", after=b"", adjust=0, strip=0, max_len=0,
-       chunks=(), stream=b""):
+       chunks=(), stream=b"", trailer=None, counts_trailer=False, keep_trailer=False):
+    """trailer=None: no trailer byte (the seeds from before trailers, byte for byte); b"" with
+    counts_trailer / keep_trailer: a configuration build() refuses."""
     assert 1 <= width and len(before) <= 3 and len(after) <= 3
-    return (bytes([width - 1, counts | flags, len(before) | len(after) << 2])
-            + before + after
+    sizes = len(before) | len(after) << 2
+    trailer_part = b""
+    if trailer is not None:
+        assert len(trailer) <= 3
+        sizes |= HAS_TRAILER
+        trailer_part = bytes([len(trailer)
+                              | (COUNTS_TRAILER if counts_trailer else 0)
+                              | (KEEP_TRAILER if keep_trailer else 0)]) + trailer
+    else:
+        assert not counts_trailer and not keep_trailer
+    return (bytes([width - 1, counts | flags, sizes])
+            + before + after + trailer_part
             + bytes([adjust & 0xFF, strip]) + struct.pack("<H", max_len)
             + plan(*chunks) + stream)
 
@@ -49,6 +63,11 @@ SEEDS = {
                                   stream=b"0010xxxxxxxxxx0002ok"),
         "ascii2_empty_skip": lp(2, flags=SKIP_EMPTY, stream=b"0002hi0000"),
         "ascii4_invalid_digit": lp(4, stream=b"0005hello00a5hello"),
+        # trailers: ETX counted by the length, an empty keepalive in between skipped
+        "ascii4_etx_counted_empty_skip": lp(4, flags=SKIP_EMPTY, trailer=b"\x03",
+                                            counts_trailer=True, chunks=(3, 2),
+                                            stream=b"0006hello\x030001\x030003ab\x03"),
+        "ascii4_etx_not_counted": lp(4, stream=b"0003abc\x030002de\x03", trailer=b"\x03"),
     },
     "length_hex": {
         "hex4_007B": lp(4, stream=b"007B" + body(123)),
@@ -56,6 +75,9 @@ SEEDS = {
         "hex4_ffff_truncated": lp(4, stream=b"FFFF" + body(40)),
         "hex2_after_0000": lp(2, after=b"\x00\x00", stream=b"05\x00\x00hello"),
         "hex4_invalid": lp(4, stream=b"00g1x"),
+        # trailer kept, not verified: any bytes in its place
+        "hex4_trailer_keep_no_verify": lp(4, flags=NO_VERIFY, trailer=b"\r\n", keep_trailer=True,
+                                          stream=b"0003abc\r\n0002de\xff\xff"),
     },
     "length_bcd": {
         "bcd2_0123": lp(2, stream=b"\x01\x23" + body(123)),
@@ -63,6 +85,11 @@ SEEDS = {
         "bcd1_llvar_pan": lp(1, stream=b"\x164111111111111111"),
         "bcd2_bad_nibble": lp(2, stream=b"\x01\x2a\xff"),
         "bcd2_max9999": lp(2, flags=MAX, max_len=9999, stream=b"\x99\x99" + body(20)),
+        "bcd2_trailer_0d0a_keep": lp(2, trailer=b"\r\n", keep_trailer=True, chunks=(1,),
+                                     stream=b"\x00\x03abc\r\n\x00\x02de\r\n"),
+        # the stream ends inside the second frame's trailer
+        "bcd2_trailer_cut": lp(2, trailer=b"\x03\x04", counts_trailer=True,
+                               stream=b"\x00\x04ab\x03\x04\x00\x04cd\x03"),
     },
     "length_be": {
         "be2_0800": lp(2, stream=b"\x00\x040800\x00\x040810"),
@@ -79,6 +106,24 @@ SEEDS = {
         "be3_strip0": lp(3, flags=STRIP, strip=0, stream=b"\x00\x00\x05hello"),
         "be2_max4_discard": lp(2, flags=MAX | DISCARD, max_len=4,
                                stream=b"\x00\x0atoolongbod\x00\x02ok"),
+        # BASE24-style: LL LL counts the ETX after the body
+        "base24_be2_etx_counted": lp(2, trailer=b"\x03", counts_trailer=True,
+                                     stream=b"\x00\x0b0200 hello\x03\x00\x05abcd\x03"),
+        # a wrong trailer after a good frame: FixedBytesMismatch (trailer), poisoned
+        "be2_etx_wrong_trailer": lp(2, trailer=b"\x03", counts_trailer=True, chunks=(2, 3),
+                                    stream=b"\x00\x03ab\x03\x00\x03ab\x04"),
+        # oversized frames skipped with their trailer; the stream ends inside the second one
+        "be2_trailer_max4_discard": lp(2, flags=MAX | DISCARD, max_len=4, trailer=b"\x03",
+                                       stream=b"\x00\x0atoolongbod\x03\x00\x02ok\x03"
+                                       b"\x00\x08cutshort"),
+        # counts-trailer with whole-frame counting and a TPKT-like header, trailer kept
+        "be2_before_counts_header_trailer_keep": lp(2, counts=WHOLE_FRAME, before=b"\x03\x00",
+                                                    trailer=b"\x0d\x0a", counts_trailer=True,
+                                                    keep_trailer=True, chunks=(4, 1),
+                                                    stream=b"\x03\x00\x00\x0bhello\r\n"),
+        # counts-trailer without a trailer: build() refuses it
+        "be2_counts_trailer_without_trailer": lp(2, trailer=b"", counts_trailer=True,
+                                                 stream=b"\x00\x02ok"),
     },
     "length_le": {
         "le2_300": lp(2, stream=b"\x2c\x01" + body(300)),
@@ -86,6 +131,12 @@ SEEDS = {
         "le2_counts_from_length": lp(2, counts=FROM_LENGTH, after=b"\xaa",
                                      stream=b"\x08\x00\xaahello"),
         "le8_huge_claim": lp(8, stream=b"\x00\x00\x00\x00\x00\x01\x00\x00" + body(16)),
+        "le2_trailer3_strip0_adjust": lp(2, flags=STRIP, strip=0, adjust=3, trailer=b"END",
+                                         counts_trailer=True,
+                                         stream=b"\x02\x00hiEND\x00\x00END"),
+        # keep-trailer without a trailer: build() refuses it
+        "le2_keep_trailer_without_trailer": lp(2, trailer=b"", keep_trailer=True,
+                                               stream=b"\x02\x00ok"),
     },
     # byte 0-1 max (u16 LE, 0xFFFF = default 8 MiB), plan, stream
     "until_eof": {
@@ -155,6 +206,10 @@ SEEDS = {
         "fixed": b"fixed:128",
         "netstring": b"netstring,max=100",
         "bad_adjust": b"be:2,adjust=x",
+        "base24_trailer": b"be:2,trailer=03,counts-trailer",
+        "trailer_all_options": b"be:4,before=0300,trailer=0d0a,no-verify,counts-header,"
+                               b"counts-trailer,keep-trailer",
+        "counts_trailer_without_trailer": b"be:2,counts-trailer",
     },
     "header_ascii": {
         "0123": b"0123",

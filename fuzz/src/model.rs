@@ -20,17 +20,27 @@ fn hex(bytes: &[u8]) -> Hex {
 }
 
 /// Length-prefixed framing with `cfg` and the effective maximum body length `max`.
+///
+/// A frame is `before | length field | after | body | trailer`. The body length is the field's
+/// value + adjustment - the counted header bytes - the trailer's length when the length counts it;
+/// the frame is complete only with its trailer, whose bytes are then verified (unless `no-verify`)
+/// before an empty body is skipped; the delivered frame keeps the trailer only with `keep-trailer`.
+/// An oversized frame under `oversize=discard` is reported once and its header, body and trailer
+/// skipped; a stream that ends inside it is `UnexpectedEof` for that frame.
 pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> Vec<Event> {
     let b = cfg.before.len();
     let w = cfg.encoding.width();
     let a = cfg.after.len();
     let h = b + w + a;
+    let t = cfg.trailer.len();
     let strip = cfg.strip.unwrap_or(h);
+    let kept = if cfg.keep_trailer { t } else { 0 };
     let counted = match cfg.counts {
         LengthCounts::Body => 0,
         LengthCounts::FromLengthField => w + a,
         LengthCounts::WholeFrame => h,
-    } as i128;
+    } as i128
+        + if cfg.counts_trailer { t as i128 } else { 0 };
     let mut events = Vec::new();
     let mut pos = 0usize;
     loop {
@@ -97,18 +107,21 @@ pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> 
             if !discarding {
                 break;
             }
-            pos += h;
-            let skip = usize::try_from(body)
-                .unwrap_or(usize::MAX)
-                .min(input.len() - pos);
-            pos += skip;
-            if (skip as u64) < body {
-                // End of stream inside the discarded frame: already reported.
+            // Header, body and trailer are skipped; the frame's size saturates like its length.
+            let total = body.saturating_add((h + t) as u64);
+            if (rem as u64) < total {
+                events.push(Event::Error(CodecError::UnexpectedEof {
+                    offset,
+                    buffered: rem,
+                    expected: Some(total),
+                }));
                 break;
             }
+            pos += total as usize;
             continue;
         }
-        let total = h + body as usize;
+        let end = h + body as usize;
+        let total = end + t;
         if rem < total {
             events.push(Event::Error(CodecError::UnexpectedEof {
                 offset,
@@ -117,11 +130,21 @@ pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> 
             }));
             break;
         }
+        let trailer = &input[pos + end..pos + total];
+        if cfg.verify_fixed && trailer != &cfg.trailer[..] {
+            events.push(Event::Error(CodecError::FixedBytesMismatch {
+                offset,
+                part: FixedPart::Trailer,
+                expected: hex(&cfg.trailer),
+                found: hex(trailer),
+            }));
+            break;
+        }
         if body == 0 && cfg.empty == EmptyFrames::Skip {
             pos += total;
             continue;
         }
-        events.push(frame(&input[pos + strip..pos + total]));
+        events.push(frame(&input[pos + strip..pos + end + kept]));
         pos += total;
     }
     events

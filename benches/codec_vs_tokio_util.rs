@@ -14,6 +14,9 @@
 //!   type), and for encoding `reserve` + `put_uint` + `extend_from_slice`;
 //! - `hand-written-fallible`: the same decoder with the one thing every real decoder adds, a
 //!   maximum check and a `Result<Option<Bytes>, io::Error>` return;
+//! - `hand-copy`: the hand-written decoder with msgframe's strategy for small frames: each frame
+//!   is copied into an allocation of its own (`Bytes::copy_from_slice`), so a kept frame never pins
+//!   the read buffer; it is the practical limit for that strategy;
 //! - `msgframe-borrowed` (decode only): `Parse::frames()` over the same bytes, yielding `&[u8]`
 //!   frames with no reference count and no copy (it needs no refill);
 //! - `copy-only` (decode groups only): the buffer refill every decode iteration does, alone.
@@ -78,6 +81,7 @@ const MSGFRAME_TOKIO: &str = "msgframe-tokio";
 const TOKIO_UTIL: &str = "tokio-util";
 const COPY_ONLY: &str = "copy-only";
 const HAND: &str = "hand-written";
+const HAND_COPY: &str = "hand-copy";
 const HAND_FALLIBLE: &str = "hand-written-fallible";
 const BORROWED: &str = "msgframe-borrowed";
 
@@ -222,6 +226,20 @@ fn hand_decode(buf: &mut BytesMut, width: usize) -> Option<Bytes> {
     Some(buf.split_to(len).freeze())
 }
 
+/// The minimal decoder, copying each frame into an allocation of its own.
+#[inline]
+fn hand_decode_copy(buf: &mut BytesMut, width: usize) -> Option<Bytes> {
+    let len = usize::try_from(
+        buf.get(..width)?
+            .iter()
+            .fold(0u64, |v, b| v << 8 | u64::from(*b)),
+    )
+    .ok()?;
+    let frame = Bytes::copy_from_slice(buf.get(width..width + len)?);
+    buf.advance(width + len);
+    Some(frame)
+}
+
 /// The same, with a maximum and an error type.
 #[inline]
 fn hand_decode_fallible(
@@ -309,6 +327,18 @@ fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
                 refill(&mut buf, &case.stream);
                 let mut n = 0;
                 while let Some(frame) = hand_decode(&mut buf, width) {
+                    black_box(frame);
+                    n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
+        group.bench_function(BenchmarkId::new(HAND_COPY, &case.label), |b| {
+            b.iter(|| {
+                refill(&mut buf, &case.stream);
+                let mut n = 0;
+                while let Some(frame) = hand_decode_copy(&mut buf, width) {
                     black_box(frame);
                     n += 1;
                 }
@@ -427,11 +457,13 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
         "msgframe",
         "borrowed",
         "hand",
+        "hand-copy",
         "hand-fallible",
         "tokio-util",
         "msgframe-tokio",
         "copy",
         "msgframe/hand",
+        "msgframe/hand-copy",
         "msgframe/hand-fallible",
         "tokio-util/msgframe",
         "tokio-util/borrowed",
@@ -450,6 +482,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                 let ours = per_frame(MSGFRAME);
                 let borrowed = per_frame(BORROWED);
                 let hand = per_frame(HAND);
+                let hand_copy = per_frame(HAND_COPY);
                 let hand_fallible = per_frame(HAND_FALLIBLE);
                 let theirs = per_frame(TOKIO_UTIL);
                 let adapter = per_frame(MSGFRAME_TOKIO);
@@ -481,11 +514,17 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                     cell(ours),
                     cell(borrowed),
                     cell(hand),
+                    cell(hand_copy),
                     cell(hand_fallible),
                     cell(theirs),
                     cell(adapter),
                     cell(copy),
                     net_ratio(ours, hand),
+                    if op == "decode" {
+                        net_ratio(ours, hand_copy)
+                    } else {
+                        "-".to_owned()
+                    },
                     net_ratio(ours, hand_fallible),
                     net_ratio(theirs, ours),
                     if copy_bound {

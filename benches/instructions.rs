@@ -43,6 +43,7 @@ use std::process::ExitCode;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use msgframe_codec::header::LengthEncoding;
 use msgframe_codec::{Decoder, Encoder, Framing, LengthPrefixed, Parse};
+use msgframe_io::{BlockingReader, MessageRead};
 use tokio_util::codec::LengthDelimitedCodec;
 
 const PAYLOADS: [usize; 3] = [16, 100, 1024];
@@ -61,6 +62,9 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("encode-tokio-util", &["be2", "be4"]),
     ("encode-msgframe", &["be2", "be4"]),
     ("encode-msgframe-framing", &["be2", "be4"]),
+    ("read-raw", &["be2"]),
+    ("read-owned", &["be2", "ascii4", "bcd2"]),
+    ("read-ref", &["be2", "ascii4", "bcd2"]),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -177,6 +181,37 @@ enum Job {
         dst: BytesMut,
         codec: Framing,
     },
+    /// The stream alone: 64 KiB reads from memory, the floor under the readers.
+    ReadRaw {
+        stream: MemoryStream,
+        buf: Vec<u8>,
+    },
+    /// `BlockingReader::read_message` through `Framing`, over the same stream.
+    ReadOwned {
+        reader: BlockingReader<MemoryStream, Framing>,
+    },
+    /// `BlockingReader::read_ref` through `Framing`, over the same stream.
+    ReadRef {
+        reader: BlockingReader<MemoryStream, Framing>,
+    },
+}
+
+/// An in-memory stream for the blocking reader: each `read` copies what fits, as a socket would.
+struct MemoryStream(std::io::Cursor<Bytes>);
+
+impl std::io::Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl msgframe_io::Timeouts for MemoryStream {
+    fn set_read_timeout(&self, _: Option<std::time::Duration>) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn set_write_timeout(&self, _: Option<std::time::Duration>) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The names of all workloads, every payload size spelled out.
@@ -274,6 +309,22 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
             payload,
             dst,
             codec: header.framing(),
+        },
+        "read-raw" => Job::ReadRaw {
+            stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
+            buf: vec![0; 64 * 1024],
+        },
+        "read-owned" => Job::ReadOwned {
+            reader: BlockingReader::new(
+                MemoryStream(std::io::Cursor::new(wire().freeze())),
+                header.framing(),
+            ),
+        },
+        "read-ref" => Job::ReadRef {
+            reader: BlockingReader::new(
+                MemoryStream(std::io::Cursor::new(wire().freeze())),
+                header.framing(),
+            ),
         },
         _ => return None,
     })
@@ -395,6 +446,29 @@ fn callgrind_measured_region(job: &mut Job, frames: usize) -> usize {
                 n += 1;
             }
         }
+        Job::ReadRaw { stream, buf } => {
+            // Counts bytes, not frames: the caller checks the total instead.
+            loop {
+                let got = std::io::Read::read(stream, buf).expect("read");
+                if got == 0 {
+                    break;
+                }
+                black_box(&buf[..got]);
+            }
+            n = frames;
+        }
+        Job::ReadOwned { reader } => {
+            for _ in 0..frames {
+                black_box(reader.read_message().expect("read"));
+                n += 1;
+            }
+        }
+        Job::ReadRef { reader } => {
+            for _ in 0..frames {
+                black_box(reader.read_ref().expect("read"));
+                n += 1;
+            }
+        }
     }
     n
 }
@@ -411,6 +485,7 @@ fn check(job: &Job, name: &str, frames: usize, done: usize) {
             assert!(buf.is_empty(), "{name}: {} bytes left", buf.len());
         }
         Job::DecodeBorrowed { .. } | Job::DecodeBorrowedFraming { .. } => {}
+        Job::ReadRaw { .. } | Job::ReadOwned { .. } | Job::ReadRef { .. } => {}
         Job::EncodeHand { payload, dst, .. }
         | Job::EncodeTokioUtil { payload, dst, .. }
         | Job::EncodeMsgframe { payload, dst, .. }

@@ -5,6 +5,12 @@
 //!   `read` into a 64 KiB buffer until every byte has arrived) or message by message through
 //!   `BlockingReader::read_message` (`msgframe`). Same writer, same bytes: the difference is what
 //!   framing costs on the receiving side.
+//!   `msgframe-ref` reads the same messages lent from the read buffer (`BlockingReader::read_ref`,
+//!   no allocation per message). The `tokio-*` contenders do the same on a current-thread tokio
+//!   runtime: `tokio-raw` (`AsyncReadExt::read` into a 64 KiB buffer), `tokio-msgframe`
+//!   (`msgframe_tokio::MessageReader::read_message`), `tokio-msgframe-ref`
+//!   (`MessageReader::read_ref`), `tokio-framed` (`tokio_util::codec::FramedRead` with
+//!   msgframe's `Codec`) and `tokio-util` (`FramedRead` with tokio-util's `LengthDelimitedCodec`).
 //! - `round-trip`: one long connection, a request of 100 bytes and its echo, one at a time. `raw`
 //!   writes the 102 framed bytes with `write_all` and reads the 102-byte echo with `read_exact`;
 //!   `msgframe` uses `BlockingWriter::write_message` and `BlockingReader::read_message` on both
@@ -28,8 +34,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput};
+use futures_util::StreamExt;
 use msgframe_codec::{Encoder, Framing};
 use msgframe_io::{BlockingReader, BlockingWriter, MessageRead, MessageWrite};
+use tokio::io::AsyncReadExt;
 
 /// The round trip's payload.
 const PAYLOAD: usize = 100;
@@ -39,6 +47,17 @@ const PIPELINED: [usize; 3] = [100, 1024, 16 * 1024];
 const BURST_BYTES: usize = 10_000_000;
 /// Round trips per measured batch.
 const TRIPS: usize = 2_000;
+/// The pipelined contenders, blocking then async, in table order.
+const CONTENDERS: [&str; 8] = [
+    "raw",
+    "msgframe",
+    "msgframe-ref",
+    "tokio-raw",
+    "tokio-msgframe",
+    "tokio-msgframe-ref",
+    "tokio-framed",
+    "tokio-util",
+];
 
 fn framing() -> Framing {
     "be:2".parse().unwrap()
@@ -128,6 +147,136 @@ fn bench_pipelined(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+
+        let lent = burst(payload);
+        let ask = lent.ask.clone();
+        let mut reader = BlockingReader::new(lent.reader, framing());
+        group.bench_function(BenchmarkId::new("msgframe-ref", &label), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    ask.send(()).unwrap();
+                    for _ in 0..messages {
+                        let message = reader.read_ref().unwrap();
+                        debug_assert_eq!(message.len(), payload);
+                        std::hint::black_box(message);
+                    }
+                }
+                start.elapsed()
+            })
+        });
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let async_burst = |payload| {
+            let burst = burst(payload);
+            burst.reader.set_nonblocking(true).unwrap();
+            let stream = rt
+                .block_on(async { tokio::net::TcpStream::from_std(burst.reader) })
+                .unwrap();
+            (stream, burst.ask, burst.bytes)
+        };
+
+        let (mut stream, ask, bytes) = async_burst(payload);
+        group.bench_function(BenchmarkId::new("tokio-raw", &label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ask.send(()).unwrap();
+                        let mut left = bytes;
+                        while left > 0 {
+                            let n = stream.read(&mut buf).await.unwrap();
+                            assert!(n > 0, "the writer closed");
+                            left -= n;
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+
+        let (stream, ask, _) = async_burst(payload);
+        let mut reader = msgframe_tokio::MessageReader::new(stream, framing());
+        group.bench_function(BenchmarkId::new("tokio-msgframe", &label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ask.send(()).unwrap();
+                        for _ in 0..messages {
+                            let message = reader.read_message().await.unwrap();
+                            debug_assert_eq!(message.len(), payload);
+                            std::hint::black_box(message);
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+
+        let (stream, ask, _) = async_burst(payload);
+        let mut reader = msgframe_tokio::MessageReader::new(stream, framing());
+        group.bench_function(BenchmarkId::new("tokio-msgframe-ref", &label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ask.send(()).unwrap();
+                        for _ in 0..messages {
+                            let message = reader.read_ref().await.unwrap();
+                            debug_assert_eq!(message.len(), payload);
+                            std::hint::black_box(message);
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+
+        let (stream, ask, _) = async_burst(payload);
+        let mut frames =
+            tokio_util::codec::FramedRead::new(stream, msgframe_tokio::Codec::new(framing()));
+        group.bench_function(BenchmarkId::new("tokio-framed", &label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ask.send(()).unwrap();
+                        for _ in 0..messages {
+                            let message = frames.next().await.unwrap().unwrap();
+                            debug_assert_eq!(message.len(), payload);
+                            std::hint::black_box(message);
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+
+        let (stream, ask, _) = async_burst(payload);
+        let codec = tokio_util::codec::LengthDelimitedCodec::builder()
+            .length_field_length(2)
+            .new_codec();
+        let mut frames = tokio_util::codec::FramedRead::new(stream, codec);
+        group.bench_function(BenchmarkId::new("tokio-util", &label), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        ask.send(()).unwrap();
+                        for _ in 0..messages {
+                            let message = frames.next().await.unwrap().unwrap();
+                            debug_assert_eq!(message.len(), payload);
+                            std::hint::black_box(message);
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
     }
     group.finish();
 }
@@ -195,37 +344,55 @@ fn bench_round_trip(c: &mut Criterion) {
 }
 
 fn ratio_table(since: SystemTime) -> Option<String> {
-    let mut rows = vec![vec![
-        "benchmark".to_owned(),
-        "raw msg/s".to_owned(),
-        "msgframe msg/s".to_owned(),
-        "msgframe / raw".to_owned(),
-    ]];
+    let mut header = vec!["benchmark".to_owned()];
+    header.extend(CONTENDERS.iter().map(|c| format!("{c} msg/s")));
+    header.extend(CONTENDERS[1..].iter().map(|c| {
+        let raw = if c.starts_with("tokio") {
+            "tokio-raw"
+        } else {
+            "raw"
+        };
+        format!("{c} / {raw}")
+    }));
+    let mut rows = vec![header];
     let mut found = false;
-    let mut row = |name: String, raw: Option<f64>, ours: Option<f64>| {
-        found |= raw.is_some() || ours.is_some();
-        rows.push(vec![
-            name,
-            support::cell(raw),
-            support::cell(ours),
-            support::cell(support::ratio(ours, raw)),
-        ]);
-    };
     for payload in PIPELINED {
         let label = format!("{payload}B");
-        let rate = |function| {
+        let rate = |function: &str| {
             support::mean_ns("pipelined", function, &label, since)
                 .map(|ns| burst_len(payload) as f64 / (ns / 1e9))
         };
-        row(format!("pipelined {label}"), rate("raw"), rate("msgframe"));
+        let rates: Vec<Option<f64>> = CONTENDERS.iter().map(|c| rate(c)).collect();
+        found |= rates.iter().any(Option::is_some);
+        let mut row = vec![format!("pipelined {label}")];
+        row.extend(rates.iter().map(|r| support::cell(*r)));
+        for (c, r) in CONTENDERS.iter().zip(&rates).skip(1) {
+            let raw = if c.starts_with("tokio") {
+                rates[3]
+            } else {
+                rates[0]
+            };
+            if c.starts_with("tokio-raw") {
+                row.push("-".to_owned());
+            } else {
+                row.push(support::cell(support::ratio(*r, raw)));
+            }
+        }
+        rows.push(row);
     }
     let rate =
         |function| mean_ns_flat("round-trip", function, since).map(|ns| TRIPS as f64 / (ns / 1e9));
-    row(
+    let (raw, ours) = (rate("raw"), rate("msgframe"));
+    found |= raw.is_some() || ours.is_some();
+    let mut row = vec![
         format!("round-trip {PAYLOAD}B"),
-        rate("raw"),
-        rate("msgframe"),
-    );
+        support::cell(raw),
+        support::cell(ours),
+    ];
+    row.resize(1 + CONTENDERS.len(), "-".to_owned());
+    row.push(support::cell(support::ratio(ours, raw)));
+    row.resize(2 * CONTENDERS.len(), "-".to_owned());
+    rows.push(row);
     found.then(|| support::table(&rows))
 }
 

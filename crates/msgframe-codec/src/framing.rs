@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::{
     CodecError, Decoded, Decoder, Delimited, Encoder, FixedLength, FramingSpec, LengthPrefixed,
@@ -63,13 +63,22 @@ macro_rules! each {
 }
 
 impl Decoder for Framing {
-    #[inline]
+    #[inline(always)]
     fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         each!(self, f => f.decode_slice(buf))
     }
 
     fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         each!(self, f => f.decode_slice_eof(buf))
+    }
+
+    #[inline]
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        each!(self, f => f.decode(buf))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        each!(self, f => f.decode_eof(buf))
     }
 
     fn bytes_wanted(&self, buffered: usize) -> Option<usize> {

@@ -525,6 +525,31 @@ impl LengthPrefixed {
         }
     }
 
+    /// The common case, without building any error: a whole frame to deliver at the start of `buf`,
+    /// as `(start, end, len)` like [`Located::Frame`]. `None` for anything else (not whole yet, a
+    /// keepalive, an error), which [`locate`](Self::locate) then sorts out.
+    #[inline(always)]
+    fn whole_frame(&self, buf: &[u8]) -> Option<(usize, usize, usize)> {
+        if buf.len() < self.header_len {
+            return None;
+        }
+        let body = self.body_len(buf)?;
+        if body > self.max as u64 {
+            return None;
+        }
+        let end = self.header_len + body as usize;
+        let total = end + self.trailer_len;
+        if buf.len() < total
+            || (body == 0 && self.config.empty == EmptyFrames::Skip)
+            || (self.trailer_len > 0
+                && self.verify_fixed
+                && buf[end..total] != self.config.trailer[..])
+        {
+            return None;
+        }
+        Some((self.strip, end + self.kept_trailer, total))
+    }
+
     /// Where the frame at the start of `buf` is. Pure: the owned and the borrowed decoders both use
     /// it. `offset` is the stream offset of `buf[0]`, for errors.
     #[inline(always)]
@@ -690,11 +715,11 @@ impl LengthPrefixed {
 }
 
 impl Decoder for LengthPrefixed {
-    #[inline]
+    #[inline(always)]
     fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         // The common case, inlined: between frames, a whole frame buffered.
         if let State::Head = self.state {
-            if let Ok(Located::Frame { start, end, len }) = self.locate(buf, self.consumed) {
+            if let Some((start, end, len)) = self.whole_frame(buf) {
                 self.consumed += len as u64;
                 return Ok(Decoded::Frame {
                     start,
@@ -704,6 +729,18 @@ impl Decoder for LengthPrefixed {
             }
         }
         self.decode_slow(buf)
+    }
+
+    #[inline(always)]
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        // The common case, inlined: the frame is taken out of the buffer in the caller.
+        if let State::Head = self.state {
+            if let Some((start, end, len)) = self.whole_frame(buf) {
+                self.consumed += len as u64;
+                return Ok(Some(crate::take_frame(buf, start, end, len)));
+            }
+        }
+        crate::decode_slow(self, buf)
     }
 
     fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {

@@ -217,17 +217,51 @@ pub fn share_frame(len: usize, capacity: usize) -> bool {
 /// Takes `buf[start..end]` out of `buf` as a [`Bytes`] and removes the first `consumed` bytes, as
 /// [`Decoder::decode`] does after [`Decoded::Frame`]: a copy for small frames, a zero-copy split
 /// for large ones that fill their allocation (see [`COPY_MAX`]).
-#[inline]
+#[inline(always)]
 pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
-    if !share_frame(end - start, buf.capacity()) {
-        let frame = Bytes::copy_from_slice(&buf[start..end]);
+    if end - start <= COPY_MAX {
+        let frame = Bytes::from(Box::<[u8]>::from(&buf[start..end]));
         buf.advance(consumed);
         frame
     } else {
-        buf.advance(start);
-        let frame = buf.split_to(end - start).freeze();
-        buf.advance(consumed - end);
-        frame
+        take_large_frame(buf, start, end, consumed)
+    }
+}
+
+/// [`take_frame`] for a frame above [`COPY_MAX`]: shared when it fills its allocation.
+#[inline(never)]
+fn take_large_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
+    if !share_frame(end - start, buf.capacity()) {
+        let frame = Bytes::copy_from_slice(&buf[start..end]);
+        buf.advance(consumed);
+        return frame;
+    }
+    buf.advance(start);
+    let frame = buf.split_to(end - start).freeze();
+    buf.advance(consumed - end);
+    frame
+}
+
+/// [`Decoder::decode`] through [`Decoder::decode_slice`], out of line: for decoders whose own
+/// `decode` handles the common case inline and leaves the rest to this.
+#[inline(never)]
+pub(crate) fn decode_slow<D: Decoder + ?Sized>(
+    decoder: &mut D,
+    buf: &mut BytesMut,
+) -> Result<Option<Bytes>, CodecError> {
+    loop {
+        match decoder.decode_slice(buf)? {
+            Decoded::Frame {
+                start,
+                end,
+                consumed,
+            } => return Ok(Some(take_frame(buf, start, end, consumed))),
+            Decoded::Skip { consumed } => buf.advance(consumed),
+            Decoded::Partial { consumed } => {
+                partial(decoder, buf, consumed);
+                return Ok(None);
+            }
+        }
     }
 }
 

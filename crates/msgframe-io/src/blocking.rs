@@ -186,6 +186,7 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
     }
 
     /// Reads until `next` finds a message, within `deadlines`.
+    #[inline(never)]
     fn wait_for_message<T>(
         &mut self,
         deadlines: Deadlines,

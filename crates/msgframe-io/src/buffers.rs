@@ -87,7 +87,7 @@ impl<D: Decoder> ReadBuffer<D> {
 
     /// Asks the decoder for the next frame, consuming skipped bytes: `Ok(Some((start, end,
     /// consumed)))` relative to `self.start`, `Ok(None)` when more bytes are needed.
-    #[inline]
+    #[inline(always)]
     fn find(&mut self) -> Result<Option<(usize, usize, usize)>, Error> {
         self.return_lent();
         loop {
@@ -121,7 +121,7 @@ impl<D: Decoder> ReadBuffer<D> {
     ///
     /// # Errors
     /// As [`Error::from_decode`] sorts them, and `Closed` at the end.
-    #[inline]
+    #[inline(always)]
     pub fn next_message(&mut self) -> Result<Option<Bytes>, Error> {
         let Some((start, end, consumed)) = self.find()? else {
             return Ok(None);
@@ -147,7 +147,7 @@ impl<D: Decoder> ReadBuffer<D> {
     ///
     /// # Errors
     /// As `next_message`.
-    #[inline]
+    #[inline(always)]
     pub fn next_lent(&mut self) -> Result<Option<&[u8]>, Error> {
         match self.find()? {
             Some((start, end, consumed)) => {

@@ -65,6 +65,7 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
     }
 
     /// Reads (within the budget) until `next` finds a message.
+    #[inline(never)]
     fn read_until<T>(
         &mut self,
         mut next: impl FnMut(&mut ReadBuffer<D>) -> Result<Option<T>, Error>,

@@ -65,6 +65,7 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("read-raw", &["be2"]),
     ("read-owned", &["be2", "ascii4", "bcd2"]),
     ("read-ref", &["be2", "ascii4", "bcd2"]),
+    ("read-each", &["be2", "ascii4", "bcd2"]),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -194,6 +195,10 @@ enum Job {
     ReadRef {
         reader: BlockingReader<MemoryStream, Framing>,
     },
+    /// `BlockingReader::read_each` through `Framing`, over the same stream.
+    ReadEach {
+        reader: BlockingReader<MemoryStream, Framing>,
+    },
 }
 
 /// An in-memory stream for the blocking reader: each `read` copies what fits, as a socket would.
@@ -315,6 +320,12 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
             buf: vec![0; 64 * 1024],
         },
         "read-owned" => Job::ReadOwned {
+            reader: BlockingReader::new(
+                MemoryStream(std::io::Cursor::new(wire().freeze())),
+                header.framing(),
+            ),
+        },
+        "read-each" => Job::ReadEach {
             reader: BlockingReader::new(
                 MemoryStream(std::io::Cursor::new(wire().freeze())),
                 header.framing(),
@@ -469,6 +480,15 @@ fn callgrind_measured_region(job: &mut Job, frames: usize) -> usize {
                 n += 1;
             }
         }
+        Job::ReadEach { reader } => {
+            while n < frames {
+                n += reader
+                    .read_each(|message| {
+                        black_box(message);
+                    })
+                    .expect("read");
+            }
+        }
     }
     n
 }
@@ -485,7 +505,10 @@ fn check(job: &Job, name: &str, frames: usize, done: usize) {
             assert!(buf.is_empty(), "{name}: {} bytes left", buf.len());
         }
         Job::DecodeBorrowed { .. } | Job::DecodeBorrowedFraming { .. } => {}
-        Job::ReadRaw { .. } | Job::ReadOwned { .. } | Job::ReadRef { .. } => {}
+        Job::ReadRaw { .. }
+        | Job::ReadOwned { .. }
+        | Job::ReadRef { .. }
+        | Job::ReadEach { .. } => {}
         Job::EncodeHand { payload, dst, .. }
         | Job::EncodeTokioUtil { payload, dst, .. }
         | Job::EncodeMsgframe { payload, dst, .. }

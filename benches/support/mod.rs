@@ -27,6 +27,22 @@ pub fn criterion_home() -> PathBuf {
 /// The mean time per iteration, in nanoseconds, of `group/function/label`, from an
 /// `estimates.json` written after `since` (older files are left by earlier runs).
 pub fn mean_ns(group: &str, function: &str, label: &str, since: SystemTime) -> Option<f64> {
+    estimate_ns(group, function, label, since, "mean")
+}
+
+/// The median time per iteration, like [`mean_ns`]: steadier when another process shares the
+/// machine (loopback benchmarks, where the peer thread competes for the same cores).
+pub fn median_ns(group: &str, function: &str, label: &str, since: SystemTime) -> Option<f64> {
+    estimate_ns(group, function, label, since, "median")
+}
+
+fn estimate_ns(
+    group: &str,
+    function: &str,
+    label: &str,
+    since: SystemTime,
+    estimate: &str,
+) -> Option<f64> {
     let path = criterion_home()
         .join(dir_name(group))
         .join(dir_name(function))
@@ -37,7 +53,7 @@ pub fn mean_ns(group: &str, function: &str, label: &str, since: SystemTime) -> O
     if modified < since {
         return None;
     }
-    point_estimate(&std::fs::read_to_string(&path).ok()?, "mean")
+    point_estimate(&std::fs::read_to_string(&path).ok()?, estimate)
 }
 
 /// The directory criterion names after a group, function or parameter: characters that are not

@@ -91,7 +91,7 @@ impl Decoder for Framing {
 }
 
 impl Parse for Framing {
-    #[inline]
+    #[inline(always)]
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
         each!(self, f => f.parse(buf, offset))
     }

@@ -275,6 +275,17 @@ impl LengthPrefixedConfig {
                 && !(self.before.is_empty() && self.after.is_empty() && self.trailer.is_empty()),
             strip,
             offset,
+            min_value: if offset < 0 { offset.unsigned_abs() } else { 0 },
+            simple: !(self.verify_fixed
+                && !(self.before.is_empty() && self.after.is_empty() && self.trailer.is_empty()))
+                && self.trailer.is_empty()
+                && self.empty == EmptyFrames::Deliver
+                && (offset < 0
+                    || self
+                        .encoding
+                        .max_length()
+                        .checked_add(offset as u64)
+                        .is_some()),
             max,
             config: self,
             state: State::Head,
@@ -310,7 +321,11 @@ enum Field {
     Be32,
     Le16,
     Le32,
+    /// Four ASCII decimal digits (ISO 8583's `ascii:4`), read at once.
+    Decimal4,
     Decimal,
+    /// Two bytes of packed BCD (`bcd:2`), read at once.
+    Bcd2,
     Bcd,
     Other,
 }
@@ -326,7 +341,9 @@ impl Field {
                 (ByteOrder::LittleEndian, 4) => Field::Le32,
                 _ => Field::Other,
             },
+            LengthEncoding::AsciiDecimal(a) if !a.is_lenient() && a.width() == 4 => Field::Decimal4,
             LengthEncoding::AsciiDecimal(a) if !a.is_lenient() => Field::Decimal,
+            LengthEncoding::PackedBcd(b) if b.width() == 2 => Field::Bcd2,
             LengthEncoding::PackedBcd(_) => Field::Bcd,
             _ => Field::Other,
         }
@@ -416,6 +433,12 @@ pub struct LengthPrefixed {
     strip: usize,
     /// body length = field value + offset
     offset: i64,
+    /// The smallest valid field value: `-offset` when the offset is negative, else 0.
+    min_value: u64,
+    /// Whether the header is just the length field's arithmetic: no fixed bytes to verify, no
+    /// trailer, empty frames delivered, and no field value can overflow the offset. The hot path
+    /// then skips every optional check.
+    simple: bool,
     max: usize,
     state: State,
     consumed: u64,
@@ -477,6 +500,19 @@ impl LengthPrefixed {
             Field::Le16 => u64::from(u16::from_le_bytes([field[0], field[1]])),
             Field::Be32 => u64::from(u32::from_be_bytes([field[0], field[1], field[2], field[3]])),
             Field::Le32 => u64::from(u32::from_le_bytes([field[0], field[1], field[2], field[3]])),
+            Field::Decimal4 => {
+                // All four bytes at once: each must be '0'..='9'.
+                let digits = u32::from_le_bytes([field[0], field[1], field[2], field[3]])
+                    .wrapping_sub(0x3030_3030);
+                // A byte below '0' borrows (its high bit is set); one above '9' overflows
+                // into its high bit when 0x76 is added.
+                if (digits | digits.wrapping_add(0x7676_7676)) & 0x8080_8080 != 0 {
+                    return None;
+                }
+                // Pairs: (d0 * 10 + d1) in byte 0, (d2 * 10 + d3) in byte 2.
+                let pairs = (digits * 10 + (digits >> 8)) & 0x00FF_00FF;
+                u64::from((pairs & 0xFF) * 100 + (pairs >> 16))
+            }
             Field::Decimal => {
                 // At most 10 digits: no overflow.
                 let mut value = 0u64;
@@ -488,6 +524,17 @@ impl LengthPrefixed {
                     value = value * 10 + u64::from(digit);
                 }
                 value
+            }
+            Field::Bcd2 => {
+                let bytes = u16::from_le_bytes([field[0], field[1]]);
+                let (high, low) = ((bytes >> 4) & 0x0F0F, bytes & 0x0F0F);
+                // Every nibble must be 0..=9: adding 6 carries into bit 4 of its lane otherwise.
+                if ((high + 0x0606) | (low + 0x0606)) & 0x1010 != 0 {
+                    return None;
+                }
+                // Byte 0 holds the two high digits, byte 1 the two low ones.
+                let pairs = high * 10 + low;
+                u64::from((pairs & 0xFF) * 100 + (pairs >> 8))
             }
             Field::Bcd => {
                 // At most 5 bytes: no overflow.
@@ -530,6 +577,10 @@ impl LengthPrefixed {
     /// keepalive, an error), which [`locate`](Self::locate) then sorts out.
     #[inline(always)]
     fn whole_frame(&self, buf: &[u8]) -> Option<(usize, usize, usize)> {
+        if self.simple {
+            let total = self.simple_total(buf)?;
+            return (buf.len() >= total).then_some((self.strip, total, total));
+        }
         if buf.len() < self.header_len {
             return None;
         }
@@ -550,10 +601,50 @@ impl LengthPrefixed {
         Some((self.strip, end + self.kept_trailer, total))
     }
 
+    /// For a simple framing (see [`LengthPrefixed::simple`]): the size of the frame whose whole
+    /// header is at the start of `buf`, when the header is valid and within the maximum. `None`
+    /// otherwise (not whole, or an error for [`locate_general`](Self::locate_general) to name).
+    #[inline(always)]
+    fn simple_total(&self, buf: &[u8]) -> Option<usize> {
+        let field = buf.get(self.length_at..self.field_end)?;
+        let value = self.field_value(field)?;
+        if value < self.min_value {
+            return None;
+        }
+        // Cannot wrap: `simple` holds only when the largest value plus the offset fits a u64.
+        let body = value.wrapping_add(self.offset as u64);
+        if body > self.max as u64 {
+            return None;
+        }
+        Some(self.header_len + body as usize)
+    }
+
     /// Where the frame at the start of `buf` is. Pure: the owned and the borrowed decoders both use
     /// it. `offset` is the stream offset of `buf[0]`, for errors.
     #[inline(always)]
     fn locate(&self, buf: &[u8], offset: u64) -> Result<Located, CodecError> {
+        if self.simple {
+            if let Some(total) = self.simple_total(buf) {
+                return Ok(if buf.len() >= total {
+                    Located::Frame {
+                        start: self.strip,
+                        end: total,
+                        len: total,
+                    }
+                } else {
+                    Located::Partial {
+                        needed: total - buf.len(),
+                        total: Some(total),
+                    }
+                });
+            }
+        }
+        self.locate_general(buf, offset)
+    }
+
+    /// [`locate`](Self::locate) for every configuration, errors included.
+    #[inline]
+    fn locate_general(&self, buf: &[u8], offset: u64) -> Result<Located, CodecError> {
         if buf.len() < self.header_len {
             return Ok(Located::Partial {
                 needed: self.header_len - buf.len(),
@@ -793,7 +884,7 @@ impl Decoder for LengthPrefixed {
 }
 
 impl Parse for LengthPrefixed {
-    #[inline]
+    #[inline(always)]
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
         Ok(match self.locate(buf, offset)? {
             Located::Frame { start, end, len } => Status::Frame {

@@ -57,6 +57,8 @@ pub struct ReadBuffer<D> {
     /// The message lent by `next_lent`: where it is in the block, and the bytes it consumes, which
     /// are consumed on the next call that changes the buffer.
     lent: Option<(usize, usize, usize)>,
+    /// An error found after some messages of a batch were lent: reported by the next call.
+    deferred: Option<Error>,
     /// Whether the block shares its allocation with a message handed over without a copy: it is
     /// then never handed over again, and replaced when it needs room.
     shared: bool,
@@ -72,6 +74,7 @@ impl<D: Decoder> ReadBuffer<D> {
             start: 0,
             end: 0,
             lent: None,
+            deferred: None,
             shared: false,
             eof: false,
         }
@@ -90,6 +93,9 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline(always)]
     fn find(&mut self) -> Result<Option<(usize, usize, usize)>, Error> {
         self.return_lent();
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
         loop {
             let live = &self.block[self.start..self.end];
             let decoded = if self.eof {
@@ -155,6 +161,67 @@ impl<D: Decoder> ReadBuffer<D> {
                 Ok(Some(&self.block[self.start + start..self.start + end]))
             }
             None => Ok(None),
+        }
+    }
+
+    /// Lends every whole message already buffered to `f`, in order, without any I/O, and returns how
+    /// many. The fastest way to consume many small messages: no allocation, no copy, and no
+    /// per-message call overhead. An error found after some messages were lent is returned by the
+    /// next call instead, so that none of them is lost.
+    ///
+    /// ```
+    /// use msgframe_codec::Framing;
+    /// use msgframe_io::ReadBuffer;
+    ///
+    /// let mut buffer = ReadBuffer::new("be:2".parse::<Framing>()?);
+    /// buffer.extend_from_slice(b"\x00\x01a\x00\x01b\x00\x05par");
+    /// let mut seen = Vec::new();
+    /// assert_eq!(buffer.for_each_buffered(|m| seen.push(m.to_vec()))?, 2);
+    /// assert_eq!(seen, [b"a", b"b"]);
+    /// assert_eq!(buffer.buffered(), b"\x00\x05par");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`next_message`](ReadBuffer::next_message), when no message was lent.
+    #[inline]
+    pub fn for_each_buffered(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
+        self.return_lent();
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
+        let mut lent = 0;
+        loop {
+            let live = &self.block[self.start..self.end];
+            let decoded = if self.eof {
+                self.decoder.decode_slice_eof(live)
+            } else {
+                self.decoder.decode_slice(live)
+            };
+            match decoded {
+                Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                }) => {
+                    f(&live[start..end]);
+                    self.start += consumed;
+                    lent += 1;
+                }
+                Ok(Decoded::Skip { consumed }) => self.start += consumed,
+                Ok(Decoded::Partial { consumed }) => {
+                    self.start += consumed;
+                    if self.eof && lent == 0 {
+                        return Err(Error::Closed);
+                    }
+                    return Ok(lent);
+                }
+                Err(err) if lent == 0 => return Err(Error::from_decode(err)),
+                Err(err) => {
+                    self.deferred = Some(Error::from_decode(err));
+                    return Ok(lent);
+                }
+            }
         }
     }
 

@@ -364,3 +364,43 @@ fn nonblocking_reads_can_lend_messages_and_mix_with_owned_ones() {
     });
     assert!(end.unwrap_err().is_closed());
 }
+
+#[test]
+fn read_each_lends_every_buffered_message_and_reports_an_error_behind_them_next() {
+    let wire = b"0001a0001b00x1".to_vec();
+    let mut reader = BlockingReader::new(Stream(Cursor::new(wire)), framing("ascii:4"));
+    let mut got = Vec::new();
+    assert_eq!(reader.read_each(|m| got.push(m.to_vec())).unwrap(), 2);
+    assert_eq!(got, [b"a", b"b"]);
+    let err = reader.read_each(|_| panic!("no message")).unwrap_err();
+    assert!(matches!(err, Error::Malformed(_)), "{err}");
+}
+
+#[test]
+fn read_each_waits_for_a_message_within_the_deadline() {
+    let (mut client, server) = tcp_pair();
+    let mut reader =
+        BlockingReader::new(server, framing("lines")).with_timeout(Duration::from_millis(200));
+    let err = reader.read_each(|_| ()).unwrap_err();
+    assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+    client.write_all(b"one\ntwo\nthr").unwrap();
+    let mut got = Vec::new();
+    let n = poll_until(|| {
+        reader
+            .read_each(|m| got.push(m.to_vec()))
+            .ok()
+            .filter(|&n| n > 0)
+    });
+    assert_eq!(n, got.len());
+    assert_eq!(got[0], b"one");
+    drop(client);
+    while got.len() < 2 {
+        reader.read_each(|m| got.push(m.to_vec())).unwrap();
+    }
+    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+    let err = reader.read_each(|_| ()).unwrap_err();
+    assert!(
+        matches!(err, Error::UnexpectedEof { buffered: 3, .. }),
+        "{err}"
+    );
+}

@@ -90,6 +90,23 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
         Ok(self.buffer.lent().unwrap_or_default())
     }
 
+    /// Reads until at least one message is whole, then lends every whole message buffered to `f`,
+    /// in order, and returns how many: the fastest way to consume a stream of small messages (no
+    /// allocation, no copy, no per-message call overhead). Cancel-safe: a cancelled call has lent
+    /// nothing. An error found after some messages were lent is returned by the next call.
+    ///
+    /// # Errors
+    /// As [`read_message`](Self::read_message).
+    pub async fn read_each(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
+        loop {
+            let lent = self.buffer.for_each_buffered(&mut f)?;
+            if lent > 0 {
+                return Ok(lent);
+            }
+            self.fill().await?;
+        }
+    }
+
     /// One read into the buffer. Cancel-safe: bytes are recorded as soon as the read returns.
     async fn fill(&mut self) -> Result<(), Error> {
         let n = self.reader.read(self.buffer.unfilled_mut()).await?;

@@ -144,3 +144,17 @@ async fn kept_messages_are_copied_out_of_the_read_buffer() {
         assert!(owned.capacity() < 64, "{}", owned.capacity());
     }
 }
+
+#[tokio::test]
+async fn the_async_reader_lends_every_buffered_message_per_call() {
+    let (mut peer, stream) = tokio::io::duplex(256);
+    let mut reader = MessageReader::new(stream, framing("be:2"));
+    peer.write_all(b"\x00\x01a\x00\x01b\x00\x01").await.unwrap();
+    let mut got = Vec::new();
+    assert_eq!(reader.read_each(|m| got.push(m.to_vec())).await.unwrap(), 2);
+    peer.write_all(b"c").await.unwrap();
+    drop(peer);
+    assert_eq!(reader.read_each(|m| got.push(m.to_vec())).await.unwrap(), 1);
+    assert_eq!(got, [b"a", b"b", b"c"]);
+    assert!(reader.read_each(|_| ()).await.unwrap_err().is_closed());
+}

@@ -5,8 +5,9 @@
 //! stripped from delivered frames, no adjustment, the same maximum frame length on both sides):
 //!
 //! - `msgframe`: [`LengthPrefixed`] through `msgframe_codec::{Decoder, Encoder}` directly;
-//! - `msgframe-tokio`: the same framing through `msgframe_tokio::Codec` and the
-//!   `tokio_util::codec::{Decoder, Encoder<Bytes>}` traits (shows what the adapter costs);
+//! - `msgframe-tokio`: the same framing as a run-time `Framing` (what a spec string builds) through
+//!   `msgframe_tokio::Codec` and the `tokio_util::codec::{Decoder, Encoder<Bytes>}` traits (shows
+//!   what the enum dispatch and the adapter cost);
 //! - `tokio-util`: `LengthDelimitedCodec::builder().length_field_length(n).big_endian()
 //!   .max_frame_length(..).new_codec()`;
 //! - `hand-written`: the practical limit, a minimal decoder for exactly this layout: read the
@@ -131,8 +132,10 @@ impl Case {
             .expect("big-endian length framing")
     }
 
-    fn msgframe_tokio(&self) -> Codec<LengthPrefixed> {
-        Codec::new(self.msgframe())
+    /// Through `Framing` (any framing chosen at run time, as `"be:2".parse::<Codec>()` gives) and
+    /// the tokio adapter: what most users run.
+    fn msgframe_tokio(&self) -> Codec<msgframe_codec::Framing> {
+        Codec::new(msgframe_codec::Framing::from(self.msgframe()))
     }
 
     fn tokio_util(&self) -> LengthDelimitedCodec {

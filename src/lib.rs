@@ -32,14 +32,15 @@ pub use msgframe_header as header;
 pub use msgframe_io as io;
 
 pub use msgframe_codec::{
-    CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Frames,
-    Framing, FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Netstring, Oversize,
-    Parse, SpecError, Status, UnterminatedAtEof, UntilEof, DEFAULT_MAX_FRAME_LENGTH,
+    CodecError, Decoded, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength,
+    Frames, Framing, FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Netstring,
+    Oversize, Parse, SpecError, Status, UnterminatedAtEof, UntilEof, COPY_MAX,
+    DEFAULT_MAX_FRAME_LENGTH,
 };
 pub use msgframe_header::{
     AsciiDecimal, AsciiHex, Binary, ByteOrder, HeaderError, LengthEncoding, LengthField, PackedBcd,
 };
 pub use msgframe_io::{
     BlockingReader, BlockingWriter, Deadlines, MessageRead, MessageWrite, NonBlockingReader,
-    NonBlockingWriter, ShortRequest,
+    NonBlockingWriter, ReadBuffer, ShortRequest,
 };

@@ -34,9 +34,11 @@
 //! # Ok::<(), msgframe_codec::CodecError>(())
 //! ```
 //!
-//! Frames are [`Bytes`] split off the buffer: no copy. For messages parsed in place and dropped, the
-//! [`Parse`] trait walks a filled buffer and yields borrowed `&[u8]` frames, with no reference count
-//! at all. A header claiming more than the configured
+//! Frames are [`Bytes`] of their own: a frame of up to [`COPY_MAX`] bytes is copied out of the
+//! buffer (cheaper than sharing it, and a kept frame then never pins the buffer), a larger one that
+//! fills its allocation is split off without a copy. For messages parsed in place and dropped,
+//! [`Decoder::decode_slice`] says where the next frame is without taking it, and the [`Parse`] trait
+//! walks a filled buffer and yields borrowed `&[u8]` frames, with no allocation at all. A header claiming more than the configured
 //! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
 //! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
 //! itself.

@@ -10,7 +10,8 @@ use crate::Error;
 /// Any msgframe framing as a `tokio_util` [`Decoder`](tokio_util::codec::Decoder) and
 /// [`Encoder`](tokio_util::codec::Encoder), for `Framed`, `FramedRead` and `FramedWrite`.
 ///
-/// Decoded items are [`Bytes`] split off the read buffer (no copy). Anything that is
+/// Decoded items are [`Bytes`] of their own (small ones copied out of the read buffer, so a kept item
+/// never pins it; large ones split off without a copy). Anything that is
 /// `AsRef<[u8]>` can be sent (`&[u8]`, `Bytes`, `Vec<u8>`, `String`, ...).
 /// End-of-stream inside a frame is [`Error::UnexpectedEof`] with the bytes buffered and expected.
 ///

@@ -322,12 +322,8 @@ impl Decoder for Delimited {
     }
 
     fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
-        match self.decode_slice(buf)? {
-            Decoded::Partial { consumed } if consumed > 0 => {
-                return Ok(Decoded::Skip { consumed });
-            }
-            Decoded::Partial { .. } => {}
-            found => return Ok(found),
+        if let Some(found) = crate::before_eof(self.decode_slice(buf)?) {
+            return Ok(found);
         }
         if self.discarding {
             // The stream ended inside the oversized frame (already reported as too long).

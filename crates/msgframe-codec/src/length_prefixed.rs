@@ -831,16 +831,12 @@ impl Decoder for LengthPrefixed {
                 return Ok(Some(crate::take_frame(buf, start, end, len)));
             }
         }
-        crate::decode_slow(self, buf)
+        crate::decode_slow(self, buf, false)
     }
 
     fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
-        match self.decode_slice(buf)? {
-            Decoded::Partial { consumed } if consumed > 0 => {
-                return Ok(Decoded::Skip { consumed });
-            }
-            Decoded::Partial { .. } => {}
-            found => return Ok(found),
+        if let Some(found) = crate::before_eof(self.decode_slice(buf)?) {
+            return Ok(found);
         }
         match self.state {
             State::Head if buf.is_empty() => Ok(Decoded::Partial { consumed: 0 }),

@@ -148,20 +148,7 @@ pub trait Decoder {
     /// A [`CodecError`]; [`CodecError::is_resumable`] says whether decoding may go on.
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        loop {
-            match self.decode_slice(buf)? {
-                Decoded::Frame {
-                    start,
-                    end,
-                    consumed,
-                } => return Ok(Some(take_frame(buf, start, end, consumed))),
-                Decoded::Skip { consumed } => buf.advance(consumed),
-                Decoded::Partial { consumed } => {
-                    partial(self, buf, consumed);
-                    return Ok(None);
-                }
-            }
-        }
+        decode_slow(self, buf, false)
     }
 
     /// Like [`decode`](Decoder::decode), for a stream that has ended: no more bytes will come.
@@ -169,20 +156,7 @@ pub trait Decoder {
     /// # Errors
     /// As `decode`, and [`CodecError::UnexpectedEof`] when bytes of an incomplete frame remain.
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        loop {
-            match self.decode_slice_eof(buf)? {
-                Decoded::Frame {
-                    start,
-                    end,
-                    consumed,
-                } => return Ok(Some(take_frame(buf, start, end, consumed))),
-                Decoded::Skip { consumed } => buf.advance(consumed),
-                Decoded::Partial { consumed } => {
-                    buf.advance(consumed);
-                    return Ok(None);
-                }
-            }
-        }
+        decode_slow(self, buf, true)
     }
 
     /// How many more bytes the frame being decoded needs, when the framing knows it (length-prefixed:
@@ -244,26 +218,48 @@ fn take_large_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usiz
     frame
 }
 
-/// [`Decoder::decode`] through [`Decoder::decode_slice`], out of line: for decoders whose own
-/// `decode` handles the common case inline and leaves the rest to this.
+/// [`Decoder::decode`] (or `decode_eof`) through [`Decoder::decode_slice`], out of line: the one
+/// place that turns positions into taken frames for a [`BytesMut`].
 #[inline(never)]
 pub(crate) fn decode_slow<D: Decoder + ?Sized>(
     decoder: &mut D,
     buf: &mut BytesMut,
+    eof: bool,
 ) -> Result<Option<Bytes>, CodecError> {
     loop {
-        match decoder.decode_slice(buf)? {
+        let found = if eof {
+            decoder.decode_slice_eof(buf)?
+        } else {
+            decoder.decode_slice(buf)?
+        };
+        match found {
             Decoded::Frame {
                 start,
                 end,
                 consumed,
             } => return Ok(Some(take_frame(buf, start, end, consumed))),
             Decoded::Skip { consumed } => buf.advance(consumed),
+            Decoded::Partial { consumed } if eof => {
+                buf.advance(consumed);
+                return Ok(None);
+            }
             Decoded::Partial { consumed } => {
                 partial(decoder, buf, consumed);
                 return Ok(None);
             }
         }
+    }
+}
+
+/// For `decode_slice_eof`: what `decode_slice` found, unless it is a `Partial` with nothing consumed,
+/// which the caller then resolves at end of stream. A `Partial` that consumed bytes comes back as
+/// `Skip` (at end of stream, `Partial` means that nothing is left).
+#[inline]
+pub(crate) fn before_eof(found: Decoded) -> Option<Decoded> {
+    match found {
+        Decoded::Partial { consumed: 0 } => None,
+        Decoded::Partial { consumed } => Some(Decoded::Skip { consumed }),
+        found => Some(found),
     }
 }
 

@@ -98,12 +98,7 @@ impl<D: Decoder> ReadBuffer<D> {
         }
         loop {
             let live = &self.block[self.start..self.end];
-            let decoded = if self.eof {
-                self.decoder.decode_slice_eof(live)
-            } else {
-                self.decoder.decode_slice(live)
-            };
-            match decoded.map_err(Error::from_decode)? {
+            match decode_at(&mut self.decoder, live, self.eof).map_err(Error::from_decode)? {
                 Decoded::Frame {
                     start,
                     end,
@@ -193,12 +188,7 @@ impl<D: Decoder> ReadBuffer<D> {
         let mut lent = 0;
         loop {
             let live = &self.block[self.start..self.end];
-            let decoded = if self.eof {
-                self.decoder.decode_slice_eof(live)
-            } else {
-                self.decoder.decode_slice(live)
-            };
-            match decoded {
+            match decode_at(&mut self.decoder, live, self.eof) {
                 Ok(Decoded::Frame {
                     start,
                     end,
@@ -366,6 +356,20 @@ impl<D: Decoder> ReadBuffer<D> {
         let mut live = self.block.split_to(self.end);
         live.advance(self.start);
         (self.decoder, live)
+    }
+}
+
+/// The next frame of `live`, before or at end of stream.
+#[inline(always)]
+fn decode_at<D: Decoder>(
+    decoder: &mut D,
+    live: &[u8],
+    eof: bool,
+) -> Result<Decoded, msgframe_codec::CodecError> {
+    if eof {
+        decoder.decode_slice_eof(live)
+    } else {
+        decoder.decode_slice(live)
     }
 }
 

@@ -112,6 +112,26 @@ fn burst(payload: usize) -> Burst {
 /// One pipelined contender: reads one whole burst per call and says how long it took.
 type Contender = Box<dyn FnMut() -> Duration>;
 
+/// A blocking contender: `read` takes one or more messages from the reader and says how many.
+fn blocking(
+    payload: usize,
+    mut read: impl FnMut(&mut BlockingReader<TcpStream, Framing>) -> usize + 'static,
+) -> Contender {
+    let messages = burst_len(payload);
+    let burst = burst(payload);
+    let ask = burst.ask.clone();
+    let mut reader = BlockingReader::new(burst.reader, framing());
+    Box::new(move || {
+        let start = Instant::now();
+        ask.send(()).unwrap();
+        let mut got = 0;
+        while got < messages {
+            got += read(&mut reader);
+        }
+        start.elapsed()
+    })
+}
+
 /// The pipelined contenders for `payload`, in [`CONTENDERS`] order.
 fn contenders(payload: usize, rt: &Rc<tokio::runtime::Runtime>) -> Vec<Contender> {
     let messages = burst_len(payload);
@@ -133,50 +153,25 @@ fn contenders(payload: usize, rt: &Rc<tokio::runtime::Runtime>) -> Vec<Contender
         start.elapsed()
     }));
 
-    let owned = burst(payload);
-    let ask = owned.ask.clone();
-    let mut reader = BlockingReader::new(owned.reader, framing());
-    list.push(Box::new(move || {
-        let start = Instant::now();
-        ask.send(()).unwrap();
-        for _ in 0..messages {
-            let message = reader.read_message().unwrap();
-            debug_assert_eq!(message.len(), payload);
-            std::hint::black_box(message);
-        }
-        start.elapsed()
+    list.push(blocking(payload, move |reader| {
+        let message = reader.read_message().unwrap();
+        debug_assert_eq!(message.len(), payload);
+        std::hint::black_box(message);
+        1
     }));
-
-    let lent = burst(payload);
-    let ask = lent.ask.clone();
-    let mut reader = BlockingReader::new(lent.reader, framing());
-    list.push(Box::new(move || {
-        let start = Instant::now();
-        ask.send(()).unwrap();
-        for _ in 0..messages {
-            let message = reader.read_ref().unwrap();
-            debug_assert_eq!(message.len(), payload);
-            std::hint::black_box(message);
-        }
-        start.elapsed()
+    list.push(blocking(payload, move |reader| {
+        let message = reader.read_ref().unwrap();
+        debug_assert_eq!(message.len(), payload);
+        std::hint::black_box(message);
+        1
     }));
-
-    let each = burst(payload);
-    let ask = each.ask.clone();
-    let mut reader = BlockingReader::new(each.reader, framing());
-    list.push(Box::new(move || {
-        let start = Instant::now();
-        ask.send(()).unwrap();
-        let mut got = 0;
-        while got < messages {
-            got += reader
-                .read_each(|message| {
-                    debug_assert_eq!(message.len(), payload);
-                    std::hint::black_box(message);
-                })
-                .unwrap();
-        }
-        start.elapsed()
+    list.push(blocking(payload, move |reader| {
+        reader
+            .read_each(move |message| {
+                debug_assert_eq!(message.len(), payload);
+                std::hint::black_box(message);
+            })
+            .unwrap()
     }));
 
     let async_burst = |payload| {

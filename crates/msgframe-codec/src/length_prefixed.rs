@@ -776,10 +776,19 @@ impl LengthPrefixed {
                 })
             }
             Ok(Located::Skip { len }) => {
-                self.state = State::Head;
-                self.consumed += len as u64;
+                // Keepalives come in runs (a flooding peer sends nothing else): skip the whole run
+                // that is buffered in one step.
+                let mut skipped = len;
                 self.keepalives += 1;
-                Ok(Decoded::Skip { consumed: len })
+                while let Ok(Located::Skip { len }) =
+                    self.locate(&buf[skipped..], self.consumed + skipped as u64)
+                {
+                    skipped += len;
+                    self.keepalives += 1;
+                }
+                self.state = State::Head;
+                self.consumed += skipped as u64;
+                Ok(Decoded::Skip { consumed: skipped })
             }
             Ok(Located::Partial { total, .. }) => {
                 self.state = match total {

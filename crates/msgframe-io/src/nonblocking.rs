@@ -16,7 +16,7 @@ use crate::{Error, MessageRead, MessageWrite};
 /// stream is readable (with edge-triggered polling such as mio, this matters: a readable event may
 /// bring several messages).
 ///
-/// **Fairness.** One call reads at most its budget of bytes (1 MiB by default,
+/// **Fairness.** One call reads at most its budget of bytes (64 KiB by default: one read,
 /// [`with_read_budget`](NonBlockingReader::with_read_budget)) before it returns: a peer that
 /// floods keepalives or sends a huge message cannot hold an event loop. When the budget is spent
 /// without a whole message, the call returns [`Error::Yielded`]: the stream may still be readable,
@@ -32,8 +32,10 @@ pub struct NonBlockingReader<S, D> {
 }
 
 impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
-    /// The default read budget of one call: 1 MiB.
-    pub const DEFAULT_READ_BUDGET: usize = 1024 * 1024;
+    /// The default read budget of one call: 64 KiB, one read. Skipping a read's worth of keepalives
+    /// (32 768 empty `be:2` frames) is then the most one call does for a flooding peer before the
+    /// event loop serves the others.
+    pub const DEFAULT_READ_BUDGET: usize = 64 * 1024;
 
     /// A reader over a stream already in non-blocking mode.
     pub fn new(stream: S, decoder: D) -> Self {

@@ -204,7 +204,14 @@ pub fn delimited(cfg: &DelimitedConfig, max: usize, input: &[u8]) -> Vec<Event> 
                         max: max as u64,
                         discarding,
                     }));
-                    // Discarding: the frame never ends; end-of-stream drops it silently.
+                    // Discarding: the frame never ends; the stream ended inside it.
+                    if discarding {
+                        events.push(Event::Error(CodecError::UnexpectedEof {
+                            offset,
+                            buffered: rest,
+                            expected: None,
+                        }));
+                    }
                     break;
                 }
                 if rest == 0 {

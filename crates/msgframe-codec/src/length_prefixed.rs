@@ -606,7 +606,11 @@ impl LengthPrefixed {
     /// otherwise (not whole, or an error for [`locate_general`](Self::locate_general) to name).
     #[inline(always)]
     fn simple_total(&self, buf: &[u8]) -> Option<usize> {
-        let field = buf.get(self.length_at..self.field_end)?;
+        if buf.len() < self.header_len {
+            // The header is not whole (unverified fixed bytes may follow the field).
+            return None;
+        }
+        let field = &buf[self.length_at..self.field_end];
         let value = self.field_value(field)?;
         if value < self.min_value {
             return None;

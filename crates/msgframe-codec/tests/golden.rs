@@ -620,3 +620,20 @@ fn an_unterminated_last_frame_above_the_maximum_is_refused_even_under_eof_delive
         Some(&b"abc"[..])
     );
 }
+
+/// Found by fuzzing: with unverified bytes after the length field, a stream ending after the field
+/// but inside those bytes is short of the header, not of a frame whose size the field gave.
+#[test]
+fn end_of_stream_inside_unverified_header_bytes_expects_the_header() {
+    let mut framing = spec("le:2,after=030000,no-verify,adjust=+1");
+    let mut buf = BytesMut::from(&b"\x00\x00\x03\x00"[..]);
+    assert_eq!(framing.decode(&mut buf).unwrap(), None);
+    assert_eq!(
+        framing.decode_eof(&mut buf),
+        Err(CodecError::UnexpectedEof {
+            offset: 0,
+            buffered: 4,
+            expected: Some(5),
+        })
+    );
+}

@@ -132,11 +132,31 @@ fn blocking(
     })
 }
 
+/// An async contender (a current-thread runtime drives its I/O only inside `Runtime::block_on`): `read` takes one or more messages from `source` and says how many.
+fn asynchronous<S: 'static>(
+    rt: &Rc<tokio::runtime::Runtime>,
+    payload: usize,
+    ask: mpsc::Sender<()>,
+    mut source: S,
+    mut read: impl AsyncFnMut(&mut S) -> usize + 'static,
+) -> Contender {
+    let messages = burst_len(payload);
+    let rt = rt.clone();
+    Box::new(move || {
+        rt.block_on(async {
+            let start = Instant::now();
+            ask.send(()).unwrap();
+            let mut got = 0;
+            while got < messages {
+                got += read(&mut source).await;
+            }
+            start.elapsed()
+        })
+    })
+}
+
 /// The pipelined contenders for `payload`, in [`CONTENDERS`] order.
 fn contenders(payload: usize, rt: &Rc<tokio::runtime::Runtime>) -> Vec<Contender> {
-    let messages = burst_len(payload);
-    // A current-thread runtime drives its I/O only inside `Runtime::block_on`.
-    let handle = rt.clone();
     let mut list: Vec<Contender> = Vec::new();
 
     let mut raw = burst(payload);
@@ -184,7 +204,7 @@ fn contenders(payload: usize, rt: &Rc<tokio::runtime::Runtime>) -> Vec<Contender
     };
 
     let (mut stream, ask, bytes) = async_burst(payload);
-    let (h, mut buf) = (handle.clone(), vec![0u8; 64 * 1024]);
+    let (h, mut buf) = (rt.clone(), vec![0u8; 64 * 1024]);
     list.push(Box::new(move || {
         h.block_on(async {
             let start = Instant::now();
@@ -200,92 +220,85 @@ fn contenders(payload: usize, rt: &Rc<tokio::runtime::Runtime>) -> Vec<Contender
     }));
 
     let (stream, ask, _) = async_burst(payload);
-    let mut reader = msgframe_tokio::MessageReader::new(stream, framing());
-    let h = handle.clone();
-    list.push(Box::new(move || {
-        h.block_on(async {
-            let start = Instant::now();
-            ask.send(()).unwrap();
-            for _ in 0..messages {
-                let message = reader.read_message().await.unwrap();
-                debug_assert_eq!(message.len(), payload);
-                std::hint::black_box(message);
-            }
-            start.elapsed()
-        })
-    }));
+    let reader = msgframe_tokio::MessageReader::new(stream, framing());
+    list.push(asynchronous(
+        rt,
+        payload,
+        ask,
+        reader,
+        async move |reader| {
+            let message = reader.read_message().await.unwrap();
+            debug_assert_eq!(message.len(), payload);
+            std::hint::black_box(message);
+            1
+        },
+    ));
 
     let (stream, ask, _) = async_burst(payload);
-    let mut reader = msgframe_tokio::MessageReader::new(stream, framing());
-    let h = handle.clone();
-    list.push(Box::new(move || {
-        h.block_on(async {
-            let start = Instant::now();
-            ask.send(()).unwrap();
-            for _ in 0..messages {
-                let message = reader.read_ref().await.unwrap();
-                debug_assert_eq!(message.len(), payload);
-                std::hint::black_box(message);
-            }
-            start.elapsed()
-        })
-    }));
+    let reader = msgframe_tokio::MessageReader::new(stream, framing());
+    list.push(asynchronous(
+        rt,
+        payload,
+        ask,
+        reader,
+        async move |reader| {
+            let message = reader.read_ref().await.unwrap();
+            debug_assert_eq!(message.len(), payload);
+            std::hint::black_box(message);
+            1
+        },
+    ));
 
     let (stream, ask, _) = async_burst(payload);
-    let mut reader = msgframe_tokio::MessageReader::new(stream, framing());
-    let h = handle.clone();
-    list.push(Box::new(move || {
-        h.block_on(async {
-            let start = Instant::now();
-            ask.send(()).unwrap();
-            let mut got = 0;
-            while got < messages {
-                got += reader
-                    .read_each(|message| {
-                        debug_assert_eq!(message.len(), payload);
-                        std::hint::black_box(message);
-                    })
-                    .await
-                    .unwrap();
-            }
-            start.elapsed()
-        })
-    }));
+    let reader = msgframe_tokio::MessageReader::new(stream, framing());
+    list.push(asynchronous(
+        rt,
+        payload,
+        ask,
+        reader,
+        async move |reader| {
+            reader
+                .read_each(|message| {
+                    debug_assert_eq!(message.len(), payload);
+                    std::hint::black_box(message);
+                })
+                .await
+                .unwrap()
+        },
+    ));
 
     let (stream, ask, _) = async_burst(payload);
-    let mut frames =
-        tokio_util::codec::FramedRead::new(stream, msgframe_tokio::Codec::new(framing()));
-    let h = handle.clone();
-    list.push(Box::new(move || {
-        h.block_on(async {
-            let start = Instant::now();
-            ask.send(()).unwrap();
-            for _ in 0..messages {
-                let message = frames.next().await.unwrap().unwrap();
-                debug_assert_eq!(message.len(), payload);
-                std::hint::black_box(message);
-            }
-            start.elapsed()
-        })
-    }));
+    let frames = tokio_util::codec::FramedRead::new(stream, msgframe_tokio::Codec::new(framing()));
+    list.push(asynchronous(
+        rt,
+        payload,
+        ask,
+        frames,
+        async move |frames| {
+            let message = frames.next().await.unwrap().unwrap();
+            debug_assert_eq!(message.len(), payload);
+            std::hint::black_box(message);
+            1
+        },
+    ));
 
     let (stream, ask, _) = async_burst(payload);
     let codec = tokio_util::codec::LengthDelimitedCodec::builder()
         .length_field_length(2)
         .new_codec();
-    let mut frames = tokio_util::codec::FramedRead::new(stream, codec);
-    list.push(Box::new(move || {
-        handle.block_on(async {
-            let start = Instant::now();
-            ask.send(()).unwrap();
-            for _ in 0..messages {
-                let message = frames.next().await.unwrap().unwrap();
-                debug_assert_eq!(message.len(), payload);
-                std::hint::black_box(message);
-            }
-            start.elapsed()
-        })
-    }));
+    let frames = tokio_util::codec::FramedRead::new(stream, codec);
+    list.push(asynchronous(
+        rt,
+        payload,
+        ask,
+        frames,
+        async move |frames| {
+            let message = frames.next().await.unwrap().unwrap();
+            debug_assert_eq!(message.len(), payload);
+            std::hint::black_box(message);
+            1
+        },
+    ));
     list
 }
 

@@ -196,7 +196,7 @@ pub fn share_frame(len: usize, capacity: usize) -> bool {
 #[inline(always)]
 pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
     if end - start <= COPY_MAX {
-        let frame = Bytes::from(Box::<[u8]>::from(&buf[start..end]));
+        let frame = copy_frame(&buf[start..end]);
         buf.advance(consumed);
         frame
     } else {
@@ -204,11 +204,17 @@ pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize)
     }
 }
 
+/// A frame copied into an allocation of exactly its size, which it owns alone.
+#[inline(always)]
+pub fn copy_frame(frame: &[u8]) -> Bytes {
+    Bytes::from(Box::<[u8]>::from(frame))
+}
+
 /// [`take_frame`] for a frame above [`COPY_MAX`]: shared when it fills its allocation.
 #[inline(never)]
 fn take_large_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
     if !share_frame(end - start, buf.capacity()) {
-        let frame = Bytes::copy_from_slice(&buf[start..end]);
+        let frame = copy_frame(&buf[start..end]);
         buf.advance(consumed);
         return frame;
     }

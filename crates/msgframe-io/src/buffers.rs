@@ -4,7 +4,7 @@
 use std::io::{self, IoSlice, Read, Write};
 
 use bytes::{Buf, Bytes, BytesMut};
-use msgframe_codec::{share_frame, Decoded, Decoder, Encoder};
+use msgframe_codec::{copy_frame, share_frame, Decoded, Decoder, Encoder};
 
 use crate::Error;
 
@@ -88,17 +88,30 @@ impl<D: Decoder> ReadBuffer<D> {
         }
     }
 
-    /// Asks the decoder for the next frame, consuming skipped bytes: `Ok(Some((start, end,
-    /// consumed)))` relative to `self.start`, `Ok(None)` when more bytes are needed.
+    /// Returns the lent message, then reports an error deferred by a batch: what every call that
+    /// takes messages does first.
     #[inline(always)]
-    fn find(&mut self) -> Result<Option<(usize, usize, usize)>, Error> {
+    fn settle(&mut self) -> Result<(), Error> {
         self.return_lent();
-        if let Some(err) = self.deferred.take() {
-            return Err(err);
+        match self.deferred.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
         }
+    }
+
+    /// Asks the decoder for the next frame, removing skipped bytes: `Ok(Some((start, end,
+    /// consumed)))` relative to `self.start`, `Ok(None)` when there is none (more bytes are needed,
+    /// or the stream has ended).
+    #[inline(always)]
+    fn step(&mut self) -> Result<Option<(usize, usize, usize)>, msgframe_codec::CodecError> {
         loop {
             let live = &self.block[self.start..self.end];
-            match decode_at(&mut self.decoder, live, self.eof).map_err(Error::from_decode)? {
+            let found = if self.eof {
+                self.decoder.decode_slice_eof(live)?
+            } else {
+                self.decoder.decode_slice(live)?
+            };
+            match found {
                 Decoded::Frame {
                     start,
                     end,
@@ -107,12 +120,20 @@ impl<D: Decoder> ReadBuffer<D> {
                 Decoded::Skip { consumed } => self.start += consumed,
                 Decoded::Partial { consumed } => {
                     self.start += consumed;
-                    if self.eof {
-                        return Err(Error::Closed);
-                    }
                     return Ok(None);
                 }
             }
+        }
+    }
+
+    /// The next frame, as [`step`](Self::step) finds it; [`Error::Closed`] when the stream has
+    /// ended and nothing is left.
+    #[inline(always)]
+    fn find(&mut self) -> Result<Option<(usize, usize, usize)>, Error> {
+        self.settle()?;
+        match self.step().map_err(Error::from_decode)? {
+            None if self.eof => Err(Error::Closed),
+            found => Ok(found),
         }
     }
 
@@ -129,7 +150,7 @@ impl<D: Decoder> ReadBuffer<D> {
         };
         let (from, to) = (self.start + start, self.start + end);
         if self.shared || !share_frame(to - from, self.block.len()) {
-            let message = Bytes::copy_from_slice(&self.block[from..to]);
+            let message = copy_frame(&self.block[from..to]);
             self.start += consumed;
             return Ok(Some(message));
         }
@@ -181,31 +202,17 @@ impl<D: Decoder> ReadBuffer<D> {
     /// As [`next_message`](ReadBuffer::next_message), when no message was lent.
     #[inline]
     pub fn for_each_buffered(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
-        self.return_lent();
-        if let Some(err) = self.deferred.take() {
-            return Err(err);
-        }
+        self.settle()?;
         let mut lent = 0;
         loop {
-            let live = &self.block[self.start..self.end];
-            match decode_at(&mut self.decoder, live, self.eof) {
-                Ok(Decoded::Frame {
-                    start,
-                    end,
-                    consumed,
-                }) => {
-                    f(&live[start..end]);
+            match self.step() {
+                Ok(Some((start, end, consumed))) => {
+                    f(&self.block[self.start + start..self.start + end]);
                     self.start += consumed;
                     lent += 1;
                 }
-                Ok(Decoded::Skip { consumed }) => self.start += consumed,
-                Ok(Decoded::Partial { consumed }) => {
-                    self.start += consumed;
-                    if self.eof && lent == 0 {
-                        return Err(Error::Closed);
-                    }
-                    return Ok(lent);
-                }
+                Ok(None) if self.eof && lent == 0 => return Err(Error::Closed),
+                Ok(None) => return Ok(lent),
                 Err(err) if lent == 0 => return Err(Error::from_decode(err)),
                 Err(err) => {
                     self.deferred = Some(Error::from_decode(err));
@@ -220,12 +227,6 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline]
     pub fn lent(&self) -> Option<&[u8]> {
         self.lent.map(|(from, to, _)| &self.block[from..to])
-    }
-
-    /// How many bytes the next read should ask for at most: 64 KiB, or what a large message being
-    /// read still needs.
-    pub fn read_size(&self) -> usize {
-        READ_SIZE
     }
 
     /// Makes room for a read and returns it: the part of the read block after the buffered bytes.
@@ -356,20 +357,6 @@ impl<D: Decoder> ReadBuffer<D> {
         let mut live = self.block.split_to(self.end);
         live.advance(self.start);
         (self.decoder, live)
-    }
-}
-
-/// The next frame of `live`, before or at end of stream.
-#[inline(always)]
-fn decode_at<D: Decoder>(
-    decoder: &mut D,
-    live: &[u8],
-    eof: bool,
-) -> Result<Decoded, msgframe_codec::CodecError> {
-    if eof {
-        decoder.decode_slice_eof(live)
-    } else {
-        decoder.decode_slice(live)
     }
 }
 

@@ -317,7 +317,7 @@ impl Decoder for Delimited {
                 Ok(Decoded::Partial { consumed: 0 })
             }
             // Under the discard policy its bytes are skipped from the next call on.
-            Located::TooLong { length, exact, .. } => Err(self.too_long(length, exact)),
+            Located::TooLong { length, exact } => Err(self.too_long(length, exact)),
         }
     }
 
@@ -387,7 +387,7 @@ impl Parse for Delimited {
                 len: end,
             }),
             Located::Partial { .. } => Ok(Status::Partial { needed: None }),
-            Located::TooLong { length, exact, .. } => Err(CodecError::FrameTooLong {
+            Located::TooLong { length, exact } => Err(CodecError::FrameTooLong {
                 offset,
                 length: length as u64,
                 exact,

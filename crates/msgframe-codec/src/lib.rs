@@ -308,13 +308,18 @@ pub trait Encoder {
         0
     }
 
+    /// The length on the wire of a message whose body is `body` bytes: head, body and tail.
+    fn framed_len(&self, body: usize) -> usize {
+        self.head_len() + body + self.tail().len()
+    }
+
     /// Appends the whole framed message to `dst`, reserving space once.
     ///
     /// # Errors
     /// As [`encode_head`](Encoder::encode_head); `dst` is then unchanged.
     fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        dst.reserve(self.framed_len(body.len()));
         let tail = self.tail();
-        dst.reserve(self.head_len() + body.len() + tail.len());
         self.encode_head(body, dst)?;
         dst.extend_from_slice(body);
         dst.extend_from_slice(tail);

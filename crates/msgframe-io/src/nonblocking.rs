@@ -216,7 +216,7 @@ impl<S: Write, E: Encoder> MessageWrite for NonBlockingWriter<S, E> {
     fn write_message(&mut self, body: &[u8]) -> Result<(), Error> {
         self.send_pending()?;
         if self.has_pending() {
-            let framed = self.core.encoder.head_len() + body.len() + self.core.encoder.tail().len();
+            let framed = self.core.encoder.framed_len(body.len());
             if self.core.pending.len() + framed > self.max_pending {
                 return Err(Error::NotSent {
                     pending: self.core.pending.len(),

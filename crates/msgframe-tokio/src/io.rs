@@ -215,7 +215,7 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
     /// [`Error::TooLong`] or [`Error::Message`] when `body` cannot be framed (nothing is written), or
     /// an I/O error.
     pub async fn write_message(&mut self, body: &[u8]) -> Result<(), Error> {
-        let framed = self.encoder.head_len() + body.len() + self.encoder.tail().len();
+        let framed = self.encoder.framed_len(body.len());
         while !self.out.is_empty() && self.out.len() + framed > self.max_pending {
             self.write_some().await?;
         }

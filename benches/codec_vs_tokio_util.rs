@@ -5,6 +5,8 @@
 //! stripped from delivered frames, no adjustment, the same maximum frame length on both sides):
 //!
 //! - `msgframe`: [`LengthPrefixed`] through `msgframe_codec::{Decoder, Encoder}` directly;
+//! - `msgframe-framing`: the same framing as a run-time `Framing` (what a spec string builds)
+//!   through `msgframe_codec::{Decoder, Encoder}`: what the enum dispatch costs;
 //! - `msgframe-tokio`: the same framing as a run-time `Framing` (what a spec string builds) through
 //!   `msgframe_tokio::Codec` and the `tokio_util::codec::{Decoder, Encoder<Bytes>}` traits (shows
 //!   what the enum dispatch and the adapter cost);
@@ -31,7 +33,7 @@
 //!   `black_box`. msgframe yields `Bytes` (it freezes the split-off `BytesMut`), tokio-util yields
 //!   the `BytesMut` as split off.
 //! - `encode-be{2,4}`: each iteration clears a reused `BytesMut` and encodes the payload N times
-//!   into it. `msgframe` takes `&[u8]`; `msgframe-tokio` and `tokio-util` take `Bytes` by value
+//!   into it. `msgframe` and `msgframe-framing` take `&[u8]`; `msgframe-tokio` and `tokio-util` take `Bytes` by value
 //!   (`Encoder<Bytes>`), a clone of a static `Bytes` per frame (no reference count touched).
 //!
 //! Throughput is `Elements(N)`, so criterion reports frames per second. Before measuring, the
@@ -79,6 +81,7 @@ const MIN_FRAMES: usize = 64;
 
 const MSGFRAME: &str = "msgframe";
 const MSGFRAME_TOKIO: &str = "msgframe-tokio";
+const MSGFRAME_FRAMING: &str = "msgframe-framing";
 const TOKIO_UTIL: &str = "tokio-util";
 const COPY_ONLY: &str = "copy-only";
 const HAND: &str = "hand-written";
@@ -132,6 +135,11 @@ impl Case {
             .expect("big-endian length framing")
     }
 
+    /// The same framing as a run-time `Framing`, what a spec string builds.
+    fn msgframe_framing(&self) -> msgframe_codec::Framing {
+        msgframe_codec::Framing::from(self.msgframe())
+    }
+
     /// Through `Framing` (any framing chosen at run time, as `"be:2".parse::<Codec>()` gives) and
     /// the tokio adapter: what most users run.
     fn msgframe_tokio(&self) -> Codec<msgframe_codec::Framing> {
@@ -178,9 +186,13 @@ impl Case {
             Some(None)
         );
 
+        let framing = self.msgframe_framing();
+        let mut framing_out = BytesMut::new();
         let mut adapter_out = BytesMut::new();
         let mut theirs_out = BytesMut::new();
         for _ in 0..self.frames {
+            msgframe_codec::Encoder::encode(&framing, &self.payload, &mut framing_out)
+                .expect("msgframe-framing encode");
             tokio_util::codec::Encoder::encode(
                 &mut adapter,
                 self.payload.clone(),
@@ -190,6 +202,10 @@ impl Case {
             tokio_util::codec::Encoder::encode(&mut theirs, self.payload.clone(), &mut theirs_out)
                 .expect("tokio-util encode");
         }
+        assert_eq!(
+            framing_out, self.stream,
+            "{context}: msgframe-framing encoding"
+        );
         assert_eq!(
             adapter_out, self.stream,
             "{context}: msgframe-tokio encoding"
@@ -287,6 +303,21 @@ fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
                 let mut n = 0;
                 while let Some(frame) =
                     msgframe_codec::Decoder::decode(&mut ours, &mut buf).expect("decode")
+                {
+                    black_box(frame);
+                    n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
+        let mut framing = case.msgframe_framing();
+        group.bench_function(BenchmarkId::new(MSGFRAME_FRAMING, &case.label), |b| {
+            b.iter(|| {
+                refill(&mut buf, &case.stream);
+                let mut n = 0;
+                while let Some(frame) =
+                    msgframe_codec::Decoder::decode(&mut framing, &mut buf).expect("decode")
                 {
                     black_box(frame);
                     n += 1;
@@ -405,6 +436,18 @@ fn bench_encode(c: &mut Criterion, cases: &[Case], width: usize) {
             });
         });
 
+        let framing = case.msgframe_framing();
+        group.bench_function(BenchmarkId::new(MSGFRAME_FRAMING, &case.label), |b| {
+            b.iter(|| {
+                dst.clear();
+                for _ in 0..frames {
+                    msgframe_codec::Encoder::encode(&framing, black_box(&payload[..]), &mut dst)
+                        .expect("encode");
+                }
+                black_box(&mut dst);
+            });
+        });
+
         let mut adapter = case.msgframe_tokio();
         group.bench_function(BenchmarkId::new(MSGFRAME_TOKIO, &case.label), |b| {
             b.iter(|| {
@@ -463,12 +506,14 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
         "hand-copy",
         "hand-fallible",
         "tokio-util",
+        "framing",
         "msgframe-tokio",
         "copy",
         "msgframe/hand",
         "msgframe/hand-copy",
         "msgframe/hand-fallible",
         "tokio-util/msgframe",
+        "tokio-util/framing",
         "tokio-util/borrowed",
     ]
     .map(str::to_owned)
@@ -489,6 +534,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                 let hand_fallible = per_frame(HAND_FALLIBLE);
                 let theirs = per_frame(TOKIO_UTIL);
                 let adapter = per_frame(MSGFRAME_TOKIO);
+                let framing = per_frame(MSGFRAME_FRAMING);
                 let copy = per_frame(COPY_ONLY);
                 found |= ours.is_some() || theirs.is_some();
                 // The owned decoders all pay the refill (copy-only); borrowed frames do not, so
@@ -520,6 +566,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                     cell(hand_copy),
                     cell(hand_fallible),
                     cell(theirs),
+                    cell(framing),
                     cell(adapter),
                     cell(copy),
                     net_ratio(ours, hand),
@@ -530,6 +577,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                     },
                     net_ratio(ours, hand_fallible),
                     net_ratio(theirs, ours),
+                    net_ratio(theirs, framing),
                     if copy_bound {
                         "copy-bound".to_owned()
                     } else {

@@ -20,6 +20,8 @@
 //! - `encode-tokio-util`: `LengthDelimitedCodec` as `Encoder<Bytes>` (a clone of a static `Bytes`);
 //! - `encode-msgframe`: [`LengthPrefixed`] through `msgframe_codec::Encoder::encode`;
 //! - `encode-msgframe-framing`: the same through the [`Framing`].
+//! - `encode-msgframe-tokio`: the [`Framing`] through msgframe-tokio's `Codec` as `Encoder<Bytes>`
+//!   (what a `FramedWrite` calls; a clone of a static `Bytes`, as for tokio-util).
 //!
 //! Headers: `be2`, `be4` (big-endian binary), and for `decode-owned`/`decode-borrowed` also `ascii4`
 //! (4 ASCII decimal digits) and `bcd2` (2 bytes of packed BCD).
@@ -62,6 +64,7 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("encode-tokio-util", &["be2", "be4"]),
     ("encode-msgframe", &["be2", "be4"]),
     ("encode-msgframe-framing", &["be2", "be4"]),
+    ("encode-msgframe-tokio", &["be2", "be4"]),
     ("read-raw", &["be2"]),
     ("read-owned", &["be2", "ascii4", "bcd2"]),
     ("read-ref", &["be2", "ascii4", "bcd2"]),
@@ -181,6 +184,11 @@ enum Job {
         payload: Bytes,
         dst: BytesMut,
         codec: Framing,
+    },
+    EncodeMsgframeTokio {
+        payload: Bytes,
+        dst: BytesMut,
+        codec: msgframe_tokio::Codec<Framing>,
     },
     /// The stream alone: 64 KiB reads from memory, the floor under the readers.
     ReadRaw {
@@ -314,6 +322,11 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
             payload,
             dst,
             codec: header.framing(),
+        },
+        "encode-msgframe-tokio" => Job::EncodeMsgframeTokio {
+            payload,
+            dst,
+            codec: msgframe_tokio::Codec::new(header.framing()),
         },
         "read-raw" => Job::ReadRaw {
             stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
@@ -457,6 +470,17 @@ fn callgrind_measured_region(job: &mut Job, frames: usize) -> usize {
                 n += 1;
             }
         }
+        Job::EncodeMsgframeTokio {
+            payload,
+            dst,
+            codec,
+        } => {
+            for _ in 0..frames {
+                tokio_util::codec::Encoder::encode(codec, black_box(payload.clone()), dst)
+                    .expect("msgframe-tokio encode");
+                n += 1;
+            }
+        }
         Job::ReadRaw { stream, buf } => {
             // Counts bytes, not frames: the caller checks the total instead.
             loop {
@@ -512,7 +536,8 @@ fn check(job: &Job, name: &str, frames: usize, done: usize) {
         Job::EncodeHand { payload, dst, .. }
         | Job::EncodeTokioUtil { payload, dst, .. }
         | Job::EncodeMsgframe { payload, dst, .. }
-        | Job::EncodeMsgframeFraming { payload, dst, .. } => {
+        | Job::EncodeMsgframeFraming { payload, dst, .. }
+        | Job::EncodeMsgframeTokio { payload, dst, .. } => {
             // Every encoder writes the same bytes: header + body, `frames` times.
             assert_eq!(dst.len() % frames.max(1), 0, "{name}: output length");
             if let Some(framed) = dst.len().checked_div(frames) {

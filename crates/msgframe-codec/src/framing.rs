@@ -111,8 +111,19 @@ impl Encoder for Framing {
         each!(self, f => f.head_len())
     }
 
-    #[inline]
+    #[inline(always)]
     fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        // The length-prefixed fast path inlines into the caller; the rest stays out of line.
+        match self {
+            Framing::LengthPrefixed(f) => f.encode(body, dst),
+            other => other.encode_other(body, dst),
+        }
+    }
+}
+
+impl Framing {
+    #[inline(never)]
+    fn encode_other(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
         each!(self, f => f.encode(body, dst))
     }
 }

@@ -286,6 +286,19 @@ impl LengthPrefixedConfig {
                         .max_length()
                         .checked_add(offset as u64)
                         .is_some()),
+            fast_encode_max: match Field::of(self.encoding) {
+                Field::U8 | Field::Be16 | Field::Be32 | Field::Le16 | Field::Le32
+                    if offset == 0
+                        && self.before.is_empty()
+                        && self.after.is_empty()
+                        && self.trailer.is_empty() =>
+                {
+                    usize::try_from(self.encoding.max_length())
+                        .unwrap_or(usize::MAX)
+                        .min(max)
+                }
+                _ => 0,
+            },
             max,
             config: self,
             state: State::Head,
@@ -439,6 +452,10 @@ pub struct LengthPrefixed {
     /// trailer, empty frames delivered, and no field value can overflow the offset. The hot path
     /// then skips every optional check.
     simple: bool,
+    /// The largest body [`Encoder::encode`] frames on its fast path when the header is a bare 1-,
+    /// 2- or 4-byte binary length (no offset, no fixed bytes, no trailer); 0 otherwise. Empty
+    /// bodies always take the general path.
+    fast_encode_max: usize,
     max: usize,
     state: State,
     consumed: u64,
@@ -491,19 +508,22 @@ impl LengthPrefixed {
         err
     }
 
-    /// The length field's value, or `None` when it is malformed. The hot path: no error is built.
+    /// The length field's value in `header` (a whole header), or `None` when it is malformed. The
+    /// hot path: no error is built, and fixed-width fields are read as one word with one bounds
+    /// check.
     #[inline(always)]
-    fn field_value(&self, field: &[u8]) -> Option<u64> {
+    fn field_value(&self, header: &[u8]) -> Option<u64> {
+        let rest = &header[self.length_at..];
+        // `header` is whole: the `?` on `first_chunk` never returns.
         Some(match self.field {
-            Field::U8 => u64::from(field[0]),
-            Field::Be16 => u64::from(u16::from_be_bytes([field[0], field[1]])),
-            Field::Le16 => u64::from(u16::from_le_bytes([field[0], field[1]])),
-            Field::Be32 => u64::from(u32::from_be_bytes([field[0], field[1], field[2], field[3]])),
-            Field::Le32 => u64::from(u32::from_le_bytes([field[0], field[1], field[2], field[3]])),
+            Field::U8 => u64::from(*rest.first()?),
+            Field::Be16 => u64::from(u16::from_be_bytes(*rest.first_chunk()?)),
+            Field::Le16 => u64::from(u16::from_le_bytes(*rest.first_chunk()?)),
+            Field::Be32 => u64::from(u32::from_be_bytes(*rest.first_chunk()?)),
+            Field::Le32 => u64::from(u32::from_le_bytes(*rest.first_chunk()?)),
             Field::Decimal4 => {
                 // All four bytes at once: each must be '0'..='9'.
-                let digits = u32::from_le_bytes([field[0], field[1], field[2], field[3]])
-                    .wrapping_sub(0x3030_3030);
+                let digits = u32::from_le_bytes(*rest.first_chunk()?).wrapping_sub(0x3030_3030);
                 // A byte below '0' borrows (its high bit is set); one above '9' overflows
                 // into its high bit when 0x76 is added.
                 if (digits | digits.wrapping_add(0x7676_7676)) & 0x8080_8080 != 0 {
@@ -516,7 +536,7 @@ impl LengthPrefixed {
             Field::Decimal => {
                 // At most 10 digits: no overflow.
                 let mut value = 0u64;
-                for &b in field {
+                for &b in &rest[..self.field_end - self.length_at] {
                     let digit = b.wrapping_sub(b'0');
                     if digit > 9 {
                         return None;
@@ -526,7 +546,7 @@ impl LengthPrefixed {
                 value
             }
             Field::Bcd2 => {
-                let bytes = u16::from_le_bytes([field[0], field[1]]);
+                let bytes = u16::from_le_bytes(*rest.first_chunk()?);
                 let (high, low) = ((bytes >> 4) & 0x0F0F, bytes & 0x0F0F);
                 // Every nibble must be 0..=9: adding 6 carries into bit 4 of its lane otherwise.
                 if ((high + 0x0606) | (low + 0x0606)) & 0x1010 != 0 {
@@ -539,7 +559,7 @@ impl LengthPrefixed {
             Field::Bcd => {
                 // At most 5 bytes: no overflow.
                 let mut value = 0u64;
-                for &b in field {
+                for &b in &rest[..self.field_end - self.length_at] {
                     let (high, low) = (b >> 4, b & 0x0F);
                     if high > 9 || low > 9 {
                         return None;
@@ -548,7 +568,10 @@ impl LengthPrefixed {
                 }
                 value
             }
-            Field::Other => return self.config.encoding.decode(field).ok(),
+            Field::Other => {
+                let field = &rest[..self.field_end - self.length_at];
+                return self.config.encoding.decode(field).ok();
+            }
         })
     }
 
@@ -564,7 +587,7 @@ impl LengthPrefixed {
         {
             return None;
         }
-        let value = self.field_value(&buf[self.length_at..self.field_end])?;
+        let value = self.field_value(buf)?;
         if self.offset >= 0 {
             Some(value.saturating_add(self.offset as u64))
         } else {
@@ -610,8 +633,7 @@ impl LengthPrefixed {
             // The header is not whole (unverified fixed bytes may follow the field).
             return None;
         }
-        let field = &buf[self.length_at..self.field_end];
-        let value = self.field_value(field)?;
+        let value = self.field_value(buf)?;
         if value < self.min_value {
             return None;
         }
@@ -981,15 +1003,24 @@ impl Encoder for LengthPrefixed {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let value = self.value_for(body.len())?;
-        dst.reserve(self.header_len + body.len() + self.trailer_len);
-        self.put_header(value, dst);
-        dst.extend_from_slice(body);
-        if self.trailer_len > 0 {
-            dst.extend_from_slice(&self.config.trailer);
+        let len = body.len();
+        // 1 <= len <= fast_encode_max, in one comparison (an empty body wraps to usize::MAX).
+        if len.wrapping_sub(1) >= self.fast_encode_max {
+            return self.encode_general(body, dst);
         }
+        // The fast path: a bare binary length that `fast_encode_max` says fits the field.
+        dst.reserve(self.header_len + len);
+        match self.field {
+            Field::U8 => dst.put_u8(len as u8),
+            Field::Be16 => dst.put_u16(len as u16),
+            Field::Le16 => dst.put_u16_le(len as u16),
+            Field::Be32 => dst.put_u32(len as u32),
+            Field::Le32 => dst.put_u32_le(len as u32),
+            _ => return self.encode_general(body, dst),
+        }
+        dst.extend_from_slice(body);
         Ok(())
     }
 
@@ -999,5 +1030,21 @@ impl Encoder for LengthPrefixed {
 
     fn head_len(&self) -> usize {
         self.header_len
+    }
+}
+
+impl LengthPrefixed {
+    /// [`Encoder::encode`] for every layout and length: fixed bytes, offsets, trailers, text
+    /// and BCD fields, and lengths the field or the maximum refuses.
+    #[inline(never)]
+    fn encode_general(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+        let value = self.value_for(body.len())?;
+        dst.reserve(self.header_len + body.len() + self.trailer_len);
+        self.put_header(value, dst);
+        dst.extend_from_slice(body);
+        if self.trailer_len > 0 {
+            dst.extend_from_slice(&self.config.trailer);
+        }
+        Ok(())
     }
 }

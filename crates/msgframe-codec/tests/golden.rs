@@ -637,3 +637,41 @@ fn end_of_stream_inside_unverified_header_bytes_expects_the_header() {
         })
     );
 }
+
+/// The bare binary lengths encode on a fast path; its edges give the same bytes and errors as the
+/// general path: the empty body, the largest body the field or the maximum allows, one more.
+#[test]
+fn bare_binary_lengths_encode_the_same_at_the_edges_of_the_fast_path() {
+    for (s, largest) in [
+        ("be:1", 255),
+        ("le:2", 65_535),
+        ("be:2,max=1000", 1000),
+        ("le:4,max=70000", 70_000),
+    ] {
+        let framing = spec(s);
+        for len in [0, 1, largest] {
+            let body = body(len);
+            let mut out = BytesMut::new();
+            framing.encode(&body, &mut out).expect(s);
+            let mut head = BytesMut::new();
+            framing.encode_head(&body, &mut head).expect(s);
+            assert_eq!(&out[..head.len()], &head[..], "{s}: header of {len} bytes");
+            assert_eq!(&out[head.len()..], &body[..], "{s}: body of {len} bytes");
+        }
+        let mut out = BytesMut::new();
+        let err = framing.encode(&body(largest + 1), &mut out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CodecError::MessageTooLong { .. } | CodecError::LengthNotEncodable { .. }
+            ),
+            "{s}: {err}"
+        );
+        assert!(out.is_empty(), "{s}: nothing written for a refused body");
+    }
+    // An offset keeps the general path, the empty body included.
+    let counted = spec("be:2,counts-header");
+    let mut out = BytesMut::new();
+    counted.encode(b"", &mut out).unwrap();
+    assert_eq!(&out[..], b"\x00\x02");
+}

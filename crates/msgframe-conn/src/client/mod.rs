@@ -1,0 +1,18 @@
+//! Clients: short connections, and long ones kept up by a task.
+
+mod blocking;
+mod connect;
+mod driver;
+mod event;
+mod heartbeat;
+mod long;
+mod message;
+mod outgoing;
+mod short;
+
+pub use blocking::{BlockingLongClient, BlockingReceiver, BlockingSender};
+pub use event::Event;
+pub use heartbeat::{AnswerHeartbeats, Heartbeat};
+pub use long::{BoxFuture, Key, LongClient, LongClientBuilder, LongReceiver, LongSender, Session};
+pub use message::IntoMessage;
+pub use short::ShortClient;

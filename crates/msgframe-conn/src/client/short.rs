@@ -1,0 +1,116 @@
+//! Short connections: connect, send one message, read the reply, close — within one deadline.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use msgframe_codec::Framing;
+use msgframe_tokio::{MessageReader, MessageWriter};
+use tokio::time::Instant;
+
+use super::connect::connect;
+use crate::Error;
+
+/// One connection per exchange, as hosts that mandate a connection per transaction require:
+/// connect (every address the host resolves to in turn) → send one message → read the reply (by
+/// its framing, or until the peer closes for [`UntilEof`](msgframe_codec::UntilEof)) → close, this
+/// side closing first (so `TIME_WAIT` stays on the client, not on the host). One deadline covers
+/// the whole exchange, connecting included.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use msgframe_conn::ShortClient;
+///
+/// # async fn demo() -> Result<(), msgframe_conn::Error> {
+/// let client = ShortClient::new("ascii:4".parse().unwrap())
+///     .connect_timeout(Duration::from_secs(3))
+///     .timeout(Duration::from_secs(10));
+/// let reply = client.request("10.1.2.3:9000", b"0200...").await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// From synchronous code, [`request_blocking`](ShortClient::request_blocking) runs the same
+/// exchange on a runtime this crate owns.
+#[derive(Debug, Clone)]
+pub struct ShortClient {
+    request: Framing,
+    reply: Framing,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl ShortClient {
+    /// Requests and replies framed alike; each connection attempt within 5 s, the whole exchange
+    /// within 30 s.
+    pub fn new(framing: Framing) -> Self {
+        ShortClient {
+            reply: framing.clone(),
+            request: framing,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Frames replies differently from requests (for example `until-eof` replies).
+    pub fn reply_framing(mut self, framing: Framing) -> Self {
+        self.reply = framing;
+        self
+    }
+
+    /// The longest wait for each connection attempt (still within the overall timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The deadline for the whole exchange: connecting, sending, and reading the whole reply.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `body` to `host` (`name:port`) on a new connection and returns the reply.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when no address accepted (nothing was sent); [`Error::TimedOut`] when the
+    /// deadline passed after connecting (`written` says whether the request had gone out whole);
+    /// [`Error::Frame`] for a reply that is malformed, oversized or cut short, or a connection
+    /// reset.
+    pub async fn request(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
+        let start = Instant::now();
+        let deadline = start.checked_add(self.timeout);
+        let far = start + Duration::from_secs(86_400 * 365);
+        let deadline = deadline.unwrap_or(far);
+        let stream = connect(host, self.connect_timeout, deadline, None).await?;
+        let (read_half, write_half) = stream.into_split();
+        let mut written = false;
+        let exchange = async {
+            let mut writer = MessageWriter::new(write_half, self.request.clone());
+            writer.write_message(body).await?;
+            if matches!(self.request, Framing::UntilEof(_)) {
+                writer.shutdown().await?;
+            }
+            written = true;
+            let mut reader = MessageReader::new(read_half, self.reply.clone());
+            let reply = reader.read_message().await?;
+            Ok::<_, Error>(reply)
+            // Both halves drop here: the client closes first.
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::TimedOut {
+                written,
+                elapsed: start.elapsed(),
+            }),
+        }
+    }
+
+    /// [`request`](Self::request) from synchronous code, on a runtime this crate owns.
+    ///
+    /// # Errors
+    /// As `request`; [`Error::Config`] when called from inside an async runtime (use `request`
+    /// there).
+    pub fn request_blocking(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
+        crate::blocking::block_on(self.request(host, body))?
+    }
+}

@@ -1,0 +1,152 @@
+//! The one error type of this crate.
+
+use std::io;
+use std::time::Duration;
+
+/// Who is at fault for an [`Error`]: what to fix, or whom to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The peer broke the framing or the protocol, or stopped answering.
+    Peer,
+    /// The network or the peer's host: refused, reset, unreachable, too slow.
+    Network,
+    /// The calling program: a message that cannot be framed or matched, a client used after
+    /// shutdown.
+    Caller,
+    /// The configuration: an option out of range, no host given.
+    Configuration,
+}
+
+/// Everything that can go wrong running a connection.
+///
+/// Every error says whether the message concerned was sent: the variants that carry a message
+/// ([`NotSent`](Error::NotSent), [`ConnectionLost`](Error::ConnectionLost),
+/// [`TimedOut`](Error::TimedOut)) spell it out, so no message is lost without its sender knowing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No address of a host accepted a connection: the last address tried and its error.
+    #[error("connecting to {host}: {source}")]
+    Connect {
+        /// The host as configured (`name:port`), with the address tried when it resolved.
+        host: String,
+        /// The last connection error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Reading or writing on the connection failed: a malformed or oversized frame from the peer,
+    /// the peer closing, a reset. The connection is dropped (a long client reconnects).
+    #[error(transparent)]
+    Frame(#[from] msgframe_io::Error),
+
+    /// The message was not sent, and nothing of it is kept: `reason` says why (no connection
+    /// within the call's timeout, the writer busy with earlier messages). Offer it again.
+    #[error("message not sent: {reason}")]
+    NotSent {
+        /// Why.
+        reason: String,
+    },
+
+    /// The connection was lost after the message was taken for sending and before the call
+    /// completed: it may have reached the peer (`written` says whether it was written whole to
+    /// the socket); a request got no reply. Not retried automatically: the caller decides
+    /// whether repeating it is safe.
+    #[error("connection lost{}: {reason}", if *.written { " after the message was written" } else { " while the message was being sent" })]
+    ConnectionLost {
+        /// Whether the whole message was written to the socket.
+        written: bool,
+        /// Why the connection ended.
+        reason: String,
+    },
+
+    /// The call's time ran out after its message was sent (a request without reply), or while
+    /// its message was being written (`written: false`: the rest still goes out before any later
+    /// message, so the stream stays well framed).
+    #[error("timed out after {elapsed:?} {}", if *.written { "waiting for the reply" } else { "writing the message" })]
+    TimedOut {
+        /// Whether the whole message was written.
+        written: bool,
+        /// How long the call waited.
+        elapsed: Duration,
+    },
+
+    /// The peer stopped answering heartbeats and was declared dead.
+    #[error("peer declared dead after {missed} missed heartbeats")]
+    PeerDead {
+        /// Heartbeats missed in a row.
+        missed: u32,
+    },
+
+    /// The request's key function found no key in the outgoing message (it is not sent).
+    #[error("no matching key in the request (not sent)")]
+    NoKey,
+
+    /// A request with the same key is already waiting for its reply (this one is not sent).
+    #[error("a request with key {key} is already in flight (not sent)")]
+    DuplicateKey {
+        /// The key, as `Debug` shows it.
+        key: String,
+    },
+
+    /// The client or server was shut down (or its task ended); nothing more is sent.
+    #[error("shut down")]
+    Shutdown,
+
+    /// An option is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A socket option or listener failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// Who is at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Connect { .. } | Error::Io(_) | Error::ConnectionLost { .. } => Fault::Network,
+            Error::Frame(e) => match e {
+                msgframe_io::Error::Malformed(_)
+                | msgframe_io::Error::UnexpectedEof { .. }
+                | msgframe_io::Error::Closed => Fault::Peer,
+                // Too long to send is the caller's; too long received, the peer's.
+                msgframe_io::Error::TooLong(c) if is_encode_error(c) => Fault::Caller,
+                msgframe_io::Error::TooLong(_) => Fault::Peer,
+                msgframe_io::Error::Message(_) => Fault::Caller,
+                _ => Fault::Network,
+            },
+            Error::NotSent { .. } | Error::TimedOut { .. } => Fault::Network,
+            Error::PeerDead { .. } => Fault::Peer,
+            Error::NoKey | Error::DuplicateKey { .. } | Error::Shutdown => Fault::Caller,
+            Error::Config(_) => Fault::Configuration,
+        }
+    }
+
+    /// Whether the message of the failed call certainly did not reach the peer, so sending it
+    /// again cannot duplicate it.
+    pub fn is_not_sent(&self) -> bool {
+        match self {
+            Error::NotSent { .. }
+            | Error::NoKey
+            | Error::DuplicateKey { .. }
+            | Error::Shutdown
+            | Error::Config(_)
+            | Error::Connect { .. } => true,
+            Error::Frame(e) => e.is_not_sent() || matches!(e, msgframe_io::Error::Message(_)),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn not_sent(reason: impl Into<String>) -> Self {
+        Error::NotSent {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Whether a codec error is about a message the caller asked to send.
+fn is_encode_error(err: &msgframe_codec::CodecError) -> bool {
+    matches!(err, msgframe_codec::CodecError::MessageTooLong { .. })
+}

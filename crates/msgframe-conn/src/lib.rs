@@ -1,0 +1,40 @@
+//! Connection templates for framed messages: what runs the connections that
+//! [msgframe](https://docs.rs/msgframe) framings travel on.
+//!
+//! - [`ShortClient`]: connect → send one message → read the reply → close, within one deadline.
+//! - [`LongClient`]: one persistent connection for many messages, with TCP [`Keepalive`],
+//!   application [`Heartbeat`]s (and answers to the peer's), reconnect with capped exponential
+//!   [`Backoff`] and jitter over a list of hosts, an after-connect hook for logon, [`Event`]s,
+//!   synchronous request/response with a timeout, request matching by key (many requests in
+//!   flight, replies in any order), and a duplex split. [`BlockingLongClient`] serves plain
+//!   threads.
+//!
+//! Every decision is pure state with time passed in — [`Backoff`] and [`Reconnect`],
+//! [`HeartbeatState`], [`Matcher`], [`Admission`], [`IdleClock`] — tested without sockets or
+//! clocks; thin tokio tasks drive them. No framing logic lives here: messages are read and written
+//! by `msgframe-tokio` with `msgframe-codec` framings.
+//!
+//! Nothing is lost silently: every call that carries a message ends in `Ok` (written whole; for a
+//! request, answered) or an [`Error`] that says whether the message was sent
+//! ([`Error::is_not_sent`]), and a reply nobody waits for goes to the receiver, never to the floor.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod blocking;
+mod client;
+mod error;
+mod policy;
+mod socket;
+
+pub use client::{
+    AnswerHeartbeats, BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event,
+    Heartbeat, IntoMessage, Key, LongClient, LongClientBuilder, LongReceiver, LongSender, Session,
+    ShortClient,
+};
+pub use error::{Error, Fault};
+pub use policy::admission::{Admission, AdmissionPolicy, IpNet, IpNetParseError, Refusal};
+pub use policy::backoff::{Backoff, HostOrder, Reconnect};
+pub use policy::heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
+pub use policy::idle::{IdleClock, Reaped};
+pub use policy::matcher::{DuplicateKey, Matcher};
+pub use socket::Keepalive;

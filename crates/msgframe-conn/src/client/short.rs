@@ -51,7 +51,7 @@ impl ShortClient {
         }
     }
 
-    /// Frames replies differently from requests (for example `until-eof` replies).
+    /// Frames replies differently from requests (for example `eof`: replies that end when the peer closes).
     pub fn reply_framing(mut self, framing: Framing) -> Self {
         self.reply = framing;
         self

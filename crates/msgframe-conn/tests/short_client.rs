@@ -1,0 +1,137 @@
+//! The short client: one connection per exchange, one deadline for all of it.
+
+mod support;
+
+use std::time::Duration;
+
+use msgframe_conn::{Error, Fault, ShortClient};
+use support::{be2, closed_port, Peer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const S: Duration = Duration::from_secs(1);
+const MS: Duration = Duration::from_millis(1);
+
+#[tokio::test]
+async fn one_exchange_per_connection_and_the_client_closes_first() {
+    let (closed_tx, mut closed_rx) = tokio::sync::mpsc::channel(4);
+    let peer = Peer::start(move |mut conn| {
+        let closed = closed_tx.clone();
+        async move {
+            let request = conn.read().await.unwrap();
+            conn.write(&request).await;
+            // The next read sees the client's close: it closed first.
+            let after = conn.reader.read_message().await;
+            let _ = closed.send(after.err().is_some_and(|e| e.is_closed())).await;
+        }
+    })
+    .await;
+    let client = ShortClient::new(be2()).timeout(2 * S);
+    for i in 0..3u8 {
+        let reply = client.request(&peer.host(), &[i; 4]).await.unwrap();
+        assert_eq!(&reply[..], &[i; 4]);
+        assert!(closed_rx.recv().await.unwrap(), "the client closed first");
+    }
+    assert_eq!(peer.accepted(), 3);
+}
+
+#[tokio::test]
+async fn the_deadline_covers_a_slow_peer() {
+    let peer = Peer::start(|mut conn| async move {
+        let request = conn.read().await.unwrap();
+        tokio::time::sleep(5 * S).await;
+        conn.write(&request).await;
+    })
+    .await;
+    let start = tokio::time::Instant::now();
+    let err = ShortClient::new(be2())
+        .timeout(300 * MS)
+        .request(&peer.host(), b"slow")
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, Error::TimedOut { written: true, .. }), "{err}");
+    assert!(took >= 300 * MS && took < 2 * S, "{took:?}");
+}
+
+#[tokio::test]
+async fn a_peer_that_trickles_its_reply_still_ends_at_the_deadline() {
+    let peer = Peer::start(|conn| async move {
+        let mut stream = conn.writer.into_inner();
+        // A header announcing 100 bytes, then one byte every 50 ms.
+        let _ = stream.write_all(&[0, 100]).await;
+        for _ in 0..100 {
+            tokio::time::sleep(50 * MS).await;
+            if stream.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let start = tokio::time::Instant::now();
+    let err = ShortClient::new(be2())
+        .timeout(400 * MS)
+        .request(&peer.host(), b"q")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+    assert!(start.elapsed() < 2 * S);
+}
+
+#[tokio::test]
+async fn connecting_to_a_closed_port_fails_fast_and_names_the_host() {
+    let host = closed_port().await;
+    let start = tokio::time::Instant::now();
+    let err = ShortClient::new(be2())
+        .request(&host, b"x")
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() < S, "{:?}", start.elapsed());
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&host) && text.contains("refused"), "{text}");
+    assert!(err.is_not_sent());
+    assert_eq!(err.fault(), Fault::Network);
+}
+
+#[tokio::test]
+async fn a_host_that_does_not_resolve_is_a_clear_error() {
+    let err = ShortClient::new(be2())
+        .request("no-such-host.invalid:9000", b"x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-host.invalid"), "{err}");
+}
+
+#[tokio::test]
+async fn a_reply_framed_until_end_of_stream() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut header = [0u8; 2];
+        stream.read_exact(&mut header).await.unwrap();
+        let mut body = vec![0; usize::from(u16::from_be_bytes(header))];
+        stream.read_exact(&mut body).await.unwrap();
+        stream.write_all(b"reply without a header, ").await.unwrap();
+        stream.write_all(b"ended by closing").await.unwrap();
+        // Dropping the stream closes it: the end of the reply.
+    });
+    let reply = ShortClient::new(be2())
+        .reply_framing("eof".parse().unwrap())
+        .timeout(2 * S)
+        .request(&host, b"q")
+        .await
+        .unwrap();
+    assert_eq!(&reply[..], b"reply without a header, ended by closing");
+}
+
+#[test]
+fn the_blocking_request_serves_plain_threads() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = runtime.block_on(Peer::echo());
+    let client = ShortClient::new(be2()).timeout(5 * S);
+    let reply = client.request_blocking(&peer.host(), b"sync").unwrap();
+    assert_eq!(&reply[..], b"sync");
+    drop(runtime);
+}

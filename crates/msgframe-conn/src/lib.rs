@@ -8,6 +8,11 @@
 //!   synchronous request/response with a timeout, request matching by key (many requests in
 //!   flight, replies in any order), and a duplex split. [`BlockingLongClient`] serves plain
 //!   threads.
+//! - [`Server`]: accepts connections and runs a [`Handler`] per message (reply, no reply, close),
+//!   pushes messages on its own, reaps idle connections (a per-message deadline stops slow
+//!   loris), caps connections per client address and in total before any per-connection work,
+//!   allows or denies networks, shuts down gracefully, counts everything ([`Stats`]) and traces one
+//!   span per connection. An idle connection gives its buffers back.
 //!
 //! Every decision is pure state with time passed in — [`Backoff`] and [`Reconnect`],
 //! [`HeartbeatState`], [`Matcher`], [`Admission`], [`IdleClock`] — tested without sockets or
@@ -24,6 +29,7 @@ mod blocking;
 mod client;
 mod error;
 mod policy;
+mod server;
 mod socket;
 
 pub use client::{
@@ -37,4 +43,5 @@ pub use policy::backoff::{Backoff, HostOrder, Reconnect};
 pub use policy::heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
 pub use policy::idle::{IdleClock, Reaped};
 pub use policy::matcher::{DuplicateKey, Matcher};
+pub use server::{Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats};
 pub use socket::Keepalive;

@@ -61,7 +61,9 @@ async fn a_thousand_concurrent_requests_answered_in_shuffled_order_all_match() {
         let client = client.sender();
         async move {
             let body = format!("req-{seq}");
-            let reply = client.request(request(seq, body.as_bytes()), 10 * S).await?;
+            let reply = client
+                .request(request(seq, body.as_bytes()), 10 * S)
+                .await?;
             Ok::<_, Error>((seq, body, reply))
         }
     });
@@ -76,9 +78,9 @@ async fn a_thousand_concurrent_requests_answered_in_shuffled_order_all_match() {
 }
 
 /// Runs futures concurrently on the current task and returns their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
@@ -105,10 +107,19 @@ async fn a_late_reply_and_an_unsolicited_message_reach_the_unmatched_channel() {
         .request(request(1, b"late"), 100 * MS)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TimedOut { written: true, .. }), "{err}");
-    let first = tokio::time::timeout(S, client.recv()).await.unwrap().unwrap();
+    assert!(
+        matches!(err, Error::TimedOut { written: true, .. }),
+        "{err}"
+    );
+    let first = tokio::time::timeout(S, client.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&first[..], &request(999, b"unsolicited")[..]);
-    let late = tokio::time::timeout(S, client.recv()).await.unwrap().unwrap();
+    let late = tokio::time::timeout(S, client.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&late[..], &request(1, b"late")[..]);
     // The connection is still fine.
     let reply = client.request(request(2, b"ok"), S).await.unwrap();
@@ -204,10 +215,7 @@ async fn a_second_request_with_a_key_in_flight_is_refused_and_the_first_still_ma
     let sender = client.sender();
     let first = tokio::spawn(async move { sender.request(request(5, b"first"), 2 * S).await });
     tokio::time::sleep(50 * MS).await;
-    let err = client
-        .request(request(5, b"second"), S)
-        .await
-        .unwrap_err();
+    let err = client.request(request(5, b"second"), S).await.unwrap_err();
     assert!(matches!(err, Error::DuplicateKey { .. }), "{err}");
     assert!(err.is_not_sent());
     let reply = first.await.unwrap().unwrap();

@@ -21,7 +21,9 @@ async fn one_exchange_per_connection_and_the_client_closes_first() {
             conn.write(&request).await;
             // The next read sees the client's close: it closed first.
             let after = conn.reader.read_message().await;
-            let _ = closed.send(after.err().is_some_and(|e| e.is_closed())).await;
+            let _ = closed
+                .send(after.err().is_some_and(|e| e.is_closed()))
+                .await;
         }
     })
     .await;
@@ -49,7 +51,10 @@ async fn the_deadline_covers_a_slow_peer() {
         .await
         .unwrap_err();
     let took = start.elapsed();
-    assert!(matches!(err, Error::TimedOut { written: true, .. }), "{err}");
+    assert!(
+        matches!(err, Error::TimedOut { written: true, .. }),
+        "{err}"
+    );
     assert!(took >= 300 * MS && took < 2 * S, "{took:?}");
 }
 

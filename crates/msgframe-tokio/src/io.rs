@@ -107,11 +107,31 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
         }
     }
 
-    /// One read into the buffer. Cancel-safe: bytes are recorded as soon as the read returns.
-    async fn fill(&mut self) -> Result<(), Error> {
+    /// One read into the buffer; returns how many bytes came (0 at end of stream, which the next
+    /// [`try_message`](Self::try_message) reports). Cancel-safe: bytes are recorded as soon as the
+    /// read returns. With `try_message`, it lets a caller see bytes arrive before a message is
+    /// whole (a server starting a per-message deadline at the first byte).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub async fn fill(&mut self) -> Result<usize, Error> {
         let n = self.reader.read(self.buffer.unfilled_mut()).await?;
         self.buffer.filled(n);
-        Ok(())
+        Ok(n)
+    }
+
+    /// A whole message already buffered, without reading.
+    ///
+    /// # Errors
+    /// As [`read_message`](Self::read_message): [`Error::Closed`] or [`Error::UnexpectedEof`]
+    /// once [`fill`](Self::fill) has seen the end of the stream.
+    pub fn try_message(&mut self) -> Result<Option<Bytes>, Error> {
+        self.buffer.next_message()
+    }
+
+    /// Whether no part of a message is buffered.
+    pub fn is_between_messages(&self) -> bool {
+        self.buffer.is_between_messages()
     }
 
     /// Frees the read buffer when it holds no bytes, for a connection that will sit idle for long
@@ -277,6 +297,16 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
     /// Bytes not yet written (after an interrupted call).
     pub fn pending(&self) -> usize {
         self.out.len()
+    }
+
+    /// Frees the write buffer when nothing is pending, for a connection that will sit idle for
+    /// long; returns whether it did. The next message allocates what it needs.
+    pub fn release_idle_buffer(&mut self) -> bool {
+        if !self.out.is_empty() {
+            return false;
+        }
+        self.out = BytesMut::new();
+        true
     }
 
     /// Sends what is left, then shuts down the write half so the peer reads end-of-stream: how a

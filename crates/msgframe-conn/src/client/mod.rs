@@ -2,12 +2,12 @@
 
 mod blocking;
 mod connect;
-mod driver;
+pub(crate) mod driver;
 mod event;
 mod heartbeat;
 mod long;
 mod message;
-mod outgoing;
+pub(crate) mod outgoing;
 mod short;
 
 pub use blocking::{BlockingLongClient, BlockingReceiver, BlockingSender};

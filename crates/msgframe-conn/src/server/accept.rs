@@ -1,0 +1,196 @@
+//! The accept loop: admission first (a refused connection costs one lock and a close), then a
+//! task per admitted connection; at shutdown, stop accepting and drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::connection::{self, Connection, End, Handler};
+use super::stats::Counters;
+use super::{ServerConfig, ServerShared};
+use crate::client::driver::signalled;
+use crate::policy::admission::Refusal;
+use crate::policy::idle::Reaped;
+use crate::Error;
+
+/// How long to wait after an accept error (out of file descriptors) before accepting again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// How long a refused connection may take to receive the rejection message.
+const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) async fn serve<H: Handler>(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    shared: Arc<ServerShared>,
+    handler: Arc<H>,
+) -> Result<(), Error> {
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut tasks = JoinSet::new();
+    let mut next_id = 0u64;
+    tracing::info!(addr = %shared.local_addr, "serving");
+    loop {
+        tokio::select! {
+            biased;
+            () = signalled(&mut shutdown) => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if let Err(refusal) = admit(&shared, peer) {
+                        refuse(stream, peer, refusal, &config, &shared);
+                        continue;
+                    }
+                    next_id += 1;
+                    start(stream, peer, next_id, &config, &shared, &handler, &mut tasks);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "accept failed; pausing");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    tracing::info!(open = tasks.len(), "shutting down: no longer accepting");
+    let drained = tokio::time::timeout(config.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = tasks.len(),
+            "shutdown grace over: closing the remaining connections"
+        );
+        tasks.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Counts the connection in, or says why not.
+fn admit(shared: &ServerShared, peer: SocketAddr) -> Result<(), Refusal> {
+    match shared.admission.lock() {
+        Ok(mut admission) => admission.admit(peer.ip()),
+        // A poisoned lock cannot happen (no code panics while holding it); refuse rather than
+        // serve uncounted.
+        Err(_) => Err(Refusal::TotalCap { cap: 0 }),
+    }
+}
+
+fn refuse(
+    stream: TcpStream,
+    peer: SocketAddr,
+    refusal: Refusal,
+    config: &Arc<ServerConfig>,
+    shared: &ServerShared,
+) {
+    let counter = match refusal {
+        Refusal::Denied | Refusal::NotAllowed => &shared.counters.refused_address,
+        Refusal::TotalCap { .. } => &shared.counters.refused_total_cap,
+        Refusal::PerClientCap { .. } => &shared.counters.refused_per_client,
+    };
+    Counters::add(counter, 1);
+    tracing::warn!(%peer, %refusal, "connection refused");
+    match &config.reject_message {
+        None => {
+            // A reset: no TIME_WAIT left on the server by a flood.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+        Some(message) => {
+            let message = message.clone();
+            let framing = config.framing.clone();
+            tokio::spawn(async move {
+                let mut writer = msgframe_tokio::MessageWriter::new(stream, framing);
+                let _ = tokio::time::timeout(REJECT_WRITE_TIMEOUT, async {
+                    writer.write_message(&message).await?;
+                    writer.shutdown().await
+                })
+                .await;
+            });
+        }
+    }
+}
+
+fn start<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    config: &Arc<ServerConfig>,
+    shared: &Arc<ServerShared>,
+    handler: &Arc<H>,
+    tasks: &mut JoinSet<()>,
+) {
+    let counters = &shared.counters;
+    Counters::add(&counters.accepted, 1);
+    Counters::add(&counters.open, 1);
+    let (connection, pushes) = Connection::new(id, peer, config.push_queue);
+    if let Ok(mut connections) = shared.connections.lock() {
+        connections.insert(id, connection.clone());
+    }
+    let span = tracing::info_span!("connection", id, %peer);
+    let config = Arc::clone(config);
+    let shared = Arc::clone(shared);
+    let handler = Arc::clone(handler);
+    let shutdown = shared.shutdown.subscribe();
+    let task = async move {
+        // Removes the connection from the counts however the task ends (aborted included).
+        let _admitted = Admitted {
+            shared: Arc::clone(&shared),
+            peer,
+            id,
+        };
+        tracing::debug!("accepted");
+        if let Err(e) = crate::socket::configure(&stream, config.keepalive.as_ref()) {
+            tracing::warn!(error = %e, "socket options refused; closing");
+            Counters::add(&shared.counters.errors, 1);
+            return;
+        }
+        let counters = Arc::clone(&shared.counters);
+        let end = connection::run(
+            stream,
+            connection,
+            pushes,
+            handler,
+            config,
+            Arc::clone(&counters),
+            shutdown,
+        )
+        .await;
+        match &end {
+            End::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
+            End::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
+            End::Failed(_) => Counters::add(&counters.errors, 1),
+            End::PeerClosed | End::Handler | End::Shutdown => {}
+        }
+        match &end {
+            End::Failed(_) | End::Reaped(_) => tracing::info!(reason = %end, "closed"),
+            _ => tracing::debug!(reason = %end, "closed"),
+        }
+    };
+    tasks.spawn(task.instrument(span));
+}
+
+/// An admitted connection's place in the counts, given back when its task ends.
+struct Admitted {
+    shared: Arc<ServerShared>,
+    peer: SocketAddr,
+    id: u64,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Ok(mut admission) = self.shared.admission.lock() {
+            admission.release(self.peer.ip());
+        }
+        if let Ok(mut connections) = self.shared.connections.lock() {
+            connections.remove(&self.id);
+        }
+        self.shared
+            .counters
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

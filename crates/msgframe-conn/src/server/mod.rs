@@ -1,0 +1,295 @@
+//! A server for framed-message clients that protects itself: admission caps before any
+//! per-connection work, idle reaping with per-message deadlines, a malformed frame closing only
+//! its connection, graceful shutdown, counters and one `tracing` span per connection.
+
+mod accept;
+mod connection;
+mod stats;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use msgframe_codec::Framing;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
+
+pub use connection::{Connection, Handler, Reply};
+pub use stats::Stats;
+
+use crate::client::{AnswerHeartbeats, IntoMessage};
+use crate::policy::admission::{Admission, AdmissionPolicy, IpNet};
+use crate::socket::Keepalive;
+use crate::Error;
+use stats::Counters;
+
+/// How every connection of a server runs.
+pub(crate) struct ServerConfig {
+    pub(crate) framing: Framing,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) message_timeout: Option<Duration>,
+    pub(crate) write_timeout: Duration,
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) reject_message: Option<Bytes>,
+    pub(crate) answer: Option<AnswerHeartbeats>,
+    pub(crate) push_queue: usize,
+    pub(crate) grace: Duration,
+}
+
+/// Options of a [`Server`], from [`Server::builder`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    policy: AdmissionPolicy,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("framing", &self.config.framing)
+            .field("idle_timeout", &self.config.idle_timeout)
+            .field("message_timeout", &self.config.message_timeout)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// Closes a connection with no complete message read or written for `idle` (default 5
+    /// minutes); `None` never does.
+    pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.config.idle_timeout = idle;
+        self
+    }
+
+    /// Closes a connection whose message is not whole `timeout` after its first byte (default
+    /// 30 s): a client trickling a message (slow loris) does not count as active.
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.message_timeout = timeout;
+        self
+    }
+
+    /// The longest a reply or push may take to write before the connection is closed (default
+    /// 30 s): a client that does not read cannot hold a handler forever.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once; the next one is refused at once.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.policy.max_connections = Some(max);
+        self
+    }
+
+    /// The most connections open at once from one client address; the next one from that address
+    /// is refused at once, others are still served.
+    pub fn max_per_client(mut self, max: usize) -> Self {
+        self.policy.max_per_client = Some(max);
+        self
+    }
+
+    /// Serves only addresses in these networks.
+    pub fn allow(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
+        self.policy.allow.extend(networks);
+        self
+    }
+
+    /// Never serves addresses in these networks (deny wins over allow).
+    pub fn deny(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
+        self.policy.deny.extend(networks);
+        self
+    }
+
+    /// Sends this message (framed) to a refused connection before closing it; without one a
+    /// refused connection is reset at once, which costs the server least.
+    pub fn reject_message(mut self, message: impl IntoMessage) -> Self {
+        self.config.reject_message = Some(message.into_message());
+        self
+    }
+
+    /// TCP keepalive on accepted connections (default [`Keepalive::default`]); `None` turns it off.
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.config.keepalive = keepalive;
+        self
+    }
+
+    /// Answers the clients' heartbeats without calling the handler (they still count as
+    /// activity).
+    pub fn answer_heartbeats(mut self, answer: AnswerHeartbeats) -> Self {
+        self.config.answer = Some(answer);
+        self
+    }
+
+    /// How long shutdown lets handlers in progress finish before closing their connections
+    /// (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.grace = grace;
+        self
+    }
+
+    /// Binds the listening socket.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Server {
+            listener,
+            config: Arc::new(self.config),
+            shared: Arc::new(ServerShared {
+                local_addr,
+                counters: Arc::new(Counters::default()),
+                admission: Mutex::new(Admission::new(self.policy)),
+                connections: Mutex::new(HashMap::new()),
+                shutdown,
+            }),
+        })
+    }
+}
+
+/// What the server and its handles share.
+pub(crate) struct ServerShared {
+    local_addr: SocketAddr,
+    counters: Arc<Counters>,
+    admission: Mutex<Admission>,
+    connections: Mutex<HashMap<u64, Connection>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// A bound server, ready to [`serve`](Server::serve).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use msgframe_conn::{Reply, Server};
+///
+/// # async fn demo() -> Result<(), msgframe_conn::Error> {
+/// let server = Server::builder("bcd:2,max=4096".parse().unwrap())
+///     .idle_timeout(Some(Duration::from_secs(120)))
+///     .max_per_client(4)
+///     .max_connections(10_000)
+///     .bind("0.0.0.0:9000")
+///     .await?;
+/// let handle = server.handle();
+/// tokio::spawn(async move {
+///     // ... until the program decides to stop (a signal, a command):
+///     tokio::time::sleep(Duration::from_secs(8 * 3600)).await;
+///     handle.shutdown();
+/// });
+/// server
+///     .serve(|_conn, request: bytes::Bytes| async move { Reply::Send(request) })
+///     .await
+/// # }
+/// ```
+///
+/// The framing's own maximum (`max=` in a spec) is the largest frame a connection accepts; a
+/// malformed or oversized frame closes that connection only.
+pub struct Server {
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    shared: Arc<ServerShared>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.shared.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Options for a server speaking `framing`.
+    pub fn builder(framing: Framing) -> ServerBuilder {
+        ServerBuilder {
+            config: ServerConfig {
+                framing,
+                idle_timeout: Some(Duration::from_secs(300)),
+                message_timeout: Some(Duration::from_secs(30)),
+                write_timeout: Duration::from_secs(30),
+                keepalive: Some(Keepalive::default()),
+                reject_message: None,
+                answer: None,
+                push_queue: 64,
+                grace: Duration::from_secs(30),
+            },
+            policy: AdmissionPolicy::default(),
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// A handle to read counters, reach connections and shut the server down from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Accepts connections and runs `handler` for every message until
+    /// [`ServerHandle::shutdown`]: then it stops accepting, lets handlers in progress finish
+    /// within the shutdown grace, closes every connection, and returns.
+    ///
+    /// # Errors
+    /// None today (accept errors such as running out of file descriptors are logged and retried);
+    /// the `Result` leaves room for fatal listener errors.
+    pub async fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
+        accept::serve(self.listener, self.config, self.shared, Arc::new(handler)).await
+    }
+}
+
+/// A handle to a running [`Server`]; clones refer to the same server.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<ServerShared>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.shared.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The connections open now (to push messages to them).
+    pub fn connections(&self) -> Vec<Connection> {
+        self.shared
+            .connections
+            .lock()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The open connection with this id.
+    pub fn connection(&self, id: u64) -> Option<Connection> {
+        self.shared
+            .connections
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).cloned())
+    }
+
+    /// Starts a graceful shutdown (see [`Server::serve`]).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}

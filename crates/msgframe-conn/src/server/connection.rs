@@ -1,18 +1,19 @@
 //! One accepted connection: read messages, hand each to the handler, write its reply and any
 //! pushes, and close when the handler says so, on an error, when reaped, or at shutdown.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::stats::Counters;
@@ -96,7 +97,19 @@ pub struct Connection {
 struct ConnectionInner {
     id: u64,
     peer: SocketAddr,
-    push: mpsc::Sender<Push>,
+    /// Pushes waiting for the connection's task. A queue under a lock rather than a channel: it
+    /// allocates nothing until used, and an idle connection should hold little.
+    pushes: Mutex<Pushes>,
+    /// Wakes the connection's task when a push is queued.
+    queued: Notify,
+    /// Wakes a pusher waiting for room.
+    room: Notify,
+}
+
+struct Pushes {
+    waiting: VecDeque<Push>,
+    max: usize,
+    closed: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -110,13 +123,21 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     pub(crate) fn new(id: u64, peer: SocketAddr, queue: usize) -> (Self, PushQueue) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        (
-            Connection {
-                inner: Arc::new(ConnectionInner { id, peer, push: tx }),
-            },
-            PushQueue(rx),
-        )
+        let connection = Connection {
+            inner: Arc::new(ConnectionInner {
+                id,
+                peer,
+                pushes: Mutex::new(Pushes {
+                    waiting: VecDeque::new(),
+                    max: queue.max(1),
+                    closed: false,
+                }),
+                queued: Notify::new(),
+                room: Notify::new(),
+            }),
+        };
+        let queue = PushQueue(Arc::clone(&connection.inner));
+        (connection, queue)
     }
 
     /// The server's number for this connection (unique while the server runs).
@@ -131,7 +152,25 @@ impl Connection {
 
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.inner.push.is_closed()
+        self.inner.pushes.lock().map_or(true, |p| p.closed)
+    }
+
+    /// Queues `push` unless the connection is closed or its queue is full (`Err` gives it back
+    /// with the reason).
+    fn try_queue(&self, push: Push) -> Result<(), (Push, bool)> {
+        let Ok(mut pushes) = self.inner.pushes.lock() else {
+            return Err((push, true));
+        };
+        if pushes.closed {
+            return Err((push, true));
+        }
+        if pushes.waiting.len() >= pushes.max {
+            return Err((push, false));
+        }
+        pushes.waiting.push_back(push);
+        drop(pushes);
+        self.inner.queued.notify_one();
+        Ok(())
     }
 
     /// Sends `body` to the client on the server's own initiative, between replies; returns once
@@ -146,15 +185,24 @@ impl Connection {
         let ticket = Ticket::default();
         let _cancel_on_drop = CancelOnDrop(ticket.clone());
         let (done_tx, mut done_rx) = oneshot::channel();
-        let push = Push {
+        let mut push = Push {
             body: body.into_message(),
             ticket: ticket.clone(),
             done: done_tx,
         };
-        match tokio::time::timeout_at(deadline, self.inner.push.send(push)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(Error::not_sent("the connection is closed")),
-            Err(_) => return Err(Error::not_sent("the connection's push queue stayed full")),
+        loop {
+            // Registered before trying, so that room made in between is not missed.
+            let room = self.inner.room.notified();
+            match self.try_queue(push) {
+                Ok(()) => break,
+                Err((_, true)) => return Err(Error::not_sent("the connection is closed")),
+                Err((back, false)) => {
+                    push = back;
+                    if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        return Err(Error::not_sent("the connection's push queue stayed full"));
+                    }
+                }
+            }
         }
         let outcome = tokio::select! {
             outcome = &mut done_rx => Some(outcome),
@@ -182,8 +230,44 @@ impl Connection {
     }
 }
 
-/// The receiving end of a connection's pushes.
-pub(crate) struct PushQueue(mpsc::Receiver<Push>);
+/// The connection task's end of its pushes; closes the queue (failing what waits in it) when the
+/// task ends.
+pub(crate) struct PushQueue(Arc<ConnectionInner>);
+
+impl PushQueue {
+    /// The next push, waiting for one.
+    async fn next(&self) -> Push {
+        loop {
+            let queued = self.0.queued.notified();
+            let next = self
+                .0
+                .pushes
+                .lock()
+                .ok()
+                .and_then(|mut p| p.waiting.pop_front());
+            if let Some(push) = next {
+                self.0.room.notify_one();
+                return push;
+            }
+            queued.await;
+        }
+    }
+}
+
+impl Drop for PushQueue {
+    fn drop(&mut self) {
+        let waiting = match self.0.pushes.lock() {
+            Ok(mut p) => {
+                p.closed = true;
+                std::mem::take(&mut p.waiting)
+            }
+            Err(_) => VecDeque::new(),
+        };
+        // Dropped outside the lock: each caller learns its push was not taken.
+        drop(waiting);
+        self.0.room.notify_waiters();
+    }
+}
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -222,12 +306,13 @@ pub(crate) async fn run<H: Handler>(
     counters: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) -> End {
-    let PushQueue(mut pushes) = pushes;
     let (read_half, write_half) = stream.into_split();
     let mut reader = MessageReader::new(read_half, config.framing.clone());
-    let mut writer = MessageWriter::new(write_half, config.framing.clone());
+    let mut writer = MessageWriter::new(write_half, Arc::clone(&config.encoder));
     let mut clock = IdleClock::new(config.idle_timeout, config.message_timeout, now());
-    let mut released = false;
+    // Whether the connection holds no buffers: it then waits for readability before reading,
+    // so that an idle connection costs no read buffer (a new one has none yet).
+    let mut released = true;
     loop {
         // Every whole message already buffered first.
         match reader.try_message() {
@@ -239,14 +324,18 @@ pub(crate) async fn run<H: Handler>(
                 if let Some(answer) = &config.answer {
                     if (answer.is_request)(&message) {
                         let reply = (answer.answer)(&message);
-                        if let Err(e) = write(&mut writer, &reply, &config, &counters).await {
+                        if let Err(e) =
+                            Box::pin(write(&mut writer, &reply, &config, &counters)).await
+                        {
                             return End::Failed(e);
                         }
                         clock.message_done(now(), !reader.is_between_messages());
                         continue;
                     }
                 }
-                let reply = handler.handle(connection.clone(), message).await;
+                // Boxed, as every rarely-awaited future here: an idle connection's task then
+                // holds only what waiting needs.
+                let reply = Box::pin(handler.handle(connection.clone(), message)).await;
                 let (body, close) = match reply {
                     Reply::Send(body) => (Some(body), false),
                     Reply::Nothing => (None, false),
@@ -254,13 +343,13 @@ pub(crate) async fn run<H: Handler>(
                     Reply::SendAndClose(body) => (Some(body), true),
                 };
                 if let Some(body) = body {
-                    if let Err(e) = write(&mut writer, &body, &config, &counters).await {
+                    if let Err(e) = Box::pin(write(&mut writer, &body, &config, &counters)).await {
                         return End::Failed(e);
                     }
                     clock.message_done(now(), !reader.is_between_messages());
                 }
                 if close {
-                    let _ = writer.shutdown().await;
+                    let _ = Box::pin(writer.shutdown()).await;
                     return End::Handler;
                 }
                 continue;
@@ -273,21 +362,26 @@ pub(crate) async fn run<H: Handler>(
             clock.bytes_arrived(now());
         }
         let deadline = Instant::from_std(clock.deadline());
+        let wake = if released {
+            deadline
+        } else {
+            deadline.min(Instant::now() + RELEASE_BUFFERS_AFTER)
+        };
         tokio::select! {
             biased;
             () = signalled(&mut shutdown) => return End::Shutdown,
-            read = reader.fill() => {
+            read = wait_or_fill(&mut reader, released) => {
                 if let Err(e) = read {
                     return End::Failed(Error::Frame(e));
                 }
+                // Readable, or read: the next turn reads (and allocates what it needs).
                 released = false;
             }
-            push = pushes.recv() => {
-                let Some(push) = push else { continue };
+            push = pushes.next() => {
                 if !push.ticket.take() {
                     continue;
                 }
-                let result = write(&mut writer, &push.body, &config, &counters).await;
+                let result = Box::pin(write(&mut writer, &push.body, &config, &counters)).await;
                 let failed = result.as_ref().err().map(|e| e.to_string());
                 let _ = push.done.send(result.map_err(|e| match e {
                     Error::Frame(msgframe_io::Error::TimedOut { elapsed_ms, .. }) => Error::TimedOut {
@@ -302,8 +396,11 @@ pub(crate) async fn run<H: Handler>(
                 clock.message_done(now(), !reader.is_between_messages());
                 released = false;
             }
-            () = tokio::time::sleep_until(deadline) => return End::Reaped(clock.reason()),
-            () = tokio::time::sleep(RELEASE_BUFFERS_AFTER), if !released => {
+            // One timer for both: reaping, and giving the buffers back after a quiet second.
+            () = tokio::time::sleep_until(wake) => {
+                if Instant::now() >= deadline {
+                    return End::Reaped(clock.reason());
+                }
                 reader.release_idle_buffer();
                 writer.release_idle_buffer();
                 released = true;
@@ -312,9 +409,23 @@ pub(crate) async fn run<H: Handler>(
     }
 }
 
+/// Reads once into the reader's buffer; or, when the buffers were given back, waits until the
+/// socket is readable without allocating any.
+async fn wait_or_fill(
+    reader: &mut MessageReader<OwnedReadHalf, Framing>,
+    released: bool,
+) -> Result<(), msgframe_io::Error> {
+    if released {
+        reader.get_ref().readable().await?;
+    } else {
+        reader.fill().await?;
+    }
+    Ok(())
+}
+
 /// Writes one message within the write timeout, counting it.
 async fn write(
-    writer: &mut MessageWriter<OwnedWriteHalf, Framing>,
+    writer: &mut MessageWriter<OwnedWriteHalf, Arc<Framing>>,
     body: &[u8],
     config: &ServerConfig,
     counters: &Counters,

@@ -29,6 +29,8 @@ use stats::Counters;
 /// How every connection of a server runs.
 pub(crate) struct ServerConfig {
     pub(crate) framing: Framing,
+    /// The same framing, shared by every connection's writer.
+    pub(crate) encoder: Arc<Framing>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) message_timeout: Option<Duration>,
     pub(crate) write_timeout: Duration,
@@ -207,6 +209,7 @@ impl Server {
     pub fn builder(framing: Framing) -> ServerBuilder {
         ServerBuilder {
             config: ServerConfig {
+                encoder: Arc::new(framing.clone()),
                 framing,
                 idle_timeout: Some(Duration::from_secs(300)),
                 message_timeout: Some(Duration::from_secs(30)),

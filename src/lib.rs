@@ -11,6 +11,11 @@
 //! - [`io`] ([`msgframe_io`]): blocking-with-deadline and non-blocking readers and writers over
 //!   `std::io` streams behind the [`MessageRead`] / [`MessageWrite`] traits, and short-connection
 //!   helpers.
+//! - `tokio` (feature `tokio`, `msgframe_tokio`): `tokio_util` codecs for every framing, async
+//!   message readers and writers with deadlines.
+//! - `conn` (feature `conn`, `msgframe_conn`): connections: a short client, a long client
+//!   (keepalive, heartbeats, reconnect and failover, request matching, duplex split, blocking
+//!   handles) and a protected server (caps, idle reaping, graceful shutdown, counters).
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -28,8 +33,14 @@
 #![deny(missing_docs)]
 
 pub use msgframe_codec as codec;
+/// Connections (feature `conn`): short and long clients, the server.
+#[cfg(feature = "conn")]
+pub use msgframe_conn as conn;
 pub use msgframe_header as header;
 pub use msgframe_io as io;
+/// tokio adapters (feature `tokio`): codecs for `Framed`, async readers and writers.
+#[cfg(feature = "tokio")]
+pub use msgframe_tokio as tokio;
 
 pub use msgframe_codec::{
     CodecError, Decoded, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength,

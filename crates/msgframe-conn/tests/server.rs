@@ -354,3 +354,25 @@ async fn the_server_answers_client_heartbeats_without_the_handler() {
         "the handler saw only the real message"
     );
 }
+
+#[tokio::test]
+async fn accepted_sockets_get_the_keepalive_settings() {
+    let wanted = msgframe_conn::Keepalive {
+        idle: 11 * S,
+        interval: 2 * S,
+        retries: 6,
+        user_timeout: Some(23 * S),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let builder = Server::builder(be2())
+        .keepalive(Some(wanted))
+        .socket_options(move |stream| {
+            let _ = tx.send(msgframe_conn::Keepalive::read(stream));
+            Ok(())
+        });
+    let (addr, _handle, _task) = start(builder, echo).await;
+    let mut client = Client::connect(addr, "127.0.0.1").await;
+    client.request(b"x").await.unwrap();
+    let read = rx.recv().await.unwrap().unwrap();
+    assert_eq!(read, wanted);
+}

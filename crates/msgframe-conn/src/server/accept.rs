@@ -143,7 +143,14 @@ fn start<H: Handler>(
             id,
         };
         tracing::debug!("accepted");
-        if let Err(e) = crate::socket::configure(&stream, config.keepalive.as_ref()) {
+        let configured =
+            crate::socket::configure(&stream, config.keepalive.as_ref()).and_then(|()| {
+                config
+                    .socket_options
+                    .as_ref()
+                    .map_or(Ok(()), |f| f(&stream))
+            });
+        if let Err(e) = configured {
             tracing::warn!(error = %e, "socket options refused; closing");
             Counters::add(&shared.counters.errors, 1);
             return;

@@ -39,7 +39,12 @@ pub(crate) struct ServerConfig {
     pub(crate) answer: Option<AnswerHeartbeats>,
     pub(crate) push_queue: usize,
     pub(crate) grace: Duration,
+    pub(crate) socket_options: Option<SocketOptions>,
 }
+
+/// A user function run on every accepted socket.
+pub(crate) type SocketOptions =
+    Arc<dyn Fn(&tokio::net::TcpStream) -> std::io::Result<()> + Send + Sync>;
 
 /// Options of a [`Server`], from [`Server::builder`].
 pub struct ServerBuilder {
@@ -122,6 +127,24 @@ impl ServerBuilder {
     /// activity).
     pub fn answer_heartbeats(mut self, answer: AnswerHeartbeats) -> Self {
         self.config.answer = Some(answer);
+        self
+    }
+
+    /// Runs `f` on every accepted socket after msgframe's own options (`TCP_NODELAY`, keepalive),
+    /// to set others (buffer sizes, `IP_TOS`) or read them back. An error closes that connection.
+    ///
+    /// ```
+    /// # fn demo(builder: msgframe_conn::ServerBuilder) -> msgframe_conn::ServerBuilder {
+    /// builder.socket_options(|stream| {
+    ///     socket2::SockRef::from(stream).set_recv_buffer_size(256 * 1024)
+    /// })
+    /// # }
+    /// ```
+    pub fn socket_options(
+        mut self,
+        f: impl Fn(&tokio::net::TcpStream) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.socket_options = Some(Arc::new(f));
         self
     }
 
@@ -219,6 +242,7 @@ impl Server {
                 answer: None,
                 push_queue: 64,
                 grace: Duration::from_secs(30),
+                socket_options: None,
             },
             policy: AdmissionPolicy::default(),
         }

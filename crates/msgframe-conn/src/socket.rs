@@ -128,3 +128,27 @@ pub(crate) fn configure(
     }
     Ok(())
 }
+
+/// Sets the options of accepted connections on the listening socket itself, where accepted
+/// sockets inherit them (Linux copies `TCP_NODELAY`, keepalive and `TCP_USER_TIMEOUT` from the
+/// listener): no system call per connection. Returns whether they are inherited; elsewhere each
+/// accepted connection must be [`configure`]d.
+pub(crate) fn configure_listener(
+    listener: &tokio::net::TcpListener,
+    keepalive: Option<&Keepalive>,
+) -> io::Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let sock = SockRef::from(listener);
+        sock.set_tcp_nodelay(true)?;
+        if let Some(keepalive) = keepalive {
+            keepalive.apply(listener)?;
+        }
+        Ok(true)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (listener, keepalive);
+        Ok(false)
+    }
+}

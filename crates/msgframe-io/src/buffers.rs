@@ -8,9 +8,14 @@ use msgframe_codec::{copy_frame, share_frame, Decoded, Decoder, Encoder};
 
 use crate::Error;
 
-/// The size of a read block: one read can bring many small messages, or a good part of a large one.
-/// The block is zeroed once, when it is allocated (this crate has no unsafe code), and reused.
+/// The size a read block grows to: one read can bring many small messages, or a good part of a
+/// large one. The block is zeroed once, when it is allocated (this crate has no unsafe code), and
+/// reused.
 const READ_SIZE: usize = 64 * 1024;
+/// The size of a reader's first block. A block doubles, up to [`READ_SIZE`], each time a read fills
+/// all the room it was given: a connection that exchanges a few small messages (most short
+/// connections) never allocates and zeroes 64 KiB, and a busy one reaches it after three reads.
+const FIRST_BLOCK: usize = 8 * 1024;
 /// When less room than this is left after the buffered bytes, they are moved to the front of the
 /// block (or the block grows) before the next read.
 const MIN_ROOM: usize = 4 * 1024;
@@ -22,8 +27,8 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// the bytes. The blocking and non-blocking readers here, and the async reader of `msgframe-tokio`,
 /// are this plus a way to wait for bytes.
 ///
-/// Reads go into a block of at least 64 KiB that is reused: the part of it that has ever been
-/// written is remembered (a high-water mark), so a read never zeroes it again. Messages come out
+/// Reads go into a block that is reused (8 KiB at first, growing to 64 KiB while reads fill it);
+/// a block is zeroed once, when it is allocated, never per read. Messages come out
 /// in one of two ways:
 ///
 /// - **owned** ([`next_message`](ReadBuffer::next_message)): a [`Bytes`] that the application may
@@ -63,6 +68,11 @@ pub struct ReadBuffer<D> {
     /// then never handed over again, and replaced when it needs room.
     shared: bool,
     eof: bool,
+    /// The size of the next ordinary block (see [`FIRST_BLOCK`]).
+    block_size: usize,
+    /// The room the last [`unfilled_mut`](Self::unfilled_mut) offered, when it was an ordinary
+    /// read: a read that fills it grows the next block.
+    offered: usize,
 }
 
 impl<D: Decoder> ReadBuffer<D> {
@@ -77,6 +87,8 @@ impl<D: Decoder> ReadBuffer<D> {
             deferred: None,
             shared: false,
             eof: false,
+            block_size: FIRST_BLOCK,
+            offered: 0,
         }
     }
 
@@ -252,8 +264,14 @@ impl<D: Decoder> ReadBuffer<D> {
             self.make_room(live, large);
         }
         match large {
-            Some(room) => &mut self.block[self.end..self.end + room],
-            None => &mut self.block[self.end..],
+            Some(room) => {
+                self.offered = 0;
+                &mut self.block[self.end..self.end + room]
+            }
+            None => {
+                self.offered = self.block.len() - self.end;
+                &mut self.block[self.end..]
+            }
         }
     }
 
@@ -263,7 +281,7 @@ impl<D: Decoder> ReadBuffer<D> {
     fn make_room(&mut self, live: usize, large: Option<usize>) {
         let size = match large {
             Some(room) => live + room,
-            None => READ_SIZE.max(live + MIN_ROOM),
+            None => self.block_size.max(live + MIN_ROOM),
         };
         if !self.shared && self.block.len() >= size {
             self.block.copy_within(self.start..self.end, 0);
@@ -285,6 +303,9 @@ impl<D: Decoder> ReadBuffer<D> {
         self.end = (self.end + n).min(self.block.len());
         if n == 0 {
             self.eof = true;
+        } else if n == self.offered && self.block_size < READ_SIZE {
+            // The read took all the room: more was probably waiting.
+            self.block_size = (self.block_size * 2).min(READ_SIZE);
         }
     }
 

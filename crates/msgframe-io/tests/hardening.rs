@@ -224,11 +224,15 @@ fn a_huge_message_arrives_across_several_yields_with_nothing_lost() {
     let message = loop {
         match reader.read_message() {
             Ok(m) => break m,
-            Err(Error::Yielded { .. }) if yields < 100 => yields += 1,
+            Err(Error::Yielded { read }) if yields < 100 => {
+                // The budget holds, give or take one read.
+                assert!(read <= 1024 * 1024 + 4 * 1024 * 1024 / 2, "{read}");
+                yields += 1
+            }
             Err(e) => panic!("{e}"),
         }
     };
-    assert!(yields >= 3, "{yields}");
+    assert!(yields >= 2, "{yields}");
     assert!(message[..] == framed[4..]);
 }
 

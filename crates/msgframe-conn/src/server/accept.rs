@@ -143,13 +143,18 @@ fn start<H: Handler>(
             id,
         };
         tracing::debug!("accepted");
-        let configured =
-            crate::socket::configure(&stream, config.keepalive.as_ref()).and_then(|()| {
-                config
-                    .socket_options
-                    .as_ref()
-                    .map_or(Ok(()), |f| f(&stream))
-            });
+        // On Linux the listener's options are inherited: no system call here.
+        let own_options = if config.options_inherited {
+            Ok(())
+        } else {
+            crate::socket::configure(&stream, config.keepalive.as_ref())
+        };
+        let configured = own_options.and_then(|()| {
+            config
+                .socket_options
+                .as_ref()
+                .map_or(Ok(()), |f| f(&stream))
+        });
         if let Err(e) = configured {
             tracing::warn!(error = %e, "socket options refused; closing");
             Counters::add(&shared.counters.errors, 1);

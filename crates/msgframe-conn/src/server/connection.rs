@@ -310,9 +310,10 @@ pub(crate) async fn run<H: Handler>(
     let mut reader = MessageReader::new(read_half, config.framing.clone());
     let mut writer = MessageWriter::new(write_half, Arc::clone(&config.encoder));
     let mut clock = IdleClock::new(config.idle_timeout, config.message_timeout, now());
-    // Whether the connection holds no buffers: it then waits for readability before reading,
-    // so that an idle connection costs no read buffer (a new one has none yet).
-    let mut released = true;
+    // Whether the connection has given its buffers back: it then waits for readability before
+    // reading, so that an idle connection holds no read buffer. A new connection reads at once
+    // (its first message is usually there already) into a first block of 8 KiB.
+    let mut released = false;
     loop {
         // Every whole message already buffered first.
         match reader.try_message() {

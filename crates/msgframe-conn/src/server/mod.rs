@@ -40,6 +40,8 @@ pub(crate) struct ServerConfig {
     pub(crate) push_queue: usize,
     pub(crate) grace: Duration,
     pub(crate) socket_options: Option<SocketOptions>,
+    /// Whether accepted sockets inherit `TCP_NODELAY` and keepalive from the listener.
+    pub(crate) options_inherited: bool,
 }
 
 /// A user function run on every accepted socket.
@@ -162,10 +164,15 @@ impl ServerBuilder {
     pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
+        let inherited =
+            crate::socket::configure_listener(&listener, self.config.keepalive.as_ref())?;
         let (shutdown, _) = watch::channel(false);
         Ok(Server {
             listener,
-            config: Arc::new(self.config),
+            config: Arc::new(ServerConfig {
+                options_inherited: inherited,
+                ..self.config
+            }),
             shared: Arc::new(ServerShared {
                 local_addr,
                 counters: Arc::new(Counters::default()),
@@ -243,6 +250,7 @@ impl Server {
                 push_queue: 64,
                 grace: Duration::from_secs(30),
                 socket_options: None,
+                options_inherited: false,
             },
             policy: AdmissionPolicy::default(),
         }

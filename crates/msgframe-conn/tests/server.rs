@@ -376,3 +376,22 @@ async fn accepted_sockets_get_the_keepalive_settings() {
     let read = rx.recv().await.unwrap().unwrap();
     assert_eq!(read, wanted);
 }
+
+#[tokio::test]
+async fn a_panicking_handler_closes_only_its_connection() {
+    let handler = |_conn: Connection, m: Bytes| async move {
+        if &m[..] == b"boom" {
+            panic!("handler bug");
+        }
+        Reply::Send(m)
+    };
+    let (addr, handle, _task) = start(Server::builder(be2()), handler).await;
+    let mut victim = Client::connect(addr, "127.0.0.1").await;
+    let mut other = Client::connect(addr, "127.0.0.1").await;
+    victim.writer.write_message(b"boom").await.unwrap();
+    assert!(victim.is_closed_within(S).await);
+    assert_eq!(&other.request(b"fine").await.unwrap()[..], b"fine");
+    let mut later = Client::connect(addr, "127.0.0.1").await;
+    assert_eq!(&later.request(b"still").await.unwrap()[..], b"still");
+    assert_eq!(handle.stats().open, 2);
+}

@@ -335,6 +335,20 @@ impl<K: Key> Driver<K> {
 
     /// Hands a message to the application, waiting while its channel is full.
     async fn deliver(&mut self, message: Bytes) -> Option<End> {
+        let message = match self.shared.incoming.try_send(message) {
+            Ok(()) => return None,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!("message received with no receiver to take it; dropped");
+                return None;
+            }
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                tracing::warn!(
+                    "incoming messages are not being taken (LongClient::recv): reading paused \
+                     until the application takes one"
+                );
+                message
+            }
+        };
         let mut shutdown = self.shared.shutdown.clone();
         tokio::select! {
             sent = self.shared.incoming.send(message) => {

@@ -36,7 +36,13 @@ pub(crate) async fn serve<H: Handler>(
         tokio::select! {
             biased;
             () = signalled(&mut shutdown) => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = ended {
+                    if e.is_panic() {
+                        tracing::error!("a connection's handler panicked; that connection is closed");
+                    }
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     if let Err(refusal) = admit(&shared, peer) {

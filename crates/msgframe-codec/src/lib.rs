@@ -52,6 +52,7 @@ mod frames;
 mod framing;
 mod length_prefixed;
 mod netstring;
+pub mod sniff;
 pub mod spec;
 mod until_eof;
 

@@ -33,11 +33,16 @@ async fn held_per_connection(addr: SocketAddr) -> (f64, Vec<TcpStream>) {
         assert_eq!(&reply, b"\x00\x05hello");
         clients.push(stream);
     }
-    // Long enough for idle connections to give their buffers back.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let c = region.change();
-    let held = c.bytes_allocated as isize - c.bytes_deallocated as isize + c.bytes_reallocated;
-    (held as f64 / N as f64, clients)
+    // Long enough for idle connections to give their buffers back (1 s without events); on a
+    // loaded machine some take longer, so the smallest of a few samples counts.
+    let mut least = isize::MAX;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(750)).await;
+        let c = region.change();
+        let held = c.bytes_allocated as isize - c.bytes_deallocated as isize + c.bytes_reallocated;
+        least = least.min(held);
+    }
+    (least as f64 / N as f64, clients)
 }
 
 /// The floor: a task per connection that echoes with a stack buffer and keeps nothing else.

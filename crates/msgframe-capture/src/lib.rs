@@ -1,0 +1,24 @@
+//! TCP streams out of packet captures: what a bank sends after a failed test, turned back into
+//! the byte streams each side sent, ready for a framing to cut into messages.
+//!
+//! [`read_capture`] reads a `.pcap` or `.pcapng` file (Ethernet, Linux cooked, raw IP or loopback
+//! link layers; IPv4 and IPv6), sorts TCP segments into [`Conversation`]s, and puts each
+//! direction back in sequence order ([`Flow`]): retransmitted segments are dropped, reordered
+//! ones put in place, and stretches the capture lacks are reported as [`Gap`]s, never papered
+//! over.
+//!
+//! ```no_run
+//! let capture = msgframe_capture::read_capture(std::fs::File::open("failed-test.pcapng")?)?;
+//! for c in &capture.conversations {
+//!     println!("{} -> {}: {} bytes, {} gaps", c.client, c.server, c.to_server.data.len(), c.to_server.gaps.len());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod read;
+mod reassembly;
+
+pub use read::{read_capture, Capture, CaptureError, Conversation};
+pub use reassembly::{Flow, Gap, Reassembler};

@@ -1,0 +1,288 @@
+//! The command line: every command, option and help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Parses durations such as `500ms`, `5s`, `2m`, `1h 30m`.
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); examples: 500ms, 5s, 2m"))
+}
+
+/// netcat that understands framing: talk to, imitate, bridge and inspect peers that frame their
+/// messages (ISO 8583 hosts behind ASCII, BCD or binary length headers, CMPP/SMPP gateways,
+/// ETX-terminated and line protocols, short connections).
+///
+/// A framing is given as a spec: `ascii:4`, `bcd:2`, `be:2`, `be:4,counts-header`,
+/// `be:2,before=0300,counts-header` (TPKT), `delim:03`, `lines`, `netstring`, `fixed:N`, `eof`...
+/// (the README's "Framing specs" lists them all).
+#[derive(Debug, Parser)]
+#[command(name = "msgframe", version, about, long_about, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Documented in `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the peer or the network failed (refused, reset, timed out, closed early)
+  2  usage: a bad option, framing spec, hex string or file
+  3  the data is invalid: a stream stops being valid frames, a capture is damaged or holds no
+     such stream, no framing explains a stream";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send messages to a host and show its replies.
+    #[command(after_long_help = "\
+Examples:
+  msgframe send --to 10.1.2.3:9000 --framing ascii:4 --hex '30 38 30 30 ...'
+  msgframe send --to host:9000 --framing bcd:2 --file echo-0800.bin --repeat 10
+  echo -n 0800 | msgframe send --to host:9000 --framing be:2 --out raw > reply.bin
+  msgframe send --to host:9000 --framing eof --short --file request.xml")]
+    Send(SendArgs),
+
+    /// Run a mock host: answer every message (echo, a fixed reply, or a command's output).
+    #[command(after_long_help = "\
+Examples:
+  msgframe serve --listen 127.0.0.1:9000 --framing ascii:4 --echo
+  msgframe serve --listen 0.0.0.0:9000 --framing bcd:2 --reply-hex '0810...'
+  msgframe serve --listen :9000 --framing be:2 --exec './host-logic.sh'")]
+    Serve(ServeArgs),
+
+    /// Stand between a client and a host, show every message both ways, and optionally re-frame
+    /// between two framings.
+    #[command(after_long_help = "\
+Examples:
+  msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
+  # a terminal speaking ascii:4 in front of a host speaking be:2:
+  msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2")]
+    Proxy(ProxyArgs),
+
+    /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
+    /// frames and print them.
+    #[command(after_long_help = "\
+Examples:
+  msgframe split --framing bcd:2 stream.bin
+  msgframe split --framing ascii:4 failed-test.pcapng --port 9000 --direction to-server
+  cat stream.bin | msgframe split --framing be:2 - --json")]
+    Split(SplitArgs),
+
+    /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng).
+    #[command(after_long_help = "\
+Examples:
+  msgframe sniff stream.bin
+  msgframe sniff failed-test.pcap --stream 0 --direction to-client --top 3")]
+    Sniff(SniffArgs),
+
+    /// A load run on loopback: an in-process server and clients; messages/s, MB/s, latency
+    /// percentiles.
+    #[command(after_long_help = "\
+Examples:
+  msgframe bench --framing be:2 --size 100 --count 100000 --connections 4
+  msgframe bench --framing ascii:4 --short --count 2000")]
+    Bench(BenchArgs),
+
+    /// A mock host and a client in one process, exchanging messages in several framings, showing
+    /// the bytes that cross the wire.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The host, as HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: String,
+    /// The framing of requests (and replies, unless --reply-framing).
+    #[arg(long, value_name = "SPEC")]
+    pub framing: String,
+    /// A different framing for replies (`eof`: the reply ends when the host closes).
+    #[arg(long, value_name = "SPEC")]
+    pub reply_framing: Option<String>,
+    /// The message as hex (spaces, colons and a 0x prefix allowed).
+    #[arg(long, value_name = "HEX", conflicts_with = "file")]
+    pub hex: Option<String>,
+    /// Read the message from this file (raw bytes); without --hex or --file, from stdin.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// The longest wait for each reply (and for connecting).
+    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Send the message this many times.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u64,
+    /// After the replies, keep the connection open and show every message the host sends,
+    /// until it closes or Ctrl-C.
+    #[arg(long, conflicts_with = "short")]
+    pub keep_open: bool,
+    /// A new connection for every message (short connections), closed after its reply.
+    #[arg(long)]
+    pub short: bool,
+    /// Send only: expect no reply.
+    #[arg(long, conflicts_with = "keep_open")]
+    pub no_reply: bool,
+    /// How replies are written: an annotated hex dump, or the raw bodies (for piping).
+    #[arg(long, value_enum, default_value_t = OutputMode::Dump)]
+    pub out: OutputMode,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// Offset, hex and ASCII, with the round-trip time.
+    Dump,
+    /// The reply bodies, nothing else.
+    Raw,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (`:9000` means all interfaces, port 9000; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    #[arg(long, value_name = "SPEC")]
+    /// The framing of messages both ways.
+    pub framing: String,
+    #[command(flatten)]
+    pub reply: ReplyArgs,
+    /// Close a connection with no complete message for this long.
+    #[arg(long, value_parser = duration, default_value = "5m", value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// The most connections at once from one client address.
+    #[arg(long, value_name = "N")]
+    pub max_per_client: Option<usize>,
+    /// The most connections at once.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Do not dump each message, only log one line per message.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ReplyArgs {
+    /// Answer every message with itself.
+    #[arg(long)]
+    pub echo: bool,
+    /// Answer every message with this message (hex).
+    #[arg(long, value_name = "HEX")]
+    pub reply_hex: Option<String>,
+    /// Answer every message with the contents of this file.
+    #[arg(long, value_name = "PATH")]
+    pub reply_file: Option<PathBuf>,
+    /// Run this shell command for every message: the body on its stdin, the reply from its stdout
+    /// (nothing on stdout: no reply).
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The address clients connect to.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// The host to forward to, as HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: String,
+    /// The framing clients speak.
+    #[arg(long, value_name = "SPEC")]
+    pub framing: String,
+    /// The framing the host speaks, when it differs: messages are re-framed both ways.
+    #[arg(long, value_name = "SPEC")]
+    pub upstream_framing: Option<String>,
+    /// The longest wait to connect to the host.
+    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Do not dump each message, only log one line per message.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The framing to cut the stream with.
+    #[arg(long, value_name = "SPEC")]
+    pub framing: String,
+    #[command(flatten)]
+    pub input: CaptureInput,
+    /// Print one line per frame, without the hex dump.
+    #[arg(long)]
+    pub brief: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct SniffArgs {
+    #[command(flatten)]
+    pub input: CaptureInput,
+    /// How many candidates to show.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub top: usize,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Where a stream comes from: a raw file, stdin, or a TCP stream of a capture.
+#[derive(Debug, Args)]
+pub struct CaptureInput {
+    /// A raw byte stream, or a .pcap/.pcapng capture (recognised by its content); `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// (captures) The TCP conversation with this port on either side.
+    #[arg(long, value_name = "PORT", conflicts_with = "stream")]
+    pub port: Option<u16>,
+    /// (captures) The Nth TCP conversation (from 0, in order of first packet).
+    #[arg(long, value_name = "N")]
+    pub stream: Option<usize>,
+    /// (captures) Which direction(s) to read.
+    #[arg(long, value_enum, default_value_t = Direction::Both)]
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    /// What the client (the side that connected) sent.
+    ToServer,
+    /// What the server sent.
+    ToClient,
+    /// Both, one after the other.
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The framing of messages both ways.
+    #[arg(long, value_name = "SPEC", default_value = "be:2")]
+    pub framing: String,
+    /// Body size of each message, in bytes.
+    #[arg(long, default_value_t = 100, value_name = "BYTES")]
+    pub size: usize,
+    /// How many request/reply exchanges in all.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub count: u64,
+    /// How many client connections share them.
+    #[arg(long, default_value_t = 4, value_name = "K")]
+    pub connections: usize,
+    /// A new connection for every exchange.
+    #[arg(long)]
+    pub short: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// One JSON object per line (per frame or per result) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}

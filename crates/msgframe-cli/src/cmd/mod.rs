@@ -1,0 +1,9 @@
+//! One module per command.
+
+pub mod bench;
+pub mod demo;
+pub mod proxy;
+pub mod send;
+pub mod serve;
+pub mod sniff;
+pub mod split;

@@ -1,0 +1,164 @@
+//! `msgframe proxy`: a logging man-in-the-middle that can re-frame between two framings.
+//!
+//! Each direction is relayed on its own (a host may send without being asked), so the proxy uses
+//! `msgframe-tokio`'s message readers and writers directly rather than the request/reply server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use msgframe_codec::Framing;
+use msgframe_tokio::{MessageReader, MessageWriter};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::cli::ProxyArgs;
+use crate::cmd::serve::{announce_listening, listen_addr};
+use crate::dump::{self, Style};
+use crate::error::{Failure, Result};
+use crate::input;
+
+struct Setup {
+    to: String,
+    client_framing: Framing,
+    host_framing: Framing,
+    connect_timeout: std::time::Duration,
+    style: Style,
+    quiet: bool,
+    started: Instant,
+}
+
+pub async fn run(args: ProxyArgs) -> Result<()> {
+    let client_framing = input::framing(&args.framing)?;
+    let host_framing = match &args.upstream_framing {
+        Some(spec) => input::framing(spec)?,
+        None => client_framing.clone(),
+    };
+    let addr = listen_addr(&args.listen);
+    let listener = TcpListener::bind(addr.as_str())
+        .await
+        .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
+    let style = Style::new(args.common.json);
+    let shown = match &args.upstream_framing {
+        Some(up) => format!("{} <-> {up}", args.framing),
+        None => args.framing.clone(),
+    };
+    announce_listening(&style, listener.local_addr()?, &shown)?;
+    let setup = Arc::new(Setup {
+        to: args.to.clone(),
+        client_framing,
+        host_framing,
+        connect_timeout: args.connect_timeout,
+        style,
+        quiet: args.quiet,
+        started: Instant::now(),
+    });
+    let ids = AtomicU64::new(0);
+    loop {
+        let (client, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let setup = Arc::clone(&setup);
+        tokio::spawn(async move {
+            if let Err(e) = relay(&setup, id, client, peer).await {
+                note(&setup, id, &e.message);
+            }
+        });
+    }
+}
+
+fn note(setup: &Setup, id: u64, text: &str) {
+    if setup.style.json {
+        dump::json_line(json!({"event": "note", "connection": id, "text": text}));
+    } else {
+        println!("{}", setup.style.dim(&format!("#{id} {text}")));
+    }
+}
+
+async fn relay(setup: &Setup, id: u64, client: TcpStream, peer: SocketAddr) -> Result<()> {
+    let host = tokio::time::timeout(setup.connect_timeout, TcpStream::connect(&setup.to))
+        .await
+        .map_err(|_| Failure::peer(format!("connecting to {}: timed out", setup.to)))?
+        .map_err(|e| Failure::peer(format!("connecting to {}: {e}", setup.to)))?;
+    client.set_nodelay(true)?;
+    host.set_nodelay(true)?;
+    note(
+        setup,
+        id,
+        &format!("{peer} connected; relaying to {}", setup.to),
+    );
+    let (client_read, client_write) = client.into_split();
+    let (host_read, host_write) = host.into_split();
+    let upstream = pump(
+        setup,
+        id,
+        "client -> host",
+        MessageReader::new(client_read, setup.client_framing.clone()),
+        MessageWriter::new(host_write, setup.host_framing.clone()),
+    );
+    let downstream = pump(
+        setup,
+        id,
+        "host -> client",
+        MessageReader::new(host_read, setup.host_framing.clone()),
+        MessageWriter::new(client_write, setup.client_framing.clone()),
+    );
+    // When either side ends, both connections close.
+    let ended = tokio::select! {
+        r = upstream => r,
+        r = downstream => r,
+    };
+    note(setup, id, &format!("closed: {ended}"));
+    Ok(())
+}
+
+/// Relays messages from `reader` to `writer`, logging each; returns why it stopped.
+async fn pump(
+    setup: &Setup,
+    id: u64,
+    direction: &str,
+    mut reader: MessageReader<tokio::net::tcp::OwnedReadHalf, Framing>,
+    mut writer: MessageWriter<tokio::net::tcp::OwnedWriteHalf, Framing>,
+) -> String {
+    let side = if direction.starts_with("client") {
+        "the client"
+    } else {
+        "the host"
+    };
+    loop {
+        let message = match reader.read_message().await {
+            Ok(m) => m,
+            Err(e) if e.is_closed() => return format!("{side} closed"),
+            Err(e) => return format!("{side}: {e}"),
+        };
+        show(setup, id, direction, &message);
+        if let Err(e) = writer.write_message(&message).await {
+            return format!("writing {direction}: {e}");
+        }
+    }
+}
+
+fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
+    let style = &setup.style;
+    if style.json {
+        dump::json_line(json!({
+            "event": "message",
+            "connection": id,
+            "direction": direction,
+            "length": message.len(),
+            "at_ms": dump::millis(setup.started.elapsed()),
+            "hex": dump::hex(message),
+        }));
+    } else {
+        let head = format!("#{id} {direction}: {} bytes", message.len());
+        if setup.quiet {
+            println!("{head}");
+        } else {
+            print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+        }
+    }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}

@@ -1,0 +1,156 @@
+//! `msgframe serve`: a mock host that answers every message.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use msgframe_conn::{Connection, Reply, Server};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::cli::ServeArgs;
+use crate::dump::{self, Style};
+use crate::error::{Failure, Result};
+use crate::input;
+
+/// How the mock host answers.
+enum Answer {
+    Echo,
+    Fixed(Bytes),
+    Exec(String),
+}
+
+/// `:9000` means every interface.
+pub fn listen_addr(addr: &str) -> String {
+    if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_owned()
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let framing = input::framing(&args.framing)?;
+    let answer = if args.reply.echo {
+        Answer::Echo
+    } else if let Some(hex) = &args.reply.reply_hex {
+        Answer::Fixed(input::hex(hex)?.into())
+    } else if let Some(path) = &args.reply.reply_file {
+        Answer::Fixed(input::read_file(path)?.into())
+    } else if let Some(cmd) = &args.reply.exec {
+        Answer::Exec(cmd.clone())
+    } else {
+        return Err(Failure::usage(
+            "one of --echo, --reply-hex, --reply-file, --exec",
+        ));
+    };
+    if let Answer::Fixed(reply) = &answer {
+        let mut probe = bytes::BytesMut::new();
+        msgframe_codec::Encoder::encode(&framing, reply, &mut probe).map_err(|e| {
+            Failure::usage(format!(
+                "the reply cannot be framed as {}: {e}",
+                args.framing
+            ))
+        })?;
+    }
+    let mut builder = Server::builder(framing).idle_timeout(Some(args.idle_timeout));
+    if let Some(n) = args.max_per_client {
+        builder = builder.max_per_client(n);
+    }
+    if let Some(n) = args.max_connections {
+        builder = builder.max_connections(n);
+    }
+    let addr = listen_addr(&args.listen);
+    let server = builder
+        .bind(addr.as_str())
+        .await
+        .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
+    let style = Style::new(args.common.json);
+    announce_listening(&style, server.local_addr(), &args.framing)?;
+    let handle = server.handle();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.shutdown();
+        }
+    });
+    let started = Instant::now();
+    let answer = Arc::new(answer);
+    let quiet = args.quiet;
+    server
+        .serve(move |conn: Connection, message: Bytes| {
+            let answer = Arc::clone(&answer);
+            async move {
+                log_message(&style, &conn, &message, started, quiet);
+                match &*answer {
+                    Answer::Echo => Reply::Send(message),
+                    Answer::Fixed(reply) => Reply::Send(reply.clone()),
+                    Answer::Exec(cmd) => match exec(cmd, &message).await {
+                        Ok(reply) if reply.is_empty() => Reply::Nothing,
+                        Ok(reply) => Reply::Send(reply.into()),
+                        Err(e) => {
+                            eprintln!("--exec `{cmd}` failed: {e}; closing the connection");
+                            Reply::Close
+                        }
+                    },
+                }
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// The first line a server prints: where it listens (tests and scripts read the port from it).
+pub fn announce_listening(style: &Style, addr: std::net::SocketAddr, framing: &str) -> Result<()> {
+    if style.json {
+        dump::json_line(
+            json!({"event": "listening", "addr": addr.to_string(), "framing": framing}),
+        );
+    } else {
+        println!("listening on {addr} ({framing})");
+    }
+    std::io::Write::flush(&mut std::io::stdout())?;
+    Ok(())
+}
+
+fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instant, quiet: bool) {
+    if style.json {
+        dump::json_line(json!({
+            "event": "message",
+            "connection": conn.id(),
+            "peer": conn.peer().to_string(),
+            "length": message.len(),
+            "at_ms": dump::millis(started.elapsed()),
+            "hex": dump::hex(message),
+        }));
+        return;
+    }
+    let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
+    if quiet {
+        println!("{head}");
+    } else {
+        print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+    }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
+/// Runs `cmd` through the shell with `message` on its stdin; its stdout is the reply.
+async fn exec(cmd: &str, message: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(message).await?;
+    }
+    let output = child.wait_with_output().await?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!(
+            "exited with {}",
+            output.status
+        )));
+    }
+    Ok(output.stdout)
+}

@@ -1,0 +1,185 @@
+//! `msgframe split`: cut a captured stream into frames, and say exactly where and why it stops
+//! being valid.
+
+use bytes::BytesMut;
+use msgframe_codec::Decoder;
+use serde_json::json;
+
+use crate::cli::SplitArgs;
+use crate::dump::{self, Style};
+use crate::error::{Failure, Result};
+use crate::input::{self, Stream};
+
+/// How a stream ended under the framing.
+enum End {
+    /// Every byte is in a whole frame.
+    Complete,
+    /// The last frame is cut short.
+    Partial { offset: usize, buffered: usize },
+    /// The bytes at `offset` are not a valid frame.
+    Invalid { offset: usize, reason: String },
+}
+
+pub fn run(args: SplitArgs) -> Result<()> {
+    // Validate the spec before reading anything.
+    input::framing(&args.framing)?;
+    let style = Style::new(args.common.json);
+    let mut invalid = Vec::new();
+    for stream in input::streams(&args.input)? {
+        let framing = input::framing(&args.framing)?;
+        if let End::Invalid { offset, reason } = split(&style, &args, framing, &stream) {
+            invalid.push(format!(
+                "{}: invalid at offset {offset}: {reason}",
+                stream.label
+            ));
+        }
+    }
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::data(invalid.join("; ")))
+    }
+}
+
+fn split(
+    style: &Style,
+    args: &SplitArgs,
+    mut framing: msgframe_codec::Framing,
+    stream: &Stream,
+) -> End {
+    let data = &stream.data;
+    if !style.json {
+        println!(
+            "{}",
+            style.heading(&format!(
+                "{}: {} bytes, framing {}",
+                stream.label,
+                data.len(),
+                args.framing
+            ))
+        );
+    }
+    let mut buf = BytesMut::from(&data[..]);
+    let mut frames = 0usize;
+    let mut gaps = stream.gaps.iter().peekable();
+    let end = loop {
+        let offset = data.len() - buf.len();
+        let result = match framing.decode(&mut buf) {
+            Ok(None) if !buf.is_empty() => framing.decode_eof(&mut buf),
+            other => other,
+        };
+        match result {
+            Ok(Some(body)) => {
+                let next = data.len() - buf.len();
+                frames += 1;
+                while let Some(&&(gap_at, missing)) = gaps.peek() {
+                    if gap_at > next {
+                        break;
+                    }
+                    gaps.next();
+                    gap_note(style, gap_at, missing);
+                }
+                show_frame(style, args, stream, frames, offset, next - offset, &body);
+            }
+            Ok(None) => break End::Complete,
+            Err(e @ msgframe_codec::CodecError::UnexpectedEof { .. }) => {
+                let _ = e;
+                break End::Partial {
+                    offset,
+                    buffered: data.len() - offset,
+                };
+            }
+            Err(e) => {
+                break End::Invalid {
+                    offset,
+                    reason: e.to_string(),
+                }
+            }
+        }
+    };
+    for &(gap_at, missing) in gaps {
+        gap_note(style, gap_at, missing);
+    }
+    summary(style, stream, frames, &end);
+    end
+}
+
+fn gap_note(style: &Style, at: usize, missing: u64) {
+    if style.json {
+        dump::json_line(json!({"event": "gap", "offset": at, "missing": missing}));
+    } else {
+        println!(
+            "{}",
+            style.bad(&format!(
+                "  the capture misses {missing} bytes at offset {at}: frames across it are not what was sent"
+            ))
+        );
+    }
+}
+
+fn show_frame(
+    style: &Style,
+    args: &SplitArgs,
+    stream: &Stream,
+    index: usize,
+    offset: usize,
+    span: usize,
+    body: &[u8],
+) {
+    if style.json {
+        dump::json_line(json!({
+            "event": "frame",
+            "stream": stream.label,
+            "index": index,
+            "offset": offset,
+            "length": span,
+            "body_length": body.len(),
+            "hex": dump::hex(body),
+        }));
+        return;
+    }
+    println!(
+        "#{index}  offset {offset}  {span} bytes on the wire, body {} bytes",
+        body.len()
+    );
+    if !args.brief {
+        print!("{}", style.hexdump(body, "  "));
+    }
+}
+
+fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) {
+    let (complete, text, stopped_at) = match end {
+        End::Complete => (true, "every byte is in a whole frame".to_owned(), None),
+        End::Partial { offset, buffered } => (
+            false,
+            format!("the stream ends inside a frame: {buffered} bytes from offset {offset} (cut short?)"),
+            Some(*offset),
+        ),
+        End::Invalid { offset, reason } => (
+            false,
+            format!("not a valid frame at offset {offset}: {reason}"),
+            Some(*offset),
+        ),
+    };
+    if style.json {
+        dump::json_line(json!({
+            "event": "end",
+            "stream": stream.label,
+            "frames": frames,
+            "bytes": stream.data.len(),
+            "complete": complete,
+            "stopped_at": stopped_at,
+            "reason": if complete { None } else { Some(text) },
+        }));
+    } else {
+        let line = format!("{frames} frames; {text}");
+        println!(
+            "{}",
+            if complete {
+                style.dim(&line)
+            } else {
+                style.bad(&line)
+            }
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Annotated hex dumps, and the output conventions of every command: text or JSON lines, colour
+//! only on a terminal.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+/// How a command writes: JSON lines or text, with or without colour.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub json: bool,
+    pub colour: bool,
+}
+
+impl Style {
+    /// JSON when asked; colour only when stdout is a terminal and `NO_COLOR` is not set.
+    pub fn new(json: bool) -> Self {
+        let colour = !json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Style { json, colour }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// A heading line (bold).
+    pub fn heading(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// A note (dim).
+    pub fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// Something that went wrong (red).
+    pub fn bad(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// `bytes` as lines of `offset  hex  |ascii|`, 16 bytes a line, indented by `indent`.
+    pub fn hexdump(&self, bytes: &[u8], indent: &str) -> String {
+        let mut out = String::new();
+        if bytes.is_empty() {
+            let _ = writeln!(out, "{indent}{}", self.dim("(empty)"));
+        }
+        for (line, chunk) in bytes.chunks(16).enumerate() {
+            let mut hex = String::with_capacity(16 * 3 + 1);
+            for (i, b) in chunk.iter().enumerate() {
+                if i == 8 {
+                    hex.push(' ');
+                }
+                let _ = write!(hex, "{b:02x} ");
+            }
+            let ascii: String = chunk
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{indent}{}  {hex:<49} |{ascii}|",
+                self.dim(&format!("{:04x}", line * 16))
+            );
+        }
+        out
+    }
+}
+
+/// `bytes` as a plain hex string, for JSON.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Prints one JSON object on a line of its own.
+pub fn json_line(value: serde_json::Value) {
+    println!("{value}");
+}
+
+/// A duration as milliseconds with three decimals.
+pub fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hexdump_shows_offsets_hex_and_ascii() {
+        let style = Style {
+            json: false,
+            colour: false,
+        };
+        let dump = style.hexdump(b"0800\x00\x01 network test, a bit longer", "");
+        let first = dump.lines().next().unwrap();
+        assert!(
+            first.starts_with("0000  30 38 30 30 00 01 20 6e  65 74"),
+            "{first}"
+        );
+        assert!(first.ends_with("|0800.. network t|"), "{first}");
+        assert!(dump.lines().nth(1).unwrap().starts_with("0010  "));
+    }
+}

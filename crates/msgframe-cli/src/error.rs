@@ -1,0 +1,57 @@
+//! One-line errors with the exit code they end the program with.
+
+use std::fmt;
+
+/// What ends a command unsuccessfully: one line for the user, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+/// The peer or the network failed.
+pub const PEER: u8 = 1;
+/// A bad option, framing spec, hex string or file.
+pub const USAGE: u8 = 2;
+/// The data is invalid.
+pub const DATA: u8 = 3;
+
+impl Failure {
+    pub fn peer(message: impl fmt::Display) -> Self {
+        Failure {
+            message: message.to_string(),
+            code: PEER,
+        }
+    }
+
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Failure {
+            message: message.to_string(),
+            code: USAGE,
+        }
+    }
+
+    pub fn data(message: impl fmt::Display) -> Self {
+        Failure {
+            message: message.to_string(),
+            code: DATA,
+        }
+    }
+}
+
+impl From<msgframe_conn::Error> for Failure {
+    fn from(e: msgframe_conn::Error) -> Self {
+        match e.fault() {
+            msgframe_conn::Fault::Caller | msgframe_conn::Fault::Configuration => Failure::usage(e),
+            _ => Failure::peer(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::peer(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;

@@ -1,0 +1,167 @@
+//! Reading what the user gives: framing specs, hex strings, files, captures.
+
+use std::io::Read;
+use std::path::Path;
+
+use msgframe_codec::Framing;
+
+use crate::cli::{CaptureInput, Direction};
+use crate::error::{Failure, Result};
+
+/// A framing spec; a bad one is a usage error that points at the bad part.
+pub fn framing(spec: &str) -> Result<Framing> {
+    spec.parse::<msgframe_codec::FramingSpec>()
+        .map_err(|e| Failure::usage(format!("{e}\n  {}", e.pointer().replace('\n', "\n  "))))?
+        .build()
+        .map_err(|e| Failure::usage(format!("framing `{spec}`: {e}")))
+}
+
+/// Bytes from hex: pairs of hex digits, with spaces, colons, dashes, underscores and `0x`
+/// prefixes allowed between them.
+pub fn hex(text: &str) -> Result<Vec<u8>> {
+    let cleaned = text.replace("0x", "").replace("0X", "");
+    let digits: Vec<(usize, char)> = cleaned
+        .char_indices()
+        .filter(|(_, c)| !c.is_whitespace() && !matches!(c, ':' | '-' | '_'))
+        .collect();
+    if let Some((at, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(Failure::usage(format!(
+            "`{c}` at character {at} is not a hex digit (hex example: '30 38 30 30' or 30383030)"
+        )));
+    }
+    if !digits.len().is_multiple_of(2) {
+        return Err(Failure::usage(format!(
+            "{} hex digits: an odd number (each byte is two digits)",
+            digits.len()
+        )));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = pair[0].1.to_digit(16).unwrap_or(0) as u8;
+            let lo = pair[1].1.to_digit(16).unwrap_or(0) as u8;
+            hi << 4 | lo
+        })
+        .collect())
+}
+
+/// The contents of `path`, or of stdin for `-`.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .map_err(|e| Failure::usage(format!("reading stdin: {e}")))?;
+    } else {
+        data = std::fs::read(path)
+            .map_err(|e| Failure::usage(format!("reading {}: {e}", path.display())))?;
+    }
+    Ok(data)
+}
+
+/// One byte stream to split or sniff, and where it came from.
+pub struct Stream {
+    pub label: String,
+    pub data: Vec<u8>,
+    /// Stretches missing from a capture: (offset in `data`, bytes missing).
+    pub gaps: Vec<(usize, u64)>,
+}
+
+fn is_capture(data: &[u8]) -> bool {
+    matches!(
+        data.get(..4),
+        Some([0x0a, 0x0d, 0x0d, 0x0a])
+            | Some([0xa1, 0xb2, 0xc3, 0xd4])
+            | Some([0xd4, 0xc3, 0xb2, 0xa1])
+            | Some([0xa1, 0xb2, 0x3c, 0x4d])
+            | Some([0x4d, 0x3c, 0xb2, 0xa1])
+    )
+}
+
+/// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
+/// capture.
+pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
+    let data = read_file(&input.file)?;
+    let name = input.file.display().to_string();
+    if !is_capture(&data) {
+        if input.port.is_some() || input.stream.is_some() {
+            return Err(Failure::usage(format!(
+                "{name} is not a pcap or pcapng capture: --port and --stream apply to captures"
+            )));
+        }
+        return Ok(vec![Stream {
+            label: name,
+            data,
+            gaps: Vec::new(),
+        }]);
+    }
+    let capture = msgframe_capture::read_capture(&data[..])
+        .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    if capture.conversations.is_empty() {
+        return Err(Failure::data(format!(
+            "{name}: no TCP conversation in the capture ({} other packets)",
+            capture.skipped
+        )));
+    }
+    let index = match (input.stream, input.port) {
+        (Some(n), _) => {
+            if n >= capture.conversations.len() {
+                return Err(Failure::data(format!(
+                    "{name}: no TCP conversation {n}: it has {} (0 to {})",
+                    capture.conversations.len(),
+                    capture.conversations.len() - 1
+                )));
+            }
+            n
+        }
+        (None, Some(port)) => capture
+            .conversations
+            .iter()
+            .position(|c| c.client.port() == port || c.server.port() == port)
+            .ok_or_else(|| Failure::data(format!("{name}: no TCP conversation on port {port}")))?,
+        (None, None) => {
+            if capture.conversations.len() > 1 {
+                eprintln!(
+                    "{name}: {} TCP conversations; reading the first (choose with --stream N or --port P)",
+                    capture.conversations.len()
+                );
+            }
+            0
+        }
+    };
+    let c = &capture.conversations[index];
+    let mut out = Vec::new();
+    let mut push = |label: String, flow: &msgframe_capture::Flow| {
+        out.push(Stream {
+            label,
+            data: flow.data.clone(),
+            gaps: flow.gaps.iter().map(|g| (g.offset, g.missing)).collect(),
+        })
+    };
+    if input.direction != Direction::ToClient {
+        push(
+            format!("{name} #{index} {} -> {}", c.client, c.server),
+            &c.to_server,
+        );
+    }
+    if input.direction != Direction::ToServer {
+        push(
+            format!("{name} #{index} {} -> {}", c.server, c.client),
+            &c.to_client,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_allows_separators_and_prefixes() {
+        assert_eq!(hex("30 38:30-30_0x31").unwrap(), b"08001");
+        assert!(hex("3").is_err());
+        assert!(hex("zz").unwrap_err().message.contains("`z`"));
+        assert_eq!(hex("").unwrap(), b"");
+    }
+}

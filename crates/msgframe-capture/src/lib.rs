@@ -19,6 +19,7 @@
 
 mod read;
 mod reassembly;
+pub mod synth;
 
 pub use read::{read_capture, Capture, CaptureError, Conversation};
 pub use reassembly::{Flow, Gap, Reassembler};

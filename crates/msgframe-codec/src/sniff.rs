@@ -203,9 +203,16 @@ fn starts_with_mti(body: &[u8]) -> bool {
 }
 
 /// Whether the spec has fixed bytes that every frame must carry: each frame found then verifies
-/// them, which is evidence a bare length lacks.
+/// them, which is evidence a bare length lacks. Zero bytes next to a length field are no such
+/// evidence: a wider length field explains them as well.
 fn verifies_fixed_bytes(spec: &str) -> bool {
-    spec.contains("before=") || spec.contains("after=") || spec.contains("trailer=")
+    spec.split(',').any(|option| {
+        ["before=", "after=", "trailer="].iter().any(|key| {
+            option
+                .strip_prefix(key)
+                .is_some_and(|hex| hex.bytes().any(|d| d != b'0'))
+        })
+    })
 }
 
 fn score(

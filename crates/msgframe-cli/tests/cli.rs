@@ -1,0 +1,483 @@
+//! The built `msgframe` binary, driven as a user would: against a real `serve` on loopback, a
+//! proxy re-framing between two framings (checked byte for byte on both sides), split and sniff on
+//! streams and captures written by the library, bench and demo.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use bytes::BytesMut;
+use msgframe_capture::synth::{Conversation, Format};
+use msgframe_codec::{Encoder, Framing};
+
+fn msgframe() -> Command {
+    let mut cmd = Command::cargo_bin("msgframe").unwrap();
+    cmd.timeout(Duration::from_secs(30));
+    cmd
+}
+
+/// A long-running `msgframe` (serve, proxy), killed when dropped; `addr` is where it listens,
+/// read from its first line of output.
+struct Running {
+    child: Child,
+    addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        Running {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// The output so far, after stopping it.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        rest
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
+    let framing: Framing = spec.parse().unwrap();
+    let mut out = BytesMut::new();
+    for b in bodies {
+        framing.encode(b, &mut out).unwrap();
+    }
+    out.to_vec()
+}
+
+fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("msgframe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+#[test]
+fn send_talks_to_a_real_serve_and_shows_the_replies() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "ascii:4",
+        "--echo",
+    ]);
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "ascii:4",
+            "--hex",
+            "30 38 30 30 41",
+        ])
+        .args(["--repeat", "3"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("reply ").count(), 3, "{out}");
+    assert!(out.contains("|0800A|"), "{out}");
+    let log = serve.stop();
+    assert_eq!(log.matches("-> 5 bytes").count(), 3, "{log}");
+}
+
+#[test]
+fn send_json_and_raw_output_for_scripts() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "bcd:2",
+        "--reply-hex",
+        "30383130",
+    ]);
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "bcd:2",
+            "--hex",
+            "30383030",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(line["event"], "reply");
+    assert_eq!(line["hex"], "30383130");
+    msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "bcd:2",
+            "--out",
+            "raw",
+        ])
+        .write_stdin("0800")
+        .assert()
+        .success()
+        .stdout("0810");
+}
+
+#[test]
+fn serve_runs_a_command_per_message() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "lines",
+        "--exec",
+        "tr a-z A-Z",
+    ]);
+    msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "lines",
+            "--out",
+            "raw",
+        ])
+        .write_stdin("hello host")
+        .assert()
+        .success()
+        .stdout("HELLO HOST");
+}
+
+#[test]
+fn send_short_connections_with_a_reply_until_end_of_stream() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "eof",
+        "--echo",
+    ]);
+    msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "eof",
+            "--short",
+            "--out",
+            "raw",
+        ])
+        .args(["--repeat", "2"])
+        .write_stdin("<req/>")
+        .assert()
+        .success()
+        .stdout("<req/><req/>");
+}
+
+#[test]
+fn proxy_reframes_between_two_framings_byte_for_byte() {
+    // The host speaks be:2 and records exactly what it receives.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    let recorded = std::thread::spawn(move || {
+        let (mut s, _) = host.accept().unwrap();
+        let mut got = [0u8; 7];
+        s.read_exact(&mut got).unwrap();
+        s.write_all(b"\x00\x03bye").unwrap();
+        got
+    });
+    let proxy = Running::start(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--to",
+        &host_addr,
+        "--framing",
+        "ascii:4",
+        "--upstream-framing",
+        "be:2",
+    ]);
+    // The terminal speaks ascii:4.
+    let mut terminal = TcpStream::connect(&proxy.addr).unwrap();
+    terminal
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    terminal.write_all(b"0005hello").unwrap();
+    let mut reply = [0u8; 7];
+    terminal.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"0003bye", "the terminal gets ascii:4");
+    assert_eq!(
+        &recorded.join().unwrap(),
+        b"\x00\x05hello",
+        "the host gets be:2"
+    );
+    drop(terminal);
+    let log = proxy.stop();
+    assert!(log.contains("client -> host: 5 bytes"), "{log}");
+    assert!(log.contains("host -> client: 3 bytes"), "{log}");
+}
+
+#[test]
+fn split_cuts_a_stream_and_names_where_it_stops_being_valid() {
+    let stream = encoded("be:2", &[b"0800", b"0810 ok", b"0200 pay"]);
+    let path = temp_file("split.bin", &stream);
+    let out = msgframe()
+        .args(["split", "--framing", "be:2", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["offset"], 6);
+    assert_eq!(lines[1]["body_length"], 7);
+    assert_eq!(lines[3]["complete"], true);
+
+    // A garbage tail: the exact offset and reason, exit code 3.
+    let mut bad = stream.clone();
+    bad.extend_from_slice(b"\xff\xff!");
+    let path = temp_file("bad.bin", &bad);
+    let assert = msgframe()
+        .args(["split", "--framing", "be:2,max=1000"])
+        .arg(&path)
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("offset 25"), "{stderr}");
+}
+
+#[test]
+fn sniff_ranks_the_true_framing_first() {
+    for spec in ["ascii:4", "bcd:2", "be:4,counts-header", "delim:03"] {
+        let bodies: Vec<Vec<u8>> = (1..=5)
+            .map(|i| format!("0200{i:06}amount={}", i * 100).into_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        let path = temp_file(
+            &format!("sniff-{}.bin", spec.replace([':', ','], "_")),
+            &encoded(spec, &refs),
+        );
+        let out = msgframe()
+            .args(["sniff", "--json", "--top", "1"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        assert_eq!(top["spec"], spec, "{top}");
+        assert_eq!(top["frames"], 5);
+    }
+}
+
+#[test]
+fn split_and_sniff_read_captures_with_retransmissions_and_reordering() {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    let request = encoded("ascii:4", &[b"0200000001 pay 100", b"0200000002 pay 250"]);
+    let (a, rest) = request.split_at(9);
+    let (b, rest) = rest.split_at(10);
+    c.client_sends(a)
+        .client_sends_twice(b)
+        .client_sends_reordered(&rest[..5], &rest[5..]);
+    c.server_sends(&encoded("ascii:4", &[b"0210000001 ok", b"0210000002 ok"]));
+    for format in [Format::Pcap, Format::PcapNg] {
+        let path = temp_file(&format!("capture-{format:?}.cap"), &c.write(format));
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--brief", "--port", "9000"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.matches("body 18 bytes").count(), 2, "{out}");
+        assert_eq!(out.matches("body 13 bytes").count(), 2, "{out}");
+        let out = msgframe()
+            .args(["sniff", "--json", "--top", "1", "--direction", "to-server"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        assert_eq!(top["spec"], "ascii:4", "{top}");
+    }
+}
+
+#[test]
+fn a_gap_in_a_capture_is_reported() {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends(b"0004ping")
+        .client_sends_uncaptured(b"0004lost")
+        .client_sends(b"0004pong");
+    let path = temp_file("gap.pcap", &c.write(Format::Pcap));
+    let out = msgframe()
+        .args(["split", "--framing", "ascii:4", "--direction", "to-server"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("misses 8 bytes at offset 8"), "{out}");
+}
+
+#[test]
+fn bench_runs_briefly_and_summarises() {
+    let out = msgframe()
+        .args([
+            "bench",
+            "--framing",
+            "be:2",
+            "--count",
+            "300",
+            "--connections",
+            "3",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+    assert_eq!(summary["count"], 300);
+    assert!(summary["messages_per_second"].as_f64().unwrap() > 0.0);
+    assert!(summary["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let out = msgframe()
+        .args(["bench", "--framing", "ascii:4", "--count", "50", "--short"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("exchanges/s"));
+}
+
+#[test]
+fn demo_shows_every_framing_on_the_wire() {
+    let out = msgframe()
+        .arg("demo")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for spec in [
+        "ascii:4",
+        "bcd:2",
+        "be:2",
+        "be:4,counts-header",
+        "delim:03",
+        "eof",
+    ] {
+        assert!(out.contains(&format!("--framing {spec})")), "{spec}: {out}");
+    }
+    assert!(out.contains("|00170800 network|"), "{out}");
+}
+
+#[test]
+fn errors_are_one_line_with_documented_exit_codes() {
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            "127.0.0.1:9",
+            "--framing",
+            "be:2,adjust=x",
+            "--hex",
+            "00",
+        ])
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("at `x`") && err.contains('^'), "{err}");
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+            "--framing",
+            "be:2",
+            "--hex",
+            "00",
+        ])
+        .assert()
+        .code(1);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("refused"), "{err}");
+    msgframe()
+        .args(["send", "--to", "x:1", "--framing", "be:2", "--hex", "0g"])
+        .assert()
+        .code(2);
+    msgframe().args(["sniff", "/no/such/file"]).assert().code(2);
+    msgframe().args(["--help"]).assert().success();
+    let help = msgframe()
+        .args(["send", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(help).unwrap().contains("Examples:"));
+}

@@ -38,7 +38,7 @@ pub enum Error {
     /// Reading or writing on the connection failed: a malformed or oversized frame from the peer,
     /// the peer closing, a reset. The connection is dropped (a long client reconnects).
     #[error(transparent)]
-    Frame(#[from] msgframe_io::Error),
+    Frame(msgframe_io::Error),
 
     /// The message was not sent, and nothing of it is kept: `reason` says why (no connection
     /// within the call's timeout, the writer busy with earlier messages). Offer it again.
@@ -93,6 +93,11 @@ pub enum Error {
     #[error("shut down")]
     Shutdown,
 
+    /// A TLS handshake failed: a certificate refused (named by its subject), a client
+    /// certificate missing or refused, a handshake not finished in time. Nothing was sent.
+    #[error("{0}")]
+    Tls(String),
+
     /// An option is invalid.
     #[error("configuration: {0}")]
     Config(String),
@@ -100,6 +105,21 @@ pub enum Error {
     /// A socket option or listener failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+}
+
+impl From<msgframe_io::Error> for Error {
+    /// A TLS failure met while reading or writing (with TLS 1.3 a refused client certificate
+    /// shows after the handshake, on the first read) becomes [`Error::Tls`] with its meaning;
+    /// anything else is [`Error::Frame`].
+    fn from(e: msgframe_io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        if let msgframe_io::Error::Io(io) = &e {
+            if let Some(described) = crate::tls::describe(io) {
+                return Error::Tls(described);
+            }
+        }
+        Error::Frame(e)
+    }
 }
 
 impl Error {
@@ -118,7 +138,7 @@ impl Error {
                 _ => Fault::Network,
             },
             Error::NotSent { .. } | Error::TimedOut { .. } => Fault::Network,
-            Error::PeerDead { .. } => Fault::Peer,
+            Error::PeerDead { .. } | Error::Tls(_) => Fault::Peer,
             Error::NoKey | Error::DuplicateKey { .. } | Error::Shutdown => Fault::Caller,
             Error::Config(_) => Fault::Configuration,
         }
@@ -133,6 +153,7 @@ impl Error {
             | Error::DuplicateKey { .. }
             | Error::Shutdown
             | Error::Config(_)
+            | Error::Tls(_)
             | Error::Connect { .. } => true,
             Error::Frame(e) => e.is_not_sent() || matches!(e, msgframe_io::Error::Message(_)),
             _ => false,

@@ -31,6 +31,8 @@ mod error;
 mod policy;
 mod server;
 mod socket;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{
     AnswerHeartbeats, BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event,

@@ -3,6 +3,7 @@
 use std::io;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -59,4 +60,82 @@ pub(crate) async fn connect(
             io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address"),
         ),
     })
+}
+
+/// How a client secures its connections.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Security {
+    /// Plain TCP.
+    #[default]
+    Plain,
+    /// TLS, with a handshake on every new connection.
+    #[cfg(feature = "tls")]
+    Tls(crate::tls::TlsConnector),
+}
+
+/// The reading half of a connection, plain or TLS.
+pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a connection, plain or TLS.
+pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A connection ready for messages: connected, secured as configured, split in two halves.
+pub(crate) struct Link {
+    pub(crate) read: BoxRead,
+    pub(crate) write: BoxWrite,
+    pub(crate) peer: std::net::SocketAddr,
+    /// The keepalive settings the kernel reported right after connecting.
+    pub(crate) keepalive: io::Result<Keepalive>,
+}
+
+/// Connects to `host` as [`connect`] does, then secures the connection (a TLS handshake within
+/// what is left of the deadline) and splits it.
+///
+/// # Errors
+/// As [`connect`]; [`Error::Tls`] for a failed handshake.
+pub(crate) async fn open(
+    host: &str,
+    per_attempt: Duration,
+    deadline: Instant,
+    keepalive: Option<&Keepalive>,
+    security: &Security,
+) -> Result<Link, Error> {
+    let stream = connect(host, per_attempt, deadline, keepalive).await?;
+    let peer = stream.peer_addr()?;
+    let keepalive = read_keepalive(&stream);
+    match security {
+        Security::Plain => {
+            let (read, write) = stream.into_split();
+            Ok(Link {
+                read: Box::new(read),
+                write: Box::new(write),
+                peer,
+                keepalive,
+            })
+        }
+        #[cfg(feature = "tls")]
+        Security::Tls(tls) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let stream = tls.connect(host, stream, left).await?;
+            let (read, write) = tokio::io::split(stream);
+            Ok(Link {
+                read: Box::new(read),
+                write: Box::new(write),
+                peer,
+                keepalive,
+            })
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_keepalive(stream: &TcpStream) -> io::Result<Keepalive> {
+    Keepalive::read(stream)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_keepalive(_: &TcpStream) -> io::Result<Keepalive> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "read back on Linux only",
+    ))
 }

@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use msgframe_tokio::{MessageReader, MessageWriter};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::connect::connect;
+use super::connect::{open, BoxRead, BoxWrite, Link};
 use super::event::Event;
 use super::long::{Config, Key, Session};
 use super::outgoing::{Outgoing, Waiter};
@@ -97,7 +95,7 @@ impl<K: Key> Driver<K> {
 
     pub(crate) async fn run(mut self) {
         while !self.shutting_down() {
-            let Some((index, stream)) = self.connect_round().await else {
+            let Some((index, link)) = self.connect_round().await else {
                 if self.shutting_down() {
                     break;
                 }
@@ -111,7 +109,7 @@ impl<K: Key> Driver<K> {
             self.reconnect.connected(index);
             let host = self.shared.config.hosts[index].clone();
             let started = Instant::now();
-            match self.session(&host, stream).await {
+            match self.session(&host, link).await {
                 End::Shutdown => break,
                 End::Failed(reason) => {
                     self.emit(Event::Disconnected { host, reason });
@@ -131,7 +129,7 @@ impl<K: Key> Driver<K> {
     }
 
     /// One round of connection attempts, every host once in order.
-    async fn connect_round(&mut self) -> Option<(usize, TcpStream)> {
+    async fn connect_round(&mut self) -> Option<(usize, Link)> {
         let config = Arc::clone(&self.shared.config);
         let order: Vec<usize> = self.reconnect.round().collect();
         for index in order {
@@ -139,7 +137,7 @@ impl<K: Key> Driver<K> {
             let deadline = Instant::now() + config.connect_timeout;
             let mut shutdown = self.shared.shutdown.clone();
             let result = tokio::select! {
-                result = connect(host, config.connect_timeout, deadline, config.keepalive.as_ref()) => result,
+                result = open(host, config.connect_timeout, deadline, config.keepalive.as_ref(), &config.security) => result,
                 () = signalled(&mut shutdown) => return None,
             };
             match result {
@@ -154,18 +152,15 @@ impl<K: Key> Driver<K> {
     }
 
     /// Runs one connection until it ends.
-    async fn session(&mut self, host: &str, stream: TcpStream) -> End {
+    async fn session(&mut self, host: &str, link: Link) -> End {
         let config = Arc::clone(&self.shared.config);
-        let addr = match stream.peer_addr() {
-            Ok(addr) => addr,
-            Err(e) => return End::Failed(format!("connection lost at once: {e}")),
-        };
-        let (read_half, write_half) = stream.into_split();
+        let addr = link.peer;
         let mut session = Session {
             host: host.to_owned(),
             addr,
-            reader: MessageReader::new(read_half, config.framing.clone()),
-            writer: MessageWriter::new(write_half, config.framing.clone()),
+            reader: MessageReader::new(link.read, config.framing.clone()),
+            writer: MessageWriter::new(link.write, config.framing.clone()),
+            keepalive: link.keepalive,
         };
         if let Some(hook) = &config.on_connect {
             let mut shutdown = self.shared.shutdown.clone();
@@ -219,7 +214,7 @@ impl<K: Key> Driver<K> {
 
     async fn read_loop(
         &mut self,
-        mut reader: MessageReader<tokio::net::tcp::OwnedReadHalf, msgframe_codec::Framing>,
+        mut reader: MessageReader<BoxRead, msgframe_codec::Framing>,
         control: &mpsc::Sender<Bytes>,
         mut writer_task: JoinHandle<Result<(), Error>>,
     ) -> End {
@@ -268,7 +263,7 @@ impl<K: Key> Driver<K> {
                             break end;
                         }
                     }
-                    Err(e) => break End::Failed(Error::Frame(e).to_string()),
+                    Err(e) => break End::Failed(Error::from(e).to_string()),
                 },
                 () = sleep_until(wake) => {}
             }
@@ -381,7 +376,7 @@ async fn sleep_until(wake: Option<Instant>) {
 /// Writes heartbeats and answers (first) and queued messages, one at a time, until the
 /// connection fails or the session ends.
 async fn write_loop<K: Key>(
-    mut writer: MessageWriter<OwnedWriteHalf, msgframe_codec::Framing>,
+    mut writer: MessageWriter<BoxWrite, msgframe_codec::Framing>,
     mut control: mpsc::Receiver<Bytes>,
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing<K>>>>,
     matcher: Arc<Mutex<Matcher<K, Waiter>>>,
@@ -416,7 +411,7 @@ async fn write_loop<K: Key>(
 
 /// Writes one queued message, if its caller has not given it up, and reports the outcome.
 async fn write_one<K: Key>(
-    writer: &mut MessageWriter<OwnedWriteHalf, msgframe_codec::Framing>,
+    writer: &mut MessageWriter<BoxWrite, msgframe_codec::Framing>,
     outgoing: Outgoing<K>,
     matcher: &Mutex<Matcher<K, Waiter>>,
 ) -> Result<(), Error> {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::time::Instant;
 
@@ -51,6 +50,7 @@ pub(crate) struct Config<K> {
     pub(crate) connect_timeout: Duration,
     pub(crate) on_connect: Option<Hook>,
     pub(crate) key: KeyFn<K>,
+    pub(crate) security: super::connect::Security,
 }
 
 /// Options of a [`LongClient`]; [`start`](LongClientBuilder::start) it inside a tokio runtime or
@@ -95,6 +95,7 @@ impl LongClientBuilder<()> {
                 connect_timeout: Duration::from_secs(5),
                 on_connect: None,
                 key: Arc::new(|_| Some(())),
+                security: super::connect::Security::Plain,
             },
             max_in_flight: 1,
             queue: 64,
@@ -128,6 +129,7 @@ impl<K: Key> LongClientBuilder<K> {
                 connect_timeout: c.connect_timeout,
                 on_connect: c.on_connect,
                 key: Arc::new(key),
+                security: c.security,
             },
             max_in_flight: if self.max_in_flight == 1 {
                 256
@@ -143,6 +145,14 @@ impl<K: Key> LongClientBuilder<K> {
     /// TCP keepalive on the connection (on by default: [`Keepalive::default`]); `None` turns it off.
     pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
         self.config.keepalive = keepalive;
+        self
+    }
+
+    /// Secures every connection with TLS (feature `tls`): each connect, reconnects included,
+    /// performs a new handshake.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConnector) -> Self {
+        self.config.security = super::connect::Security::Tls(tls);
         self
     }
 
@@ -729,8 +739,9 @@ impl LongReceiver {
 pub struct Session {
     pub(crate) host: String,
     pub(crate) addr: std::net::SocketAddr,
-    pub(crate) reader: MessageReader<OwnedReadHalf, Framing>,
-    pub(crate) writer: MessageWriter<OwnedWriteHalf, Framing>,
+    pub(crate) reader: MessageReader<super::connect::BoxRead, Framing>,
+    pub(crate) writer: MessageWriter<super::connect::BoxWrite, Framing>,
+    pub(crate) keepalive: std::io::Result<Keepalive>,
 }
 
 impl fmt::Debug for Session {
@@ -753,13 +764,16 @@ impl Session {
         self.addr
     }
 
-    /// The TCP keepalive settings the kernel uses on this connection (Linux).
+    /// The TCP keepalive settings the kernel reported for this connection right after it was
+    /// made (Linux).
     ///
     /// # Errors
-    /// Keepalive is off, or the operating system refused to answer.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    /// Keepalive is off, or the operating system refused to answer (or this is not Linux).
     pub fn keepalive(&self) -> std::io::Result<Keepalive> {
-        Keepalive::read(self.reader.get_ref().as_ref())
+        match &self.keepalive {
+            Ok(k) => Ok(*k),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        }
     }
 
     /// Writes one message.

@@ -7,7 +7,7 @@ use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
 use tokio::time::Instant;
 
-use super::connect::connect;
+use super::connect::{open, Security};
 use crate::Error;
 
 /// One connection per exchange, as hosts that mandate a connection per transaction require:
@@ -37,6 +37,7 @@ pub struct ShortClient {
     reply: Framing,
     connect_timeout: Duration,
     timeout: Duration,
+    security: Security,
 }
 
 impl ShortClient {
@@ -48,6 +49,7 @@ impl ShortClient {
             request: framing,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
+            security: Security::Plain,
         }
     }
 
@@ -69,6 +71,14 @@ impl ShortClient {
         self
     }
 
+    /// Secures every connection with TLS (feature `tls`): a handshake after connecting, within
+    /// the same deadline.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConnector) -> Self {
+        self.security = Security::Tls(tls);
+        self
+    }
+
     /// Sends `body` to `host` (`name:port`) on a new connection and returns the reply.
     ///
     /// # Errors
@@ -81,8 +91,8 @@ impl ShortClient {
         let deadline = start.checked_add(self.timeout);
         let far = start + Duration::from_secs(86_400 * 365);
         let deadline = deadline.unwrap_or(far);
-        let stream = connect(host, self.connect_timeout, deadline, None).await?;
-        let (read_half, write_half) = stream.into_split();
+        let link = open(host, self.connect_timeout, deadline, None, &self.security).await?;
+        let (read_half, write_half) = (link.read, link.write);
         let mut written = false;
         let exchange = async {
             let mut writer = MessageWriter::new(write_half, self.request.clone());

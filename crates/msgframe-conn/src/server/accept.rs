@@ -167,16 +167,47 @@ fn start<H: Handler>(
             return;
         }
         let counters = Arc::clone(&shared.counters);
-        let end = connection::run(
-            stream,
-            connection,
-            pushes,
-            handler,
-            config,
-            Arc::clone(&counters),
-            shutdown,
-        )
-        .await;
+        let end = match &config.tls {
+            None => {
+                connection::run(
+                    stream,
+                    connection,
+                    pushes,
+                    handler,
+                    config.clone(),
+                    Arc::clone(&counters),
+                    shutdown,
+                )
+                .await
+            }
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
+            // Boxed, handshake and all: a plain connection's task must not carry the room TLS
+            // state needs.
+            #[cfg(feature = "tls")]
+            Some(tls) => {
+                let tls = tls.clone();
+                let run = async {
+                    let stream = secure(&tls, stream, peer, &connection, &counters).await?;
+                    Some(
+                        connection::run(
+                            stream,
+                            connection,
+                            pushes,
+                            handler,
+                            config.clone(),
+                            Arc::clone(&counters),
+                            shutdown,
+                        )
+                        .await,
+                    )
+                };
+                match Box::pin(run).await {
+                    Some(end) => end,
+                    None => return,
+                }
+            }
+        };
         match &end {
             End::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
             End::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
@@ -189,6 +220,38 @@ fn start<H: Handler>(
         }
     };
     tasks.spawn(task.instrument(span));
+}
+
+/// The TLS handshake, under its own deadline, after admission: a client that opens TLS and never
+/// finishes it is closed and counted. The client's certificate becomes the connection's identity.
+#[cfg(feature = "tls")]
+async fn secure(
+    tls: &crate::tls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: &Connection,
+    counters: &Counters,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            if let Some(identity) = crate::tls::PeerIdentity::of(&stream) {
+                tracing::debug!(subject = %identity.subject, "client certificate");
+                connection.set_identity(identity);
+            }
+            Some(stream)
+        }
+        Ok(Err(e)) => {
+            Counters::add(&counters.tls_handshake_failed, 1);
+            let e = crate::tls::handshake_error(&peer.to_string(), &e);
+            tracing::info!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            Counters::add(&counters.tls_handshake_timeout, 1);
+            tracing::info!(timeout = ?tls.handshake_timeout, "TLS handshake not finished in time");
+            None
+        }
+    }
 }
 
 /// An admitted connection's place in the counts, given back when its task ends.

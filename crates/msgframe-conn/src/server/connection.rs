@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
@@ -104,6 +104,9 @@ struct ConnectionInner {
     queued: Notify,
     /// Wakes a pusher waiting for room.
     room: Notify,
+    /// The client's certificate, with TLS and client certificates.
+    #[cfg(feature = "tls")]
+    identity: std::sync::OnceLock<crate::tls::PeerIdentity>,
 }
 
 struct Pushes {
@@ -134,6 +137,8 @@ impl Connection {
                 }),
                 queued: Notify::new(),
                 room: Notify::new(),
+                #[cfg(feature = "tls")]
+                identity: std::sync::OnceLock::new(),
             }),
         };
         let queue = PushQueue(Arc::clone(&connection.inner));
@@ -148,6 +153,17 @@ impl Connection {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.inner.peer
+    }
+
+    /// The client's certificate (feature `tls`, with client certificates required): who it is.
+    #[cfg(feature = "tls")]
+    pub fn peer_identity(&self) -> Option<&crate::tls::PeerIdentity> {
+        self.inner.identity.get()
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_identity(&self, identity: crate::tls::PeerIdentity) {
+        let _ = self.inner.identity.set(identity);
     }
 
     /// Whether the connection has ended.
@@ -297,8 +313,27 @@ impl fmt::Display for End {
 }
 
 /// Runs one connection until it ends.
-pub(crate) async fn run<H: Handler>(
-    stream: TcpStream,
+/// A connection's byte stream: plain TCP, or TLS over it.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// The TCP socket underneath, to wait for readability without a buffer.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Transport for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+pub(crate) async fn run<H: Handler, S: Transport>(
+    stream: S,
     connection: Connection,
     pushes: PushQueue,
     handler: Arc<H>,
@@ -306,9 +341,37 @@ pub(crate) async fn run<H: Handler>(
     counters: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) -> End {
-    let (read_half, write_half) = stream.into_split();
-    let mut reader = MessageReader::new(read_half, config.framing.clone());
-    let mut writer = MessageWriter::new(write_half, Arc::clone(&config.encoder));
+    // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
+    let mut reader = MessageReader::new(stream, config.framing.clone());
+    let end = serve_messages(
+        &mut reader,
+        connection,
+        pushes,
+        handler,
+        &config,
+        &counters,
+        &mut shutdown,
+    )
+    .await;
+    // Close politely (with TLS, a close_notify), unless the connection is broken.
+    if !matches!(end, End::Failed(_)) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.get_mut().shutdown()).await;
+    }
+    end
+}
+
+/// How long closing a connection may take (a TLS close_notify to a peer that does not read).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+async fn serve_messages<H: Handler, S: Transport>(
+    reader: &mut MessageReader<S, Framing>,
+    connection: Connection,
+    pushes: PushQueue,
+    handler: Arc<H>,
+    config: &ServerConfig,
+    counters: &Counters,
+    shutdown: &mut watch::Receiver<bool>,
+) -> End {
     let mut clock = IdleClock::new(config.idle_timeout, config.message_timeout, now());
     // Whether the connection has given its buffers back: it then waits for readability before
     // reading, so that an idle connection holds no read buffer. A new connection reads at once
@@ -325,9 +388,7 @@ pub(crate) async fn run<H: Handler>(
                 if let Some(answer) = &config.answer {
                     if (answer.is_request)(&message) {
                         let reply = (answer.answer)(&message);
-                        if let Err(e) =
-                            Box::pin(write(&mut writer, &reply, &config, &counters)).await
-                        {
+                        if let Err(e) = Box::pin(write(reader, &reply, config, counters)).await {
                             return End::Failed(e);
                         }
                         clock.message_done(now(), !reader.is_between_messages());
@@ -344,13 +405,12 @@ pub(crate) async fn run<H: Handler>(
                     Reply::SendAndClose(body) => (Some(body), true),
                 };
                 if let Some(body) = body {
-                    if let Err(e) = Box::pin(write(&mut writer, &body, &config, &counters)).await {
+                    if let Err(e) = Box::pin(write(reader, &body, config, counters)).await {
                         return End::Failed(e);
                     }
                     clock.message_done(now(), !reader.is_between_messages());
                 }
                 if close {
-                    let _ = Box::pin(writer.shutdown()).await;
                     return End::Handler;
                 }
                 continue;
@@ -370,8 +430,8 @@ pub(crate) async fn run<H: Handler>(
         };
         tokio::select! {
             biased;
-            () = signalled(&mut shutdown) => return End::Shutdown,
-            read = wait_or_fill(&mut reader, released) => {
+            () = signalled(shutdown) => return End::Shutdown,
+            read = wait_or_fill(reader, released) => {
                 if let Err(e) = read {
                     return End::Failed(Error::Frame(e));
                 }
@@ -382,7 +442,7 @@ pub(crate) async fn run<H: Handler>(
                 if !push.ticket.take() {
                     continue;
                 }
-                let result = Box::pin(write(&mut writer, &push.body, &config, &counters)).await;
+                let result = Box::pin(write(reader, &push.body, config, counters)).await;
                 let failed = result.as_ref().err().map(|e| e.to_string());
                 let _ = push.done.send(result.map_err(|e| match e {
                     Error::Frame(msgframe_io::Error::TimedOut { elapsed_ms, .. }) => Error::TimedOut {
@@ -403,7 +463,6 @@ pub(crate) async fn run<H: Handler>(
                     return End::Reaped(clock.reason());
                 }
                 reader.release_idle_buffer();
-                writer.release_idle_buffer();
                 released = true;
             }
         }
@@ -412,12 +471,12 @@ pub(crate) async fn run<H: Handler>(
 
 /// Reads once into the reader's buffer; or, when the buffers were given back, waits until the
 /// socket is readable without allocating any.
-async fn wait_or_fill(
-    reader: &mut MessageReader<OwnedReadHalf, Framing>,
+async fn wait_or_fill<S: Transport>(
+    reader: &mut MessageReader<S, Framing>,
     released: bool,
 ) -> Result<(), msgframe_io::Error> {
     if released {
-        reader.get_ref().readable().await?;
+        reader.get_ref().tcp().readable().await?;
     } else {
         reader.fill().await?;
     }
@@ -425,13 +484,14 @@ async fn wait_or_fill(
 }
 
 /// Writes one message within the write timeout, counting it.
-async fn write(
-    writer: &mut MessageWriter<OwnedWriteHalf, Arc<Framing>>,
+async fn write<S: Transport>(
+    reader: &mut MessageReader<S, Framing>,
     body: &[u8],
     config: &ServerConfig,
     counters: &Counters,
 ) -> Result<(), Error> {
-    writer
+    // Unsent bytes left by a timeout go with this writer: the connection is closed then.
+    MessageWriter::new(reader.get_mut(), Arc::clone(&config.encoder))
         .write_message_timeout(body, config.write_timeout)
         .await
         .map_err(Error::Frame)?;

@@ -42,7 +42,15 @@ pub(crate) struct ServerConfig {
     pub(crate) socket_options: Option<SocketOptions>,
     /// Whether accepted sockets inherit `TCP_NODELAY` and keepalive from the listener.
     pub(crate) options_inherited: bool,
+    /// TLS on every connection, when set.
+    pub(crate) tls: Option<ServerTlsConfig>,
 }
+
+#[cfg(feature = "tls")]
+pub(crate) type ServerTlsConfig = crate::tls::TlsAcceptor;
+/// Without the `tls` feature there is nothing to configure.
+#[cfg(not(feature = "tls"))]
+pub(crate) type ServerTlsConfig = std::convert::Infallible;
 
 /// A user function run on every accepted socket.
 pub(crate) type SocketOptions =
@@ -150,6 +158,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Secures every connection with TLS (feature `tls`), optionally requiring client
+    /// certificates; the caps apply before the handshake, and a handshake not finished within the
+    /// acceptor's deadline closes the connection (counted in [`Stats`]).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsAcceptor) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
     /// How long shutdown lets handlers in progress finish before closing their connections
     /// (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -251,6 +268,7 @@ impl Server {
                 grace: Duration::from_secs(30),
                 socket_options: None,
                 options_inherited: false,
+                tls: None,
             },
             policy: AdmissionPolicy::default(),
         }

@@ -31,6 +31,10 @@ pub struct Stats {
     pub errors: u64,
     /// Connections open now.
     pub open: u64,
+    /// TLS handshakes that failed (a certificate refused, a protocol error).
+    pub tls_handshake_failed: u64,
+    /// TLS handshakes not finished within the handshake deadline.
+    pub tls_handshake_timeout: u64,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +51,8 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) open: AtomicU64,
+    pub(crate) tls_handshake_failed: AtomicU64,
+    pub(crate) tls_handshake_timeout: AtomicU64,
 }
 
 impl Counters {
@@ -69,6 +75,8 @@ impl Counters {
             bytes_out: get(&self.bytes_out),
             errors: get(&self.errors),
             open: get(&self.open),
+            tls_handshake_failed: get(&self.tls_handshake_failed),
+            tls_handshake_timeout: get(&self.tls_handshake_timeout),
         }
     }
 }

@@ -1,0 +1,333 @@
+//! TLS under every framing: certificates made at test time (rcgen), loopback only. Round trips in
+//! every framing through the short and long clients and the server; mutual TLS accepted and
+//! refused; certificate problems named by subject; the handshake deadline; reconnects
+//! handshake again.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use msgframe_conn::tls::{ClientTls, ServerTls, TlsAcceptor, TlsConnector};
+use msgframe_conn::{Connection, Error, LongClient, Reply, Server, ServerHandle, ShortClient};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use tokio::io::AsyncWriteExt;
+
+const S: Duration = Duration::from_secs(1);
+
+/// A private CA that signs server and client certificates.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A certificate and its key, PEM.
+struct Identity {
+    cert: String,
+    key: String,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        Ca {
+            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn issue(&self, common_name: &str, names: &[&str], expired: bool) -> Identity {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Identity {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+}
+
+fn server_tls(ca: &Ca, require_clients_of: Option<&Ca>) -> TlsAcceptor {
+    let id = ca.issue("host.test", &["localhost", "127.0.0.1"], false);
+    let mut tls = ServerTls::new_pem(id.cert.as_bytes(), id.key.as_bytes()).unwrap();
+    if let Some(client_ca) = require_clients_of {
+        tls = tls
+            .require_client_certificates_pem(client_ca.pem().as_bytes(), "client CA")
+            .unwrap();
+    }
+    tls.handshake_timeout(2 * S).build().unwrap()
+}
+
+fn client_tls(ca: &Ca, identity: Option<&Identity>) -> TlsConnector {
+    let mut tls = ClientTls::new()
+        .ca_pem(ca.pem().as_bytes(), "test CA")
+        .unwrap();
+    if let Some(id) = identity {
+        tls = tls
+            .client_cert_pem(id.cert.as_bytes(), id.key.as_bytes())
+            .unwrap();
+    }
+    tls.server_name("localhost").build().unwrap()
+}
+
+/// Serves `spec` over TLS with an echo that also names the client's certificate.
+async fn serve(spec: &str, tls: TlsAcceptor) -> (String, ServerHandle) {
+    let server = Server::builder(spec.parse().unwrap())
+        .tls(tls)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    let handle = server.handle();
+    tokio::spawn(server.serve(|conn: Connection, m: Bytes| async move {
+        if &m[..] == b"who am i" {
+            let who = conn
+                .peer_identity()
+                .map_or("nobody".to_owned(), |id| id.subject.clone());
+            return Reply::Send(who.into());
+        }
+        Reply::Send(m)
+    }));
+    (addr, handle)
+}
+
+/// Framings that carry a request and its reply on one connection (`eof` is a short connection's).
+const SPECS: &[&str] = &[
+    "ascii:4",
+    "hex:4",
+    "bcd:2",
+    "be:2",
+    "le:4",
+    "be:4,counts-header",
+    "be:2,before=0300,counts-header",
+    "be:2,trailer=03,counts-trailer",
+    "delim:03",
+    "lines",
+    "netstring",
+];
+
+#[tokio::test]
+async fn every_framing_round_trips_over_tls_on_a_long_connection() {
+    let ca = Ca::new("Test Root");
+    for spec in SPECS {
+        let (addr, _handle) = serve(spec, server_tls(&ca, None)).await;
+        let client = LongClient::builder([addr], spec.parse().unwrap())
+            .tls(client_tls(&ca, None))
+            .start()
+            .unwrap();
+        for i in 0..5u8 {
+            let body = format!("0800 message {i} over TLS");
+            let reply = client.request(body.clone(), 5 * S).await.unwrap();
+            assert_eq!(&reply[..], body.as_bytes(), "{spec}");
+        }
+        client.close().await;
+    }
+}
+
+#[tokio::test]
+async fn short_connections_over_tls_including_until_end_of_stream() {
+    let ca = Ca::new("Test Root");
+    for spec in ["ascii:4", "eof"] {
+        let (addr, _handle) = serve(spec, server_tls(&ca, None)).await;
+        let client = ShortClient::new(spec.parse().unwrap())
+            .tls(client_tls(&ca, None))
+            .timeout(5 * S);
+        let reply = client.request(&addr, b"0200 one shot").await.unwrap();
+        assert_eq!(&reply[..], b"0200 one shot", "{spec}");
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_the_right_client_certificate_and_names_it() {
+    let ca = Ca::new("Test Root");
+    let clients = Ca::new("Terminal CA");
+    let terminal = clients.issue("terminal-0042", &[], false);
+    let (addr, handle) = serve("be:2", server_tls(&ca, Some(&clients))).await;
+    let client = LongClient::builder([addr], "be:2".parse().unwrap())
+        .tls(client_tls(&ca, Some(&terminal)))
+        .start()
+        .unwrap();
+    let who = client.request(&b"who am i"[..], 5 * S).await.unwrap();
+    assert_eq!(&who[..], b"CN=terminal-0042");
+    client.close().await;
+    assert_eq!(handle.stats().tls_handshake_failed, 0);
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_client_without_a_certificate() {
+    let ca = Ca::new("Test Root");
+    let clients = Ca::new("Terminal CA");
+    let (addr, handle) = serve("be:2", server_tls(&ca, Some(&clients))).await;
+    let err = ShortClient::new("be:2".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .timeout(5 * S)
+        .request(&addr, b"hi")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("requires a client certificate") || text.contains("closed"),
+        "{text}"
+    );
+    wait_for(|| handle.stats().tls_handshake_failed == 1).await;
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_certificate_from_another_ca() {
+    let ca = Ca::new("Test Root");
+    let clients = Ca::new("Terminal CA");
+    let stranger = Ca::new("Other CA").issue("intruder", &[], false);
+    let (addr, handle) = serve("be:2", server_tls(&ca, Some(&clients))).await;
+    let err = ShortClient::new("be:2".parse().unwrap())
+        .tls(client_tls(&ca, Some(&stranger)))
+        .timeout(5 * S)
+        .request(&addr, b"hi")
+        .await
+        .unwrap_err();
+    assert!(!matches!(err, Error::TimedOut { .. }), "{err}");
+    wait_for(|| handle.stats().tls_handshake_failed == 1).await;
+}
+
+#[tokio::test]
+async fn an_untrusted_server_certificate_is_named_by_subject() {
+    let ours = Ca::new("Test Root");
+    let theirs = Ca::new("Unknown Root");
+    let (addr, _handle) = serve("be:2", server_tls(&theirs, None)).await;
+    let err = ShortClient::new("be:2".parse().unwrap())
+        .tls(client_tls(&ours, None))
+        .request(&addr, b"hi")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Tls(_)), "{text}");
+    assert!(text.contains("CN=host.test"), "{text}");
+    assert!(text.contains("not signed by a trusted CA"), "{text}");
+}
+
+#[tokio::test]
+async fn an_expired_server_certificate_is_named_by_subject() {
+    let ca = Ca::new("Test Root");
+    let old = ca.issue("old-host.test", &["localhost"], true);
+    let tls = ServerTls::new_pem(old.cert.as_bytes(), old.key.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let (addr, _handle) = serve("be:2", tls).await;
+    let err = ShortClient::new("be:2".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .request(&addr, b"hi")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("CN=old-host.test") && text.contains("expired"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_mismatch_is_named_by_subject() {
+    let ca = Ca::new("Test Root");
+    let (addr, _handle) = serve("be:2", server_tls(&ca, None)).await;
+    let tls = ClientTls::new()
+        .ca_pem(ca.pem().as_bytes(), "test CA")
+        .unwrap()
+        .server_name("bank.example")
+        .build()
+        .unwrap();
+    let err = ShortClient::new("be:2".parse().unwrap())
+        .tls(tls)
+        .request(&addr, b"hi")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("CN=host.test") && text.contains("not valid for the server name"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_the_handshake_is_closed_at_the_deadline() {
+    let ca = Ca::new("Test Root");
+    let (addr, handle) = serve("be:2", server_tls(&ca, None)).await;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // A TLS record header and nothing more.
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x80])
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(10 * S, tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
+        .await
+        .expect("closed by the server");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let took = start.elapsed();
+    assert!(
+        took >= 2 * S - 100 * Duration::from_millis(1) && took < 5 * S,
+        "{took:?}"
+    );
+    assert_eq!(handle.stats().tls_handshake_timeout, 1);
+    assert_eq!(handle.stats().open, 0);
+}
+
+#[tokio::test]
+async fn a_reconnect_performs_a_new_handshake() {
+    let ca = Ca::new("Test Root");
+    let (addr, handle) = serve("ascii:4", server_tls(&ca, None)).await;
+    let client = LongClient::builder([addr.clone()], "ascii:4".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .backoff(msgframe_conn::Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(50),
+        ))
+        .start()
+        .unwrap();
+    assert_eq!(
+        &client.request(&b"first"[..], 5 * S).await.unwrap()[..],
+        b"first"
+    );
+    // Drop the connection from the server's side: shut the server down, serve again.
+    handle.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let server = Server::builder("ascii:4".parse().unwrap())
+        .tls(server_tls(&ca, None))
+        .bind(addr.as_str())
+        .await
+        .unwrap();
+    let second = server.handle();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    let mut reply = None;
+    for _ in 0..100 {
+        if let Ok(r) = client.request(&b"second"[..], S).await {
+            reply = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(&reply.expect("reconnected")[..], b"second");
+    assert_eq!(second.stats().accepted, 1);
+    client.close().await;
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cond(), "condition not met in 2 s");
+}

@@ -415,8 +415,10 @@ impl ClientTls {
                 .map_err(|e| Error::Config(format!("TLS: the client certificate and key: {e}")))?,
             None => builder.with_no_client_auth(),
         };
+        let config = Arc::new(config);
         Ok(TlsConnector {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            connector: tokio_rustls::TlsConnector::from(Arc::clone(&config)),
+            config,
             server_name: self.server_name,
         })
     }
@@ -426,6 +428,7 @@ impl ClientTls {
 #[derive(Clone)]
 pub struct TlsConnector {
     connector: tokio_rustls::TlsConnector,
+    config: Arc<rustls::ClientConfig>,
     server_name: Option<String>,
 }
 
@@ -437,7 +440,88 @@ impl fmt::Debug for TlsConnector {
     }
 }
 
+/// A blocking TLS client stream: read and write it with `msgframe_io`'s `BlockingReader` and
+/// `BlockingWriter` (a writer can borrow the stream the reader owns: `reader.get_mut()`).
+pub type BlockingClientStream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+/// A blocking TLS server stream (see [`BlockingClientStream`]).
+pub type BlockingServerStream = rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>;
+
+/// Runs a blocking handshake to its end, within the socket timeouts already set.
+fn complete_handshake<C, S>(
+    conn: &mut C,
+    sock: &mut std::net::TcpStream,
+    peer: &str,
+) -> Result<(), Error>
+where
+    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(sock) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    tls_error(format!("{peer}: TLS handshake not finished in time"))
+                }
+                _ => handshake_error(peer, &e),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl TlsConnector {
+    /// The rustls configuration, for uses this crate does not cover.
+    pub fn config(&self) -> &Arc<rustls::ClientConfig> {
+        &self.config
+    }
+
+    /// Connects to `host` (`name:port`) and completes a TLS handshake, blocking, within
+    /// `timeout` for each step: for `msgframe_io`'s blocking readers and writers.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when no address accepted, [`Error::Tls`] for a failed handshake.
+    pub fn connect_blocking(
+        &self,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<BlockingClientStream, Error> {
+        use std::net::ToSocketAddrs;
+        let failed = |source: std::io::Error| Error::Connect {
+            host: host.to_owned(),
+            source,
+        };
+        let mut last = None;
+        let mut sock = None;
+        for addr in host.to_socket_addrs().map_err(failed)? {
+            match std::net::TcpStream::connect_timeout(&addr, timeout) {
+                Ok(s) => {
+                    sock = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let mut sock =
+            sock.ok_or_else(|| {
+                failed(last.unwrap_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+                }))
+            })?;
+        sock.set_nodelay(true)?;
+        sock.set_read_timeout(Some(timeout))?;
+        sock.set_write_timeout(Some(timeout))?;
+        let name = self
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host_part(host).to_owned());
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|_| tls_error(format!("`{name}` is not a valid TLS server name")))?;
+        let mut conn = rustls::ClientConnection::new(Arc::clone(&self.config), server_name)
+            .map_err(|e| tls_error(format!("{host}: {e}")))?;
+        complete_handshake(&mut conn, &mut sock, host)?;
+        Ok(rustls::StreamOwned::new(conn, sock))
+    }
+
     /// Performs the handshake on `stream` (connected to `host`, `name:port`), within `timeout`.
     ///
     /// # Errors
@@ -595,8 +679,10 @@ impl ServerTls {
         let config = builder
             .with_single_cert(self.chain, self.key.clone_key())
             .map_err(|e| Error::Config(format!("TLS: the server certificate and key: {e}")))?;
+        let config = Arc::new(config);
         Ok(TlsAcceptor {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::clone(&config)),
+            config,
             handshake_timeout: self.handshake_timeout,
         })
     }
@@ -606,7 +692,36 @@ impl ServerTls {
 #[derive(Clone)]
 pub struct TlsAcceptor {
     pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    config: Arc<rustls::ServerConfig>,
     pub(crate) handshake_timeout: Duration,
+}
+
+impl TlsAcceptor {
+    /// The rustls configuration, for uses this crate does not cover.
+    pub fn config(&self) -> &Arc<rustls::ServerConfig> {
+        &self.config
+    }
+
+    /// Completes a TLS handshake on an accepted socket, blocking, within the handshake timeout:
+    /// for `msgframe_io`'s blocking readers and writers. The socket's timeouts are left set to
+    /// the handshake timeout.
+    ///
+    /// # Errors
+    /// [`Error::Tls`] for a failed or unfinished handshake.
+    pub fn accept_blocking(
+        &self,
+        mut sock: std::net::TcpStream,
+    ) -> Result<BlockingServerStream, Error> {
+        let peer = sock
+            .peer_addr()
+            .map_or_else(|_| "client".to_owned(), |a| a.to_string());
+        sock.set_read_timeout(Some(self.handshake_timeout))?;
+        sock.set_write_timeout(Some(self.handshake_timeout))?;
+        let mut conn = rustls::ServerConnection::new(Arc::clone(&self.config))
+            .map_err(|e| tls_error(format!("{peer}: {e}")))?;
+        complete_handshake(&mut conn, &mut sock, &peer)?;
+        Ok(rustls::StreamOwned::new(conn, sock))
+    }
 }
 
 impl fmt::Debug for TlsAcceptor {

@@ -5,58 +5,15 @@
 
 use std::time::Duration;
 
+mod certs;
+
 use bytes::Bytes;
+use certs::{Ca, Identity};
 use msgframe_conn::tls::{ClientTls, ServerTls, TlsAcceptor, TlsConnector};
 use msgframe_conn::{Connection, Error, LongClient, Reply, Server, ServerHandle, ShortClient};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::AsyncWriteExt;
 
 const S: Duration = Duration::from_secs(1);
-
-/// A private CA that signs server and client certificates.
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A certificate and its key, PEM.
-struct Identity {
-    cert: String,
-    key: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        Ca {
-            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    fn issue(&self, common_name: &str, names: &[&str], expired: bool) -> Identity {
-        let mut params =
-            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Identity {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
 
 fn server_tls(ca: &Ca, require_clients_of: Option<&Ca>) -> TlsAcceptor {
     let id = ca.issue("host.test", &["localhost", "127.0.0.1"], false);

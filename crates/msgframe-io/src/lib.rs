@@ -129,6 +129,31 @@ pub trait ShutdownWrite {
     fn shutdown_write(&self) -> io::Result<()>;
 }
 
+/// A stream borrowed mutably has its timeouts: a writer can borrow the stream a reader owns
+/// (`BlockingWriter::new(reader.get_mut(), ...)`), which is how one TLS stream both reads and
+/// writes.
+impl<T: Timeouts + ?Sized> Timeouts for &mut T {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
+}
+
+/// A rustls stream (feature `tls`) times out as its socket does: the blocking readers and writers
+/// work over TLS unchanged. A timeout in the middle of a TLS record keeps the record's bytes in
+/// rustls; the next call goes on.
+#[cfg(feature = "tls")]
+impl<C, T: io::Read + io::Write + Timeouts> Timeouts for rustls::StreamOwned<C, T> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+}
+
 macro_rules! socket_impls {
     ($($ty:ty),*) => {$(
         impl Timeouts for $ty {

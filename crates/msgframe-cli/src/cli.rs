@@ -128,7 +128,52 @@ pub struct SendArgs {
     #[arg(long, value_enum, default_value_t = OutputMode::Dump)]
     pub out: OutputMode,
     #[command(flatten)]
+    pub tls: ClientTlsArgs,
+    #[command(flatten)]
     pub common: Common,
+}
+
+/// TLS for a connection this program opens.
+#[derive(Debug, Args)]
+pub struct ClientTlsArgs {
+    /// Speak TLS to the host (trusting --ca, or the system's roots without it).
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the CA certificates of this PEM file.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub ca: Option<PathBuf>,
+    /// Present this certificate (PEM) to the host: mutual TLS; needs --key.
+    #[arg(long, value_name = "PEM", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The name expected in the host's certificate (default: the host part of --to).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub server_name: Option<String>,
+    /// INSECURE: accept any host certificate without checking it. For test hosts only.
+    #[arg(long, requires = "tls")]
+    pub insecure: bool,
+}
+
+/// TLS for connections this program accepts.
+#[derive(Debug, Args)]
+pub struct ServerTlsArgs {
+    /// Accept TLS connections, with --cert and --key.
+    #[arg(long, requires_all = ["cert", "key"])]
+    pub tls: bool,
+    /// This server's certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub key: Option<PathBuf>,
+    /// Require client certificates signed by the CAs of this PEM file (mutual TLS).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub ca: Option<PathBuf>,
+    /// How long a client may take to finish the TLS handshake.
+    #[arg(long, value_parser = duration, default_value = "10s", value_name = "DURATION")]
+    pub handshake_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,6 +206,8 @@ pub struct ServeArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
     #[command(flatten)]
     pub common: Common,
 }
@@ -203,8 +250,36 @@ pub struct ProxyArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,
+    /// TLS towards the clients: terminate it here (--tls --cert --key [--ca]).
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+    #[command(flatten)]
+    pub upstream_tls: UpstreamTlsArgs,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// TLS towards the host a proxy forwards to.
+#[derive(Debug, Args)]
+pub struct UpstreamTlsArgs {
+    /// Speak TLS to the host (trusting --upstream-ca, or the system's roots without it).
+    #[arg(long)]
+    pub upstream_tls: bool,
+    /// Trust the CA certificates of this PEM file for the host.
+    #[arg(long, value_name = "PEM", requires = "upstream_tls")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Present this certificate (PEM) to the host; needs --upstream-key.
+    #[arg(long, value_name = "PEM", requires_all = ["upstream_tls", "upstream_key"])]
+    pub upstream_cert: Option<PathBuf>,
+    /// The private key (PEM) of --upstream-cert.
+    #[arg(long, value_name = "PEM", requires = "upstream_cert")]
+    pub upstream_key: Option<PathBuf>,
+    /// The name expected in the host's certificate (default: the host part of --to).
+    #[arg(long, value_name = "NAME", requires = "upstream_tls")]
+    pub server_name: Option<String>,
+    /// INSECURE: accept any host certificate without checking it. For test hosts only.
+    #[arg(long, requires = "upstream_tls")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]

@@ -153,6 +153,57 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
     Ok(out)
 }
 
+/// The TLS configuration of a client, from its options; `None` without `--tls`.
+pub fn client_tls(
+    tls: bool,
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+    server_name: Option<&str>,
+    insecure: bool,
+) -> Result<Option<msgframe_conn::tls::TlsConnector>> {
+    use msgframe_conn::tls::ClientTls;
+    if !tls {
+        return Ok(None);
+    }
+    let mut config = ClientTls::new();
+    config = match ca {
+        Some(ca) => config.ca_pem_file(ca)?,
+        None if insecure => config,
+        None => config.platform_roots()?,
+    };
+    if let Some((cert, key)) = identity {
+        config = config.client_cert_pem_files(cert, key)?;
+    }
+    if let Some(name) = server_name {
+        config = config.server_name(name);
+    }
+    if insecure {
+        eprintln!("msgframe: WARNING: --insecure: the host's certificate is not checked");
+        config = config.dangerous_accept_any_server_certificate();
+    }
+    Ok(Some(config.build()?))
+}
+
+/// The TLS configuration of a server, from its options; `None` without `--tls`.
+pub fn server_tls(
+    args: &crate::cli::ServerTlsArgs,
+) -> Result<Option<msgframe_conn::tls::TlsAcceptor>> {
+    use msgframe_conn::tls::ServerTls;
+    if !args.tls {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return Err(Failure::usage("--tls needs --cert and --key"));
+    };
+    let mut config = ServerTls::new_pem_files(cert, key)?;
+    if let Some(ca) = &args.ca {
+        config = config.require_client_certificates_pem_file(ca)?;
+    }
+    Ok(Some(
+        config.handshake_timeout(args.handshake_timeout).build()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,16 @@ pub enum Error {
         elapsed: Duration,
     },
 
+    /// No connection was up within the time waited (or one came and was lost); `last` says why
+    /// the last attempt failed or the last connection ended.
+    #[error("not connected after {waited:?}{}", match .last { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
+    NotConnected {
+        /// How long the call waited.
+        waited: Duration,
+        /// Why the last attempt failed or the last connection ended.
+        last: Option<String>,
+    },
+
     /// The peer stopped answering heartbeats and was declared dead.
     #[error("peer declared dead after {missed} missed heartbeats")]
     PeerDead {
@@ -122,6 +132,17 @@ impl From<msgframe_io::Error> for Error {
     }
 }
 
+/// A read or write error in words: a TLS failure by its meaning, anything else as it is.
+pub(crate) fn reason(e: &msgframe_io::Error) -> String {
+    #[cfg(feature = "tls")]
+    if let msgframe_io::Error::Io(io) = e {
+        if let Some(described) = crate::tls::describe(io) {
+            return described;
+        }
+    }
+    e.to_string()
+}
+
 impl Error {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
@@ -137,7 +158,9 @@ impl Error {
                 msgframe_io::Error::Message(_) => Fault::Caller,
                 _ => Fault::Network,
             },
-            Error::NotSent { .. } | Error::TimedOut { .. } => Fault::Network,
+            Error::NotSent { .. } | Error::TimedOut { .. } | Error::NotConnected { .. } => {
+                Fault::Network
+            }
             Error::PeerDead { .. } | Error::Tls(_) => Fault::Peer,
             Error::NoKey | Error::DuplicateKey { .. } | Error::Shutdown => Fault::Caller,
             Error::Config(_) => Fault::Configuration,
@@ -149,6 +172,7 @@ impl Error {
     pub fn is_not_sent(&self) -> bool {
         match self {
             Error::NotSent { .. }
+            | Error::NotConnected { .. }
             | Error::NoKey
             | Error::DuplicateKey { .. }
             | Error::Shutdown

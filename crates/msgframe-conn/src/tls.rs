@@ -702,6 +702,28 @@ impl TlsAcceptor {
         &self.config
     }
 
+    /// Completes a TLS handshake on an accepted connection, within the handshake timeout: for
+    /// servers this crate does not run (a proxy).
+    ///
+    /// # Errors
+    /// [`Error::Tls`] for a failed or unfinished handshake.
+    pub async fn accept(
+        &self,
+        stream: tokio::net::TcpStream,
+    ) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Error> {
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "client".to_owned(), |a| a.to_string());
+        match tokio::time::timeout(self.handshake_timeout, self.acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(handshake_error(&peer, &e)),
+            Err(_) => Err(tls_error(format!(
+                "{peer}: TLS handshake not finished within {:?}",
+                self.handshake_timeout
+            ))),
+        }
+    }
+
     /// Completes a TLS handshake on an accepted socket, blocking, within the handshake timeout:
     /// for `msgframe_io`'s blocking readers and writers. The socket's timeouts are left set to
     /// the handshake timeout.

@@ -288,3 +288,21 @@ async fn wait_for(mut cond: impl FnMut() -> bool) {
     }
     assert!(cond(), "condition not met in 2 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_client_without_the_required_certificate_is_told_why() {
+    let ca = Ca::new("Test Root");
+    let clients = Ca::new("Terminal CA");
+    let (addr, _handle) = serve("be:2", server_tls(&ca, Some(&clients))).await;
+    for _ in 0..5 {
+        let client = LongClient::builder([addr.clone()], "be:2".parse().unwrap())
+            .tls(client_tls(&ca, None))
+            .backoff(msgframe_conn::Backoff::new(60 * S, 60 * S))
+            .start()
+            .unwrap();
+        let err = client.request(&b"hi"[..], 3 * S).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("requires a client certificate"), "{text}");
+        client.close().await;
+    }
+}

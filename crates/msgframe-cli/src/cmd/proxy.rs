@@ -19,8 +19,15 @@ use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
 
+type BoxRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
 struct Setup {
     to: String,
+    /// TLS towards the clients (terminated here).
+    accept_tls: Option<msgframe_conn::tls::TlsAcceptor>,
+    /// TLS towards the host.
+    connect_tls: Option<msgframe_conn::tls::TlsConnector>,
     client_framing: Framing,
     host_framing: Framing,
     connect_timeout: std::time::Duration,
@@ -45,8 +52,19 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         None => args.framing.clone(),
     };
     announce_listening(&style, listener.local_addr()?, &shown)?;
+    let accept_tls = input::server_tls(&args.tls)?;
+    let up = &args.upstream_tls;
+    let connect_tls = input::client_tls(
+        up.upstream_tls,
+        up.upstream_ca.as_deref(),
+        up.upstream_cert.as_deref().zip(up.upstream_key.as_deref()),
+        up.server_name.as_deref(),
+        up.insecure,
+    )?;
     let setup = Arc::new(Setup {
         to: args.to.clone(),
+        accept_tls,
+        connect_tls,
         client_framing,
         host_framing,
         connect_timeout: args.connect_timeout,
@@ -78,20 +96,35 @@ fn note(setup: &Setup, id: u64, text: &str) {
     }
 }
 
+/// Splits a stream, plain or TLS, into boxed halves.
+fn halves<S>(stream: S) -> (BoxRead, BoxWrite)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    (Box::new(r), Box::new(w))
+}
+
 async fn relay(setup: &Setup, id: u64, client: TcpStream, peer: SocketAddr) -> Result<()> {
+    client.set_nodelay(true)?;
+    let (client_read, client_write) = match &setup.accept_tls {
+        Some(tls) => halves(tls.accept(client).await?),
+        None => halves(client),
+    };
     let host = tokio::time::timeout(setup.connect_timeout, TcpStream::connect(&setup.to))
         .await
         .map_err(|_| Failure::peer(format!("connecting to {}: timed out", setup.to)))?
         .map_err(|e| Failure::peer(format!("connecting to {}: {e}", setup.to)))?;
-    client.set_nodelay(true)?;
     host.set_nodelay(true)?;
+    let (host_read, host_write) = match &setup.connect_tls {
+        Some(tls) => halves(tls.connect(&setup.to, host, setup.connect_timeout).await?),
+        None => halves(host),
+    };
     note(
         setup,
         id,
         &format!("{peer} connected; relaying to {}", setup.to),
     );
-    let (client_read, client_write) = client.into_split();
-    let (host_read, host_write) = host.into_split();
     let upstream = pump(
         setup,
         id,
@@ -120,8 +153,8 @@ async fn pump(
     setup: &Setup,
     id: u64,
     direction: &str,
-    mut reader: MessageReader<tokio::net::tcp::OwnedReadHalf, Framing>,
-    mut writer: MessageWriter<tokio::net::tcp::OwnedWriteHalf, Framing>,
+    mut reader: MessageReader<BoxRead, Framing>,
+    mut writer: MessageWriter<BoxWrite, Framing>,
 ) -> String {
     let side = if direction.starts_with("client") {
         "the client"

@@ -36,6 +36,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
             args.framing
         ))
     })?;
+    let tls = input::client_tls(
+        args.tls.tls,
+        args.tls.ca.as_deref(),
+        args.tls.cert.as_deref().zip(args.tls.key.as_deref()),
+        args.tls.server_name.as_deref(),
+        args.tls.insecure,
+    )?;
     let style = Style::new(args.common.json);
     let mut shown = Shown {
         style,
@@ -43,10 +50,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
         count: 0,
     };
     if args.short {
-        let client = ShortClient::new(framing)
+        let mut client = ShortClient::new(framing)
             .reply_framing(reply_framing)
             .connect_timeout(args.timeout)
             .timeout(args.timeout);
+        if let Some(tls) = tls {
+            client = client.tls(tls);
+        }
         for i in 1..=args.repeat {
             let start = Instant::now();
             let reply = client.request(&args.to, &body).await?;
@@ -59,19 +69,27 @@ pub async fn run(args: SendArgs) -> Result<()> {
             "--reply-framing needs --short (a long connection uses one framing both ways)",
         ));
     }
-    let mut client = LongClient::builder([args.to.clone()], framing)
+    let mut builder = LongClient::builder([args.to.clone()], framing)
         .connect_timeout(args.timeout)
         // One attempt is what a user of `send` wants: no retrying in the background.
         .backoff(Backoff::new(
             Duration::from_secs(3600),
             Duration::from_secs(3600),
         ))
-        .timeout(args.timeout)
-        .start()?;
+        .timeout(args.timeout);
+    if let Some(tls) = tls {
+        builder = builder.tls(tls);
+    }
+    let mut client = builder.start()?;
     let mut events = client.events();
-    let connected = tokio::select! {
-        connected = client.wait_connected(args.timeout) => connected.map_err(Failure::from),
-        failed = first_failure(&mut events) => Err(Failure::peer(failed)),
+    // The client's first events say whether it got connected, or why not.
+    let connected = match tokio::time::timeout(args.timeout, connection_outcome(&mut events)).await
+    {
+        Ok(outcome) => outcome.map_err(Failure::peer),
+        Err(_) => Err(Failure::peer(format!(
+            "not connected to {} within {:?}",
+            args.to, args.timeout
+        ))),
     };
     if let Err(e) = connected {
         client.close().await;
@@ -123,14 +141,25 @@ async fn exchange(
 }
 
 /// The first connection failure among the client's events.
-async fn first_failure(
+/// Connected, or why not: the first connection failure, or a connection lost at once (a TLS
+/// client certificate refused after the handshake).
+async fn connection_outcome(
     events: &mut tokio::sync::broadcast::Receiver<msgframe_conn::Event>,
-) -> String {
+) -> std::result::Result<(), String> {
+    use msgframe_conn::Event;
     loop {
         match events.recv().await {
-            Ok(msgframe_conn::Event::ConnectFailed { error, .. }) => return error,
+            Ok(Event::ConnectFailed { error, .. }) => return Err(error),
+            Ok(Event::Disconnected { reason, .. }) => return Err(reason),
+            // Give a connection a moment to be refused after its handshake.
+            Ok(Event::Connected { .. }) => {
+                match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
+                    Ok(Ok(Event::Disconnected { reason, .. })) => return Err(reason),
+                    _ => return Ok(()),
+                }
+            }
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(_) => return "the client stopped".into(),
+            Err(_) => return Err("the client stopped".into()),
         }
     }
 }

@@ -54,6 +54,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         })?;
     }
     let mut builder = Server::builder(framing).idle_timeout(Some(args.idle_timeout));
+    if let Some(tls) = input::server_tls(&args.tls)? {
+        builder = builder.tls(tls);
+    }
     if let Some(n) = args.max_per_client {
         builder = builder.max_per_client(n);
     }
@@ -118,6 +121,7 @@ fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instan
             "event": "message",
             "connection": conn.id(),
             "peer": conn.peer().to_string(),
+            "certificate": conn.peer_identity().map(|id| id.subject.clone()),
             "length": message.len(),
             "at_ms": dump::millis(started.elapsed()),
             "hex": dump::hex(message),

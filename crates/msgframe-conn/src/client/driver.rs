@@ -26,6 +26,17 @@ const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a shutting-down client waits for the message being written.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// The connection as the handles see it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkState {
+    /// The host connected to now.
+    pub(crate) connected: Option<String>,
+    /// Connections made so far.
+    pub(crate) connections: u64,
+    /// Why the last connection attempt failed or the last connection ended.
+    pub(crate) last_failure: Option<String>,
+}
+
 /// What the client's handles and its task share.
 pub(crate) struct Shared<K> {
     pub(crate) config: Arc<Config<K>>,
@@ -33,7 +44,7 @@ pub(crate) struct Shared<K> {
     pub(crate) matcher: Arc<Mutex<Matcher<K, Waiter>>>,
     pub(crate) incoming: mpsc::Sender<Bytes>,
     pub(crate) events: broadcast::Sender<Event>,
-    pub(crate) state: watch::Sender<Option<String>>,
+    pub(crate) state: watch::Sender<LinkState>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -75,6 +86,13 @@ impl<K: Key> Driver<K> {
             Event::HeartbeatMissed { missed } => tracing::warn!(missed, "heartbeat missed"),
             Event::PeerDead { missed } => tracing::warn!(missed, "peer declared dead"),
             Event::Shutdown => tracing::info!("client shut down"),
+        }
+        if let Event::ConnectFailed { error: reason, .. } | Event::Disconnected { reason, .. } =
+            &event
+        {
+            self.shared
+                .state
+                .send_modify(|s| s.last_failure = Some(reason.clone()));
         }
         // No receiver is fine: events are optional.
         let _ = self.shared.events.send(event);
@@ -123,7 +141,7 @@ impl<K: Key> Driver<K> {
                 break;
             }
         }
-        self.shared.state.send_replace(None);
+        self.shared.state.send_modify(|s| s.connected = None);
         // Queued messages were not sent: their callers learn it when the queue goes.
         self.emit(Event::Shutdown);
     }
@@ -178,7 +196,10 @@ impl<K: Key> Driver<K> {
             }
         }
         let Session { reader, writer, .. } = session;
-        self.shared.state.send_replace(Some(host.to_owned()));
+        self.shared.state.send_modify(|s| {
+            s.connected = Some(host.to_owned());
+            s.connections += 1;
+        });
         self.emit(Event::Connected {
             host: host.to_owned(),
             addr,
@@ -193,7 +214,7 @@ impl<K: Key> Driver<K> {
             self.shared.shutdown.clone(),
         ));
         let end = self.read_loop(reader, &control_tx, writer_task).await;
-        self.shared.state.send_replace(None);
+        self.shared.state.send_modify(|s| s.connected = None);
         // Every request still waiting went out on this connection: it gets no reply now.
         let reason = match &end {
             End::Shutdown => "the client shut down".to_owned(),
@@ -479,7 +500,7 @@ async fn write_one<K: Key>(
         }
         Err(e) => {
             unregister(matcher);
-            let reason = e.to_string();
+            let reason = crate::error::reason(&e);
             let _ = done.send(Err(Error::ConnectionLost {
                 written: false,
                 reason: reason.clone(),

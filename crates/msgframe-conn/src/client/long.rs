@@ -15,7 +15,7 @@ use msgframe_tokio::{MessageReader, MessageWriter};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::time::Instant;
 
-use super::driver::{Driver, Shared};
+use super::driver::{Driver, LinkState, Shared};
 use super::event::Event;
 use super::heartbeat::{AnswerHeartbeats, Heartbeat};
 use super::message::IntoMessage;
@@ -284,7 +284,7 @@ impl<K: Key> LongClientBuilder<K> {
         let (queue_tx, queue_rx) = mpsc::channel(self.queue);
         let (incoming_tx, incoming_rx) = mpsc::channel(self.incoming);
         let (events_tx, events_rx) = broadcast::channel(256);
-        let (state_tx, state_rx) = watch::channel(None);
+        let (state_tx, state_rx) = watch::channel(LinkState::default());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let matcher = Arc::new(Mutex::new(Matcher::new()));
         let config = Arc::new(self.config);
@@ -311,6 +311,7 @@ impl<K: Key> LongClientBuilder<K> {
                     in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
                     timeout: self.timeout,
                     next_id: AtomicU64::new(0),
+                    state: state_rx.clone(),
                     lifeline: Arc::clone(&lifeline),
                 }),
             },
@@ -371,14 +372,14 @@ pub struct LongClient<K = ()> {
     receiver: LongReceiver,
     events: Mutex<Option<broadcast::Receiver<Event>>>,
     events_tx: broadcast::Sender<Event>,
-    state: watch::Receiver<Option<String>>,
+    state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
 }
 
 impl<K> fmt::Debug for LongClient<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LongClient")
-            .field("connected_to", &*self.state.borrow())
+            .field("connected_to", &self.state.borrow().connected)
             .finish_non_exhaustive()
     }
 }
@@ -454,28 +455,36 @@ impl<K: Key> LongClient<K> {
 
     /// The host connected to now, if any.
     pub fn connected_to(&self) -> Option<String> {
-        self.state.borrow().clone()
+        self.state.borrow().connected.clone()
     }
 
     /// Waits until the client is connected (after its hook), within `timeout`; returns the host.
     ///
     /// # Errors
-    /// [`Error::TimedOut`] (`written: false`), or [`Error::Shutdown`].
+    /// [`Error::NotConnected`] when no connection was up in time, or one came and was lost while
+    /// waiting (with the reason), or [`Error::Shutdown`].
     pub async fn wait_connected(&self, timeout: Duration) -> Result<String, Error> {
         let start = Instant::now();
         let mut state = self.state.clone();
+        let before = state.borrow().connections;
         let wait = async move {
-            state
-                .wait_for(Option::is_some)
+            let result = state
+                .wait_for(|s| s.connected.is_some() || s.connections > before)
                 .await
-                .map(|host| host.clone().unwrap_or_default())
+                .map(|s| (s.connected.clone(), s.last_failure.clone()));
+            (result, state)
         };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(host)) => Ok(host),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::TimedOut {
-                written: false,
-                elapsed: start.elapsed(),
+            Ok((Ok((Some(host), _)), _)) => Ok(host),
+            // Connected, then lost before this call saw it.
+            Ok((Ok((None, last)), _)) => Err(Error::NotConnected {
+                waited: start.elapsed(),
+                last,
+            }),
+            Ok((Err(_), _)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::NotConnected {
+                waited: start.elapsed(),
+                last: self.state.borrow().last_failure.clone(),
             }),
         }
     }
@@ -505,6 +514,7 @@ struct SenderInner<K> {
     in_flight: Arc<Semaphore>,
     timeout: Duration,
     next_id: AtomicU64,
+    state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
 }
 
@@ -663,9 +673,15 @@ impl<K: Key> LongSender<K> {
         let outcome = match outcome {
             Some(outcome) => outcome,
             None if ticket.cancel() => {
+                let state = self.inner.state.borrow();
                 return Err(Error::not_sent(
-                    "no connection took the message before the deadline",
-                ))
+                    match (&state.connected, &state.last_failure) {
+                        (None, Some(last)) => format!(
+                        "no connection took the message before the deadline (last failure: {last})"
+                    ),
+                        _ => "no connection took the message before the deadline".to_owned(),
+                    },
+                ));
             }
             // Taken: the writer reports by the deadline it was given.
             None => done_rx.await,

@@ -31,11 +31,15 @@ const SHORT: usize = 300;
 fn certificates() -> (TlsAcceptor, TlsConnector) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "bench CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "bench CA");
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "bench host");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "bench host");
     let cert = params.signed_by(&key, &ca).unwrap();
     let acceptor = ServerTls::new_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
         .unwrap()
@@ -83,7 +87,10 @@ async fn round_trips(addr: &str, tls: Option<&TlsConnector>) -> Duration {
     let body = Bytes::from(vec![7u8; 100]);
     let start = Instant::now();
     for _ in 0..ROUND_TRIPS {
-        client.request(body.clone(), Duration::from_secs(5)).await.unwrap();
+        client
+            .request(body.clone(), Duration::from_secs(5))
+            .await
+            .unwrap();
     }
     let took = start.elapsed();
     client.close().await;

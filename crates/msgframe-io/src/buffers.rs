@@ -244,7 +244,7 @@ impl<D: Decoder> ReadBuffer<D> {
     /// Makes room for a read and returns it: the part of the read block after the buffered bytes.
     /// Write received bytes to its start, then call [`filled`](ReadBuffer::filled) with their count.
     ///
-    /// The room is at least 4 KiB. For a message larger than the 64 KiB block, whose length the
+    /// The room is at least 4 KiB. For a message larger than a 64 KiB block, whose length the
     /// framing knows, the block grows with what has arrived (never more than doubling it, so a
     /// claimed length allocates nothing by itself) and ends exactly the message's size.
     pub fn unfilled_mut(&mut self) -> &mut [u8] {
@@ -276,7 +276,8 @@ impl<D: Decoder> ReadBuffer<D> {
     }
 
     /// Moves the buffered bytes to the front of the block, or into a new block when this one is
-    /// shared or too small: of 64 KiB, or of `live + room` for a large message.
+    /// shared or too small: of the current block size (8 KiB growing to 64 KiB), or of
+    /// `live + room` for a large message.
     #[cold]
     fn make_room(&mut self, live: usize, large: Option<usize>) {
         let size = match large {

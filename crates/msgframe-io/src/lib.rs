@@ -34,8 +34,8 @@
 //!
 //! Writing puts a message's header and body on the wire with one syscall: small messages are
 //! framed into one buffer, large ones go out as one vectored write of header, body and trailer.
-//! Reading asks for 64 KiB at a time, so one `read` can bring many messages and later calls are
-//! served from the buffer.
+//! Reading asks for up to 64 KiB at a time (8 KiB at first, more while reads fill the buffer), so
+//! one `read` can bring many messages and later calls are served from the buffer.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

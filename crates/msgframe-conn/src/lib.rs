@@ -45,5 +45,7 @@ pub use policy::backoff::{Backoff, HostOrder, Reconnect};
 pub use policy::heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
 pub use policy::idle::{IdleClock, Reaped};
 pub use policy::matcher::{DuplicateKey, Matcher};
-pub use server::{Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats};
+pub use server::{
+    BlockingServer, Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats,
+};
 pub use socket::Keepalive;

@@ -395,3 +395,28 @@ async fn a_panicking_handler_closes_only_its_connection() {
     assert_eq!(&later.request(b"still").await.unwrap()[..], b"still");
     assert_eq!(handle.stats().open, 2);
 }
+
+#[test]
+fn a_blocking_server_serves_plain_threads_and_stops_on_shutdown() {
+    let server = Server::builder(be2()).bind_blocking("127.0.0.1:0").unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let serving = std::thread::spawn(move || {
+        server.serve(|_conn, m: Bytes| {
+            // A blocking handler: allowed to sleep, read files, call databases.
+            std::thread::sleep(Duration::from_millis(5));
+            Reply::Send(m)
+        })
+    });
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(5 * S)).unwrap();
+    for i in 0..3u8 {
+        std::io::Write::write_all(&mut stream, &[0, 2, b'#', b'0' + i]).unwrap();
+        let mut reply = [0u8; 4];
+        std::io::Read::read_exact(&mut stream, &mut reply).unwrap();
+        assert_eq!(reply, [0, 2, b'#', b'0' + i]);
+    }
+    handle.shutdown();
+    serving.join().unwrap().unwrap();
+    assert_eq!(handle.stats().frames_in, 3);
+}

@@ -174,6 +174,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Binds the listening socket on a runtime this crate owns, for synchronous programs: see
+    /// [`BlockingServer`].
+    ///
+    /// # Errors
+    /// The address cannot be bound or resolved; [`Error::Config`] inside an async runtime.
+    pub fn bind_blocking(
+        self,
+        addr: impl std::net::ToSocketAddrs,
+    ) -> Result<BlockingServer, Error> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let runtime = crate::blocking::handle()?;
+        let server = crate::blocking::block_on(self.bind(addrs.as_slice()))??;
+        Ok(BlockingServer { server, runtime })
+    }
+
     /// Binds the listening socket.
     ///
     /// # Errors
@@ -295,6 +310,70 @@ impl Server {
     /// the `Result` leaves room for fatal listener errors.
     pub async fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
         accept::serve(self.listener, self.config, self.shared, Arc::new(handler)).await
+    }
+}
+
+/// A [`Server`] for plain threads, from [`ServerBuilder::bind_blocking`]: the connections run on
+/// the crate's runtime, the handler on blocking threads (one call per message, messages of a
+/// connection in order), and [`serve`](BlockingServer::serve) blocks the calling thread until
+/// [`ServerHandle::shutdown`] (from any thread).
+///
+/// ```no_run
+/// use msgframe_conn::{Reply, Server};
+///
+/// let server = Server::builder("ascii:4".parse().unwrap()).bind_blocking("0.0.0.0:9000")?;
+/// server.serve(|_conn, request| Reply::Send(request))?;
+/// # Ok::<(), msgframe_conn::Error>(())
+/// ```
+pub struct BlockingServer {
+    server: Server,
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for BlockingServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingServer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// A handle to read counters, reach connections and shut the server down from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until [`ServerHandle::shutdown`], running `handler` on a blocking thread for every
+    /// message; a handler that panics closes its connection.
+    ///
+    /// # Errors
+    /// As [`Server::serve`]; [`Error::Config`] inside an async runtime.
+    pub fn serve(
+        self,
+        handler: impl Fn(Connection, Bytes) -> Reply + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        let handler = Arc::new(handler);
+        let serving = self.server.serve(move |conn: Connection, message: Bytes| {
+            let handler = Arc::clone(&handler);
+            async move {
+                tokio::task::spawn_blocking(move || handler(conn, message))
+                    .await
+                    .unwrap_or(Reply::Close)
+            }
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Config(
+                "a blocking call was made from inside an async runtime; use the async API there"
+                    .into(),
+            ));
+        }
+        self.runtime.block_on(serving)
     }
 }
 

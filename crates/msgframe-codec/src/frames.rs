@@ -56,6 +56,16 @@ pub trait Parse {
     /// [`CodecError::FrameTooLong`] with `discarding: false`.
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError>;
 
+    /// The common case, answered without building a [`Status`]: a whole frame to deliver at the
+    /// start of `buf`, as (start of the frame's bytes, their end, bytes of `buf` it spans).
+    /// `None` for anything else, which [`parse`](Parse::parse) then sorts out. Framings with a
+    /// cheap answer override it; iterating with [`frames`](Parse::frames) tries it first.
+    #[inline(always)]
+    fn whole_frame(&self, buf: &[u8]) -> Option<(usize, usize, usize)> {
+        let _ = buf;
+        None
+    }
+
     /// An iterator over the whole frames at the start of `buf`.
     fn frames<'a>(&'a self, buf: &'a [u8]) -> Frames<'a, Self>
     where
@@ -115,6 +125,13 @@ impl<'a, P: Parse> Iterator for Frames<'a, P> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.done {
+            let rest = &self.buf[self.consumed..];
+            if let Some((start, end, len)) = self.parser.whole_frame(rest) {
+                self.consumed += len;
+                return rest.get(start..end).map(Ok);
+            }
+        }
         while !self.done {
             let rest = &self.buf[self.consumed..];
             match self.parser.parse(rest, self.offset + self.consumed as u64) {

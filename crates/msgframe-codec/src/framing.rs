@@ -92,6 +92,14 @@ impl Decoder for Framing {
 
 impl Parse for Framing {
     #[inline(always)]
+    fn whole_frame(&self, buf: &[u8]) -> Option<(usize, usize, usize)> {
+        match self {
+            Framing::LengthPrefixed(f) => Parse::whole_frame(f, buf),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
         each!(self, f => f.parse(buf, offset))
     }

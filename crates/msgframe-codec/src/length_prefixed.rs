@@ -916,6 +916,11 @@ impl Decoder for LengthPrefixed {
 
 impl Parse for LengthPrefixed {
     #[inline(always)]
+    fn whole_frame(&self, buf: &[u8]) -> Option<(usize, usize, usize)> {
+        LengthPrefixed::whole_frame(self, buf)
+    }
+
+    #[inline(always)]
     fn parse<'a>(&self, buf: &'a [u8], offset: u64) -> Result<Status<'a>, CodecError> {
         Ok(match self.locate(buf, offset)? {
             Located::Frame { start, end, len } => Status::Frame {

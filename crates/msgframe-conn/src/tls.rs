@@ -478,6 +478,9 @@ impl TlsConnector {
     /// Connects to `host` (`name:port`) and completes a TLS handshake, blocking, within
     /// `timeout` for each step: for `msgframe_io`'s blocking readers and writers.
     ///
+    /// A request framed until end-of-stream (`eof`) ends with TLS's close_notify rather than a
+    /// TCP half-close: `stream.conn.send_close_notify()` then `stream.flush()`.
+    ///
     /// # Errors
     /// [`Error::Connect`] when no address accepted, [`Error::Tls`] for a failed handshake.
     pub fn connect_blocking(

@@ -16,6 +16,14 @@ pub fn framing(spec: &str) -> Result<Framing> {
         .map_err(|e| Failure::usage(format!("framing `{spec}`: {e}")))
 }
 
+/// Refuses, before any connection, a message the framing cannot carry (`what` names it).
+pub fn frameable(framing: &Framing, spec: &str, body: &[u8], what: &str) -> Result<()> {
+    let mut probe = bytes::BytesMut::new();
+    msgframe_codec::Encoder::encode(framing, body, &mut probe)
+        .map(drop)
+        .map_err(|e| Failure::usage(format!("{what} cannot be framed as {spec}: {e}")))
+}
+
 /// Bytes from hex: pairs of hex digits, with spaces, colons, dashes, underscores and `0x`
 /// prefixes allowed between them.
 pub fn hex(text: &str) -> Result<Vec<u8>> {

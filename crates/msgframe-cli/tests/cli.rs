@@ -2,69 +2,16 @@
 //! proxy re-framing between two framings (checked byte for byte on both sides), split and sniff on
 //! streams and captures written by the library, bench and demo.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use bytes::BytesMut;
 use msgframe_capture::synth::{Conversation, Format};
 use msgframe_codec::{Encoder, Framing};
-
-fn msgframe() -> Command {
-    let mut cmd = Command::cargo_bin("msgframe").unwrap();
-    cmd.timeout(Duration::from_secs(30));
-    cmd
-}
-
-/// A long-running `msgframe` (serve, proxy), killed when dropped; `addr` is where it listens,
-/// read from its first line of output.
-struct Running {
-    child: Child,
-    addr: String,
-    stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let addr = first
-            .split_whitespace()
-            .nth(2)
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_owned();
-        Running {
-            child,
-            addr,
-            stdout,
-        }
-    }
-
-    /// The output so far, after stopping it.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut rest = String::new();
-        let _ = self.stdout.read_to_string(&mut rest);
-        rest
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{msgframe, Running};
 
 fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
     let framing: Framing = spec.parse().unwrap();

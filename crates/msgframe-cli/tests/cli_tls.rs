@@ -3,47 +3,11 @@
 
 #[path = "../../msgframe-conn/tests/certs/mod.rs"]
 mod certs;
+mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::Duration;
-
-use assert_cmd::Command;
 use certs::Ca;
-
-fn msgframe() -> Command {
-    let mut cmd = Command::cargo_bin("msgframe").unwrap();
-    cmd.timeout(Duration::from_secs(30));
-    cmd
-}
-
-/// A running `msgframe` and the address from its first line; killed when dropped.
-struct Running(Child, String);
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first.split_whitespace().nth(2).unwrap().to_owned();
-        Running(child, addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::path::{Path, PathBuf};
+use support::{msgframe, Running};
 
 struct Files {
     ca: PathBuf,
@@ -99,7 +63,7 @@ fn send_and_serve_with_mutual_tls() {
         .args([
             "send",
             "--to",
-            &serve.1,
+            &serve.addr,
             "--framing",
             "ascii:4",
             "--out",
@@ -129,7 +93,7 @@ fn send_and_serve_with_mutual_tls() {
         .args([
             "send",
             "--to",
-            &serve.1,
+            &serve.addr,
             "--framing",
             "ascii:4",
             "--tls",
@@ -159,7 +123,7 @@ fn proxy_terminates_tls_in_front_of_a_plain_host() {
         "--listen",
         "127.0.0.1:0",
         "--to",
-        &host.1,
+        &host.addr,
         "--framing",
         "ascii:4",
         "--upstream-framing",
@@ -174,7 +138,7 @@ fn proxy_terminates_tls_in_front_of_a_plain_host() {
         .args([
             "send",
             "--to",
-            &proxy.1,
+            &proxy.addr,
             "--framing",
             "ascii:4",
             "--out",
@@ -215,7 +179,7 @@ fn insecure_is_labelled_and_skips_the_check() {
         .args([
             "send",
             "--to",
-            &serve.1,
+            &serve.addr,
             "--framing",
             "be:2",
             "--out",

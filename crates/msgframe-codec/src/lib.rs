@@ -328,53 +328,39 @@ pub trait Encoder {
     }
 }
 
-/// A shared encoder encodes as the one it points to: writers of many connections can share one
-/// framing (`Arc<Framing>`) instead of holding a copy each.
-impl<E: Encoder + ?Sized> Encoder for std::sync::Arc<E> {
-    #[inline]
-    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        (**self).encode_head(body, dst)
-    }
+/// Forwards every `Encoder` method to the encoder behind a pointer.
+macro_rules! forward_encoder {
+    ($($doc:literal $ty:ty),*) => {$(
+        #[doc = $doc]
+        impl<E: Encoder + ?Sized> Encoder for $ty {
+            #[inline]
+            fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+                (**self).encode_head(body, dst)
+            }
 
-    fn tail(&self) -> &[u8] {
-        (**self).tail()
-    }
+            fn tail(&self) -> &[u8] {
+                (**self).tail()
+            }
 
-    fn head_len(&self) -> usize {
-        (**self).head_len()
-    }
+            fn head_len(&self) -> usize {
+                (**self).head_len()
+            }
 
-    fn framed_len(&self, body: usize) -> usize {
-        (**self).framed_len(body)
-    }
+            fn framed_len(&self, body: usize) -> usize {
+                (**self).framed_len(body)
+            }
 
-    #[inline]
-    fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        (**self).encode(body, dst)
-    }
+            #[inline]
+            fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
+                (**self).encode(body, dst)
+            }
+        }
+    )*};
 }
 
-/// A borrowed encoder encodes as the one it borrows.
-impl<E: Encoder + ?Sized> Encoder for &E {
-    #[inline]
-    fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        (**self).encode_head(body, dst)
-    }
-
-    fn tail(&self) -> &[u8] {
-        (**self).tail()
-    }
-
-    fn head_len(&self) -> usize {
-        (**self).head_len()
-    }
-
-    fn framed_len(&self, body: usize) -> usize {
-        (**self).framed_len(body)
-    }
-
-    #[inline]
-    fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        (**self).encode(body, dst)
-    }
-}
+forward_encoder!(
+    "A shared encoder encodes as the one it points to: writers of many connections can share one framing (`Arc<Framing>`) instead of holding a copy each."
+    std::sync::Arc<E>,
+    "A borrowed encoder encodes as the one it borrows."
+    &E
+);

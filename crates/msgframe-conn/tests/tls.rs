@@ -8,7 +8,7 @@ use std::time::Duration;
 mod certs;
 
 use bytes::Bytes;
-use certs::{Ca, Identity};
+use certs::{Ca, Identity, FRAMINGS};
 use msgframe_conn::tls::{ClientTls, ServerTls, TlsAcceptor, TlsConnector};
 use msgframe_conn::{Connection, Error, LongClient, Reply, Server, ServerHandle, ShortClient};
 use tokio::io::AsyncWriteExt;
@@ -59,25 +59,10 @@ async fn serve(spec: &str, tls: TlsAcceptor) -> (String, ServerHandle) {
     (addr, handle)
 }
 
-/// Framings that carry a request and its reply on one connection (`eof` is a short connection's).
-const SPECS: &[&str] = &[
-    "ascii:4",
-    "hex:4",
-    "bcd:2",
-    "be:2",
-    "le:4",
-    "be:4,counts-header",
-    "be:2,before=0300,counts-header",
-    "be:2,trailer=03,counts-trailer",
-    "delim:03",
-    "lines",
-    "netstring",
-];
-
 #[tokio::test]
 async fn every_framing_round_trips_over_tls_on_a_long_connection() {
     let ca = Ca::new("Test Root");
-    for spec in SPECS {
+    for spec in FRAMINGS {
         let (addr, _handle) = serve(spec, server_tls(&ca, None)).await;
         let client = LongClient::builder([addr], spec.parse().unwrap())
             .tls(client_tls(&ca, None))

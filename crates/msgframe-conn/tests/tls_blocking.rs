@@ -6,24 +6,10 @@ mod certs;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use certs::Ca;
+use certs::{Ca, FRAMINGS};
 use msgframe_codec::Framing;
 use msgframe_conn::tls::{ClientTls, ServerTls};
 use msgframe_io::{BlockingReader, BlockingWriter, Deadlines, MessageRead, MessageWrite};
-
-const SPECS: &[&str] = &[
-    "ascii:4",
-    "hex:4",
-    "bcd:2",
-    "be:2",
-    "le:4",
-    "be:4,counts-header",
-    "be:2,before=0300,counts-header",
-    "be:2,trailer=03,counts-trailer",
-    "delim:03",
-    "lines",
-    "netstring",
-];
 
 #[test]
 fn every_framing_round_trips_over_tls_with_blocking_readers_and_writers() {
@@ -39,7 +25,7 @@ fn every_framing_round_trips_over_tls_with_blocking_readers_and_writers() {
         .server_name("localhost")
         .build()
         .unwrap();
-    for spec in SPECS {
+    for spec in FRAMINGS {
         let framing: Framing = spec.parse().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();

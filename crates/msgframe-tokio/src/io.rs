@@ -339,4 +339,19 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
     pub fn into_inner(self) -> W {
         self.writer
     }
+
+    /// A writer over `writer` that frames into `buffer` (emptied first): a caller that makes a
+    /// writer per message, borrowing the stream, keeps one buffer instead of allocating one each
+    /// time.
+    pub fn with_buffer(writer: W, encoder: E, mut buffer: BytesMut) -> Self {
+        buffer.clear();
+        let mut w = MessageWriter::new(writer, encoder);
+        w.out = buffer;
+        w
+    }
+
+    /// The stream and the write buffer (with any bytes not yet written).
+    pub fn into_parts(self) -> (W, BytesMut) {
+        (self.writer, self.out)
+    }
 }

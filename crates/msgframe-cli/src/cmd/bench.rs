@@ -25,13 +25,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ));
     }
     let body = Bytes::from(vec![b'x'; args.size]);
-    let mut probe = bytes::BytesMut::new();
-    msgframe_codec::Encoder::encode(&framing, &body, &mut probe).map_err(|e| {
-        Failure::usage(format!(
-            "a {}-byte message cannot be framed as {}: {e}",
-            args.size, args.framing
-        ))
-    })?;
+    input::frameable(
+        &framing,
+        &args.framing,
+        &body,
+        &format!("a {}-byte message", args.size),
+    )?;
     let server = Server::builder(framing.clone())
         .bind("127.0.0.1:0")
         .await

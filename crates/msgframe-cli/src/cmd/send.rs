@@ -29,13 +29,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
     };
     let body = Bytes::from(message(&args)?);
     // Refuse a message the framing cannot carry before connecting.
-    let mut probe = bytes::BytesMut::new();
-    msgframe_codec::Encoder::encode(&framing, &body, &mut probe).map_err(|e| {
-        Failure::usage(format!(
-            "the message cannot be framed as {}: {e}",
-            args.framing
-        ))
-    })?;
+    input::frameable(&framing, &args.framing, &body, "the message")?;
     let tls = input::client_tls(
         args.tls.tls,
         args.tls.ca.as_deref(),

@@ -45,13 +45,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ));
     };
     if let Answer::Fixed(reply) = &answer {
-        let mut probe = bytes::BytesMut::new();
-        msgframe_codec::Encoder::encode(&framing, reply, &mut probe).map_err(|e| {
-            Failure::usage(format!(
-                "the reply cannot be framed as {}: {e}",
-                args.framing
-            ))
-        })?;
+        input::frameable(&framing, &args.framing, reply, "the reply")?;
     }
     let mut builder = Server::builder(framing).idle_timeout(Some(args.idle_timeout));
     if let Some(tls) = input::server_tls(&args.tls)? {

@@ -704,10 +704,11 @@ impl<K: Key> LongSender<K> {
     }
 }
 
-fn deadline_after(timeout: Duration) -> Instant {
+/// `timeout` from now; a timeout too large to represent is as good as none.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+        .unwrap_or_else(|| Instant::from_std(crate::policy::heartbeat::far_future(now.into_std())))
 }
 
 /// The receiving half of a [`LongClient`]: messages that answer no waiting request.

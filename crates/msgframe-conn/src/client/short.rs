@@ -88,9 +88,7 @@ impl ShortClient {
     /// reset.
     pub async fn request(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
         let start = Instant::now();
-        let deadline = start.checked_add(self.timeout);
-        let far = start + Duration::from_secs(86_400 * 365);
-        let deadline = deadline.unwrap_or(far);
+        let deadline = super::long::deadline_after(self.timeout);
         let link = open(host, self.connect_timeout, deadline, None, &self.security).await?;
         let (read_half, write_half) = (link.read, link.write);
         let mut written = false;

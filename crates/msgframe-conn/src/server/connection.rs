@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -372,6 +372,8 @@ async fn serve_messages<H: Handler, S: Transport>(
     counters: &Counters,
     shutdown: &mut watch::Receiver<bool>,
 ) -> End {
+    // The write buffer, kept between messages and given back with the read buffer when idle.
+    let mut out = BytesMut::new();
     let mut clock = IdleClock::new(config.idle_timeout, config.message_timeout, now());
     // Whether the connection has given its buffers back: it then waits for readability before
     // reading, so that an idle connection holds no read buffer. A new connection reads at once
@@ -388,7 +390,9 @@ async fn serve_messages<H: Handler, S: Transport>(
                 if let Some(answer) = &config.answer {
                     if (answer.is_request)(&message) {
                         let reply = (answer.answer)(&message);
-                        if let Err(e) = Box::pin(write(reader, &reply, config, counters)).await {
+                        if let Err(e) =
+                            Box::pin(write(reader, &mut out, &reply, config, counters)).await
+                        {
                             return End::Failed(e);
                         }
                         clock.message_done(now(), !reader.is_between_messages());
@@ -405,7 +409,8 @@ async fn serve_messages<H: Handler, S: Transport>(
                     Reply::SendAndClose(body) => (Some(body), true),
                 };
                 if let Some(body) = body {
-                    if let Err(e) = Box::pin(write(reader, &body, config, counters)).await {
+                    if let Err(e) = Box::pin(write(reader, &mut out, &body, config, counters)).await
+                    {
                         return End::Failed(e);
                     }
                     clock.message_done(now(), !reader.is_between_messages());
@@ -442,7 +447,7 @@ async fn serve_messages<H: Handler, S: Transport>(
                 if !push.ticket.take() {
                     continue;
                 }
-                let result = Box::pin(write(reader, &push.body, config, counters)).await;
+                let result = Box::pin(write(reader, &mut out, &push.body, config, counters)).await;
                 let failed = result.as_ref().err().map(|e| e.to_string());
                 let _ = push.done.send(result.map_err(|e| match e {
                     Error::Frame(msgframe_io::Error::TimedOut { elapsed_ms, .. }) => Error::TimedOut {
@@ -463,6 +468,7 @@ async fn serve_messages<H: Handler, S: Transport>(
                     return End::Reaped(clock.reason());
                 }
                 reader.release_idle_buffer();
+                out = BytesMut::new();
                 released = true;
             }
         }
@@ -486,15 +492,23 @@ async fn wait_or_fill<S: Transport>(
 /// Writes one message within the write timeout, counting it.
 async fn write<S: Transport>(
     reader: &mut MessageReader<S, Framing>,
+    out: &mut BytesMut,
     body: &[u8],
     config: &ServerConfig,
     counters: &Counters,
 ) -> Result<(), Error> {
-    // Unsent bytes left by a timeout go with this writer: the connection is closed then.
-    MessageWriter::new(reader.get_mut(), Arc::clone(&config.encoder))
+    // A writer borrowing the stream, framing into the connection's one buffer. Unsent bytes left
+    // by a timeout are dropped with it: the connection is closed then.
+    let mut writer = MessageWriter::with_buffer(
+        reader.get_mut(),
+        Arc::clone(&config.encoder),
+        std::mem::take(out),
+    );
+    let result = writer
         .write_message_timeout(body, config.write_timeout)
-        .await
-        .map_err(Error::Frame)?;
+        .await;
+    *out = writer.into_parts().1;
+    result.map_err(Error::Frame)?;
     Counters::add(&counters.frames_out, 1);
     Counters::add(&counters.bytes_out, body.len() as u64);
     Ok(())

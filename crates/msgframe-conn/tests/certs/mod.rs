@@ -1,4 +1,5 @@
-//! Certificates made at test time with rcgen: a private CA, and the certificates it signs.
+//! What the TLS tests share: certificates made at test time with rcgen (a private CA and the
+//! certificates it signs), and the framings every TLS test runs.
 
 #![allow(dead_code)]
 
@@ -48,3 +49,19 @@ impl Ca {
         }
     }
 }
+
+/// Framings that carry a request and its reply on one connection (`eof` is a short
+/// connection's, tested apart).
+pub const FRAMINGS: &[&str] = &[
+    "ascii:4",
+    "hex:4",
+    "bcd:2",
+    "be:2",
+    "le:4",
+    "be:4,counts-header",
+    "be:2,before=0300,counts-header",
+    "be:2,trailer=03,counts-trailer",
+    "delim:03",
+    "lines",
+    "netstring",
+];

@@ -1,7 +1,11 @@
-//! The one error type of this crate.
+//! The one error type of this crate, with the typed causes it carries: why a connection ended
+//! ([`Disconnect`]) and why a message was not sent ([`NotSent`]).
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::policy::idle::Reaped;
 
 /// Who is at fault for an [`Error`]: what to fix, or whom to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,20 +49,24 @@ pub enum Error {
     #[error("message not sent: {reason}")]
     NotSent {
         /// Why.
-        reason: String,
+        reason: NotSent,
     },
 
     /// The connection was lost after the message was taken for sending and before the call
     /// completed: it may have reached the peer (`written` says whether it was written whole to
     /// the socket); a request got no reply. Not retried automatically: the caller decides
     /// whether repeating it is safe.
-    #[error("connection lost{}: {reason}", if *.written { " after the message was written" } else { " while the message was being sent" })]
+    #[error("connection lost{}: {cause}", if *.written { " after the message was written" } else { " while the message was being sent" })]
     ConnectionLost {
         /// Whether the whole message was written to the socket.
         written: bool,
         /// Why the connection ended.
-        reason: String,
+        cause: Arc<Disconnect>,
     },
+
+    /// A connection ended (the last failure a client reports when it has no connection).
+    #[error("connection ended: {0}")]
+    Disconnected(Arc<Disconnect>),
 
     /// The call's time ran out after its message was sent (a request without reply), or while
     /// its message was being written (`written: false`: the rest still goes out before any later
@@ -78,7 +86,7 @@ pub enum Error {
         /// How long the call waited.
         waited: Duration,
         /// Why the last attempt failed or the last connection ended.
-        last: Option<String>,
+        last: Option<Arc<Error>>,
     },
 
     /// The peer stopped answering heartbeats and was declared dead.
@@ -98,6 +106,10 @@ pub enum Error {
         /// The key, as `Debug` shows it.
         key: String,
     },
+
+    /// A long client's after-connect hook (a logon) failed; the connection was dropped.
+    #[error("the after-connect hook failed: {0}")]
+    Hook(#[source] Box<Error>),
 
     /// The client or server was shut down (or its task ended); nothing more is sent.
     #[error("shut down")]
@@ -133,7 +145,7 @@ impl From<msgframe_io::Error> for Error {
 }
 
 /// A read or write error in words: a TLS failure by its meaning, anything else as it is.
-pub(crate) fn reason(e: &msgframe_io::Error) -> String {
+pub(crate) fn describe(e: &msgframe_io::Error) -> String {
     #[cfg(feature = "tls")]
     if let msgframe_io::Error::Io(io) = e {
         if let Some(described) = crate::tls::describe(io) {
@@ -147,21 +159,14 @@ impl Error {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            Error::Connect { .. } | Error::Io(_) | Error::ConnectionLost { .. } => Fault::Network,
-            Error::Frame(e) => match e {
-                msgframe_io::Error::Malformed(_)
-                | msgframe_io::Error::UnexpectedEof { .. }
-                | msgframe_io::Error::Closed => Fault::Peer,
-                // Too long to send is the caller's; too long received, the peer's.
-                msgframe_io::Error::TooLong(c) if is_encode_error(c) => Fault::Caller,
-                msgframe_io::Error::TooLong(_) => Fault::Peer,
-                msgframe_io::Error::Message(_) => Fault::Caller,
-                _ => Fault::Network,
-            },
+            Error::Connect { .. } | Error::Io(_) => Fault::Network,
+            Error::ConnectionLost { cause, .. } | Error::Disconnected(cause) => cause.fault(),
+            Error::Frame(e) => io_fault(e),
             Error::NotSent { .. } | Error::TimedOut { .. } | Error::NotConnected { .. } => {
                 Fault::Network
             }
             Error::PeerDead { .. } | Error::Tls(_) => Fault::Peer,
+            Error::Hook(e) => e.fault(),
             Error::NoKey | Error::DuplicateKey { .. } | Error::Shutdown => Fault::Caller,
             Error::Config(_) => Fault::Configuration,
         }
@@ -184,9 +189,15 @@ impl Error {
         }
     }
 
-    pub(crate) fn not_sent(reason: impl Into<String>) -> Self {
-        Error::NotSent {
-            reason: reason.into(),
+    pub(crate) fn not_sent(reason: NotSent) -> Self {
+        Error::NotSent { reason }
+    }
+
+    /// A call whose message was lost with its connection.
+    pub(crate) fn lost(written: bool, cause: &Arc<Disconnect>) -> Self {
+        Error::ConnectionLost {
+            written,
+            cause: Arc::clone(cause),
         }
     }
 }
@@ -194,4 +205,118 @@ impl Error {
 /// Whether a codec error is about a message the caller asked to send.
 fn is_encode_error(err: &msgframe_codec::CodecError) -> bool {
     matches!(err, msgframe_codec::CodecError::MessageTooLong { .. })
+}
+
+/// Why a message was not sent. Nothing of it reached the peer; offering it again cannot
+/// duplicate it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotSent {
+    /// No connection took the message before its deadline (the client was connecting, or busy
+    /// writing earlier messages); `last_failure` says why the last attempt failed or the last
+    /// connection ended, when the client was not connected.
+    #[error("no connection took the message before the deadline{}", match .last_failure { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
+    Deadline {
+        /// Why the last attempt failed or the last connection ended, when not connected.
+        last_failure: Option<Arc<Error>>,
+    },
+    /// The send queue stayed full until the deadline.
+    #[error("the send queue stayed full until the deadline")]
+    QueueFull,
+    /// Every request slot stayed busy until the deadline.
+    #[error("every request slot stayed busy until the deadline")]
+    SlotsBusy,
+    /// `pending` bytes of earlier messages could not be written before the deadline, so this one
+    /// was not taken.
+    #[error("{pending} bytes of earlier messages were still unwritten at the deadline")]
+    WriterBusy {
+        /// Bytes of earlier messages still unwritten.
+        pending: usize,
+    },
+    /// The connection was closed (or closing) before it took the message.
+    #[error("the connection is closed")]
+    Closed,
+    /// The connection's push queue stayed full until the deadline.
+    #[error("the connection's push queue stayed full until the deadline")]
+    PushQueueFull,
+}
+
+/// Why a connection ended: the peer, the network, a rule of the connection, or the program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// The peer closed the connection between messages.
+    #[error("the peer closed the connection")]
+    PeerClosed,
+    /// The peer stopped answering heartbeats.
+    #[error("peer declared dead after {missed} missed heartbeats")]
+    PeerDead {
+        /// Heartbeats missed in a row.
+        missed: u32,
+    },
+    /// Reading failed: a malformed or oversized frame, a reset, end of stream inside a message.
+    #[error("reading failed: {}", describe(.0))]
+    Read(#[source] msgframe_io::Error),
+    /// Writing failed: a reset, a broken pipe.
+    #[error("writing failed: {}", describe(.0))]
+    Write(#[source] msgframe_io::Error),
+    /// A reply or push was not written within the write time limit (a peer that does not read).
+    #[error("a message was not written within {0:?}")]
+    WriteTimedOut(Duration),
+    /// The application did not take incoming messages and the overflow policy is to close.
+    #[error("the application's queue of incoming messages was full (overflow policy: close)")]
+    IncomingOverflow,
+    /// The server's handler asked to close.
+    #[error("closed by the handler")]
+    Handler,
+    /// A server's clock closed the connection.
+    #[error("{}", match .0 { Reaped::Idle => "reaped: idle", Reaped::MessageTooSlow => "reaped: a message was not whole in time" })]
+    Reaped(Reaped),
+    /// The program shut the client or server down.
+    #[error("shut down")]
+    Shutdown,
+}
+
+impl Disconnect {
+    /// Who is at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Disconnect::PeerClosed
+            | Disconnect::PeerDead { .. }
+            | Disconnect::WriteTimedOut(_)
+            | Disconnect::Reaped(_) => Fault::Peer,
+            Disconnect::Read(e) | Disconnect::Write(e) => io_fault(e),
+            Disconnect::IncomingOverflow | Disconnect::Handler | Disconnect::Shutdown => {
+                Fault::Caller
+            }
+        }
+    }
+
+    /// Whether the program ended the connection on purpose (a shutdown), rather than something
+    /// going wrong.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, Disconnect::Shutdown)
+    }
+
+    /// The cause of a failed read: end of stream between messages is the peer closing.
+    pub(crate) fn read(e: msgframe_io::Error) -> Self {
+        match e {
+            msgframe_io::Error::Closed => Disconnect::PeerClosed,
+            e => Disconnect::Read(e),
+        }
+    }
+}
+
+/// Who is at fault for a read or write error.
+fn io_fault(e: &msgframe_io::Error) -> Fault {
+    match e {
+        msgframe_io::Error::Malformed(_)
+        | msgframe_io::Error::UnexpectedEof { .. }
+        | msgframe_io::Error::Closed => Fault::Peer,
+        // Too long to send is the caller's; too long received, the peer's.
+        msgframe_io::Error::TooLong(c) if is_encode_error(c) => Fault::Caller,
+        msgframe_io::Error::TooLong(_) => Fault::Peer,
+        msgframe_io::Error::Message(_) => Fault::Caller,
+        _ => Fault::Network,
+    }
 }

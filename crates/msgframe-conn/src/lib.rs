@@ -14,9 +14,12 @@
 //!   allows or denies networks, shuts down gracefully, counts everything ([`Stats`]) and traces one
 //!   span per connection. An idle connection gives its buffers back.
 //!
-//! Every decision is pure state with time passed in — [`Backoff`] and [`Reconnect`],
-//! [`HeartbeatState`], [`Matcher`], [`Admission`], [`IdleClock`] — tested without sockets or
-//! clocks; thin tokio tasks drive them. No framing logic lives here: messages are read and written
+//! Every rule of a connection is pure state with time passed in: a
+//! [`ClientSession`](session::ClientSession) and a [`ServerSession`](session::ServerSession) per
+//! connection (heartbeats, answers, reply matching, deadlines, reaping, what happens to messages
+//! the application does not take), built on the machines of [`policy`] (backoff, heartbeat
+//! timing, admission caps, idle clocks), all tested without sockets or clocks; thin tokio tasks
+//! drive them, one timer each. No framing logic lives here: messages are read and written
 //! by `msgframe-tokio` with `msgframe-codec` framings.
 //!
 //! Nothing is lost silently: every call that carries a message ends in `Ok` (written whole; for a
@@ -28,24 +31,28 @@
 mod blocking;
 mod client;
 mod error;
-mod policy;
+mod heartbeat;
+mod message;
+pub mod policy;
 mod server;
+pub mod session;
 mod socket;
+mod task;
 #[cfg(feature = "tls")]
 pub mod tls;
 
 pub use client::{
-    AnswerHeartbeats, BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event,
-    Heartbeat, IntoMessage, Key, LongClient, LongClientBuilder, LongReceiver, LongSender, Session,
-    ShortClient,
+    BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event, LongClient,
+    LongClientBuilder, LongReceiver, LongSender, Session, ShortClient,
 };
-pub use error::{Error, Fault};
-pub use policy::admission::{Admission, AdmissionPolicy, IpNet, IpNetParseError, Refusal};
-pub use policy::backoff::{Backoff, HostOrder, Reconnect};
-pub use policy::heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
-pub use policy::idle::{IdleClock, Reaped};
-pub use policy::matcher::{DuplicateKey, Matcher};
+pub use error::{Disconnect, Error, Fault, NotSent};
+pub use heartbeat::{AnswerHeartbeats, Heartbeat};
+pub use message::{IntoMessage, Key};
+pub use policy::admission::IpNet;
+pub use policy::backoff::{Backoff, HostOrder};
+pub use policy::heartbeat::HeartbeatTiming;
 pub use server::{
     BlockingServer, Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats,
 };
+pub use session::Overflow;
 pub use socket::Keepalive;

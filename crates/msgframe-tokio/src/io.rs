@@ -274,6 +274,20 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
         }
     }
 
+    /// Frames `body` into the write buffer behind any unsent bytes, without writing anything:
+    /// [`flush`](Self::flush) sends it. For a task that writes while it waits for other things
+    /// (`flush` is cancel-safe: dropped, it keeps what is unsent for the next call).
+    ///
+    /// # Errors
+    /// [`Error::TooLong`] or [`Error::Message`] when `body` cannot be framed (nothing is kept).
+    pub fn start_message(&mut self, body: &[u8]) -> Result<(), Error> {
+        self.encoder
+            .encode(body, &mut self.out)
+            .map_err(Error::from_encode)?;
+        self.taken += 1;
+        Ok(())
+    }
+
     /// One write of buffered bytes.
     async fn write_some(&mut self) -> Result<(), Error> {
         if self.writer.write_buf(&mut self.out).await? == 0 {
@@ -282,7 +296,8 @@ impl<W: AsyncWrite + Unpin, E: Encoder> MessageWriter<W, E> {
         Ok(())
     }
 
-    /// Writes whatever is left from an interrupted call, and flushes.
+    /// Writes whatever is left from an interrupted call, and flushes. Cancel-safe: dropped before
+    /// it finishes, the bytes not yet written stay buffered.
     ///
     /// # Errors
     /// An I/O error.

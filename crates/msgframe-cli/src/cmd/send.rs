@@ -143,12 +143,12 @@ async fn connection_outcome(
     use msgframe_conn::Event;
     loop {
         match events.recv().await {
-            Ok(Event::ConnectFailed { error, .. }) => return Err(error),
-            Ok(Event::Disconnected { reason, .. }) => return Err(reason),
+            Ok(Event::ConnectFailed { error, .. }) => return Err(error.to_string()),
+            Ok(Event::Disconnected { reason, .. }) => return Err(reason.to_string()),
             // Give a connection a moment to be refused after its handshake.
             Ok(Event::Connected { .. }) => {
                 match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
-                    Ok(Ok(Event::Disconnected { reason, .. })) => return Err(reason),
+                    Ok(Ok(Event::Disconnected { reason, .. })) => return Err(reason.to_string()),
                     _ => return Ok(()),
                 }
             }

@@ -8,8 +8,11 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 
 use super::event::Event;
-use super::long::{Key, LongClient, LongReceiver, LongSender};
-use super::message::IntoMessage;
+use super::long::LongClient;
+use super::receiver::LongReceiver;
+use super::sender::LongSender;
+use crate::message::IntoMessage;
+use crate::message::Key;
 use crate::Error;
 
 /// A [`LongClient`] for plain threads, from

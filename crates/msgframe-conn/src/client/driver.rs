@@ -1,30 +1,27 @@
 //! The task behind a long client: connect (failover, backoff), run the after-connect hook, then
-//! read and dispatch messages, send heartbeats, and write queued messages until the connection
-//! ends; then fail what was in flight and start over.
+//! drive the connection's [`ClientSession`] — read into it, write what it says, one timer — until
+//! the connection ends; then start over.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::builder::Config;
 use super::connect::{open, BoxRead, BoxWrite, Link};
 use super::event::Event;
-use super::long::{Config, Key, Session};
-use super::outgoing::{Outgoing, Waiter};
+use super::hook::Session;
+use super::sender::Outgoing;
+use crate::error::Disconnect;
+use crate::message::Key;
 use crate::policy::backoff::{Jitter, Reconnect};
-use crate::policy::heartbeat::{HeartbeatAction, HeartbeatState};
-use crate::policy::matcher::Matcher;
+use crate::session::{ClientEvent, ClientSession, Completed};
+use crate::task::{now, signalled, Reply, Timer};
 use crate::Error;
-
-/// How long the writer may take to write a heartbeat or an answer before it gives up on it (the
-/// missing answer then counts against the peer).
-const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a shutting-down client waits for the message being written.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// The connection as the handles see it.
 #[derive(Debug, Clone, Default)]
@@ -34,77 +31,81 @@ pub(crate) struct LinkState {
     /// Connections made so far.
     pub(crate) connections: u64,
     /// Why the last connection attempt failed or the last connection ended.
-    pub(crate) last_failure: Option<String>,
+    pub(crate) last_failure: Option<Arc<Error>>,
 }
 
-/// What the client's handles and its task share.
-pub(crate) struct Shared<K> {
+/// The client's task and what it shares with the handles.
+pub(crate) struct Driver<K> {
     pub(crate) config: Arc<Config<K>>,
-    pub(crate) queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing<K>>>>,
-    pub(crate) matcher: Arc<Mutex<Matcher<K, Waiter>>>,
+    pub(crate) queue: mpsc::Receiver<Outgoing<K>>,
     pub(crate) incoming: mpsc::Sender<Bytes>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) state: watch::Sender<LinkState>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
-pub(crate) struct Driver<K> {
-    shared: Shared<K>,
-    reconnect: Reconnect,
-    jitter: Jitter,
-}
+type Session_<K> = ClientSession<K, Reply<Completed>>;
 
-/// Why a connection ended.
-enum End {
+/// What woke the connection's loop.
+enum Input<K> {
     Shutdown,
-    Failed(String),
+    Written(Result<(), msgframe_io::Error>),
+    Read(Result<Bytes, msgframe_io::Error>),
+    Outgoing(Option<Outgoing<K>>),
+    /// Handled where it happened.
+    Done,
+    Timer,
 }
 
 impl<K: Key> Driver<K> {
-    pub(crate) fn new(shared: Shared<K>) -> Self {
-        let c = &shared.config;
-        let reconnect = Reconnect::new(c.backoff, c.order, c.hosts.len(), c.stable_after);
-        Driver {
-            shared,
-            reconnect,
-            jitter: Jitter::new(),
-        }
-    }
-
     fn emit(&self, event: Event) {
         match &event {
             Event::Connected { host, addr } => tracing::info!(%host, %addr, "connected"),
             Event::ConnectFailed { host, error } => {
-                tracing::warn!(%host, %error, "connection attempt failed")
+                tracing::warn!(%host, %error, "connection attempt failed");
             }
-            Event::Disconnected { host, reason } => {
-                tracing::warn!(%host, %reason, "disconnected")
-            }
+            Event::Disconnected { host, reason } => tracing::warn!(%host, %reason, "disconnected"),
             Event::Reconnecting { attempt, delay } => {
-                tracing::info!(attempt, ?delay, "reconnecting")
+                tracing::info!(attempt, ?delay, "reconnecting");
             }
             Event::HeartbeatMissed { missed } => tracing::warn!(missed, "heartbeat missed"),
             Event::PeerDead { missed } => tracing::warn!(missed, "peer declared dead"),
+            Event::IncomingDropped { dropped } => {
+                // The first, then every power of two: a warning, not a flood.
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped,
+                        "incoming messages are not being taken (LongClient::recv): dropped"
+                    );
+                }
+            }
+            Event::ReadingPaused => tracing::warn!(
+                "incoming messages are not being taken (LongClient::recv): reading paused"
+            ),
+            Event::ReadingResumed => tracing::info!("reading resumed"),
             Event::Shutdown => tracing::info!("client shut down"),
         }
-        if let Event::ConnectFailed { error: reason, .. } | Event::Disconnected { reason, .. } =
-            &event
-        {
-            self.shared
-                .state
-                .send_modify(|s| s.last_failure = Some(reason.clone()));
+        let failure = match &event {
+            Event::ConnectFailed { error, .. } => Some(Arc::clone(error)),
+            Event::Disconnected { reason, .. } => {
+                Some(Arc::new(Error::Disconnected(Arc::clone(reason))))
+            }
+            _ => None,
+        };
+        if let Some(failure) = failure {
+            self.state.send_modify(|s| s.last_failure = Some(failure));
         }
         // No receiver is fine: events are optional.
-        let _ = self.shared.events.send(event);
+        let _ = self.events.send(event);
     }
 
     fn shutting_down(&self) -> bool {
-        *self.shared.shutdown.borrow()
+        *self.shutdown.borrow()
     }
 
     /// Waits `delay`, or less if the client shuts down; returns whether it is shutting down.
-    async fn pause(&mut self, delay: Duration) -> bool {
-        let mut shutdown = self.shared.shutdown.clone();
+    async fn pause(&mut self, delay: std::time::Duration) -> bool {
+        let mut shutdown = self.shutdown.clone();
         tokio::select! {
             () = tokio::time::sleep(delay) => self.shutting_down(),
             () = signalled(&mut shutdown) => true,
@@ -112,91 +113,92 @@ impl<K: Key> Driver<K> {
     }
 
     pub(crate) async fn run(mut self) {
+        let c = Arc::clone(&self.config);
+        let mut reconnect = Reconnect::new(c.backoff, c.order, c.hosts.len(), c.stable_after);
+        let mut jitter = Jitter::new();
         while !self.shutting_down() {
-            let Some((index, link)) = self.connect_round().await else {
-                if self.shutting_down() {
-                    break;
+            let (attempt, delay) = match self.connect_round(&reconnect).await {
+                Some((index, link)) => {
+                    reconnect.connected(index);
+                    let started = Instant::now();
+                    let host = c.hosts[index].clone();
+                    let ended = self.connection(&host, link).await;
+                    // After a shutdown, only `Shutdown` is reported, however the connection ended.
+                    if self.shutting_down() {
+                        break;
+                    }
+                    if let Some(reason) = ended {
+                        self.emit(Event::Disconnected { host, reason });
+                    }
+                    reconnect.disconnected(started.elapsed(), jitter.sample())
                 }
-                let (attempt, delay) = self.reconnect.round_failed(self.jitter.sample());
-                self.emit(Event::Reconnecting { attempt, delay });
-                if self.pause(delay).await {
-                    break;
-                }
-                continue;
+                None if self.shutting_down() => break,
+                None => reconnect.round_failed(jitter.sample()),
             };
-            self.reconnect.connected(index);
-            let host = self.shared.config.hosts[index].clone();
-            let started = Instant::now();
-            match self.session(&host, link).await {
-                End::Shutdown => break,
-                End::Failed(reason) => {
-                    self.emit(Event::Disconnected { host, reason });
-                }
-            }
-            let (attempt, delay) = self
-                .reconnect
-                .disconnected(started.elapsed(), self.jitter.sample());
             self.emit(Event::Reconnecting { attempt, delay });
             if self.pause(delay).await {
                 break;
             }
         }
-        self.shared.state.send_modify(|s| s.connected = None);
+        self.state.send_modify(|s| s.connected = None);
         // Queued messages were not sent: their callers learn it when the queue goes.
         self.emit(Event::Shutdown);
     }
 
     /// One round of connection attempts, every host once in order.
-    async fn connect_round(&mut self) -> Option<(usize, Link)> {
-        let config = Arc::clone(&self.shared.config);
-        let order: Vec<usize> = self.reconnect.round().collect();
-        for index in order {
+    async fn connect_round(&mut self, reconnect: &Reconnect) -> Option<(usize, Link)> {
+        let config = Arc::clone(&self.config);
+        for index in reconnect.round() {
             let host = &config.hosts[index];
             let deadline = Instant::now() + config.connect_timeout;
-            let mut shutdown = self.shared.shutdown.clone();
+            let mut shutdown = self.shutdown.clone();
             let result = tokio::select! {
                 result = open(host, config.connect_timeout, deadline, config.keepalive.as_ref(), &config.security) => result,
                 () = signalled(&mut shutdown) => return None,
             };
             match result {
-                Ok(stream) => return Some((index, stream)),
+                Ok(link) => return Some((index, link)),
                 Err(e) => self.emit(Event::ConnectFailed {
                     host: host.clone(),
-                    error: e.to_string(),
+                    error: Arc::new(e),
                 }),
             }
         }
         None
     }
 
-    /// Runs one connection until it ends.
-    async fn session(&mut self, host: &str, link: Link) -> End {
-        let config = Arc::clone(&self.shared.config);
-        let addr = link.peer;
+    /// Runs one connection until it ends: why it ended, or `None` when the hook failed (already
+    /// reported) or the client shut down while it ran.
+    async fn connection(&mut self, host: &str, link: Link) -> Option<Arc<Disconnect>> {
+        let config = Arc::clone(&self.config);
         let mut session = Session {
             host: host.to_owned(),
-            addr,
+            addr: link.peer,
             reader: MessageReader::new(link.read, config.framing.clone()),
             writer: MessageWriter::new(link.write, config.framing.clone()),
             keepalive: link.keepalive,
         };
         if let Some(hook) = &config.on_connect {
-            let mut shutdown = self.shared.shutdown.clone();
+            let mut shutdown = self.shutdown.clone();
             let result = tokio::select! {
                 result = hook(&mut session) => result,
-                () = signalled(&mut shutdown) => return End::Shutdown,
+                () = signalled(&mut shutdown) => return None,
             };
             if let Err(e) = result {
-                let error = format!("after-connect hook failed: {e}");
                 self.emit(Event::ConnectFailed {
                     host: host.to_owned(),
-                    error: error.clone(),
+                    error: Arc::new(Error::Hook(Box::new(e))),
                 });
-                return End::Failed(error);
+                return None;
             }
         }
-        let Session { reader, writer, .. } = session;
-        self.shared.state.send_modify(|s| {
+        let Session {
+            reader,
+            writer,
+            addr,
+            ..
+        } = session;
+        self.state.send_modify(|s| {
             s.connected = Some(host.to_owned());
             s.connections += 1;
         });
@@ -204,308 +206,122 @@ impl<K: Key> Driver<K> {
             host: host.to_owned(),
             addr,
         });
-
-        let (control_tx, control_rx) = mpsc::channel(8);
-        let writer_task = tokio::spawn(write_loop(
-            writer,
-            control_rx,
-            Arc::clone(&self.shared.queue),
-            Arc::clone(&self.shared.matcher),
-            self.shared.shutdown.clone(),
-        ));
-        let end = self.read_loop(reader, &control_tx, writer_task).await;
-        self.shared.state.send_modify(|s| s.connected = None);
-        // Every request still waiting went out on this connection: it gets no reply now.
-        let reason = match &end {
-            End::Shutdown => "the client shut down".to_owned(),
-            End::Failed(reason) => reason.clone(),
-        };
-        let waiting: Vec<_> = match self.shared.matcher.lock() {
-            Ok(mut m) => m.drain().map(|(_, w)| w).collect(),
-            Err(_) => Vec::new(),
-        };
-        for waiter in waiting {
-            let _ = waiter.tx.send(Err(Error::ConnectionLost {
-                written: true,
-                reason: reason.clone(),
-            }));
-        }
-        end
+        let cause = self.drive(reader, writer).await;
+        self.state.send_modify(|s| s.connected = None);
+        Some(cause)
     }
 
-    async fn read_loop(
+    /// The connection's loop: do what the session says, wait for what happens next, tell the
+    /// session. Returns why the connection ended.
+    async fn drive(
         &mut self,
-        mut reader: MessageReader<BoxRead, msgframe_codec::Framing>,
-        control: &mpsc::Sender<Bytes>,
-        mut writer_task: JoinHandle<Result<(), Error>>,
-    ) -> End {
-        let config = Arc::clone(&self.shared.config);
-        let timing = config
-            .heartbeat
-            .as_ref()
-            .map(|h| h.timing)
-            .unwrap_or_default();
-        let mut heartbeat = HeartbeatState::new(timing, now());
-        let mut shutdown = self.shared.shutdown.clone();
-        let end = loop {
-            let mut wake = None;
-            if let Some(hb) = &config.heartbeat {
-                match heartbeat.poll(now()) {
-                    HeartbeatAction::Wait { until } => wake = Some(Instant::from_std(until)),
-                    HeartbeatAction::Send { missed } => {
-                        if missed > 0 {
-                            self.emit(Event::HeartbeatMissed { missed });
-                        }
-                        // A full control queue means the writer is stuck: the heartbeat then
-                        // counts as sent and unanswered, which is what it is.
-                        let _ = control.try_send((hb.make)());
-                        heartbeat.sent(now());
-                        continue;
+        mut reader: MessageReader<BoxRead, Framing>,
+        mut writer: MessageWriter<BoxWrite, Framing>,
+    ) -> Arc<Disconnect> {
+        let mut session: Session_<K> = ClientSession::new(Arc::clone(&self.config.rules), now());
+        let mut shutdown = self.shutdown.clone();
+        let mut timer = Timer::new();
+        let mut writing = false;
+        let mut closing = false;
+        let mut queue_open = true;
+        loop {
+            if let Some(cause) = self.do_events(&mut session) {
+                return cause;
+            }
+            if !writing {
+                if let Some(transmit) = session.poll_transmit(now()) {
+                    match writer.start_message(&transmit.body) {
+                        Ok(()) => writing = true,
+                        Err(e) => session.write_done(now(), Err(e)),
                     }
-                    HeartbeatAction::Dead { missed } => {
-                        self.emit(Event::PeerDead { missed });
-                        break End::Failed(Error::PeerDead { missed }.to_string());
-                    }
+                    continue;
                 }
             }
-            tokio::select! {
+            timer.arm(session.poll_timeout());
+            let holding = session.is_holding();
+            let input = tokio::select! {
                 biased;
-                () = signalled(&mut shutdown) => break End::Shutdown,
-                result = &mut writer_task => {
-                    break End::Failed(match result {
-                        Ok(Ok(())) => "the writer stopped".to_owned(),
-                        Ok(Err(e)) => format!("writing failed: {e}"),
-                        Err(e) => format!("the writer task failed: {e}"),
-                    });
+                () = signalled(&mut shutdown), if !closing => Input::Shutdown,
+                written = writer.flush(), if writing => Input::Written(written),
+                read = reader.read_message(), if session.wants_read() => Input::Read(read),
+                outgoing = self.queue.recv(), if queue_open && session.wants_message() => Input::Outgoing(outgoing),
+                room = self.incoming.reserve(), if holding => {
+                    match room {
+                        Ok(permit) => {
+                            if let Some(message) = session.take_held(now()) {
+                                permit.send(message);
+                            }
+                        }
+                        // Nobody will ever take them.
+                        Err(_) => while session.take_held(now()).is_some() {},
+                    }
+                    Input::Done
                 }
-                message = reader.read_message() => match message {
-                    Ok(message) => {
-                        if let Some(end) = self.dispatch(message, &mut heartbeat, control).await {
-                            break end;
+                () = timer.fired() => Input::Timer,
+            };
+            let now = now();
+            match input {
+                Input::Shutdown => {
+                    closing = true;
+                    session.close(now);
+                }
+                Input::Written(result) => {
+                    writing = false;
+                    session.write_done(now, result);
+                }
+                Input::Read(Ok(message)) => session.handle_message(now, message),
+                Input::Read(Err(e)) => session.handle_read_error(now, e),
+                Input::Outgoing(None) => queue_open = false,
+                Input::Outgoing(Some(o)) => {
+                    // A caller that gave up first reports that itself.
+                    if o.ticket.take() {
+                        let deadline = o.deadline.into_std();
+                        match o.key {
+                            Some(key) => session.request(now, key, o.body, deadline, o.reply),
+                            None => session.send(now, o.body, deadline, o.reply),
                         }
                     }
-                    Err(e) => break End::Failed(Error::from(e).to_string()),
-                },
-                () = sleep_until(wake) => {}
+                }
+                Input::Done => {}
+                Input::Timer => session.handle_timeout(now),
             }
-        };
-        if !writer_task.is_finished() {
-            if matches!(end, End::Shutdown) {
-                // Let the message being written finish; queued ones are failed when the queue
-                // goes.
-                let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer_task).await;
-            }
-            writer_task.abort();
         }
-        end
     }
 
-    /// Sorts one received message: a heartbeat reply, a peer heartbeat to answer, a reply to a
-    /// waiting request, or an incoming message for the application.
-    async fn dispatch(
-        &mut self,
-        message: Bytes,
-        heartbeat: &mut HeartbeatState,
-        control: &mpsc::Sender<Bytes>,
-    ) -> Option<End> {
-        let config = Arc::clone(&self.shared.config);
-        let at = now();
-        let ours_outstanding = heartbeat.is_outstanding();
-        let is_heartbeat_reply = config
-            .heartbeat
-            .as_ref()
-            .is_some_and(|hb| (hb.is_reply)(&message));
-        if let Some(answer) = &config.answer {
-            if (answer.is_request)(&message) && !(ours_outstanding && is_heartbeat_reply) {
-                let reply = (answer.answer)(&message);
-                let lookalike = (answer.is_request)(&reply);
-                if !lookalike || heartbeat.answer_lookalike(at) {
-                    let _ = control.try_send(reply);
+    /// Does what the session's events say; the cause when the connection is over.
+    fn do_events(&mut self, session: &mut Session_<K>) -> Option<Arc<Disconnect>> {
+        while let Some(event) = session.poll_event() {
+            match event {
+                ClientEvent::Done { caller, outcome } => {
+                    if let Err(Ok(Completed::Reply(message))) = caller.send(outcome) {
+                        // Its caller went away just now: the reply is unmatched after all.
+                        self.deliver(session, message);
+                    }
                 }
-                heartbeat.received(at);
-                return None;
+                ClientEvent::Deliver(message) => self.deliver(session, message),
+                ClientEvent::HeartbeatMissed { missed } => {
+                    self.emit(Event::HeartbeatMissed { missed });
+                }
+                ClientEvent::PeerDead { missed } => self.emit(Event::PeerDead { missed }),
+                ClientEvent::IncomingDropped { dropped } => {
+                    self.emit(Event::IncomingDropped { dropped });
+                }
+                ClientEvent::ReadingPaused => self.emit(Event::ReadingPaused),
+                ClientEvent::ReadingResumed => self.emit(Event::ReadingResumed),
+                ClientEvent::Closed(cause) => return Some(cause),
             }
         }
-        heartbeat.received(at);
-        if is_heartbeat_reply {
-            return None;
-        }
-        if let Some(key) = (config.key)(&message) {
-            let waiter = self
-                .shared
-                .matcher
-                .lock()
-                .ok()
-                .and_then(|mut m| m.complete(&key));
-            if let Some(waiter) = waiter {
-                match waiter.tx.send(Ok(message)) {
-                    Ok(()) => return None,
-                    // Its caller went away just now: the reply is unmatched after all.
-                    Err(Ok(message)) => return self.deliver(message).await,
-                    Err(Err(_)) => return None,
-                }
-            }
-        }
-        self.deliver(message).await
+        None
     }
 
-    /// Hands a message to the application, waiting while its channel is full.
-    async fn deliver(&mut self, message: Bytes) -> Option<End> {
-        let message = match self.shared.incoming.try_send(message) {
-            Ok(()) => return None,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+    /// Hands a message to the application, or back to the session when its queue is full.
+    fn deliver(&self, session: &mut Session_<K>, message: Bytes) {
+        match self.incoming.try_send(message) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => {
                 tracing::debug!("message received with no receiver to take it; dropped");
-                return None;
             }
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                tracing::warn!(
-                    "incoming messages are not being taken (LongClient::recv): reading paused \
-                     until the application takes one"
-                );
-                message
-            }
-        };
-        let mut shutdown = self.shared.shutdown.clone();
-        tokio::select! {
-            sent = self.shared.incoming.send(message) => {
-                if sent.is_err() {
-                    tracing::debug!("message received with no receiver to take it; dropped");
-                }
-                None
-            }
-            () = signalled(&mut shutdown) => Some(End::Shutdown),
-        }
-    }
-}
-
-/// Returns once `shutdown` is set (or its sender is gone).
-pub(crate) async fn signalled(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|s| *s).await;
-}
-
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
-async fn sleep_until(wake: Option<Instant>) {
-    match wake {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Writes heartbeats and answers (first) and queued messages, one at a time, until the
-/// connection fails or the session ends.
-async fn write_loop<K: Key>(
-    mut writer: MessageWriter<BoxWrite, msgframe_codec::Framing>,
-    mut control: mpsc::Receiver<Bytes>,
-    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing<K>>>>,
-    matcher: Arc<Mutex<Matcher<K, Waiter>>>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), Error> {
-    let mut queue = queue.lock().await;
-    let mut queue_open = true;
-    loop {
-        tokio::select! {
-            biased;
-            () = signalled(&mut shutdown) => {
-                // Queued messages stay unsent: their callers learn it when the queue goes.
-                writer.flush().await?;
-                return Ok(());
-            }
-            message = control.recv() => match message {
-                Some(message) => match writer.write_message_timeout(&message, CONTROL_WRITE_TIMEOUT).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_retryable() => {}
-                    Err(e) => return Err(e.into()),
-                },
-                // The session is over.
-                None => return Ok(()),
-            },
-            outgoing = queue.recv(), if queue_open => match outgoing {
-                Some(outgoing) => write_one(&mut writer, outgoing, &matcher).await?,
-                None => queue_open = false,
-            },
-        }
-    }
-}
-
-/// Writes one queued message, if its caller has not given it up, and reports the outcome.
-async fn write_one<K: Key>(
-    writer: &mut MessageWriter<BoxWrite, msgframe_codec::Framing>,
-    outgoing: Outgoing<K>,
-    matcher: &Mutex<Matcher<K, Waiter>>,
-) -> Result<(), Error> {
-    let Outgoing {
-        body,
-        deadline,
-        ticket,
-        reply,
-        done,
-    } = outgoing;
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() && ticket.cancel() {
-        let _ = done.send(Err(Error::not_sent(
-            "no connection took the message before the deadline",
-        )));
-        return Ok(());
-    }
-    if !ticket.take() {
-        // Its caller gave up; it reports that itself.
-        return Ok(());
-    }
-    let key = match reply {
-        Some((key, waiter)) => {
-            let inserted = match matcher.lock() {
-                Ok(mut m) => m.insert(key.clone(), waiter).map_err(|e| e.0),
-                Err(_) => Err(key.clone()),
-            };
-            if let Err(key) = inserted {
-                let _ = done.send(Err(Error::DuplicateKey {
-                    key: format!("{key:?}"),
-                }));
-                return Ok(());
-            }
-            Some(key)
-        }
-        None => None,
-    };
-    let unregister = |matcher: &Mutex<Matcher<K, Waiter>>| {
-        if let (Some(key), Ok(mut m)) = (&key, matcher.lock()) {
-            m.cancel(key);
-        }
-    };
-    match writer.write_message_timeout(&body, remaining).await {
-        Ok(()) => {
-            let _ = done.send(Ok(()));
-            Ok(())
-        }
-        Err(msgframe_io::Error::TimedOut { .. }) => {
-            unregister(matcher);
-            let _ = done.send(Err(Error::TimedOut {
-                written: false,
-                elapsed: remaining,
-            }));
-            Ok(())
-        }
-        Err(e) if e.is_not_sent() => {
-            unregister(matcher);
-            let _ = done.send(Err(Error::not_sent(e.to_string())));
-            Ok(())
-        }
-        Err(e @ (msgframe_io::Error::TooLong(_) | msgframe_io::Error::Message(_))) => {
-            unregister(matcher);
-            let _ = done.send(Err(Error::Frame(e)));
-            Ok(())
-        }
-        Err(e) => {
-            unregister(matcher);
-            let reason = crate::error::reason(&e);
-            let _ = done.send(Err(Error::ConnectionLost {
-                written: false,
-                reason: reason.clone(),
-            }));
-            Err(Error::Frame(e))
+            Err(TrySendError::Full(message)) => session.delivery_refused(now(), message),
         }
     }
 }

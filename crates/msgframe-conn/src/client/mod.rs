@@ -1,18 +1,22 @@
-//! Clients: short connections, and long ones kept up by a task.
+//! Clients: short connections, and long ones kept up by a task driving a
+//! [`ClientSession`](crate::session::ClientSession) per connection.
 
 mod blocking;
+mod builder;
 mod connect;
-pub(crate) mod driver;
+mod driver;
 mod event;
-mod heartbeat;
+mod hook;
 mod long;
-mod message;
-pub(crate) mod outgoing;
+mod receiver;
+mod sender;
 mod short;
 
 pub use blocking::{BlockingLongClient, BlockingReceiver, BlockingSender};
+pub use builder::LongClientBuilder;
 pub use event::Event;
-pub use heartbeat::{AnswerHeartbeats, Heartbeat};
-pub use long::{BoxFuture, Key, LongClient, LongClientBuilder, LongReceiver, LongSender, Session};
-pub use message::IntoMessage;
+pub use hook::{BoxFuture, Session};
+pub use long::LongClient;
+pub use receiver::LongReceiver;
+pub use sender::LongSender;
 pub use short::ShortClient;

@@ -88,7 +88,7 @@ impl ShortClient {
     /// reset.
     pub async fn request(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
         let start = Instant::now();
-        let deadline = super::long::deadline_after(self.timeout);
+        let deadline = crate::task::deadline_after(self.timeout);
         let link = open(host, self.connect_timeout, deadline, None, &self.security).await?;
         let (read_half, write_half) = (link.read, link.write);
         let mut written = false;

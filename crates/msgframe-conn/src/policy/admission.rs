@@ -127,7 +127,7 @@ pub enum Refusal {
 /// The connections open now, by client address, under an [`AdmissionPolicy`].
 ///
 /// ```
-/// use msgframe_conn::{Admission, AdmissionPolicy, Refusal};
+/// use msgframe_conn::policy::{Admission, AdmissionPolicy, Refusal};
 ///
 /// let mut admission = Admission::new(AdmissionPolicy {
 ///     max_per_client: Some(2),

@@ -118,6 +118,17 @@ impl HeartbeatState {
         self.missed
     }
 
+    /// When [`poll`](Self::poll) next has something to do if no message arrives: the end of the
+    /// outstanding heartbeat's reply time, or the end of the idle time.
+    pub fn next_deadline(&self) -> Instant {
+        let (from, wait) = match self.outstanding {
+            Some(sent) => (sent, self.timing.reply_timeout),
+            None if self.resend => return self.last_received,
+            None => (self.last_received, self.timing.idle),
+        };
+        from.checked_add(wait).unwrap_or_else(|| far_future(from))
+    }
+
     /// What to do at `now`. Call it when the time it last gave has come, and after every event.
     pub fn poll(&mut self, now: Instant) -> HeartbeatAction {
         if let Some(sent) = self.outstanding {

@@ -43,6 +43,12 @@ impl IdleClock {
         self.message_started = partial.then_some(now);
     }
 
+    /// A whole message was written at `now`: activity, which leaves a message being received on
+    /// its own deadline.
+    pub fn wrote(&mut self, now: Instant) {
+        self.last_activity = now;
+    }
+
     /// Bytes arrived at `now` without completing a message; the first such bytes start the
     /// message's deadline.
     pub fn bytes_arrived(&mut self, now: Instant) {

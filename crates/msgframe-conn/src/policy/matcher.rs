@@ -9,7 +9,7 @@ use std::hash::Hash;
 /// holds a `W` (in the client, the channel its reply goes to).
 ///
 /// ```
-/// use msgframe_conn::Matcher;
+/// use msgframe_conn::policy::Matcher;
 ///
 /// let mut m: Matcher<u32, &str> = Matcher::new();
 /// m.insert(7, "request 7").unwrap();

@@ -1,8 +1,17 @@
-//! The decisions behind connections, as pure state with time passed in: testable without sockets
-//! or clocks. The tasks of the clients and the server drive them.
+//! The machines the sessions and tasks are built on, as pure state with time passed in:
+//! reconnect backoff over a list of hosts, heartbeat timing, request matching, admission caps,
+//! idle clocks. Testable without sockets or clocks; usable on their own by drivers of your own.
+//! Their configuration values ([`Backoff`](crate::Backoff), [`HeartbeatTiming`](crate::HeartbeatTiming),
+//! [`IpNet`](crate::IpNet)) are also at the crate root.
 
 pub(crate) mod admission;
 pub(crate) mod backoff;
 pub(crate) mod heartbeat;
 pub(crate) mod idle;
 pub(crate) mod matcher;
+
+pub use admission::{Admission, AdmissionPolicy, IpNet, IpNetParseError, Refusal};
+pub use backoff::{Backoff, HostOrder, Reconnect};
+pub use heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
+pub use idle::{IdleClock, Reaped};
+pub use matcher::{DuplicateKey, Matcher};

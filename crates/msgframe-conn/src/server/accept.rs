@@ -9,12 +9,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::connection::{self, Connection, End, Handler};
+use super::connection::{self, Connection, Handler};
 use super::stats::Counters;
 use super::{ServerConfig, ServerShared};
-use crate::client::driver::signalled;
+use crate::error::Disconnect;
 use crate::policy::admission::Refusal;
 use crate::policy::idle::Reaped;
+use crate::task::signalled;
 use crate::Error;
 
 /// How long to wait after an accept error (out of file descriptors) before accepting again.
@@ -208,15 +209,17 @@ fn start<H: Handler>(
                 }
             }
         };
-        match &end {
-            End::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
-            End::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
-            End::Failed(_) => Counters::add(&counters.errors, 1),
-            End::PeerClosed | End::Handler | End::Shutdown => {}
+        match &*end {
+            Disconnect::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
+            Disconnect::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
+            Disconnect::PeerClosed | Disconnect::Handler | Disconnect::Shutdown => {}
+            _ => Counters::add(&counters.errors, 1),
         }
-        match &end {
-            End::Failed(_) | End::Reaped(_) => tracing::info!(reason = %end, "closed"),
-            _ => tracing::debug!(reason = %end, "closed"),
+        match &*end {
+            Disconnect::PeerClosed | Disconnect::Handler | Disconnect::Shutdown => {
+                tracing::debug!(reason = %end, "closed");
+            }
+            _ => tracing::info!(reason = %end, "closed"),
         }
     };
     tasks.spawn(task.instrument(span));

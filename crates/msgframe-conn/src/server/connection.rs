@@ -1,51 +1,30 @@
-//! One accepted connection: read messages, hand each to the handler, write its reply and any
-//! pushes, and close when the handler says so, on an error, when reaped, or at shutdown.
+//! One accepted connection: a thin loop driving its [`ServerSession`]: read into it, call the
+//! handler when it says so, write what it says (replies, heartbeat answers, pushes), one timer,
+//! close when it says so.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use msgframe_codec::Framing;
-use msgframe_tokio::{MessageReader, MessageWriter};
+use msgframe_codec::{Encoder, Framing};
+use msgframe_tokio::MessageReader;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch, Notify};
-use tokio::time::Instant;
 
+use super::reply::Reply;
 use super::stats::Counters;
 use super::ServerConfig;
-use crate::client::driver::signalled;
-use crate::client::outgoing::{CancelOnDrop, Ticket};
-use crate::client::IntoMessage;
-use crate::policy::idle::{IdleClock, Reaped};
+use crate::error::{Disconnect, NotSent};
+use crate::message::IntoMessage;
+use crate::session::{ServerEvent, ServerSession};
+use crate::task::{now, outcome, signalled, CancelOnDrop, Reply as Outcome, Ticket, Timer};
 use crate::Error;
-
-/// After this long without any event, an idle connection gives its read and write buffers back.
-const RELEASE_BUFFERS_AFTER: Duration = Duration::from_secs(1);
-
-/// What the handler wants done after a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// Send this message back.
-    Send(Bytes),
-    /// Send nothing (the message needs no answer, or the answer is pushed later).
-    Nothing,
-    /// Close the connection without answering.
-    Close,
-    /// Send this message, then close the connection.
-    SendAndClose(Bytes),
-}
-
-impl Reply {
-    /// Send `body` back.
-    pub fn send(body: impl IntoMessage) -> Self {
-        Reply::Send(body.into_message())
-    }
-}
 
 /// What a server runs for every message: given the connection and the message, the reply.
 /// Messages of one connection are handled one at a time, in order; connections run
@@ -84,7 +63,7 @@ where
 struct Push {
     body: Bytes,
     ticket: Ticket,
-    done: oneshot::Sender<Result<(), Error>>,
+    done: Outcome<()>,
 }
 
 /// A handle to one open connection: who it is, and a way to push messages to it at any time
@@ -197,52 +176,37 @@ impl Connection {
     /// sent); [`Error::ConnectionLost`] when the connection ended while writing it;
     /// [`Error::TimedOut`] when writing it took too long (the connection is then closed).
     pub async fn push(&self, body: impl IntoMessage, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::task::deadline_after(timeout);
         let ticket = Ticket::default();
         let _cancel_on_drop = CancelOnDrop(ticket.clone());
-        let (done_tx, mut done_rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         let mut push = Push {
             body: body.into_message(),
             ticket: ticket.clone(),
-            done: done_tx,
+            done: Outcome(tx),
         };
         loop {
             // Registered before trying, so that room made in between is not missed.
             let room = self.inner.room.notified();
             match self.try_queue(push) {
                 Ok(()) => break,
-                Err((_, true)) => return Err(Error::not_sent("the connection is closed")),
+                Err((_, true)) => return Err(Error::not_sent(NotSent::Closed)),
                 Err((back, false)) => {
                     push = back;
                     if tokio::time::timeout_at(deadline, room).await.is_err() {
-                        return Err(Error::not_sent("the connection's push queue stayed full"));
+                        return Err(Error::not_sent(NotSent::PushQueueFull));
                     }
                 }
             }
         }
-        let outcome = tokio::select! {
-            outcome = &mut done_rx => Some(outcome),
-            () = tokio::time::sleep_until(deadline) => None,
-        };
-        let outcome = match outcome {
-            Some(outcome) => outcome,
-            None if ticket.cancel() => {
-                return Err(Error::not_sent(
-                    "the connection did not take the message in time",
-                ))
-            }
-            None => done_rx.await,
-        };
-        outcome.unwrap_or_else(|_| {
-            Err(if ticket.was_taken() {
-                Error::ConnectionLost {
-                    written: false,
-                    reason: "the connection ended while the message was being written".into(),
-                }
-            } else {
-                Error::not_sent("the connection closed before taking the message")
-            })
-        })
+        outcome(
+            rx,
+            &ticket,
+            deadline,
+            || NotSent::Deadline { last_failure: None },
+            || Error::not_sent(NotSent::Closed),
+        )
+        .await
     }
 }
 
@@ -285,34 +249,6 @@ impl Drop for PushQueue {
     }
 }
 
-/// Why a connection ended.
-#[derive(Debug)]
-pub(crate) enum End {
-    /// The client closed between messages.
-    PeerClosed,
-    /// The handler asked to close.
-    Handler,
-    Reaped(Reaped),
-    Shutdown,
-    Failed(Error),
-}
-
-impl fmt::Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            End::PeerClosed => f.write_str("closed by the client"),
-            End::Handler => f.write_str("closed by the handler"),
-            End::Reaped(Reaped::Idle) => f.write_str("reaped: idle"),
-            End::Reaped(Reaped::MessageTooSlow) => {
-                f.write_str("reaped: a message was not whole in time")
-            }
-            End::Shutdown => f.write_str("server shutdown"),
-            End::Failed(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// Runs one connection until it ends.
 /// A connection's byte stream: plain TCP, or TLS over it.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// The TCP socket underneath, to wait for readability without a buffer.
@@ -332,6 +268,7 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
+/// Runs one connection until it ends; returns why.
 pub(crate) async fn run<H: Handler, S: Transport>(
     stream: S,
     connection: Connection,
@@ -340,180 +277,201 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
-) -> End {
+) -> Arc<Disconnect> {
     // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
     let mut reader = MessageReader::new(stream, config.framing.clone());
-    let end = serve_messages(
+    let cause = Box::pin(drive(
         &mut reader,
-        connection,
-        pushes,
-        handler,
+        &connection,
+        &pushes,
+        &*handler,
         &config,
         &counters,
         &mut shutdown,
-    )
+    ))
     .await;
     // Close politely (with TLS, a close_notify), unless the connection is broken.
-    if !matches!(end, End::Failed(_)) {
+    if !matches!(
+        *cause,
+        Disconnect::Read(_) | Disconnect::Write(_) | Disconnect::WriteTimedOut(_)
+    ) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.get_mut().shutdown()).await;
     }
-    end
+    cause
 }
 
 /// How long closing a connection may take (a TLS close_notify to a peer that does not read).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-async fn serve_messages<H: Handler, S: Transport>(
+/// What woke the connection's loop.
+enum Input<R> {
+    Shutdown,
+    Replied(R),
+    Io(Result<Io, msgframe_io::Error>),
+    Push(Push),
+    Timer,
+}
+
+/// What the connection's reads and writes did.
+enum Io {
+    /// Bytes were read into the buffer.
+    Filled,
+    /// The socket is readable (after the buffers were given back).
+    Readable,
+    /// The message being written went out whole.
+    Written,
+}
+
+/// The connection's loop: do what the session says, wait for what happens next, tell the
+/// session.
+async fn drive<H: Handler, S: Transport>(
     reader: &mut MessageReader<S, Framing>,
-    connection: Connection,
-    pushes: PushQueue,
-    handler: Arc<H>,
+    connection: &Connection,
+    pushes: &PushQueue,
+    handler: &H,
     config: &ServerConfig,
     counters: &Counters,
     shutdown: &mut watch::Receiver<bool>,
-) -> End {
+) -> Arc<Disconnect> {
+    let mut session: ServerSession<Outcome<()>> =
+        ServerSession::new(Arc::clone(&config.rules), now());
     // The write buffer, kept between messages and given back with the read buffer when idle.
     let mut out = BytesMut::new();
-    let mut clock = IdleClock::new(config.idle_timeout, config.message_timeout, now());
-    // Whether the connection has given its buffers back: it then waits for readability before
-    // reading, so that an idle connection holds no read buffer. A new connection reads at once
-    // (its first message is usually there already) into a first block of 8 KiB.
-    let mut released = false;
+    // The length of the body being written, counted once it is out.
+    let mut writing: Option<usize> = None;
+    // The handler's call in progress. Boxed, as every rarely-awaited future here: an idle
+    // connection's task then holds only what waiting needs.
+    let mut replying: Option<Pin<Box<H::Future>>> = None;
+    let mut timer = Timer::new();
+    let mut closing = false;
     loop {
         // Every whole message already buffered first.
-        match reader.try_message() {
-            Ok(Some(message)) => {
-                released = false;
-                clock.message_done(now(), !reader.is_between_messages());
-                Counters::add(&counters.frames_in, 1);
-                Counters::add(&counters.bytes_in, message.len() as u64);
-                if let Some(answer) = &config.answer {
-                    if (answer.is_request)(&message) {
-                        let reply = (answer.answer)(&message);
-                        if let Err(e) =
-                            Box::pin(write(reader, &mut out, &reply, config, counters)).await
-                        {
-                            return End::Failed(e);
-                        }
-                        clock.message_done(now(), !reader.is_between_messages());
-                        continue;
+        if session.wants_read() {
+            match reader.try_message() {
+                Ok(Some(message)) => {
+                    Counters::add(&counters.frames_in, 1);
+                    Counters::add(&counters.bytes_in, message.len() as u64);
+                    session.handle_message(now(), message, !reader.is_between_messages());
+                }
+                Ok(None) => {
+                    if !reader.is_between_messages() {
+                        session.bytes_arrived(now());
                     }
                 }
-                // Boxed, as every rarely-awaited future here: an idle connection's task then
-                // holds only what waiting needs.
-                let reply = Box::pin(handler.handle(connection.clone(), message)).await;
-                let (body, close) = match reply {
-                    Reply::Send(body) => (Some(body), false),
-                    Reply::Nothing => (None, false),
-                    Reply::Close => (None, true),
-                    Reply::SendAndClose(body) => (Some(body), true),
-                };
-                if let Some(body) = body {
-                    if let Err(e) = Box::pin(write(reader, &mut out, &body, config, counters)).await
-                    {
-                        return End::Failed(e);
-                    }
-                    clock.message_done(now(), !reader.is_between_messages());
+                Err(e) => session.handle_read_error(now(), e),
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                ServerEvent::Handle(message) => {
+                    replying = Some(Box::pin(handler.handle(connection.clone(), message)));
                 }
-                if close {
-                    return End::Handler;
+                ServerEvent::Done { caller, outcome } => {
+                    let _ = caller.send(outcome);
+                }
+                ServerEvent::ReleaseBuffers => {
+                    reader.release_idle_buffer();
+                    out = BytesMut::new();
+                }
+                ServerEvent::Closed(cause) => return cause,
+            }
+        }
+        if writing.is_none() {
+            if let Some(transmit) = session.poll_transmit(now()) {
+                match config.encoder.encode(&transmit.body, &mut out) {
+                    Ok(()) => writing = Some(transmit.body.len()),
+                    Err(e) => session.write_done(now(), Err(msgframe_io::Error::from_encode(e))),
                 }
                 continue;
             }
-            Ok(None) => {}
-            Err(msgframe_io::Error::Closed) => return End::PeerClosed,
-            Err(e) => return End::Failed(Error::Frame(e)),
         }
-        if !reader.is_between_messages() {
-            clock.bytes_arrived(now());
-        }
-        let deadline = Instant::from_std(clock.deadline());
-        let wake = if released {
-            deadline
+        timer.arm(session.poll_timeout());
+        let io = if writing.is_some() {
+            Some(Direction::Write)
+        } else if session.wants_read() {
+            Some(Direction::Read {
+                released: session.is_released(),
+            })
         } else {
-            deadline.min(Instant::now() + RELEASE_BUFFERS_AFTER)
+            None
         };
-        tokio::select! {
+        let input = tokio::select! {
             biased;
-            () = signalled(shutdown) => return End::Shutdown,
-            read = wait_or_fill(reader, released) => {
-                if let Err(e) = read {
-                    return End::Failed(Error::Frame(e));
-                }
-                // Readable, or read: the next turn reads (and allocates what it needs).
-                released = false;
+            () = signalled(shutdown), if !closing => Input::Shutdown,
+            reply = async { replying.as_mut().expect("a handler call").await }, if replying.is_some() => Input::Replied(reply),
+            done = connection_io(reader, &mut out, io.unwrap_or(Direction::Write)), if io.is_some() => Input::Io(done),
+            push = pushes.next(), if session.wants_push() => Input::Push(push),
+            () = timer.fired() => Input::Timer,
+        };
+        let now = now();
+        match input {
+            Input::Shutdown => {
+                closing = true;
+                session.close(now);
             }
-            push = pushes.next() => {
-                if !push.ticket.take() {
-                    continue;
-                }
-                let result = Box::pin(write(reader, &mut out, &push.body, config, counters)).await;
-                let failed = result.as_ref().err().map(|e| e.to_string());
-                let _ = push.done.send(result.map_err(|e| match e {
-                    Error::Frame(msgframe_io::Error::TimedOut { elapsed_ms, .. }) => Error::TimedOut {
-                        written: false,
-                        elapsed: Duration::from_millis(elapsed_ms),
-                    },
-                    other => Error::ConnectionLost { written: false, reason: other.to_string() },
-                }));
-                if let Some(reason) = failed {
-                    return End::Failed(Error::ConnectionLost { written: false, reason });
-                }
-                clock.message_done(now(), !reader.is_between_messages());
-                released = false;
+            Input::Replied(reply) => {
+                replying = None;
+                session.handler_done(now, reply);
             }
-            // One timer for both: reaping, and giving the buffers back after a quiet second.
-            () = tokio::time::sleep_until(wake) => {
-                if Instant::now() >= deadline {
-                    return End::Reaped(clock.reason());
+            Input::Io(Ok(Io::Filled | Io::Readable)) => session.readable(now),
+            Input::Io(Ok(Io::Written)) => {
+                if let Some(len) = writing.take() {
+                    Counters::add(&counters.frames_out, 1);
+                    Counters::add(&counters.bytes_out, len as u64);
                 }
-                reader.release_idle_buffer();
-                out = BytesMut::new();
-                released = true;
+                session.write_done(now, Ok(()));
             }
+            Input::Io(Err(e)) => {
+                if writing.take().is_some() {
+                    session.write_done(now, Err(e));
+                } else {
+                    session.handle_read_error(now, e);
+                }
+            }
+            Input::Push(push) => {
+                // A pusher that gave up first reports that itself.
+                if push.ticket.take() {
+                    session.push(now, push.body, push.done);
+                }
+            }
+            Input::Timer => session.handle_timeout(now),
         }
     }
 }
 
-/// Reads once into the reader's buffer; or, when the buffers were given back, waits until the
-/// socket is readable without allocating any.
-async fn wait_or_fill<S: Transport>(
-    reader: &mut MessageReader<S, Framing>,
-    released: bool,
-) -> Result<(), msgframe_io::Error> {
-    if released {
-        reader.get_ref().tcp().readable().await?;
-    } else {
-        reader.fill().await?;
-    }
-    Ok(())
+/// Which way the connection's bytes go now: one task reads and writes in turn.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read { released: bool },
+    Write,
 }
 
-/// Writes one message within the write timeout, counting it.
-async fn write<S: Transport>(
+/// Reads once into the reader's buffer (or, when the buffers were given back, waits until the
+/// socket is readable without allocating any); or writes the framed message in `out` whole.
+/// Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
+async fn connection_io<S: Transport>(
     reader: &mut MessageReader<S, Framing>,
     out: &mut BytesMut,
-    body: &[u8],
-    config: &ServerConfig,
-    counters: &Counters,
-) -> Result<(), Error> {
-    // A writer borrowing the stream, framing into the connection's one buffer. Unsent bytes left
-    // by a timeout are dropped with it: the connection is closed then.
-    let mut writer = MessageWriter::with_buffer(
-        reader.get_mut(),
-        Arc::clone(&config.encoder),
-        std::mem::take(out),
-    );
-    let result = writer
-        .write_message_timeout(body, config.write_timeout)
-        .await;
-    *out = writer.into_parts().1;
-    result.map_err(Error::Frame)?;
-    Counters::add(&counters.frames_out, 1);
-    Counters::add(&counters.bytes_out, body.len() as u64);
-    Ok(())
-}
-
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
+    direction: Direction,
+) -> Result<Io, msgframe_io::Error> {
+    match direction {
+        Direction::Read { released: true } => {
+            reader.get_ref().tcp().readable().await?;
+            Ok(Io::Readable)
+        }
+        Direction::Read { released: false } => {
+            reader.fill().await?;
+            Ok(Io::Filled)
+        }
+        Direction::Write => {
+            let stream = reader.get_mut();
+            while !out.is_empty() {
+                if stream.write_buf(out).await? == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+                }
+            }
+            stream.flush().await?;
+            Ok(Io::Written)
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 mod accept;
 mod connection;
+mod reply;
 mod stats;
 
 use std::collections::HashMap;
@@ -17,11 +18,14 @@ use msgframe_codec::Framing;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
 
-pub use connection::{Connection, Handler, Reply};
+pub use connection::{Connection, Handler};
+pub use reply::Reply;
 pub use stats::Stats;
 
-use crate::client::{AnswerHeartbeats, IntoMessage};
+use crate::heartbeat::AnswerHeartbeats;
+use crate::message::IntoMessage;
 use crate::policy::admission::{Admission, AdmissionPolicy, IpNet};
+use crate::session::ServerRules;
 use crate::socket::Keepalive;
 use crate::Error;
 use stats::Counters;
@@ -31,12 +35,10 @@ pub(crate) struct ServerConfig {
     pub(crate) framing: Framing,
     /// The same framing, shared by every connection's writer.
     pub(crate) encoder: Arc<Framing>,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) message_timeout: Option<Duration>,
-    pub(crate) write_timeout: Duration,
+    /// The rules of every connection's session.
+    pub(crate) rules: Arc<ServerRules>,
     pub(crate) keepalive: Option<Keepalive>,
     pub(crate) reject_message: Option<Bytes>,
-    pub(crate) answer: Option<AnswerHeartbeats>,
     pub(crate) push_queue: usize,
     pub(crate) grace: Duration,
     pub(crate) socket_options: Option<SocketOptions>,
@@ -66,8 +68,7 @@ impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("framing", &self.config.framing)
-            .field("idle_timeout", &self.config.idle_timeout)
-            .field("message_timeout", &self.config.message_timeout)
+            .field("rules", &self.config.rules)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -77,21 +78,21 @@ impl ServerBuilder {
     /// Closes a connection with no complete message read or written for `idle` (default 5
     /// minutes); `None` never does.
     pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
-        self.config.idle_timeout = idle;
+        Arc::make_mut(&mut self.config.rules).idle = idle;
         self
     }
 
     /// Closes a connection whose message is not whole `timeout` after its first byte (default
     /// 30 s): a client trickling a message (slow loris) does not count as active.
     pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.message_timeout = timeout;
+        Arc::make_mut(&mut self.config.rules).message = timeout;
         self
     }
 
     /// The longest a reply or push may take to write before the connection is closed (default
     /// 30 s): a client that does not read cannot hold a handler forever.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.config.write_timeout = timeout;
+        Arc::make_mut(&mut self.config.rules).write_timeout = timeout;
         self
     }
 
@@ -136,7 +137,7 @@ impl ServerBuilder {
     /// Answers the clients' heartbeats without calling the handler (they still count as
     /// activity).
     pub fn answer_heartbeats(mut self, answer: AnswerHeartbeats) -> Self {
-        self.config.answer = Some(answer);
+        Arc::make_mut(&mut self.config.rules).answer = Some(answer);
         self
     }
 
@@ -273,12 +274,9 @@ impl Server {
             config: ServerConfig {
                 encoder: Arc::new(framing.clone()),
                 framing,
-                idle_timeout: Some(Duration::from_secs(300)),
-                message_timeout: Some(Duration::from_secs(30)),
-                write_timeout: Duration::from_secs(30),
+                rules: Arc::new(ServerRules::default()),
                 keepalive: Some(Keepalive::default()),
                 reject_message: None,
-                answer: None,
                 push_queue: 64,
                 grace: Duration::from_secs(30),
                 socket_options: None,

@@ -56,3 +56,11 @@ impl IntoMessage for &str {
         Bytes::copy_from_slice(self.as_bytes())
     }
 }
+
+/// What request matching needs of a key: comparable, hashable, printable, and movable between
+/// tasks. Implemented for every such type.
+pub trait Key: Eq + std::hash::Hash + Clone + std::fmt::Debug + Send + Sync + 'static {}
+impl<T: Eq + std::hash::Hash + Clone + std::fmt::Debug + Send + Sync + 'static> Key for T {}
+
+/// A function finding a message's request key.
+pub(crate) type KeyFn<K> = std::sync::Arc<dyn Fn(&[u8]) -> Option<K> + Send + Sync>;

@@ -85,7 +85,7 @@ impl fmt::Debug for Heartbeat {
 /// When an answer would itself be taken for a heartbeat (zero-length frames both ways), two ends
 /// that both answer could bounce one frame back and forth forever; such an answer is therefore
 /// sent only when it does not reply to our own outstanding heartbeat, and at most once per idle
-/// period (see [`HeartbeatState::answer_lookalike`](crate::HeartbeatState::answer_lookalike)).
+/// period (see [`HeartbeatState::answer_lookalike`](crate::policy::HeartbeatState::answer_lookalike)).
 #[derive(Clone)]
 pub struct AnswerHeartbeats {
     pub(crate) is_request: Predicate,

@@ -1,0 +1,295 @@
+//! The options of a long client, and the configuration its task runs with.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use msgframe_codec::Framing;
+
+use super::connect::Security;
+use super::hook::{BoxFuture, Hook, Session};
+use super::long::LongClient;
+use crate::heartbeat::{AnswerHeartbeats, Heartbeat};
+use crate::message::Key;
+use crate::policy::backoff::{Backoff, HostOrder};
+use crate::session::{ClientRules, Overflow};
+use crate::socket::Keepalive;
+use crate::Error;
+
+/// The configuration a client's task runs with.
+pub(crate) struct Config<K> {
+    pub(crate) hosts: Vec<String>,
+    pub(crate) framing: Framing,
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) backoff: Backoff,
+    pub(crate) order: HostOrder,
+    pub(crate) stable_after: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) on_connect: Option<Hook>,
+    pub(crate) security: Security,
+    /// The rules of every connection's session.
+    pub(crate) rules: Arc<ClientRules<K>>,
+}
+
+/// Options of a [`LongClient`]; [`start`](LongClientBuilder::start) it inside a tokio runtime or
+/// [`start_blocking`](LongClientBuilder::start_blocking) from plain threads.
+///
+/// `K` is the request-matching key: `()` until [`match_replies`](Self::match_replies) sets a key
+/// function. Without one, [`LongClient::request`] is synchronous request/response: one request at
+/// a time, and the next message the peer sends (heartbeats aside) is its reply.
+pub struct LongClientBuilder<K = ()> {
+    config: Config<()>,
+    rules: ClientRules<K>,
+    max_in_flight: usize,
+    queue: usize,
+    incoming: usize,
+    timeout: Duration,
+}
+
+impl<K> fmt::Debug for LongClientBuilder<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LongClientBuilder")
+            .field("hosts", &self.config.hosts)
+            .field("framing", &self.config.framing)
+            .field("keepalive", &self.config.keepalive)
+            .field("rules", &self.rules)
+            .field("backoff", &self.config.backoff)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LongClientBuilder<()> {
+    pub(crate) fn new(hosts: Vec<String>, framing: Framing) -> Self {
+        LongClientBuilder {
+            config: Config {
+                hosts,
+                framing,
+                keepalive: Some(Keepalive::default()),
+                backoff: Backoff::default(),
+                order: HostOrder::PrimaryFirst,
+                stable_after: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(5),
+                on_connect: None,
+                security: Security::Plain,
+                rules: Arc::new(ClientRules::new(|_| Some(()))),
+            },
+            rules: ClientRules::new(|_| Some(())),
+            max_in_flight: 1,
+            queue: 64,
+            incoming: 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl<K: Key> LongClientBuilder<K> {
+    /// Matches replies to requests by key, so that many requests share the connection and replies
+    /// may come in any order. `key` extracts the key from each outgoing request and each incoming
+    /// message (a CMPP sequence id; an ISO 8583 MTI class with STAN and terminal id); a message
+    /// without a key, or whose key no request waits for, goes to the incoming channel. Up to
+    /// [`max_in_flight`](Self::max_in_flight) requests (256 unless set) wait at once.
+    pub fn match_replies<K2: Key>(
+        self,
+        key: impl Fn(&[u8]) -> Option<K2> + Send + Sync + 'static,
+    ) -> LongClientBuilder<K2> {
+        let r = self.rules;
+        let mut rules = ClientRules::new(key).overflow(r.overflow);
+        rules.heartbeat = r.heartbeat;
+        rules.answer = r.answer;
+        LongClientBuilder {
+            config: self.config,
+            rules,
+            max_in_flight: if self.max_in_flight == 1 {
+                256
+            } else {
+                self.max_in_flight
+            },
+            queue: self.queue,
+            incoming: self.incoming,
+            timeout: self.timeout,
+        }
+    }
+
+    /// TCP keepalive on the connection (on by default: [`Keepalive::default`]); `None` turns it off.
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.config.keepalive = keepalive;
+        self
+    }
+
+    /// Secures every connection with TLS (feature `tls`): each connect, reconnects included,
+    /// performs a new handshake.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConnector) -> Self {
+        self.config.security = Security::Tls(tls);
+        self
+    }
+
+    /// Sends application heartbeats when the link is quiet and drops a peer that stops answering.
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.rules.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Answers the peer's heartbeats.
+    pub fn answer_heartbeats(mut self, answer: AnswerHeartbeats) -> Self {
+        self.rules.answer = Some(answer);
+        self
+    }
+
+    /// Delays between reconnect rounds (default: from 1 s, doubling, up to 60 s, 20% jitter).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// Which host each round of connection attempts starts with (default: the primary, the
+    /// first host given).
+    pub fn host_order(mut self, order: HostOrder) -> Self {
+        self.config.order = order;
+        self
+    }
+
+    /// How long a connection must last for the backoff to start over (default 10 s): a host that
+    /// accepts and at once drops connections is retried ever more slowly.
+    pub fn stable_after(mut self, lasted: Duration) -> Self {
+        self.config.stable_after = lasted;
+        self
+    }
+
+    /// The longest wait for each connection attempt (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Runs `hook` on every new connection before it is used (a logon or sign-on exchange). If it
+    /// fails, the connection is dropped and the client tries again after the backoff.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # fn demo(builder: msgframe_conn::LongClientBuilder) {
+    /// let builder = builder.on_connect(|session| {
+    ///     Box::pin(async move {
+    ///         let reply = session.request(b"0800 sign-on", Duration::from_secs(5)).await?;
+    ///         if !reply.starts_with(b"0810") {
+    ///             return Err(msgframe_conn::Error::Config("sign-on refused".into()));
+    ///         }
+    ///         Ok(())
+    ///     })
+    /// });
+    /// # }
+    /// ```
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: for<'a> Fn(&'a mut Session) -> BoxFuture<'a, Result<(), Error>> + Send + Sync + 'static,
+    {
+        self.config.on_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// How many requests may wait for replies at once (1 without request matching; 256 with it).
+    /// A request beyond it waits for a slot within its own timeout.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// How many messages may wait to be written (default 64). A send beyond it waits for room
+    /// within its own timeout.
+    pub fn queue(mut self, messages: usize) -> Self {
+        self.queue = messages.max(1);
+        self
+    }
+
+    /// How many received messages may wait for [`LongClient::recv`] (default 1024). What
+    /// happens when it is full is [`incoming_overflow`](Self::incoming_overflow)'s choice.
+    pub fn incoming(mut self, messages: usize) -> Self {
+        self.incoming = messages.max(1);
+        self
+    }
+
+    /// What happens to a received message when [`incoming`](Self::incoming) messages already wait
+    /// for [`LongClient::recv`] (default [`Overflow::Drop`]: dropped, counted in
+    /// [`Event::IncomingDropped`](crate::Event::IncomingDropped), logged). Whatever the choice,
+    /// timers, failure detection, replies to waiting requests and reconnects go on: an
+    /// application that only makes requests and never calls `recv` keeps a working client.
+    pub fn incoming_overflow(mut self, overflow: Overflow) -> Self {
+        self.rules.overflow = overflow;
+        self
+    }
+
+    /// The time limit of [`LongClient::send`] and of requests made without one (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.config.hosts.is_empty() {
+            return Err(Error::Config(
+                "a long client needs at least one host".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts the client's task on the current tokio runtime; it connects at once and keeps the
+    /// connection up until [`LongClient::close`] or until every handle is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for no host, or when called outside a tokio runtime.
+    pub fn start(self) -> Result<LongClient<K>, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config("LongClientBuilder::start needs a tokio runtime; use start_blocking from plain threads".into())
+        })?;
+        self.start_on(&handle)
+    }
+
+    /// Starts the client on a runtime this crate owns, for synchronous programs.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_blocking(self) -> Result<crate::client::BlockingLongClient<K>, Error> {
+        let handle = crate::blocking::handle()?;
+        Ok(crate::client::BlockingLongClient::new(
+            self.start_on(&handle)?,
+            handle,
+        ))
+    }
+
+    fn start_on(self, runtime: &tokio::runtime::Handle) -> Result<LongClient<K>, Error> {
+        self.validate()?;
+        let c = self.config;
+        let config = Config {
+            hosts: c.hosts,
+            framing: c.framing,
+            keepalive: c.keepalive,
+            backoff: c.backoff,
+            order: c.order,
+            stable_after: c.stable_after,
+            connect_timeout: c.connect_timeout,
+            on_connect: c.on_connect,
+            security: c.security,
+            rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
+        };
+        LongClient::start(
+            config,
+            Capacities {
+                queue: self.queue,
+                incoming: self.incoming,
+                max_in_flight: self.max_in_flight,
+                timeout: self.timeout,
+            },
+            runtime,
+        )
+    }
+}
+
+/// The sizes and default timeout a client starts with.
+pub(crate) struct Capacities {
+    pub(crate) queue: usize,
+    pub(crate) incoming: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) timeout: Duration,
+}

@@ -36,13 +36,11 @@ impl FieldBytes {
 
 impl fmt::Display for FieldBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.as_slice().iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
+        write!(
+            f,
+            "{}",
+            crate::hex::display(self.as_slice()).upper().spaced()
+        )
     }
 }
 

@@ -31,6 +31,8 @@
 //!
 //! The [`parse`] module wraps the same decoders as [nom](https://docs.rs/nom) parsers, for use inside
 //! message parsers (ISO 8583 LLVAR/LLLVAR field lengths, for instance).
+//!
+//! The [`hex`] module writes bytes as hex text (as in the errors above) and reads hex text back.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -38,6 +40,7 @@ mod ascii_decimal;
 mod ascii_hex;
 mod binary;
 mod error;
+pub mod hex;
 mod packed_bcd;
 pub mod parse;
 

@@ -18,13 +18,11 @@ impl Hex {
 
 impl fmt::Display for Hex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
+        write!(
+            f,
+            "{}",
+            msgframe_header::hex::display(&self.0).upper().spaced()
+        )
     }
 }
 

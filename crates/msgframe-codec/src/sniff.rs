@@ -18,9 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt::Write as _;
-
 use bytes::BytesMut;
+use msgframe_header::hex;
 
 use crate::{CodecError, Decoder, FramingSpec};
 
@@ -86,14 +85,17 @@ fn candidate_specs(stream: &[u8]) -> Vec<(String, f64)> {
     }
     // Fixed bytes around the length, taken from the stream's first frame.
     if stream.len() >= 4 {
-        let first2 = hex(&stream[..2]);
-        let next2 = hex(&stream[2..4]);
+        let first2 = hex::display(&stream[..2]);
+        let next2 = hex::display(&stream[2..4]);
         for counts in ["", ",counts-header"] {
             specs.push((format!("be:2,before={first2}{counts}"), 3.0));
             specs.push((format!("be:2,after={next2}{counts}"), 3.0));
         }
         if stream.len() >= 6 {
-            specs.push((format!("ascii:4,after={}", hex(&stream[4..6])), 3.0));
+            specs.push((
+                format!("ascii:4,after={}", hex::display(&stream[4..6])),
+                3.0,
+            ));
         }
     }
     // An ETX after the body, counted in the length or not (BASE24-style).
@@ -112,7 +114,7 @@ fn candidate_specs(stream: &[u8]) -> Vec<(String, f64)> {
     }
     for delimiter in [0x03u8, 0x00, 0x04, 0x1c, 0x1e, 0x7e] {
         if stream.contains(&delimiter) {
-            specs.push((format!("delim:{delimiter:02x}"), 1.0));
+            specs.push((format!("delim:{}", hex::display(&[delimiter])), 1.0));
         }
     }
     specs.push(("netstring".into(), 1.0));
@@ -128,13 +130,6 @@ fn candidate_specs(stream: &[u8]) -> Vec<(String, f64)> {
     }
     specs.push(("eof".into(), 10.0));
     specs
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Decodes `stream` with `spec` and scores the result; `None` when the spec finds no frame.

@@ -66,6 +66,7 @@ use core::ops::Range;
 use core::str::FromStr;
 
 use bytes::Bytes;
+use msgframe_header::hex::{self, HexError};
 use msgframe_header::{ByteOrder, LengthEncoding, LengthField};
 
 use crate::Netstring;
@@ -244,30 +245,20 @@ impl<'a> Parser<'a> {
     }
 
     fn hex(&self, part: Part<'_>) -> Result<Bytes, SpecError> {
-        if let Some((i, c)) = part
-            .text
-            .char_indices()
-            .find(|(_, c)| !c.is_ascii_hexdigit())
-        {
-            let bad = Part {
-                text: &part.text[i..i + c.len_utf8()],
-                at: part.at + i,
-            };
-            return Err(self.err(bad, "not a hex digit"));
-        }
-        let text = part.text.as_bytes();
-        if !text.len().is_multiple_of(2) {
-            return Err(self.err(
+        match hex::parse(part.text) {
+            Ok(bytes) => Ok(bytes.into()),
+            Err(HexError::InvalidDigit { offset, found }) => {
+                let bad = Part {
+                    text: &part.text[offset..offset + found.len_utf8()],
+                    at: part.at + offset,
+                };
+                Err(self.err(bad, "not a hex digit"))
+            }
+            Err(_) => Err(self.err(
                 part,
                 "expected hex bytes (an even number of hex digits, e.g. 0300)",
-            ));
+            )),
         }
-        let nibble = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-        Ok(text
-            .chunks(2)
-            .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1]))
-            .collect::<Vec<u8>>()
-            .into())
     }
 
     fn policy<T: Copy>(&self, part: Part<'_>, choices: &[(&str, T)]) -> Result<T, SpecError> {
@@ -599,14 +590,6 @@ impl FromStr for FramingSpec {
     }
 }
 
-struct HexText<'a>(&'a [u8]);
-
-impl fmt::Display for HexText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
 impl fmt::Display for FramingSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -627,13 +610,13 @@ impl fmt::Display for FramingSpec {
                     },
                 }
                 if !c.before.is_empty() {
-                    write!(f, ",before={}", HexText(&c.before))?;
+                    write!(f, ",before={}", hex::display(&c.before))?;
                 }
                 if !c.after.is_empty() {
-                    write!(f, ",after={}", HexText(&c.after))?;
+                    write!(f, ",after={}", hex::display(&c.after))?;
                 }
                 if !c.trailer.is_empty() {
-                    write!(f, ",trailer={}", HexText(&c.trailer))?;
+                    write!(f, ",trailer={}", hex::display(&c.trailer))?;
                 }
                 if !c.verify_fixed {
                     f.write_str(",no-verify")?;
@@ -685,7 +668,7 @@ impl fmt::Display for FramingSpec {
                 if c.is_lines() {
                     f.write_str(if c.crlf { "lines:crlf" } else { "lines" })?;
                 } else {
-                    write!(f, "delim:{}", HexText(&c.delimiter))?;
+                    write!(f, "delim:{}", hex::display(&c.delimiter))?;
                     if c.crlf {
                         f.write_str(",crlf")?;
                     }

@@ -1,6 +1,9 @@
 //! Borrowed frames: walk a filled buffer and get `&[u8]` frames, with no reference count and no copy.
+//!
+//! Two walks: [`Frames`] ([`Parse::frames`]) over a buffer that more bytes may follow, and
+//! [`StreamFrames`] over a whole stream held in memory, to its end, with each frame's offset.
 
-use crate::CodecError;
+use crate::{CodecError, Decoded, Decoder};
 
 /// What is at the start of a buffer, as [`Parse::parse`] sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,3 +158,150 @@ impl<'a, P: Parse> Iterator for Frames<'a, P> {
 }
 
 impl<P: Parse> core::iter::FusedIterator for Frames<'_, P> {}
+
+/// A frame of a whole stream, with where it is; see [`StreamFrames`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFrame<'a> {
+    /// Stream offset where the frame starts: where the frame before it ended (0 for the first).
+    /// Bytes that delivered nothing in between (a skipped keepalive) count as this frame's.
+    pub offset: usize,
+    /// How many bytes of the stream the frame spans, header, trailer and delimiter included.
+    pub len: usize,
+    /// The frame, as [`decode`](crate::Decoder::decode) would deliver it (header stripped,
+    /// delimiter removed, as configured).
+    pub frame: &'a [u8],
+}
+
+impl StreamFrame<'_> {
+    /// Where the next frame starts: `offset + len`.
+    pub fn end(&self) -> usize {
+        self.offset + self.len
+    }
+}
+
+/// Where and why a whole stream stops being frames; see [`StreamFrames`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stopped at stream offset {offset}: {error}")]
+pub struct StreamError {
+    /// Stream offset where the stream stops being whole frames: where the last good frame ended
+    /// (0 when there was none). The bytes from here on are the invalid or cut-short frame.
+    pub offset: usize,
+    /// What the decoder found there: [`CodecError::UnexpectedEof`] when the stream ends inside a
+    /// frame ([`is_truncated`](StreamError::is_truncated)), another decoding error when the bytes
+    /// are not a valid frame.
+    #[source]
+    pub error: CodecError,
+}
+
+impl StreamError {
+    /// Whether the stream merely ends inside a frame (cut short), rather than holding an invalid
+    /// one.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self.error, CodecError::UnexpectedEof { .. })
+    }
+}
+
+/// The frames of a whole stream held in memory (a capture, a file), each with its stream offset,
+/// borrowed from it; the walk ends at the end of the stream, or with a [`StreamError`] naming the
+/// offset where the stream stops being valid frames.
+///
+/// Unlike [`Frames`], this walk decodes with a [`Decoder`] and knows that the stream ends where the
+/// slice ends: every framing works, until-end-of-stream (`eof`) and `eof=deliver` included, and a
+/// stream cut inside a frame ends the walk with [`CodecError::UnexpectedEof`]. Give it a decoder
+/// that has not decoded yet, so that the offsets in its errors are offsets in this stream. The walk
+/// stops at the first error, resumable or not (an oversized frame with `oversize=discard` too).
+///
+/// ```
+/// use msgframe_codec::{Framing, StreamFrames};
+///
+/// let framing: Framing = "be:2".parse()?;
+/// let stream = b"\x00\x03one\x00\x03two\x00\x05thr"; // two frames and part of a third
+/// let mut frames = StreamFrames::new(framing, stream);
+///
+/// let first = frames.next().unwrap()?;
+/// assert_eq!((first.offset, first.len, first.frame), (0, 5, &b"one"[..]));
+/// let second = frames.next().unwrap()?;
+/// assert_eq!((second.offset, second.len, second.frame), (5, 5, &b"two"[..]));
+///
+/// let end = frames.next().unwrap().unwrap_err();
+/// assert_eq!(end.offset, 10);
+/// assert!(end.is_truncated());
+/// assert!(frames.next().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamFrames<'a, D> {
+    decoder: D,
+    stream: &'a [u8],
+    offset: usize,
+    done: bool,
+}
+
+impl<'a, D: Decoder> StreamFrames<'a, D> {
+    /// The frames of `stream`, the whole of a stream (nothing follows it), decoded by `decoder`.
+    pub fn new(decoder: D, stream: &'a [u8]) -> Self {
+        StreamFrames {
+            decoder,
+            stream,
+            offset: 0,
+            done: false,
+        }
+    }
+
+    /// Where the next frame starts: the end of the last frame yielded, or 0.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl<'a, D: Decoder> Iterator for StreamFrames<'a, D> {
+    type Item = Result<StreamFrame<'a>, StreamError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let offset = self.offset;
+        let mut at = offset;
+        // As a reader would: decode what is there, and only when that finds no whole frame, tell
+        // the decoder that the stream has ended.
+        let mut ended = false;
+        loop {
+            let rest = &self.stream[at..];
+            let found = if ended {
+                self.decoder.decode_slice_eof(rest)
+            } else {
+                self.decoder.decode_slice(rest)
+            };
+            match found {
+                Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                }) => {
+                    self.offset = at + consumed;
+                    return Some(Ok(StreamFrame {
+                        offset,
+                        len: self.offset - offset,
+                        frame: &rest[start..end],
+                    }));
+                }
+                Ok(Decoded::Skip { consumed }) => at += consumed,
+                Ok(Decoded::Partial { consumed }) => {
+                    at += consumed;
+                    if ended || at == self.stream.len() {
+                        self.done = true;
+                        return None;
+                    }
+                    ended = true;
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(StreamError { offset, error }));
+                }
+            }
+        }
+    }
+}
+
+impl<D: Decoder> core::iter::FusedIterator for StreamFrames<'_, D> {}

@@ -38,7 +38,9 @@
 //! buffer (cheaper than sharing it, and a kept frame then never pins the buffer), a larger one that
 //! fills its allocation is split off without a copy. For messages parsed in place and dropped,
 //! [`Decoder::decode_slice`] says where the next frame is without taking it, and the [`Parse`] trait
-//! walks a filled buffer and yields borrowed `&[u8]` frames, with no allocation at all. A header claiming more than the configured
+//! walks a filled buffer and yields borrowed `&[u8]` frames, with no allocation at all;
+//! [`StreamFrames`] walks a whole stream held in memory (a file, a capture) to its end, with each
+//! frame's offset and the offset where the stream stops being valid frames. A header claiming more than the configured
 //! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
 //! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
 //! itself.
@@ -61,7 +63,7 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use delimited::{Delimited, DelimitedConfig, UnterminatedAtEof};
 pub use error::{CodecError, FixedPart, Hex};
 pub use fixed_length::FixedLength;
-pub use frames::{Frames, Parse, Status};
+pub use frames::{Frames, Parse, Status, StreamError, StreamFrame, StreamFrames};
 pub use framing::Framing;
 pub use length_prefixed::{
     EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,

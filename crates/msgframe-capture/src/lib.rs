@@ -7,6 +7,10 @@
 //! ones put in place, and stretches the capture lacks are reported as [`Gap`]s, never papered
 //! over.
 //!
+//! [`detect_format`] tells a capture from raw bytes by its magic number, and
+//! [`Capture::select`] picks the conversation to read ([`Select`]: the first, by index, or by
+//! port).
+//!
 //! ```no_run
 //! let capture = msgframe_capture::read_capture(std::fs::File::open("failed-test.pcapng")?)?;
 //! for c in &capture.conversations {
@@ -19,7 +23,9 @@
 
 mod read;
 mod reassembly;
+mod select;
 pub mod synth;
 
-pub use read::{read_capture, Capture, CaptureError, Conversation};
+pub use read::{detect_format, read_capture, Capture, CaptureError, Conversation, FileFormat};
 pub use reassembly::{Flow, Gap, Reassembler};
+pub use select::{Select, SelectError};

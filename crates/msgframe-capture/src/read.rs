@@ -170,7 +170,46 @@ fn segment(linktype: DataLink, data: &[u8]) -> Option<Segment<'_>> {
     })
 }
 
-/// Reads a pcap or pcapng capture (told apart by their first bytes) into its TCP conversations.
+/// What a file holds, told by its first bytes; see [`detect_format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// A classic pcap capture (either byte order, microsecond or nanosecond timestamps).
+    Pcap,
+    /// A pcapng capture.
+    PcapNg,
+    /// No capture: raw bytes (a recorded stream, a message file), or too short to tell.
+    Raw,
+}
+
+/// What `data` holds, judged by its magic number (its first four bytes): a pcap capture
+/// (`a1 b2 c3 d4` or `a1 b2 3c 4d` in either byte order), a pcapng capture (`0a 0d 0d 0a`), or
+/// anything else, [`FileFormat::Raw`]. Only the first four bytes are looked at.
+///
+/// ```
+/// use msgframe_capture::synth::{Conversation, Format};
+/// use msgframe_capture::{detect_format, FileFormat};
+///
+/// let pcap = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000)).write(Format::Pcap);
+/// assert_eq!(detect_format(&pcap), FileFormat::Pcap);
+/// assert_eq!(detect_format(b"\x0a\x0d\x0d\x0a..."), FileFormat::PcapNg);
+/// assert_eq!(detect_format(b"00040800"), FileFormat::Raw);
+/// assert_eq!(detect_format(b"\xa1\xb2"), FileFormat::Raw); // too short to be a capture
+/// ```
+pub fn detect_format(data: &[u8]) -> FileFormat {
+    match data.get(..4) {
+        Some([0x0a, 0x0d, 0x0d, 0x0a]) => FileFormat::PcapNg,
+        Some(
+            [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x4d, 0x3c, 0xb2, 0xa1],
+        ) => FileFormat::Pcap,
+        _ => FileFormat::Raw,
+    }
+}
+
+/// Reads a pcap or pcapng capture (told apart by their first bytes, as [`detect_format`] does)
+/// into its TCP conversations.
 ///
 /// # Errors
 /// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read.
@@ -181,8 +220,8 @@ pub fn read_capture(reader: impl Read) -> Result<Capture, CaptureError> {
     let chained = std::io::Cursor::new(magic).chain(reader);
     let format = |e: pcap_file::PcapError| CaptureError::Format(e.to_string());
     let mut collector = Collector::default();
-    match magic {
-        [0x0a, 0x0d, 0x0d, 0x0a] => {
+    match detect_format(&magic) {
+        FileFormat::PcapNg => {
             let mut pcapng = PcapNgReader::new(chained).map_err(format)?;
             // The link types of the current section's interfaces, by interface id.
             let mut linktypes: Vec<DataLink> = Vec::new();
@@ -208,10 +247,7 @@ pub fn read_capture(reader: impl Read) -> Result<Capture, CaptureError> {
                 }
             }
         }
-        [0xa1, 0xb2, 0xc3, 0xd4]
-        | [0xd4, 0xc3, 0xb2, 0xa1]
-        | [0xa1, 0xb2, 0x3c, 0x4d]
-        | [0x4d, 0x3c, 0xb2, 0xa1] => {
+        FileFormat::Pcap => {
             let mut pcap = PcapReader::new(chained).map_err(format)?;
             let linktype = pcap.header().datalink;
             while let Some(packet) = pcap.next_packet() {
@@ -219,9 +255,9 @@ pub fn read_capture(reader: impl Read) -> Result<Capture, CaptureError> {
                 collector.packet(linktype, &packet.data);
             }
         }
-        other => {
+        FileFormat::Raw => {
             return Err(CaptureError::UnknownFormat(
-                other
+                magic
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect::<Vec<_>>()

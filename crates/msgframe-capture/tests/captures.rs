@@ -89,3 +89,101 @@ fn a_file_that_is_no_capture_is_refused_clearly() {
     let err = read_capture(&truncated[..]).unwrap_err();
     assert!(matches!(err, CaptureError::Format(_)), "{err}");
 }
+
+#[test]
+fn captures_are_told_from_raw_bytes_by_their_magic_number() {
+    use msgframe_capture::{detect_format, FileFormat};
+    assert_eq!(
+        detect_format(&conversation().write(Format::Pcap)),
+        FileFormat::Pcap
+    );
+    assert_eq!(
+        detect_format(&conversation().write(Format::PcapRawIp)),
+        FileFormat::Pcap
+    );
+    assert_eq!(
+        detect_format(&conversation().write(Format::PcapNg)),
+        FileFormat::PcapNg
+    );
+    // Both byte orders, microsecond and nanosecond timestamps.
+    for magic in [
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+    ] {
+        assert_eq!(detect_format(&magic), FileFormat::Pcap, "{magic:02x?}");
+    }
+    assert_eq!(detect_format(b"\x0a\x0d\x0d\x0a"), FileFormat::PcapNg);
+    // Anything else is raw bytes, however short.
+    for raw in [
+        &b"GET / HTTP/1.1\r\n"[..],
+        b"00040800",
+        b"\x0a\x0d\x0d\x0b",
+        b"\xa1\xb2\xc3",
+        b"",
+    ] {
+        assert_eq!(detect_format(raw), FileFormat::Raw, "{raw:02x?}");
+    }
+}
+
+/// A capture of conversations between 10.0.0.1 and 10.0.0.2 with these (client, server) ports.
+fn capture_of(ports: &[(u16, u16)]) -> msgframe_capture::Capture {
+    msgframe_capture::Capture {
+        conversations: ports
+            .iter()
+            .map(|&(client, server)| msgframe_capture::Conversation {
+                client: addr(([10, 0, 0, 1], client)),
+                server: addr(([10, 0, 0, 2], server)),
+                to_server: Default::default(),
+                to_client: Default::default(),
+            })
+            .collect(),
+        skipped: 3,
+    }
+}
+
+#[test]
+fn a_conversation_is_selected_first_by_index_or_by_port() {
+    use msgframe_capture::{Select, SelectError};
+    let capture = capture_of(&[(40000, 9000), (40001, 9001), (9001, 80)]);
+    let port = |which| capture.select(which).map(|(i, c)| (i, c.client.port()));
+    assert_eq!(port(Select::First), Ok((0, 40000)));
+    assert_eq!(port(Select::Index(1)), Ok((1, 40001)));
+    assert_eq!(port(Select::Index(2)), Ok((2, 9001)));
+    // By port: the first conversation with the port on either side.
+    assert_eq!(port(Select::Port(9000)), Ok((0, 40000)));
+    assert_eq!(port(Select::Port(9001)), Ok((1, 40001)));
+    assert_eq!(port(Select::Port(80)), Ok((2, 9001)));
+    assert_eq!(port(Select::Port(40000)), Ok((0, 40000)));
+
+    let err = capture.select(Select::Index(3)).unwrap_err();
+    assert_eq!(err, SelectError::NoSuchIndex { index: 3, count: 3 });
+    assert_eq!(err.to_string(), "no TCP conversation 3: it has 3 (0 to 2)");
+    let err = capture.select(Select::Port(443)).unwrap_err();
+    assert_eq!(err, SelectError::NoSuchPort { port: 443 });
+    assert_eq!(err.to_string(), "no TCP conversation on port 443");
+}
+
+#[test]
+fn a_capture_without_conversations_has_none_to_select() {
+    use msgframe_capture::{Select, SelectError};
+    let capture = capture_of(&[]);
+    for which in [Select::First, Select::Index(0), Select::Port(9000)] {
+        let err = capture.select(which).unwrap_err();
+        assert_eq!(err, SelectError::NoConversation { skipped: 3 });
+        assert_eq!(
+            err.to_string(),
+            "no TCP conversation in the capture (3 other packets)"
+        );
+    }
+}
+
+#[test]
+fn an_index_wins_over_a_port() {
+    use msgframe_capture::Select;
+    assert_eq!(Select::new(Some(1), Some(9000)), Select::Index(1));
+    assert_eq!(Select::new(None, Some(9000)), Select::Port(9000));
+    assert_eq!(Select::new(None, None), Select::First);
+    assert_eq!(Select::default(), Select::First);
+}

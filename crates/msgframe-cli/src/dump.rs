@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
+use msgframe_codec::header::hex;
+
 /// How a command writes: JSON lines or text, with or without colour.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -50,13 +52,13 @@ impl Style {
             let _ = writeln!(out, "{indent}{}", self.dim("(empty)"));
         }
         for (line, chunk) in bytes.chunks(16).enumerate() {
-            let mut hex = String::with_capacity(16 * 3 + 1);
-            for (i, b) in chunk.iter().enumerate() {
-                if i == 8 {
-                    hex.push(' ');
-                }
-                let _ = write!(hex, "{b:02x} ");
-            }
+            // Two groups of 8 bytes, two spaces apart.
+            let (first, second) = chunk.split_at(chunk.len().min(8));
+            let hex = format!(
+                "{}  {}",
+                hex::display(first).spaced(),
+                hex::display(second).spaced()
+            );
             let ascii: String = chunk
                 .iter()
                 .map(|&b| {
@@ -75,16 +77,6 @@ impl Style {
         }
         out
     }
-}
-
-/// `bytes` as a plain hex string, for JSON.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Prints one JSON object on a line of its own.

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use msgframe_codec::header::hex::{self, HexError};
 use msgframe_codec::Framing;
 
 use crate::cli::{CaptureInput, Direction};
@@ -27,30 +28,14 @@ pub fn frameable(framing: &Framing, spec: &str, body: &[u8], what: &str) -> Resu
 /// Bytes from hex: pairs of hex digits, with spaces, colons, dashes, underscores and `0x`
 /// prefixes allowed between them.
 pub fn hex(text: &str) -> Result<Vec<u8>> {
-    let cleaned = text.replace("0x", "").replace("0X", "");
-    let digits: Vec<(usize, char)> = cleaned
-        .char_indices()
-        .filter(|(_, c)| !c.is_whitespace() && !matches!(c, ':' | '-' | '_'))
-        .collect();
-    if let Some((at, c)) = digits.iter().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(Failure::usage(format!(
-            "`{c}` at character {at} is not a hex digit (hex example: '30 38 30 30' or 30383030)"
-        )));
-    }
-    if !digits.len().is_multiple_of(2) {
-        return Err(Failure::usage(format!(
-            "{} hex digits: an odd number (each byte is two digits)",
-            digits.len()
-        )));
-    }
-    Ok(digits
-        .chunks(2)
-        .map(|pair| {
-            let hi = pair[0].1.to_digit(16).unwrap_or(0) as u8;
-            let lo = pair[1].1.to_digit(16).unwrap_or(0) as u8;
-            hi << 4 | lo
+    hex::parse_separated(text).map_err(|e| {
+        Failure::usage(match e {
+            HexError::InvalidDigit { offset, found } => format!(
+                "`{found}` at character {offset} is not a hex digit (hex example: '30 38 30 30' or 30383030)"
+            ),
+            other => other.to_string(),
         })
-        .collect())
+    })
 }
 
 /// The contents of `path`, or of stdin for `-`.
@@ -222,5 +207,17 @@ mod tests {
         assert!(hex("3").is_err());
         assert!(hex("zz").unwrap_err().message.contains("`z`"));
         assert_eq!(hex("").unwrap(), b"");
+    }
+
+    #[test]
+    fn hex_errors_say_what_is_wrong() {
+        assert_eq!(
+            hex("30 3g").unwrap_err().message,
+            "`g` at character 4 is not a hex digit (hex example: '30 38 30 30' or 30383030)"
+        );
+        assert_eq!(
+            hex("30 3").unwrap_err().message,
+            "3 hex digits: an odd number (each byte is two digits)"
+        );
     }
 }

@@ -191,6 +191,6 @@ fn shown(bytes: &[u8]) -> String {
     if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("{:?}", String::from_utf8_lossy(bytes))
     } else {
-        format!("{} (hex)", crate::dump::hex(bytes))
+        format!("{} (hex)", msgframe_codec::header::hex::display(bytes))
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use msgframe_codec::header::hex;
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
 use serde_json::json;
@@ -183,7 +184,7 @@ fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
             "direction": direction,
             "length": message.len(),
             "at_ms": dump::millis(setup.started.elapsed()),
-            "hex": dump::hex(message),
+            "hex": hex::display(message).to_string(),
         }));
     } else {
         let head = format!("#{id} {direction}: {} bytes", message.len());

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use msgframe_codec::header::hex;
 use msgframe_conn::{Backoff, LongClient, ShortClient};
 use serde_json::json;
 
@@ -173,7 +174,7 @@ impl Shown {
                 "index": index,
                 "length": reply.len(),
                 "rtt_ms": dump::millis(rtt),
-                "hex": dump::hex(reply),
+                "hex": hex::display(reply).to_string(),
             }));
             return Ok(());
         }
@@ -217,7 +218,7 @@ impl Shown {
             dump::json_line(json!({
                 "event": "message",
                 "length": message.len(),
-                "hex": dump::hex(message),
+                "hex": hex::display(message).to_string(),
             }));
             return Ok(());
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use msgframe_codec::header::hex;
 use msgframe_conn::{Connection, Reply, Server};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -118,7 +119,7 @@ fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instan
             "certificate": conn.peer_identity().map(|id| id.subject.clone()),
             "length": message.len(),
             "at_ms": dump::millis(started.elapsed()),
-            "hex": dump::hex(message),
+            "hex": hex::display(message).to_string(),
         }));
         return;
     }

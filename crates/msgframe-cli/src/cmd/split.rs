@@ -2,6 +2,7 @@
 //! being valid.
 
 use bytes::BytesMut;
+use msgframe_codec::header::hex;
 use msgframe_codec::Decoder;
 use serde_json::json;
 
@@ -134,7 +135,7 @@ fn show_frame(
             "offset": offset,
             "length": span,
             "body_length": body.len(),
-            "hex": dump::hex(body),
+            "hex": hex::display(body).to_string(),
         }));
         return;
     }

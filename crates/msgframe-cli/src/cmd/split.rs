@@ -1,9 +1,8 @@
 //! `msgframe split`: cut a captured stream into frames, and say exactly where and why it stops
 //! being valid.
 
-use bytes::BytesMut;
 use msgframe_codec::header::hex;
-use msgframe_codec::Decoder;
+use msgframe_codec::StreamFrames;
 use serde_json::json;
 
 use crate::cli::SplitArgs;
@@ -45,7 +44,7 @@ pub fn run(args: SplitArgs) -> Result<()> {
 fn split(
     style: &Style,
     args: &SplitArgs,
-    mut framing: msgframe_codec::Framing,
+    framing: msgframe_codec::Framing,
     stream: &Stream,
 ) -> End {
     let data = &stream.data;
@@ -60,44 +59,44 @@ fn split(
             ))
         );
     }
-    let mut buf = BytesMut::from(&data[..]);
     let mut frames = 0usize;
     let mut gaps = stream.gaps.iter().peekable();
-    let end = loop {
-        let offset = data.len() - buf.len();
-        let result = match framing.decode(&mut buf) {
-            Ok(None) if !buf.is_empty() => framing.decode_eof(&mut buf),
-            other => other,
-        };
-        match result {
-            Ok(Some(body)) => {
-                let next = data.len() - buf.len();
+    let mut end = End::Complete;
+    for item in StreamFrames::new(framing, data) {
+        match item {
+            Ok(frame) => {
                 frames += 1;
                 while let Some(&&(gap_at, missing)) = gaps.peek() {
-                    if gap_at > next {
+                    if gap_at > frame.end() {
                         break;
                     }
                     gaps.next();
                     gap_note(style, gap_at, missing);
                 }
-                show_frame(style, args, stream, frames, offset, next - offset, &body);
+                show_frame(
+                    style,
+                    args,
+                    stream,
+                    frames,
+                    frame.offset,
+                    frame.len,
+                    frame.frame,
+                );
             }
-            Ok(None) => break End::Complete,
-            Err(e @ msgframe_codec::CodecError::UnexpectedEof { .. }) => {
-                let _ = e;
-                break End::Partial {
-                    offset,
-                    buffered: data.len() - offset,
-                };
+            Err(e) if e.is_truncated() => {
+                end = End::Partial {
+                    offset: e.offset,
+                    buffered: data.len() - e.offset,
+                }
             }
             Err(e) => {
-                break End::Invalid {
-                    offset,
-                    reason: e.to_string(),
+                end = End::Invalid {
+                    offset: e.offset,
+                    reason: e.error.to_string(),
                 }
             }
         }
-    };
+    }
     for &(gap_at, missing) in gaps {
         gap_note(style, gap_at, missing);
     }

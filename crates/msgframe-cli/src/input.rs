@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use msgframe_capture::{detect_format, FileFormat, Select};
 use msgframe_codec::header::hex::{self, HexError};
 use msgframe_codec::Framing;
 
@@ -60,23 +61,12 @@ pub struct Stream {
     pub gaps: Vec<(usize, u64)>,
 }
 
-fn is_capture(data: &[u8]) -> bool {
-    matches!(
-        data.get(..4),
-        Some([0x0a, 0x0d, 0x0d, 0x0a])
-            | Some([0xa1, 0xb2, 0xc3, 0xd4])
-            | Some([0xd4, 0xc3, 0xb2, 0xa1])
-            | Some([0xa1, 0xb2, 0x3c, 0x4d])
-            | Some([0x4d, 0x3c, 0xb2, 0xa1])
-    )
-}
-
 /// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
 /// capture.
 pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
     let data = read_file(&input.file)?;
     let name = input.file.display().to_string();
-    if !is_capture(&data) {
+    if detect_format(&data) == FileFormat::Raw {
         if input.port.is_some() || input.stream.is_some() {
             return Err(Failure::usage(format!(
                 "{name} is not a pcap or pcapng capture: --port and --stream apply to captures"
@@ -90,39 +80,16 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
     }
     let capture = msgframe_capture::read_capture(&data[..])
         .map_err(|e| Failure::data(format!("{name}: {e}")))?;
-    if capture.conversations.is_empty() {
-        return Err(Failure::data(format!(
-            "{name}: no TCP conversation in the capture ({} other packets)",
-            capture.skipped
-        )));
+    let which = Select::new(input.stream, input.port);
+    let (index, c) = capture
+        .select(which)
+        .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    if which == Select::First && capture.conversations.len() > 1 {
+        eprintln!(
+            "{name}: {} TCP conversations; reading the first (choose with --stream N or --port P)",
+            capture.conversations.len()
+        );
     }
-    let index = match (input.stream, input.port) {
-        (Some(n), _) => {
-            if n >= capture.conversations.len() {
-                return Err(Failure::data(format!(
-                    "{name}: no TCP conversation {n}: it has {} (0 to {})",
-                    capture.conversations.len(),
-                    capture.conversations.len() - 1
-                )));
-            }
-            n
-        }
-        (None, Some(port)) => capture
-            .conversations
-            .iter()
-            .position(|c| c.client.port() == port || c.server.port() == port)
-            .ok_or_else(|| Failure::data(format!("{name}: no TCP conversation on port {port}")))?,
-        (None, None) => {
-            if capture.conversations.len() > 1 {
-                eprintln!(
-                    "{name}: {} TCP conversations; reading the first (choose with --stream N or --port P)",
-                    capture.conversations.len()
-                );
-            }
-            0
-        }
-    };
-    let c = &capture.conversations[index];
     let mut out = Vec::new();
     let mut push = |label: String, flow: &msgframe_capture::Flow| {
         out.push(Stream {

@@ -4,6 +4,7 @@
 //! body, tail), then decodes them again, fed one byte at a time as a slow network would deliver them.
 
 use bytes::BytesMut;
+use msgframe::header::hex;
 use msgframe::{Decoder, Encoder, Framing};
 
 const SAMPLE: &[u8] = b"0800 network test";
@@ -37,14 +38,6 @@ const SPECS: &[(&str, &str)] = &[
     ),
 ];
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "sample message: {:?} ({} bytes)\n",
@@ -74,10 +67,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(&frames[0][..], SAMPLE, "{spec}");
 
         println!("{spec:<32} {what}");
-        println!("    head  [{}]", hex(&head));
-        println!("    body  [{}]", hex(SAMPLE));
+        println!("    head  [{}]", hex::display(&head).upper().spaced());
+        println!("    body  [{}]", hex::display(SAMPLE).upper().spaced());
         if !framing.tail().is_empty() {
-            println!("    tail  [{}]", hex(framing.tail()));
+            println!(
+                "    tail  [{}]",
+                hex::display(framing.tail()).upper().spaced()
+            );
         }
         println!(
             "    {} bytes on the wire, decoded back from {} one-byte reads: {:?}\n",

@@ -43,9 +43,9 @@ impl IdleClock {
         self.message_started = partial.then_some(now);
     }
 
-    /// A whole message was written at `now`: activity, which leaves a message being received on
-    /// its own deadline.
-    pub fn wrote(&mut self, now: Instant) {
+    /// Activity of the server's own at `now` (a whole message written, a handler done): the idle
+    /// time starts again, and a message being received keeps its own deadline.
+    pub fn activity(&mut self, now: Instant) {
         self.last_activity = now;
     }
 

@@ -470,8 +470,14 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
 
     /// Reading failed (the peer closed, a malformed frame, a reset): the connection is over.
     pub fn handle_read_error(&mut self, _now: Instant, error: msgframe_io::Error) {
-        if !matches!(self.state, State::Closed) {
-            self.finish(Arc::new(Disconnect::read(error)));
+        match &self.state {
+            State::Closed => {}
+            // A deliberate close stays one, however the connection ends meanwhile.
+            State::Closing { cause, .. } => {
+                let cause = Arc::clone(cause);
+                self.finish(cause);
+            }
+            State::Open => self.finish(Arc::new(Disconnect::read(error))),
         }
     }
 
@@ -541,6 +547,11 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
                 if let Some((target, seq)) = target {
                     self.lost_unwritten(target, seq, &cause);
                 }
+                // A deliberate close stays one, however the connection ends meanwhile.
+                let cause = match &self.state {
+                    State::Closing { cause, .. } => Arc::clone(cause),
+                    _ => cause,
+                };
                 return self.finish(cause);
             }
         }
@@ -557,12 +568,12 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
             State::Closing { until, cause } => {
                 if now >= *until {
                     let cause = Arc::clone(cause);
-                    self.finish(cause);
+                    return self.finish(cause);
                 }
-                return;
             }
             State::Open => {}
         }
+        // Deadlines hold while closing too.
         self.expire_requests(now);
         if let Some(Writing::Message {
             deadline,
@@ -590,7 +601,7 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
                 self.not_taken(next.target, next.seq);
             }
         }
-        if self.rules.heartbeat.is_some() {
+        if self.rules.heartbeat.is_some() && matches!(self.state, State::Open) {
             if !self.held.is_empty() {
                 // Reading is paused: the peer's answers may be among the unread bytes.
                 self.heartbeat.received(now);
@@ -678,7 +689,7 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
         match &self.state {
             State::Closed => return None,
-            State::Closing { until, .. } => return Some(*until),
+            State::Closing { until, .. } => at(*until),
             State::Open => {}
         }
         if let Some(d) = self.deadlines.peek() {
@@ -695,7 +706,10 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
         if let Some(next) = &self.next {
             at(next.deadline);
         }
-        if self.rules.heartbeat.is_some() && self.held.is_empty() {
+        if self.rules.heartbeat.is_some()
+            && self.held.is_empty()
+            && matches!(self.state, State::Open)
+        {
             at(self.heartbeat.next_deadline());
         }
         wake
@@ -881,4 +895,3 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
         self.events.push_back(ClientEvent::Closed(cause));
     }
 }
-

@@ -220,6 +220,8 @@ impl<T: Caller> ServerSession<T> {
     /// The handler's reply to the message of the last [`ServerEvent::Handle`].
     pub fn handler_done(&mut self, now: Instant, reply: Reply) {
         self.handling = false;
+        // The connection is idle from when the server is done with it, not from the message.
+        self.clock.activity(now);
         self.active(now);
         match reply {
             Reply::Send(body) => self.reply = Some((body, false)),
@@ -280,7 +282,7 @@ impl<T: Caller> ServerSession<T> {
         self.active(now);
         match result {
             Ok(()) => {
-                self.clock.wrote(now);
+                self.clock.activity(now);
                 if let Some(caller) = writing.caller {
                     self.done(caller, Ok(()));
                 }

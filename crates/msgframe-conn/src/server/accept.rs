@@ -62,6 +62,14 @@ pub(crate) async fn serve<H: Handler>(
     }
     drop(listener);
     tracing::info!(open = tasks.len(), "shutting down: no longer accepting");
+    let open: Vec<Connection> = shared
+        .connections
+        .lock()
+        .map(|c| c.values().cloned().collect())
+        .unwrap_or_default();
+    for connection in open {
+        connection.shut_down();
+    }
     let drained = tokio::time::timeout(config.grace, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -141,7 +149,6 @@ fn start<H: Handler>(
     let config = Arc::clone(config);
     let shared = Arc::clone(shared);
     let handler = Arc::clone(handler);
-    let shutdown = shared.shutdown.subscribe();
     let task = async move {
         // Removes the connection from the counts however the task ends (aborted included).
         let _admitted = Admitted {
@@ -177,7 +184,6 @@ fn start<H: Handler>(
                     handler,
                     config.clone(),
                     Arc::clone(&counters),
-                    shutdown,
                 )
                 .await
             }
@@ -198,7 +204,6 @@ fn start<H: Handler>(
                             handler,
                             config.clone(),
                             Arc::clone(&counters),
-                            shutdown,
                         )
                         .await,
                     )

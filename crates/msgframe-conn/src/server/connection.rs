@@ -15,7 +15,7 @@ use msgframe_codec::{Encoder, Framing};
 use msgframe_tokio::MessageReader;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{oneshot, Notify};
 
 use super::reply::Reply;
 use super::stats::Counters;
@@ -23,7 +23,7 @@ use super::ServerConfig;
 use crate::error::{Disconnect, NotSent};
 use crate::message::IntoMessage;
 use crate::session::{ServerEvent, ServerSession};
-use crate::task::{now, outcome, signalled, CancelOnDrop, Reply as Outcome, Ticket, Timer};
+use crate::task::{now, outcome, CancelOnDrop, Reply as Outcome, Ticket, Timer};
 use crate::Error;
 
 /// What a server runs for every message: given the connection and the message, the reply.
@@ -92,6 +92,8 @@ struct Pushes {
     waiting: VecDeque<Push>,
     max: usize,
     closed: bool,
+    /// The server is shutting down: the connection's task closes it once its handler is done.
+    shutting_down: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -113,6 +115,7 @@ impl Connection {
                     waiting: VecDeque::new(),
                     max: queue.max(1),
                     closed: false,
+                    shutting_down: false,
                 }),
                 queued: Notify::new(),
                 room: Notify::new(),
@@ -148,6 +151,15 @@ impl Connection {
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.inner.pushes.lock().map_or(true, |p| p.closed)
+    }
+
+    /// Asks the connection's task to close gracefully (the server is shutting down). Through the
+    /// push queue's wake-up: an idle connection holds no shutdown watcher of its own.
+    pub(crate) fn shut_down(&self) {
+        if let Ok(mut pushes) = self.inner.pushes.lock() {
+            pushes.shutting_down = true;
+        }
+        self.inner.queued.notify_one();
     }
 
     /// Queues `push` unless the connection is closed or its queue is full (`Err` gives it back
@@ -215,19 +227,18 @@ impl Connection {
 pub(crate) struct PushQueue(Arc<ConnectionInner>);
 
 impl PushQueue {
-    /// The next push, waiting for one.
-    async fn next(&self) -> Push {
+    /// The next push, waiting for one; `None` once the server is shutting down.
+    async fn next(&self) -> Option<Push> {
         loop {
             let queued = self.0.queued.notified();
-            let next = self
-                .0
-                .pushes
-                .lock()
-                .ok()
-                .and_then(|mut p| p.waiting.pop_front());
+            let next = match self.0.pushes.lock() {
+                Ok(p) if p.shutting_down => return None,
+                Ok(mut p) => p.waiting.pop_front(),
+                Err(_) => return None,
+            };
             if let Some(push) = next {
                 self.0.room.notify_one();
-                return push;
+                return Some(push);
             }
             queued.await;
         }
@@ -276,7 +287,6 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     handler: Arc<H>,
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
-    mut shutdown: watch::Receiver<bool>,
 ) -> Arc<Disconnect> {
     // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
     let mut reader = MessageReader::new(stream, config.framing.clone());
@@ -287,7 +297,6 @@ pub(crate) async fn run<H: Handler, S: Transport>(
         &*handler,
         &config,
         &counters,
-        &mut shutdown,
     ))
     .await;
     // Close politely (with TLS, a close_notify), unless the connection is broken.
@@ -295,7 +304,12 @@ pub(crate) async fn run<H: Handler, S: Transport>(
         *cause,
         Disconnect::Read(_) | Disconnect::Write(_) | Disconnect::WriteTimedOut(_)
     ) {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.get_mut().shutdown()).await;
+        // Boxed: an idle connection's task must not carry the room closing needs.
+        let _ = Box::pin(tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            reader.get_mut().shutdown(),
+        ))
+        .await;
     }
     cause
 }
@@ -305,10 +319,10 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What woke the connection's loop.
 enum Input<R> {
-    Shutdown,
     Replied(R),
     Io(Result<Io, msgframe_io::Error>),
-    Push(Push),
+    /// A push, or `None`: the server is shutting down.
+    Push(Option<Push>),
     Timer,
 }
 
@@ -331,7 +345,6 @@ async fn drive<H: Handler, S: Transport>(
     handler: &H,
     config: &ServerConfig,
     counters: &Counters,
-    shutdown: &mut watch::Receiver<bool>,
 ) -> Arc<Disconnect> {
     let mut session: ServerSession<Outcome<()>> =
         ServerSession::new(Arc::clone(&config.rules), now());
@@ -397,15 +410,14 @@ async fn drive<H: Handler, S: Transport>(
         };
         let input = tokio::select! {
             biased;
-            () = signalled(shutdown), if !closing => Input::Shutdown,
             reply = async { replying.as_mut().expect("a handler call").await }, if replying.is_some() => Input::Replied(reply),
             done = connection_io(reader, &mut out, io.unwrap_or(Direction::Write)), if io.is_some() => Input::Io(done),
-            push = pushes.next(), if session.wants_push() => Input::Push(push),
+            push = pushes.next(), if !closing && session.wants_push() => Input::Push(push),
             () = timer.fired() => Input::Timer,
         };
         let now = now();
         match input {
-            Input::Shutdown => {
+            Input::Push(None) => {
                 closing = true;
                 session.close(now);
             }
@@ -428,7 +440,7 @@ async fn drive<H: Handler, S: Transport>(
                     session.handle_read_error(now, e);
                 }
             }
-            Input::Push(push) => {
+            Input::Push(Some(push)) => {
                 // A pusher that gave up first reports that itself.
                 if push.ticket.take() {
                     session.push(now, push.body, push.done);

@@ -341,6 +341,7 @@ impl<T: Caller> ServerSession<T> {
         }
         if !self.released && now >= self.release_at() {
             self.released = true;
+            self.control = VecDeque::new();
             self.events.push_back(ServerEvent::ReleaseBuffers);
         }
     }
@@ -384,7 +385,12 @@ impl<T: Caller> ServerSession<T> {
 
     /// The next thing for the driver to do or know.
     pub fn poll_event(&mut self) -> Option<ServerEvent<T>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.released && self.events.is_empty() {
+            // A quiet connection holds no queue either.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// Whether the connection is over.

@@ -133,10 +133,15 @@ impl Timer {
         }
     }
 
-    /// Arms the timer for `at` (`None`: not at all).
+    /// Arms the timer for `at` (`None`: not at all). A timer already armed earlier is left as it
+    /// is: firing early costs one call that finds nothing due, where moving the timer costs a
+    /// lock on the runtime's timer wheel for every request.
     pub(crate) fn arm(&mut self, at: Option<std::time::Instant>) {
-        if self.armed == Some(at) {
-            return;
+        match (self.armed, at) {
+            (Some(armed), at) if armed == at => return,
+            (Some(Some(armed)), Some(at)) if armed <= at => return,
+            (Some(Some(_)), None) => return,
+            _ => {}
         }
         self.armed = Some(at);
         let at = at.unwrap_or_else(|| crate::policy::heartbeat::far_future(now()));

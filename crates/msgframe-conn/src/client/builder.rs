@@ -6,30 +6,22 @@ use std::time::Duration;
 
 use msgframe_codec::Framing;
 
+use super::config::Config;
 use super::connect::Security;
-use super::hook::{BoxFuture, Hook, Session};
+use super::driver::Driver;
+use super::hook::{BoxFuture, Session};
+use super::lifeline::Lifeline;
 use super::long::LongClient;
+use super::receiver::LongReceiver;
+use super::sender::LongSender;
+use super::state::LinkState;
 use crate::heartbeat::{AnswerHeartbeats, Heartbeat};
 use crate::message::Key;
 use crate::policy::backoff::{Backoff, HostOrder};
 use crate::session::{ClientRules, Overflow};
 use crate::socket::Keepalive;
 use crate::Error;
-
-/// The configuration a client's task runs with.
-pub(crate) struct Config<K> {
-    pub(crate) hosts: Vec<String>,
-    pub(crate) framing: Framing,
-    pub(crate) keepalive: Option<Keepalive>,
-    pub(crate) backoff: Backoff,
-    pub(crate) order: HostOrder,
-    pub(crate) stable_after: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) on_connect: Option<Hook>,
-    pub(crate) security: Security,
-    /// The rules of every connection's session.
-    pub(crate) rules: Arc<ClientRules<K>>,
-}
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Options of a [`LongClient`]; [`start`](LongClientBuilder::start) it inside a tokio runtime or
 /// [`start_blocking`](LongClientBuilder::start_blocking) from plain threads.
@@ -273,7 +265,7 @@ impl<K: Key> LongClientBuilder<K> {
             security: c.security,
             rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
         };
-        LongClient::start(
+        Self::spawn(
             config,
             Capacities {
                 queue: self.queue,
@@ -292,4 +284,53 @@ pub(crate) struct Capacities {
     pub(crate) incoming: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) timeout: Duration,
+}
+
+impl<K: Key> LongClientBuilder<K> {
+    /// Starts the client's task on `runtime` with its handles.
+    fn spawn(
+        config: Config<K>,
+        sizes: Capacities,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<LongClient<K>, Error> {
+        let (queue_tx, queue_rx) = mpsc::channel(sizes.queue);
+        let (incoming_tx, incoming_rx) = mpsc::channel(sizes.incoming);
+        let (events_tx, events_rx) = broadcast::channel(256);
+        let (state_tx, state_rx) = watch::channel(LinkState::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let config = Arc::new(config);
+        let driver = Driver {
+            config: Arc::clone(&config),
+            queue: queue_rx,
+            incoming: incoming_tx,
+            events: events_tx.clone(),
+            state: state_tx,
+            shutdown: shutdown_rx,
+        };
+        let driver = runtime.spawn(driver.run());
+        let lifeline = Arc::new(Lifeline::new(shutdown_tx, driver));
+        let sender = LongSender::new(
+            queue_tx,
+            Arc::clone(&config.rules),
+            sizes.max_in_flight,
+            sizes.timeout,
+            state_rx.clone(),
+            Arc::clone(&lifeline),
+        );
+        let receiver = LongReceiver::new(incoming_rx, Arc::clone(&lifeline));
+        Ok(LongClient::new(
+            sender, receiver, events_rx, events_tx, state_rx, lifeline,
+        ))
+    }
+}
+
+impl LongClient<()> {
+    /// Options for a client of `hosts` (`name:port`; the first is the primary, the others
+    /// alternates) speaking `framing`.
+    pub fn builder<H: Into<String>>(
+        hosts: impl IntoIterator<Item = H>,
+        framing: Framing,
+    ) -> LongClientBuilder<()> {
+        LongClientBuilder::new(hosts.into_iter().map(Into::into).collect(), framing)
+    }
 }

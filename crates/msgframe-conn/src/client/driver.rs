@@ -11,28 +11,18 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
-use super::builder::Config;
+use super::config::Config;
 use super::connect::{open, BoxRead, BoxWrite, Link};
 use super::event::Event;
 use super::hook::Session;
 use super::sender::Outgoing;
+use super::state::LinkState;
 use crate::error::Disconnect;
 use crate::message::Key;
 use crate::policy::backoff::{Jitter, Reconnect};
 use crate::session::{ClientEvent, ClientSession, Completed};
 use crate::task::{now, signalled, Reply, Timer};
 use crate::Error;
-
-/// The connection as the handles see it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LinkState {
-    /// The host connected to now.
-    pub(crate) connected: Option<String>,
-    /// Connections made so far.
-    pub(crate) connections: u64,
-    /// Why the last connection attempt failed or the last connection ended.
-    pub(crate) last_failure: Option<Arc<Error>>,
-}
 
 /// The client's task and what it shares with the handles.
 pub(crate) struct Driver<K> {

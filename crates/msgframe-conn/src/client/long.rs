@@ -6,29 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use msgframe_codec::Framing;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use super::builder::{Capacities, Config, LongClientBuilder};
-use super::driver::{Driver, LinkState};
 use super::event::Event;
+use super::lifeline::Lifeline;
 use super::receiver::LongReceiver;
 use super::sender::LongSender;
+use super::state::LinkState;
 use crate::message::{IntoMessage, Key};
 use crate::Error;
-
-/// Ends the client's task when the last handle goes.
-pub(crate) struct Lifeline {
-    shutdown: watch::Sender<bool>,
-    driver: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Lifeline {
-    fn drop(&mut self) {
-        self.shutdown.send_replace(true);
-    }
-}
 
 /// A persistent connection to one of a list of hosts, kept up by a task: TCP keepalive,
 /// application heartbeats, reconnect with capped exponential backoff and jitter, failover to
@@ -75,58 +62,23 @@ impl<K> fmt::Debug for LongClient<K> {
     }
 }
 
-impl<K: Key> LongClient<K> {
-    /// Starts the client's task on `runtime`.
-    pub(crate) fn start(
-        config: Config<K>,
-        sizes: Capacities,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<LongClient<K>, Error> {
-        let (queue_tx, queue_rx) = mpsc::channel(sizes.queue);
-        let (incoming_tx, incoming_rx) = mpsc::channel(sizes.incoming);
-        let (events_tx, events_rx) = broadcast::channel(256);
-        let (state_tx, state_rx) = watch::channel(LinkState::default());
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let config = Arc::new(config);
-        let driver = Driver {
-            config: Arc::clone(&config),
-            queue: queue_rx,
-            incoming: incoming_tx,
-            events: events_tx.clone(),
-            state: state_tx,
-            shutdown: shutdown_rx,
-        };
-        let driver = runtime.spawn(driver.run());
-        let lifeline = Arc::new(Lifeline {
-            shutdown: shutdown_tx,
-            driver: Mutex::new(Some(driver)),
-        });
-        Ok(LongClient {
-            sender: LongSender::new(
-                queue_tx,
-                Arc::clone(&config.rules),
-                sizes.max_in_flight,
-                sizes.timeout,
-                state_rx.clone(),
-                Arc::clone(&lifeline),
-            ),
-            receiver: LongReceiver::new(incoming_rx, Arc::clone(&lifeline)),
-            events: Mutex::new(Some(events_rx)),
+impl<K> LongClient<K> {
+    pub(crate) fn new(
+        sender: LongSender<K>,
+        receiver: LongReceiver,
+        events: broadcast::Receiver<Event>,
+        events_tx: broadcast::Sender<Event>,
+        state: watch::Receiver<LinkState>,
+        lifeline: Arc<Lifeline>,
+    ) -> Self {
+        LongClient {
+            sender,
+            receiver,
+            events: Mutex::new(Some(events)),
             events_tx,
-            state: state_rx,
+            state,
             lifeline,
-        })
-    }
-}
-
-impl LongClient<()> {
-    /// Options for a client of `hosts` (`name:port`; the first is the primary, the others
-    /// alternates) speaking `framing`.
-    pub fn builder<H: Into<String>>(
-        hosts: impl IntoIterator<Item = H>,
-        framing: Framing,
-    ) -> LongClientBuilder<()> {
-        LongClientBuilder::new(hosts.into_iter().map(Into::into).collect(), framing)
+        }
     }
 }
 
@@ -229,15 +181,5 @@ impl<K: Key> LongClient<K> {
     /// when the task has ended.
     pub async fn close(&self) {
         self.lifeline.close().await;
-    }
-}
-
-impl Lifeline {
-    pub(crate) async fn close(&self) {
-        self.shutdown.send_replace(true);
-        let driver = self.driver.lock().ok().and_then(|mut d| d.take());
-        if let Some(driver) = driver {
-            let _ = driver.await;
-        }
     }
 }

@@ -3,14 +3,17 @@
 
 mod blocking;
 mod builder;
+mod config;
 mod connect;
 mod driver;
 mod event;
 mod hook;
+mod lifeline;
 mod long;
 mod receiver;
 mod sender;
 mod short;
+mod state;
 
 pub use blocking::{BlockingLongClient, BlockingReceiver, BlockingSender};
 pub use builder::LongClientBuilder;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::long::Lifeline;
+use super::lifeline::Lifeline;
 use crate::Error;
 
 /// The receiving half of a [`LongClient`]: messages that answer no waiting request.

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::time::Instant;
 
-use super::driver::LinkState;
-use super::long::Lifeline;
+use super::lifeline::Lifeline;
+use super::state::LinkState;
 use crate::error::NotSent;
 use crate::message::{IntoMessage, Key};
 use crate::session::{ClientRules, Completed};

@@ -1,0 +1,16 @@
+//! The connection as a long client's handles see it.
+
+use std::sync::Arc;
+
+use crate::Error;
+
+/// The connection as the handles see it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkState {
+    /// The host connected to now.
+    pub(crate) connected: Option<String>,
+    /// Connections made so far.
+    pub(crate) connections: u64,
+    /// Why the last connection attempt failed or the last connection ended.
+    pub(crate) last_failure: Option<Arc<Error>>,
+}

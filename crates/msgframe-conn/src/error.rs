@@ -275,6 +275,9 @@ pub enum Disconnect {
     /// The program shut the client or server down.
     #[error("shut down")]
     Shutdown,
+    /// The program closed this connection ([`Connection::close`](crate::Connection::close)).
+    #[error("closed by the server")]
+    Closed,
 }
 
 impl Disconnect {
@@ -286,9 +289,10 @@ impl Disconnect {
             | Disconnect::WriteTimedOut(_)
             | Disconnect::Reaped(_) => Fault::Peer,
             Disconnect::Read(e) | Disconnect::Write(e) => io_fault(e),
-            Disconnect::IncomingOverflow | Disconnect::Handler | Disconnect::Shutdown => {
-                Fault::Caller
-            }
+            Disconnect::IncomingOverflow
+            | Disconnect::Handler
+            | Disconnect::Shutdown
+            | Disconnect::Closed => Fault::Caller,
         }
     }
 

@@ -442,3 +442,42 @@ async fn a_send_without_connection_is_not_sent_by_its_deadline() {
     assert!(err.is_not_sent(), "{err}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn without_reconnect_the_client_shuts_down_when_its_connection_ends() {
+    let peer = Peer::start(|mut conn| async move {
+        conn.write(b"bye").await;
+    })
+    .await;
+    let mut client = LongClient::builder([peer.host()], be2())
+        .reconnect(false)
+        .start()
+        .unwrap();
+    let mut events = client.events();
+    let first = tokio::time::timeout(5 * S, client.recv()).await.unwrap();
+    assert_eq!(first.as_deref(), Some(&b"bye"[..]));
+    assert_eq!(
+        tokio::time::timeout(5 * S, client.recv()).await.unwrap(),
+        None
+    );
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert!(
+        matches!(
+            &seen[..],
+            [
+                Event::Connected { .. },
+                Event::Disconnected { .. },
+                Event::Shutdown
+            ]
+        ),
+        "{seen:?}"
+    );
+    assert!(client.last_failure().is_some());
+    assert!(matches!(
+        client.send(&b"late"[..]).await,
+        Err(Error::Shutdown)
+    ));
+}

@@ -420,3 +420,49 @@ fn a_blocking_server_serves_plain_threads_and_stops_on_shutdown() {
     serving.join().unwrap().unwrap();
     assert_eq!(handle.stats().frames_in, 3);
 }
+
+/// A handler that greets every connection as it opens (a host that speaks first) and counts
+/// messages.
+struct Greeter;
+
+impl Handler for Greeter {
+    type Future = std::future::Ready<Reply>;
+
+    fn handle(&self, _connection: Connection, message: Bytes) -> Self::Future {
+        std::future::ready(Reply::Send(message))
+    }
+
+    fn opened(&self, connection: &Connection) {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let _ = connection.push(&b"hello"[..], S).await;
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_handler_hears_of_each_connection_as_it_opens() {
+    let (addr, _handle, _task) = start(Server::builder(be2()), Greeter).await;
+    let mut client = Client::connect(addr, "127.0.0.1").await;
+    let greeting = client.reader.read_message_timeout(S).await.unwrap();
+    assert_eq!(&greeting[..], b"hello");
+    assert_eq!(&client.request(b"ping").await.unwrap()[..], b"ping");
+}
+
+#[tokio::test]
+async fn the_program_closes_a_connection_gracefully_and_learns_when_it_ended() {
+    let (addr, handle, _task) = start(Server::builder(be2()), echo).await;
+    let mut client = Client::connect(addr, "127.0.0.1").await;
+    assert_eq!(&client.request(b"one").await.unwrap()[..], b"one");
+    let conn = handle.connections().pop().unwrap();
+    let ended = tokio::spawn({
+        let conn = conn.clone();
+        async move { conn.closed().await }
+    });
+    conn.close();
+    assert!(client.is_closed_within(S).await);
+    tokio::time::timeout(S, ended).await.unwrap().unwrap();
+    assert!(conn.is_closed());
+    assert!(handle.connections().is_empty() || handle.connection(conn.id()).is_none());
+    assert_eq!(handle.stats().errors, 0, "a close is no error");
+}

@@ -64,6 +64,7 @@ impl LongClientBuilder<()> {
                 connect_timeout: Duration::from_secs(5),
                 on_connect: None,
                 security: Security::Plain,
+                reconnect: true,
                 rules: Arc::new(ClientRules::new(|_| Some(()))),
             },
             rules: ClientRules::new(|_| Some(())),
@@ -126,6 +127,16 @@ impl<K: Key> LongClientBuilder<K> {
     /// Answers the peer's heartbeats.
     pub fn answer_heartbeats(mut self, answer: AnswerHeartbeats) -> Self {
         self.rules.answer = Some(answer);
+        self
+    }
+
+    /// Whether the client connects again when its connection ends or a round of attempts fails
+    /// (default `true`). Without, the client shuts down then: [`LongClient::recv`] returns `None`
+    /// once the messages received are taken, and the events end with `Disconnected` (or
+    /// `ConnectFailed`) and `Shutdown`. For a connection that must not outlive one peer's, as a
+    /// proxy's upstream.
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.config.reconnect = reconnect;
         self
     }
 
@@ -263,6 +274,7 @@ impl<K: Key> LongClientBuilder<K> {
             connect_timeout: c.connect_timeout,
             on_connect: c.on_connect,
             security: c.security,
+            reconnect: c.reconnect,
             rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
         };
         Self::spawn(

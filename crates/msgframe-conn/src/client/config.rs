@@ -22,6 +22,8 @@ pub(crate) struct Config<K> {
     pub(crate) connect_timeout: Duration,
     pub(crate) on_connect: Option<Hook>,
     pub(crate) security: Security,
+    /// Whether to connect again when a connection ends or a round of attempts fails.
+    pub(crate) reconnect: bool,
     /// The rules of every connection's session.
     pub(crate) rules: Arc<ClientRules<K>>,
 }

@@ -120,9 +120,12 @@ impl<K: Key> Driver<K> {
                     if let Some(reason) = ended {
                         self.emit(Event::Disconnected { host, reason });
                     }
+                    if !c.reconnect {
+                        break;
+                    }
                     reconnect.disconnected(started.elapsed(), jitter.sample())
                 }
-                None if self.shutting_down() => break,
+                None if self.shutting_down() || !c.reconnect => break,
                 None => reconnect.round_failed(jitter.sample()),
             };
             self.emit(Event::Reconnecting { attempt, delay });

@@ -145,6 +145,11 @@ impl<K: Key> LongClient<K> {
         self.state.borrow().connected.clone()
     }
 
+    /// Why the last connection attempt failed or the last connection ended, if one did.
+    pub fn last_failure(&self) -> Option<Arc<Error>> {
+        self.state.borrow().last_failure.clone()
+    }
+
     /// Waits until the client is connected (after its hook), within `timeout`; returns the host.
     ///
     /// # Errors

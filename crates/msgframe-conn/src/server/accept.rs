@@ -217,13 +217,17 @@ fn start<H: Handler>(
         match &*end {
             Disconnect::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
             Disconnect::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
-            Disconnect::PeerClosed | Disconnect::Handler | Disconnect::Shutdown => {}
+            Disconnect::PeerClosed
+            | Disconnect::Handler
+            | Disconnect::Shutdown
+            | Disconnect::Closed => {}
             _ => Counters::add(&counters.errors, 1),
         }
         match &*end {
-            Disconnect::PeerClosed | Disconnect::Handler | Disconnect::Shutdown => {
-                tracing::debug!(reason = %end, "closed");
-            }
+            Disconnect::PeerClosed
+            | Disconnect::Handler
+            | Disconnect::Shutdown
+            | Disconnect::Closed => tracing::debug!(reason = %end, "closed"),
             _ => tracing::info!(reason = %end, "closed"),
         }
     };

@@ -45,6 +45,14 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Handles one message from `connection`.
     fn handle(&self, connection: Connection, message: Bytes) -> Self::Future;
+
+    /// A connection was accepted (and its TLS handshake done), before its first message is read:
+    /// a place to start what lives as long as the connection (an upstream connection of a proxy,
+    /// a task pushing to it; [`Connection::closed`] tells it when to stop). Does nothing unless
+    /// implemented.
+    fn opened(&self, connection: &Connection) {
+        let _ = connection;
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -83,6 +91,8 @@ struct ConnectionInner {
     queued: Notify,
     /// Wakes a pusher waiting for room.
     room: Notify,
+    /// Wakes whoever waits for the connection to end.
+    ended: Notify,
     /// The client's certificate, with TLS and client certificates.
     #[cfg(feature = "tls")]
     identity: std::sync::OnceLock<crate::tls::PeerIdentity>,
@@ -92,8 +102,9 @@ struct Pushes {
     waiting: VecDeque<Push>,
     max: usize,
     closed: bool,
-    /// The server is shutting down: the connection's task closes it once its handler is done.
-    shutting_down: bool,
+    /// Why the connection's task is asked to close (the server shuts down, or the program closes
+    /// it): it does once its handler is done.
+    closing: Option<Arc<Disconnect>>,
 }
 
 impl fmt::Debug for Connection {
@@ -115,10 +126,11 @@ impl Connection {
                     waiting: VecDeque::new(),
                     max: queue.max(1),
                     closed: false,
-                    shutting_down: false,
+                    closing: None,
                 }),
                 queued: Notify::new(),
                 room: Notify::new(),
+                ended: Notify::new(),
                 #[cfg(feature = "tls")]
                 identity: std::sync::OnceLock::new(),
             }),
@@ -153,13 +165,36 @@ impl Connection {
         self.inner.pushes.lock().map_or(true, |p| p.closed)
     }
 
-    /// Asks the connection's task to close gracefully (the server is shutting down). Through the
-    /// push queue's wake-up: an idle connection holds no shutdown watcher of its own.
-    pub(crate) fn shut_down(&self) {
+    /// Asks the connection's task to close gracefully, `cause` saying why. Through the push
+    /// queue's wake-up: an idle connection holds no shutdown watcher of its own.
+    fn ask_to_close(&self, cause: Disconnect) {
         if let Ok(mut pushes) = self.inner.pushes.lock() {
-            pushes.shutting_down = true;
+            pushes.closing.get_or_insert_with(|| Arc::new(cause));
         }
         self.inner.queued.notify_one();
+    }
+
+    /// The server is shutting down.
+    pub(crate) fn shut_down(&self) {
+        self.ask_to_close(Disconnect::Shutdown);
+    }
+
+    /// Closes the connection gracefully: the handler in progress finishes and its reply is
+    /// written, then the connection closes ([`Disconnect::Closed`]). Returns at once; see
+    /// [`closed`](Self::closed).
+    pub fn close(&self) {
+        self.ask_to_close(Disconnect::Closed);
+    }
+
+    /// Returns once the connection has ended.
+    pub async fn closed(&self) {
+        loop {
+            let ended = self.inner.ended.notified();
+            if self.is_closed() {
+                return;
+            }
+            ended.await;
+        }
     }
 
     /// Queues `push` unless the connection is closed or its queue is full (`Err` gives it back
@@ -227,18 +262,23 @@ impl Connection {
 pub(crate) struct PushQueue(Arc<ConnectionInner>);
 
 impl PushQueue {
-    /// The next push, waiting for one; `None` once the server is shutting down.
-    async fn next(&self) -> Option<Push> {
+    /// The next push, waiting for one; or why the connection is asked to close.
+    async fn next(&self) -> Result<Push, Arc<Disconnect>> {
         loop {
             let queued = self.0.queued.notified();
             let next = match self.0.pushes.lock() {
-                Ok(p) if p.shutting_down => return None,
+                Ok(p) if p.closing.is_some() => {
+                    return Err(p
+                        .closing
+                        .clone()
+                        .unwrap_or_else(|| Arc::new(Disconnect::Shutdown)))
+                }
                 Ok(mut p) => p.waiting.pop_front(),
-                Err(_) => return None,
+                Err(_) => return Err(Arc::new(Disconnect::Shutdown)),
             };
             if let Some(push) = next {
                 self.0.room.notify_one();
-                return Some(push);
+                return Ok(push);
             }
             queued.await;
         }
@@ -257,6 +297,7 @@ impl Drop for PushQueue {
         // Dropped outside the lock: each caller learns its push was not taken.
         drop(waiting);
         self.0.room.notify_waiters();
+        self.0.ended.notify_waiters();
     }
 }
 
@@ -288,6 +329,7 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
 ) -> Arc<Disconnect> {
+    handler.opened(&connection);
     // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
     let mut reader = MessageReader::new(stream, config.framing.clone());
     let cause = Box::pin(drive(
@@ -321,8 +363,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 enum Input<R> {
     Replied(R),
     Io(Result<Io, msgframe_io::Error>),
-    /// A push, or `None`: the server is shutting down.
-    Push(Option<Push>),
+    /// A push, or why the connection is asked to close.
+    Push(Result<Push, Arc<Disconnect>>),
     Timer,
 }
 
@@ -417,9 +459,9 @@ async fn drive<H: Handler, S: Transport>(
         };
         let now = now();
         match input {
-            Input::Push(None) => {
+            Input::Push(Err(cause)) => {
                 closing = true;
-                session.close(now);
+                session.close_with(now, cause);
             }
             Input::Replied(reply) => {
                 replying = None;
@@ -440,7 +482,7 @@ async fn drive<H: Handler, S: Transport>(
                     session.handle_read_error(now, e);
                 }
             }
-            Input::Push(Some(push)) => {
+            Input::Push(Ok(push)) => {
                 // A pusher that gave up first reports that itself.
                 if push.ticket.take() {
                     session.push(now, push.body, push.done);

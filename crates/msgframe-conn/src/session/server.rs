@@ -94,8 +94,8 @@ pub enum ServerEvent<T> {
 
 enum State {
     Open,
-    /// Shutting down: the handler in progress finishes and its reply is written first.
-    Closing,
+    /// Closing: the handler in progress finishes and its reply is written first.
+    Closing(Arc<Disconnect>),
     Closed,
 }
 
@@ -229,8 +229,8 @@ impl<T: Caller> ServerSession<T> {
             Reply::Nothing => {}
             Reply::Close => return self.finish(Arc::new(Disconnect::Handler)),
         }
-        if matches!(self.state, State::Closing) && self.reply.is_none() {
-            self.finish(Arc::new(Disconnect::Shutdown));
+        if self.reply.is_none() {
+            self.finish_closing();
         }
     }
 
@@ -306,8 +306,8 @@ impl<T: Caller> ServerSession<T> {
                 return self.finish(cause);
             }
         }
-        if matches!(self.state, State::Closing) && !self.handling && self.reply.is_none() {
-            self.finish(Arc::new(Disconnect::Shutdown));
+        if !self.handling && self.reply.is_none() {
+            self.finish_closing();
         }
     }
 
@@ -367,8 +367,13 @@ impl<T: Caller> ServerSession<T> {
     }
 
     /// Shuts down: the handler in progress finishes and its reply is written, then the
-    /// connection closes; nothing more is read or pushed.
-    pub fn close(&mut self, _now: Instant) {
+    /// connection closes ([`Disconnect::Shutdown`]); nothing more is read or pushed.
+    pub fn close(&mut self, now: Instant) {
+        self.close_with(now, Arc::new(Disconnect::Shutdown));
+    }
+
+    /// Closes as [`close`](Self::close) does, for `cause`.
+    pub fn close_with(&mut self, _now: Instant, cause: Arc<Disconnect>) {
         if !matches!(self.state, State::Open) {
             return;
         }
@@ -377,9 +382,9 @@ impl<T: Caller> ServerSession<T> {
         }
         self.control.clear();
         if self.handling || self.writing.is_some() || self.reply.is_some() {
-            self.state = State::Closing;
+            self.state = State::Closing(cause);
         } else {
-            self.finish(Arc::new(Disconnect::Shutdown));
+            self.finish(cause);
         }
     }
 
@@ -407,6 +412,14 @@ impl<T: Caller> ServerSession<T> {
     fn active(&mut self, now: Instant) {
         self.quiet_since = now;
         self.released = false;
+    }
+
+    /// A closing session whose last reply is out ends.
+    fn finish_closing(&mut self) {
+        if let State::Closing(cause) = &self.state {
+            let cause = Arc::clone(cause);
+            self.finish(cause);
+        }
     }
 
     fn done(&mut self, caller: T, outcome: Result<(), Error>) {

@@ -194,15 +194,8 @@ pub struct ServeArgs {
     pub framing: String,
     #[command(flatten)]
     pub reply: ReplyArgs,
-    /// Close a connection with no complete message for this long.
-    #[arg(long, value_parser = duration, default_value = "5m", value_name = "DURATION")]
-    pub idle_timeout: Duration,
-    /// The most connections at once from one client address.
-    #[arg(long, value_name = "N")]
-    pub max_per_client: Option<usize>,
-    /// The most connections at once.
-    #[arg(long, value_name = "N")]
-    pub max_connections: Option<usize>,
+    #[command(flatten)]
+    pub limits: ServerLimitArgs,
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,
@@ -210,6 +203,29 @@ pub struct ServeArgs {
     pub tls: ServerTlsArgs,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// What a listening side protects itself with (`serve` and `proxy`).
+#[derive(Debug, Args)]
+pub struct ServerLimitArgs {
+    /// Close a connection with no complete message for this long.
+    #[arg(long, value_parser = duration, default_value = "5m", value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// Close a connection whose message is not whole this long after its first byte.
+    #[arg(long, value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    pub message_timeout: Duration,
+    /// The most connections at once from one client address.
+    #[arg(long, value_name = "N")]
+    pub max_per_client: Option<usize>,
+    /// The most connections at once.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Serve only clients in these networks (CIDR, repeatable: 10.0.0.0/8).
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+    /// Never serve clients in these networks (CIDR, repeatable; wins over --allow).
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +263,11 @@ pub struct ProxyArgs {
     /// The longest wait to connect to the host.
     #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub connect_timeout: Duration,
+    /// The longest a message may take to be written to either side.
+    #[arg(long, value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    pub write_timeout: Duration,
+    #[command(flatten)]
+    pub limits: ServerLimitArgs,
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,

@@ -208,6 +208,68 @@ fn proxy_reframes_between_two_framings_byte_for_byte() {
 }
 
 #[test]
+fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
+    // The host greets every connection before it is asked anything, then echoes.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in host.incoming().take(2) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                s.write_all(b"\x00\x05hello").unwrap();
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let proxy = Running::start(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--to",
+        &host_addr,
+        "--framing",
+        "be:2",
+        "--max-connections",
+        "1",
+        "--idle-timeout",
+        "1s",
+    ]);
+    let mut first = TcpStream::connect(&proxy.addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut greeting = [0u8; 7];
+    first.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"\x00\x05hello", "the host's greeting, unasked");
+    // A second client is over the cap: refused at once, the first still served.
+    let mut second = TcpStream::connect(&proxy.addr).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut nothing = [0u8; 1];
+    assert!(
+        matches!(second.read(&mut nothing), Ok(0) | Err(_)),
+        "refused"
+    );
+    first.write_all(b"\x00\x02hi").unwrap();
+    let mut echoed = [0u8; 4];
+    first.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"\x00\x02hi");
+    // Idle for more than a second: reaped, and the host's side closed with it.
+    assert!(matches!(first.read(&mut nothing), Ok(0) | Err(_)), "reaped");
+    // The proxy notes it just after.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = proxy.stop();
+    assert!(log.contains("host -> client: 5 bytes"), "{log}");
+    assert!(log.contains("closed: client side: reaped: idle"), "{log}");
+}
+
+#[test]
 fn split_cuts_a_stream_and_names_where_it_stops_being_valid() {
     let stream = encoded("be:2", &[b"0800", b"0810 ok", b"0200 pay"]);
     let path = temp_file("split.bin", &stream);

@@ -461,7 +461,11 @@ async fn the_program_closes_a_connection_gracefully_and_learns_when_it_ended() {
     });
     conn.close();
     assert!(client.is_closed_within(S).await);
-    tokio::time::timeout(S, ended).await.unwrap().unwrap();
+    let cause = tokio::time::timeout(S, ended).await.unwrap().unwrap();
+    assert!(
+        matches!(*cause, msgframe_conn::Disconnect::Closed),
+        "{cause}"
+    );
     assert!(conn.is_closed());
     assert!(handle.connections().is_empty() || handle.connection(conn.id()).is_none());
     assert_eq!(handle.stats().errors, 0, "a close is no error");

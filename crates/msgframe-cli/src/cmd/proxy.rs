@@ -1,40 +1,54 @@
 //! `msgframe proxy`: a logging man-in-the-middle that can re-frame between two framings.
 //!
-//! Each direction is relayed on its own (a host may send without being asked), so the proxy uses
-//! `msgframe-tokio`'s message readers and writers directly rather than the request/reply server.
+//! It runs on the library's server and long client: the clients' side gets the caps, allow and
+//! deny lists, idle reaping, per-message deadlines, keepalive and TLS of `serve`; each accepted
+//! connection opens its own upstream connection at once (a host may speak first), and each
+//! direction is relayed on its own (a host may send without being asked). When either side ends,
+//! both connections close.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use msgframe_codec::header::hex;
 use msgframe_codec::Framing;
-use msgframe_tokio::{MessageReader, MessageWriter};
+use msgframe_conn::{Connection, Handler, LongClient, LongSender, Reply};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::cli::ProxyArgs;
-use crate::cmd::serve::{announce_listening, listen_addr};
+use crate::cmd::serve::{announce_listening, listen_addr, server_builder};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
 
-type BoxRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
-type BoxWrite = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
-
 struct Setup {
     to: String,
-    /// TLS towards the clients (terminated here).
-    accept_tls: Option<msgframe_conn::tls::TlsAcceptor>,
     /// TLS towards the host.
     connect_tls: Option<msgframe_conn::tls::TlsConnector>,
-    client_framing: Framing,
     host_framing: Framing,
-    connect_timeout: std::time::Duration,
+    connect_timeout: Duration,
+    write_timeout: Duration,
     style: Style,
     quiet: bool,
     started: Instant,
+}
+
+/// The upstream connection of one client connection, as its handler sees it.
+#[derive(Clone)]
+enum Upstream {
+    Connecting,
+    Ready(LongSender),
+    Gone,
+}
+
+/// The server's handler: each client message goes upstream; each connection gets its upstream.
+struct Proxy {
+    setup: Arc<Setup>,
+    upstreams: Arc<Mutex<HashMap<u64, watch::Receiver<Upstream>>>>,
 }
 
 pub async fn run(args: ProxyArgs) -> Result<()> {
@@ -43,8 +57,11 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         Some(spec) => input::framing(spec)?,
         None => client_framing.clone(),
     };
+    let builder =
+        server_builder(client_framing, &args.limits, &args.tls)?.write_timeout(args.write_timeout);
     let addr = listen_addr(&args.listen);
-    let listener = TcpListener::bind(addr.as_str())
+    let server = builder
+        .bind(addr.as_str())
         .await
         .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
     let style = Style::new(args.common.json);
@@ -52,8 +69,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         Some(up) => format!("{} <-> {up}", args.framing),
         None => args.framing.clone(),
     };
-    announce_listening(&style, listener.local_addr()?, &shown)?;
-    let accept_tls = input::server_tls(&args.tls)?;
+    announce_listening(&style, server.local_addr(), &shown)?;
     let up = &args.upstream_tls;
     let connect_tls = input::client_tls(
         up.upstream_tls,
@@ -62,31 +78,143 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         up.server_name.as_deref(),
         up.insecure,
     )?;
-    let setup = Arc::new(Setup {
-        to: args.to.clone(),
-        accept_tls,
-        connect_tls,
-        client_framing,
-        host_framing,
-        connect_timeout: args.connect_timeout,
-        style,
-        quiet: args.quiet,
-        started: Instant::now(),
+    let handle = server.handle();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.shutdown();
+        }
     });
-    let ids = AtomicU64::new(0);
-    loop {
-        let (client, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let setup = Arc::clone(&setup);
-        tokio::spawn(async move {
-            if let Err(e) = relay(&setup, id, client, peer).await {
-                note(&setup, id, &e.message);
-            }
-        });
+    let proxy = Proxy {
+        setup: Arc::new(Setup {
+            to: args.to.clone(),
+            connect_tls,
+            host_framing,
+            connect_timeout: args.connect_timeout,
+            write_timeout: args.write_timeout,
+            style,
+            quiet: args.quiet,
+            started: Instant::now(),
+        }),
+        upstreams: Arc::default(),
+    };
+    server.serve(proxy).await?;
+    Ok(())
+}
+
+impl Handler for Proxy {
+    type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    fn opened(&self, connection: &Connection) {
+        let (tx, rx) = watch::channel(Upstream::Connecting);
+        if let Ok(mut upstreams) = self.upstreams.lock() {
+            upstreams.insert(connection.id(), rx);
+        }
+        tokio::spawn(upstream(
+            Arc::clone(&self.setup),
+            connection.clone(),
+            tx,
+            Arc::clone(&self.upstreams),
+        ));
     }
+
+    fn handle(&self, connection: Connection, message: Bytes) -> Self::Future {
+        let setup = Arc::clone(&self.setup);
+        show(&setup, connection.id(), "client -> host", &message);
+        let upstream = self
+            .upstreams
+            .lock()
+            .ok()
+            .and_then(|u| u.get(&connection.id()).cloned());
+        Box::pin(async move {
+            let Some(mut upstream) = upstream else {
+                return Reply::Close;
+            };
+            let sender = match upstream
+                .wait_for(|u| !matches!(u, Upstream::Connecting))
+                .await
+                .map(|u| u.clone())
+            {
+                Ok(Upstream::Ready(sender)) => sender,
+                _ => return Reply::Close,
+            };
+            match sender.send_timeout(message, setup.write_timeout).await {
+                Ok(()) => Reply::Nothing,
+                Err(e) => {
+                    note(
+                        &setup,
+                        connection.id(),
+                        &format!("writing client -> host: {e}"),
+                    );
+                    Reply::Close
+                }
+            }
+        })
+    }
+}
+
+/// One client connection's upstream: connect, then relay the host's messages to the client
+/// until either side ends; then close both.
+async fn upstream(
+    setup: Arc<Setup>,
+    connection: Connection,
+    ready: watch::Sender<Upstream>,
+    upstreams: Arc<Mutex<HashMap<u64, watch::Receiver<Upstream>>>>,
+) {
+    let id = connection.id();
+    let reason = relay(&setup, &connection, &ready).await;
+    ready.send_replace(Upstream::Gone);
+    note(&setup, id, &format!("closed: {reason}"));
+    connection.close();
+    if let Ok(mut upstreams) = upstreams.lock() {
+        upstreams.remove(&id);
+    }
+}
+
+/// Relays the host's messages to the client; returns why it stopped.
+async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Upstream>) -> String {
+    let id = connection.id();
+    let mut builder = LongClient::builder([setup.to.clone()], setup.host_framing.clone())
+        .reconnect(false)
+        .connect_timeout(setup.connect_timeout)
+        .timeout(setup.write_timeout);
+    if let Some(tls) = &setup.connect_tls {
+        builder = builder.tls(tls.clone());
+    }
+    let mut client = match builder.start() {
+        Ok(client) => client,
+        Err(e) => return format!("connecting to {}: {e}", setup.to),
+    };
+    if let Err(e) = client.wait_connected(setup.connect_timeout).await {
+        client.close().await;
+        return format!("connecting to {}: {e}", setup.to);
+    }
+    note(
+        setup,
+        id,
+        &format!("{} connected; relaying to {}", connection.peer(), setup.to),
+    );
+    ready.send_replace(Upstream::Ready(client.sender()));
+    let reason = loop {
+        tokio::select! {
+            message = client.recv() => match message {
+                Some(message) => {
+                    show(setup, id, "host -> client", &message);
+                    if let Err(e) = connection.push(message, setup.write_timeout).await {
+                        break format!("writing host -> client: {e}");
+                    }
+                }
+                None => {
+                    break match client.last_failure() {
+                        Some(e) => format!("host side: {e}"),
+                        None => "host side: closed".to_owned(),
+                    }
+                }
+            },
+            cause = connection.closed() => break format!("client side: {cause}"),
+        }
+    };
+    client.close().await;
+    reason
 }
 
 fn note(setup: &Setup, id: u64, text: &str) {
@@ -94,84 +222,6 @@ fn note(setup: &Setup, id: u64, text: &str) {
         dump::json_line(json!({"event": "note", "connection": id, "text": text}));
     } else {
         println!("{}", setup.style.dim(&format!("#{id} {text}")));
-    }
-}
-
-/// Splits a stream, plain or TLS, into boxed halves.
-fn halves<S>(stream: S) -> (BoxRead, BoxWrite)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let (r, w) = tokio::io::split(stream);
-    (Box::new(r), Box::new(w))
-}
-
-async fn relay(setup: &Setup, id: u64, client: TcpStream, peer: SocketAddr) -> Result<()> {
-    client.set_nodelay(true)?;
-    let (client_read, client_write) = match &setup.accept_tls {
-        Some(tls) => halves(tls.accept(client).await?),
-        None => halves(client),
-    };
-    let host = tokio::time::timeout(setup.connect_timeout, TcpStream::connect(&setup.to))
-        .await
-        .map_err(|_| Failure::peer(format!("connecting to {}: timed out", setup.to)))?
-        .map_err(|e| Failure::peer(format!("connecting to {}: {e}", setup.to)))?;
-    host.set_nodelay(true)?;
-    let (host_read, host_write) = match &setup.connect_tls {
-        Some(tls) => halves(tls.connect(&setup.to, host, setup.connect_timeout).await?),
-        None => halves(host),
-    };
-    note(
-        setup,
-        id,
-        &format!("{peer} connected; relaying to {}", setup.to),
-    );
-    let upstream = pump(
-        setup,
-        id,
-        "client -> host",
-        MessageReader::new(client_read, setup.client_framing.clone()),
-        MessageWriter::new(host_write, setup.host_framing.clone()),
-    );
-    let downstream = pump(
-        setup,
-        id,
-        "host -> client",
-        MessageReader::new(host_read, setup.host_framing.clone()),
-        MessageWriter::new(client_write, setup.client_framing.clone()),
-    );
-    // When either side ends, both connections close.
-    let ended = tokio::select! {
-        r = upstream => r,
-        r = downstream => r,
-    };
-    note(setup, id, &format!("closed: {ended}"));
-    Ok(())
-}
-
-/// Relays messages from `reader` to `writer`, logging each; returns why it stopped.
-async fn pump(
-    setup: &Setup,
-    id: u64,
-    direction: &str,
-    mut reader: MessageReader<BoxRead, Framing>,
-    mut writer: MessageWriter<BoxWrite, Framing>,
-) -> String {
-    let side = if direction.starts_with("client") {
-        "the client"
-    } else {
-        "the host"
-    };
-    loop {
-        let message = match reader.read_message().await {
-            Ok(m) => m,
-            Err(e) if e.is_closed() => return format!("{side} closed"),
-            Err(e) => return format!("{side}: {e}"),
-        };
-        show(setup, id, direction, &message);
-        if let Err(e) = writer.write_message(&message).await {
-            return format!("writing {direction}: {e}");
-        }
     }
 }
 

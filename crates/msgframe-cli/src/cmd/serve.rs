@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
-use msgframe_conn::{Connection, Reply, Server};
+use msgframe_conn::{Connection, IpNet, Reply, Server, ServerBuilder};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, ServerLimitArgs, ServerTlsArgs};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
@@ -48,16 +48,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Answer::Fixed(reply) = &answer {
         input::frameable(&framing, &args.framing, reply, "the reply")?;
     }
-    let mut builder = Server::builder(framing).idle_timeout(Some(args.idle_timeout));
-    if let Some(tls) = input::server_tls(&args.tls)? {
-        builder = builder.tls(tls);
-    }
-    if let Some(n) = args.max_per_client {
-        builder = builder.max_per_client(n);
-    }
-    if let Some(n) = args.max_connections {
-        builder = builder.max_connections(n);
-    }
+    let builder = server_builder(framing, &args.limits, &args.tls)?;
     let addr = listen_addr(&args.listen);
     let server = builder
         .bind(addr.as_str())
@@ -95,6 +86,37 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// A server speaking `framing` with the limits and TLS given on the command line.
+pub fn server_builder(
+    framing: msgframe_codec::Framing,
+    limits: &ServerLimitArgs,
+    tls: &ServerTlsArgs,
+) -> Result<ServerBuilder> {
+    let mut builder = Server::builder(framing)
+        .idle_timeout(Some(limits.idle_timeout))
+        .message_timeout(Some(limits.message_timeout));
+    if let Some(tls) = input::server_tls(tls)? {
+        builder = builder.tls(tls);
+    }
+    if let Some(n) = limits.max_per_client {
+        builder = builder.max_per_client(n);
+    }
+    if let Some(n) = limits.max_connections {
+        builder = builder.max_connections(n);
+    }
+    let networks = |list: &[String]| {
+        list.iter()
+            .map(|net| {
+                net.parse::<IpNet>()
+                    .map_err(|e| Failure::usage(format!("--allow/--deny: {e}")))
+            })
+            .collect::<Result<Vec<IpNet>>>()
+    };
+    Ok(builder
+        .allow(networks(&limits.allow)?)
+        .deny(networks(&limits.deny)?))
 }
 
 /// The first line a server prints: where it listens (tests and scripts read the port from it).

@@ -102,6 +102,8 @@ struct Pushes {
     waiting: VecDeque<Push>,
     max: usize,
     closed: bool,
+    /// Why the connection ended, once it has.
+    ended: Option<Arc<Disconnect>>,
     /// Why the connection's task is asked to close (the server shuts down, or the program closes
     /// it): it does once its handler is done.
     closing: Option<Arc<Disconnect>>,
@@ -126,6 +128,7 @@ impl Connection {
                     waiting: VecDeque::new(),
                     max: queue.max(1),
                     closed: false,
+                    ended: None,
                     closing: None,
                 }),
                 queued: Notify::new(),
@@ -186,15 +189,27 @@ impl Connection {
         self.ask_to_close(Disconnect::Closed);
     }
 
-    /// Returns once the connection has ended.
-    pub async fn closed(&self) {
+    /// Returns once the connection has ended, with why.
+    pub async fn closed(&self) -> Arc<Disconnect> {
         loop {
             let ended = self.inner.ended.notified();
-            if self.is_closed() {
-                return;
+            if let Some(cause) = self.ended() {
+                return cause;
             }
             ended.await;
         }
+    }
+
+    /// Why the connection ended, once it has (a connection cut short by the end of the shutdown
+    /// grace ends as a shutdown).
+    fn ended(&self) -> Option<Arc<Disconnect>> {
+        let pushes = self.inner.pushes.lock().ok()?;
+        pushes.closed.then(|| {
+            pushes
+                .ended
+                .clone()
+                .unwrap_or_else(|| Arc::new(Disconnect::Shutdown))
+        })
     }
 
     /// Queues `push` unless the connection is closed or its queue is full (`Err` gives it back
@@ -341,6 +356,10 @@ pub(crate) async fn run<H: Handler, S: Transport>(
         &counters,
     ))
     .await;
+    if let Ok(mut p) = connection.inner.pushes.lock() {
+        p.ended = Some(Arc::clone(&cause));
+    }
+    drop(pushes);
     // Close politely (with TLS, a close_notify), unless the connection is broken.
     if !matches!(
         *cause,

@@ -131,10 +131,13 @@ impl Error {
     /// The error for a connection that no address accepted: the last address tried and its error
     /// (`connecting to 127.0.0.1:9000: Connection refused`), or that there was no address at all.
     pub fn connect_failed(last: Option<(std::net::SocketAddr, io::Error)>) -> Self {
-        Error::Io(match last {
-            Some((addr, e)) => io::Error::new(e.kind(), format!("connecting to {addr}: {e}")),
-            None => io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to"),
-        })
+        match last {
+            Some(last) => crate::ConnectError::after_attempts(None, Some(last)).into(),
+            None => Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to connect to",
+            )),
+        }
     }
 
     /// Sorts a codec error from decoding into the variant that says what happened:

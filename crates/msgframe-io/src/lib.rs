@@ -36,11 +36,16 @@
 //! framed into one buffer, large ones go out as one vectored write of header, body and trailer.
 //! Reading asks for up to 64 KiB at a time (8 KiB at first, more while reads fill the buffer), so
 //! one `read` can bring many messages and later calls are served from the buffer.
+//!
+//! [`connect`] opens the TCP connection to a host: every address its name resolves to in turn,
+//! each attempt within a time of its own and all before a deadline, failing with a
+//! [`ConnectError`] that names the host and the last address tried.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod blocking;
 mod buffers;
+mod connect;
 mod error;
 mod nonblocking;
 mod short;
@@ -52,6 +57,7 @@ use bytes::Bytes;
 
 pub use blocking::{BlockingReader, BlockingWriter, Deadlines};
 pub use buffers::ReadBuffer;
+pub use connect::{connect, connect_addrs, ConnectError};
 pub use error::Error;
 pub use nonblocking::{NonBlockingReader, NonBlockingWriter};
 pub use short::{read_until_eof, request, ShortRequest};

@@ -1,7 +1,7 @@
 //! Short connections: connect, send one request, read one reply, close.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -81,16 +81,18 @@ impl ShortRequest {
         self
     }
 
-    /// Connects to `addr` (each resolved address in turn), sends `body`, reads one reply, closes.
+    /// Connects to `addr` (each resolved address in turn, each within the connect timeout: see
+    /// [`connect_addrs`](crate::connect_addrs)), sends `body`, reads one reply, closes.
     ///
     /// When the request is framed until end-of-stream, the write half is shut down after it so that
     /// the peer sees its end. The connection is closed when the reply has been read, also on error.
     ///
     /// # Errors
-    /// The last connection error, or any error of writing the request or reading the reply.
+    /// The resolver's error; [`Error::Io`] with a [`ConnectError`](crate::ConnectError) naming the
+    /// last address tried and its error; or any error of writing the request or reading the reply.
     pub fn send(&self, addr: impl ToSocketAddrs, body: &[u8]) -> Result<Bytes, Error> {
-        let stream = self.connect(addr)?;
-        stream.set_nodelay(true)?;
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let stream = crate::connect_addrs(&addrs, self.connect_timeout, None)?;
         let start = Instant::now();
         let mut writer = BlockingWriter::new(&stream, self.request.clone());
         writer.write_message_with(body, Some(self.timeout))?;
@@ -107,17 +109,6 @@ impl ShortRequest {
         }
         let mut reader = BlockingReader::new(&stream, self.reply.clone());
         reader.read_message_with(Deadlines::message(left))
-    }
-
-    fn connect(&self, addr: impl ToSocketAddrs) -> Result<TcpStream, Error> {
-        let mut last = None;
-        for addr in addr.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, self.connect_timeout) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some((addr, e)),
-            }
-        }
-        Err(Error::connect_failed(last))
     }
 }
 

@@ -26,15 +26,22 @@
 //! With `Framed`, any decoding error ends the stream (that is how `tokio_util` treats decoder
 //! errors). [`MessageReader`] keeps going after resumable errors (an oversized frame skipped under
 //! `oversize=discard`) and adds whole-message deadlines.
+//!
+//! Short connections: [`connect`] opens a TCP connection (every address of a host in turn, within
+//! deadlines, failing with a [`ConnectError`] that names the host and the last address tried),
+//! [`exchange`] sends one request and reads one reply on any connected stream (plain or TLS),
+//! and [`request`] does both.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod codec;
+mod connect;
 mod io;
 mod short;
 
 pub use codec::Codec;
+pub use connect::{connect, connect_addrs};
 pub use io::{MessageReader, MessageWriter};
 pub use msgframe_io::Error;
-pub use msgframe_io::ShortRequest;
-pub use short::request;
+pub use msgframe_io::{ConnectError, ShortRequest};
+pub use short::{exchange, request};

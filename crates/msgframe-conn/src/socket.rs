@@ -118,11 +118,11 @@ impl Keepalive {
 
 /// Applies the options every msgframe connection gets: `TCP_NODELAY` (messages go out at once)
 /// and, when given, keepalive.
-pub(crate) fn configure(
-    stream: &tokio::net::TcpStream,
-    keepalive: Option<&Keepalive>,
-) -> io::Result<()> {
-    stream.set_nodelay(true)?;
+pub(crate) fn configure<'s, S>(stream: &'s S, keepalive: Option<&Keepalive>) -> io::Result<()>
+where
+    SockRef<'s>: From<&'s S>,
+{
+    SockRef::from(stream).set_tcp_nodelay(true)?;
     if let Some(keepalive) = keepalive {
         keepalive.apply(stream)?;
     }
@@ -133,10 +133,13 @@ pub(crate) fn configure(
 /// sockets inherit them (Linux copies `TCP_NODELAY`, keepalive and `TCP_USER_TIMEOUT` from the
 /// listener): no system call per connection. Returns whether they are inherited; elsewhere each
 /// accepted connection must be [`configure`]d.
-pub(crate) fn configure_listener(
-    listener: &tokio::net::TcpListener,
+pub(crate) fn configure_listener<'s, S>(
+    listener: &'s S,
     keepalive: Option<&Keepalive>,
-) -> io::Result<bool> {
+) -> io::Result<bool>
+where
+    SockRef<'s>: From<&'s S>,
+{
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let sock = SockRef::from(listener);

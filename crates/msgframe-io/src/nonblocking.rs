@@ -94,6 +94,12 @@ impl<S: Read, D: Decoder> NonBlockingReader<S, D> {
         self.core.buffered()
     }
 
+    /// Whether no part of a message is buffered (a server starts a per-message deadline at a
+    /// message's first byte).
+    pub fn is_between_messages(&self) -> bool {
+        self.core.is_between_messages()
+    }
+
     /// Whether the peer has closed the stream (messages may still be buffered).
     pub fn is_eof(&self) -> bool {
         self.core.is_eof()

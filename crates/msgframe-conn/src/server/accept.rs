@@ -85,13 +85,24 @@ pub(crate) async fn serve<H: Handler>(
 }
 
 /// Counts the connection in, or says why not.
-fn admit(shared: &ServerShared, peer: SocketAddr) -> Result<(), Refusal> {
+pub(crate) fn admit(shared: &ServerShared, peer: SocketAddr) -> Result<(), Refusal> {
     match shared.admission.lock() {
         Ok(mut admission) => admission.admit(peer.ip()),
         // A poisoned lock cannot happen (no code panics while holding it); refuse rather than
         // serve uncounted.
         Err(_) => Err(Refusal::TotalCap { cap: 0 }),
     }
+}
+
+/// Counts and logs a refusal.
+pub(crate) fn count_refusal(peer: SocketAddr, refusal: &Refusal, shared: &ServerShared) {
+    let counter = match refusal {
+        Refusal::Denied | Refusal::NotAllowed => &shared.counters.refused_address,
+        Refusal::TotalCap { .. } => &shared.counters.refused_total_cap,
+        Refusal::PerClientCap { .. } => &shared.counters.refused_per_client,
+    };
+    Counters::add(counter, 1);
+    tracing::warn!(%peer, %refusal, "connection refused");
 }
 
 fn refuse(
@@ -101,13 +112,7 @@ fn refuse(
     config: &Arc<ServerConfig>,
     shared: &ServerShared,
 ) {
-    let counter = match refusal {
-        Refusal::Denied | Refusal::NotAllowed => &shared.counters.refused_address,
-        Refusal::TotalCap { .. } => &shared.counters.refused_total_cap,
-        Refusal::PerClientCap { .. } => &shared.counters.refused_per_client,
-    };
-    Counters::add(counter, 1);
-    tracing::warn!(%peer, %refusal, "connection refused");
+    count_refusal(peer, &refusal, shared);
     match &config.reject_message {
         None => {
             // A reset: no TIME_WAIT left on the server by a flood.
@@ -214,24 +219,31 @@ fn start<H: Handler>(
                 }
             }
         };
-        match &*end {
-            Disconnect::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
-            Disconnect::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
-            Disconnect::PeerClosed
-            | Disconnect::Handler
-            | Disconnect::Shutdown
-            | Disconnect::Closed => {}
-            _ => Counters::add(&counters.errors, 1),
-        }
-        match &*end {
-            Disconnect::PeerClosed
-            | Disconnect::Handler
-            | Disconnect::Shutdown
-            | Disconnect::Closed => tracing::debug!(reason = %end, "closed"),
-            _ => tracing::info!(reason = %end, "closed"),
-        }
+        count_end(&end, &counters);
     };
     tasks.spawn(task.instrument(span));
+}
+
+/// Counts and logs how a connection ended.
+pub(crate) fn count_end(end: &Disconnect, counters: &Counters) {
+    match end {
+        Disconnect::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
+        Disconnect::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
+        Disconnect::PeerClosed
+        | Disconnect::Handler
+        | Disconnect::Shutdown
+        | Disconnect::Closed => {}
+        _ => Counters::add(&counters.errors, 1),
+    }
+    match end {
+        Disconnect::PeerClosed
+        | Disconnect::Handler
+        | Disconnect::Shutdown
+        | Disconnect::Closed => {
+            tracing::debug!(reason = %end, "closed");
+        }
+        _ => tracing::info!(reason = %end, "closed"),
+    }
 }
 
 /// The TLS handshake, under its own deadline, after admission: a client that opens TLS and never
@@ -267,10 +279,10 @@ async fn secure(
 }
 
 /// An admitted connection's place in the counts, given back when its task ends.
-struct Admitted {
-    shared: Arc<ServerShared>,
-    peer: SocketAddr,
-    id: u64,
+pub(crate) struct Admitted {
+    pub(crate) shared: Arc<ServerShared>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) id: u64,
 }
 
 impl Drop for Admitted {

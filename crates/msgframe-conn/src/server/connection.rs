@@ -68,10 +68,10 @@ where
 }
 
 /// A message pushed to a connection by the server side on its own.
-struct Push {
-    body: Bytes,
-    ticket: Ticket,
-    done: Outcome<()>,
+pub(crate) struct Push {
+    pub(crate) body: Bytes,
+    pub(crate) ticket: Ticket,
+    pub(crate) done: Outcome<()>,
 }
 
 /// A handle to one open connection: who it is, and a way to push messages to it at any time
@@ -93,6 +93,8 @@ struct ConnectionInner {
     room: Notify,
     /// Wakes whoever waits for the connection to end.
     ended: Notify,
+    /// Wakes the connection's thread, when it runs on one (the blocking server).
+    waker: std::sync::OnceLock<Arc<mio::Waker>>,
     /// The client's certificate, with TLS and client certificates.
     #[cfg(feature = "tls")]
     identity: std::sync::OnceLock<crate::tls::PeerIdentity>,
@@ -134,6 +136,7 @@ impl Connection {
                 queued: Notify::new(),
                 room: Notify::new(),
                 ended: Notify::new(),
+                waker: std::sync::OnceLock::new(),
                 #[cfg(feature = "tls")]
                 identity: std::sync::OnceLock::new(),
             }),
@@ -174,7 +177,32 @@ impl Connection {
         if let Ok(mut pushes) = self.inner.pushes.lock() {
             pushes.closing.get_or_insert_with(|| Arc::new(cause));
         }
+        self.wake();
+    }
+
+    /// Wakes the connection's task (or thread) for a push or a close request.
+    fn wake(&self) {
         self.inner.queued.notify_one();
+        if let Some(waker) = self.inner.waker.get() {
+            // A failed wake-up leaves the thread to its next event or timer.
+            let _ = waker.wake();
+        }
+    }
+
+    /// The connection runs on a thread of its own, woken by `waker`.
+    pub(crate) fn set_waker(&self, waker: Arc<mio::Waker>) {
+        let _ = self.inner.waker.set(waker);
+    }
+
+    /// Sends `body` to the client on the server's own initiative, blocking the calling thread
+    /// until it is written, within `timeout`: for programs without an async runtime (the
+    /// [`BlockingServer`](crate::BlockingServer)). Not from inside the connection's own handler,
+    /// which would wait for itself: return the message as the handler's reply there.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push); [`Error::Config`] when called from inside an async runtime.
+    pub fn push_blocking(&self, body: impl IntoMessage, timeout: Duration) -> Result<(), Error> {
+        crate::blocking::block_on(self.push(body, timeout))?
     }
 
     /// The server is shutting down.
@@ -226,7 +254,7 @@ impl Connection {
         }
         pushes.waiting.push_back(push);
         drop(pushes);
-        self.inner.queued.notify_one();
+        self.wake();
         Ok(())
     }
 
@@ -281,21 +309,32 @@ impl PushQueue {
     async fn next(&self) -> Result<Push, Arc<Disconnect>> {
         loop {
             let queued = self.0.queued.notified();
-            let next = match self.0.pushes.lock() {
-                Ok(p) if p.closing.is_some() => {
-                    return Err(p
-                        .closing
-                        .clone()
-                        .unwrap_or_else(|| Arc::new(Disconnect::Shutdown)))
-                }
-                Ok(mut p) => p.waiting.pop_front(),
-                Err(_) => return Err(Arc::new(Disconnect::Shutdown)),
-            };
-            if let Some(push) = next {
-                self.0.room.notify_one();
-                return Ok(push);
+            if let Some(next) = self.try_next() {
+                return next;
             }
             queued.await;
+        }
+    }
+
+    /// The next push if one waits, or why the connection is asked to close.
+    pub(crate) fn try_next(&self) -> Option<Result<Push, Arc<Disconnect>>> {
+        let next = match self.0.pushes.lock() {
+            Ok(p) if p.closing.is_some() => {
+                let cause = p.closing.clone();
+                return Some(Err(cause.unwrap_or_else(|| Arc::new(Disconnect::Shutdown))));
+            }
+            Ok(mut p) => p.waiting.pop_front(),
+            Err(_) => return Some(Err(Arc::new(Disconnect::Shutdown))),
+        };
+        let push = next?;
+        self.0.room.notify_one();
+        Some(Ok(push))
+    }
+
+    /// Records why the connection ended, for [`Connection::closed`].
+    pub(crate) fn ended(&self, cause: &Arc<Disconnect>) {
+        if let Ok(mut p) = self.0.pushes.lock() {
+            p.ended = Some(Arc::clone(cause));
         }
     }
 }
@@ -356,9 +395,7 @@ pub(crate) async fn run<H: Handler, S: Transport>(
         &counters,
     ))
     .await;
-    if let Ok(mut p) = connection.inner.pushes.lock() {
-        p.ended = Some(Arc::clone(&cause));
-    }
+    pushes.ended(&cause);
     drop(pushes);
     // Close politely (with TLS, a close_notify), unless the connection is broken.
     if !matches!(

@@ -3,6 +3,7 @@
 //! its connection, graceful shutdown, counters and one `tracing` span per connection.
 
 mod accept;
+mod blocking;
 mod connection;
 mod reply;
 mod stats;
@@ -18,6 +19,7 @@ use msgframe_codec::Framing;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
 
+pub use blocking::BlockingServer;
 pub use connection::{Connection, Handler};
 pub use reply::Reply;
 pub use stats::Stats;
@@ -175,8 +177,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds the listening socket on a runtime this crate owns, for synchronous programs: see
-    /// [`BlockingServer`].
+    /// Binds the listening socket for synchronous programs: see [`BlockingServer`].
     ///
     /// # Errors
     /// The address cannot be bound or resolved; [`Error::Config`] inside an async runtime.
@@ -185,9 +186,31 @@ impl ServerBuilder {
         addr: impl std::net::ToSocketAddrs,
     ) -> Result<BlockingServer, Error> {
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        let runtime = crate::blocking::handle()?;
-        let server = crate::blocking::block_on(self.bind(addrs.as_slice()))??;
-        Ok(BlockingServer { server, runtime })
+        if self.config.tls.is_some() || self.config.socket_options.is_some() {
+            // TLS and socket options run on the crate's runtime: connections there, the handler
+            // on blocking threads.
+            let runtime = crate::blocking::handle()?;
+            let server = crate::blocking::block_on(self.bind(addrs.as_slice()))??;
+            return Ok(BlockingServer::on_runtime(server, runtime));
+        }
+        let listener = std::net::TcpListener::bind(addrs.as_slice())?;
+        let local_addr = listener.local_addr()?;
+        let inherited =
+            crate::socket::configure_listener(&listener, self.config.keepalive.as_ref())?;
+        let (shutdown, _) = watch::channel(false);
+        let config = Arc::new(ServerConfig {
+            options_inherited: inherited,
+            ..self.config
+        });
+        let shared = Arc::new(ServerShared {
+            local_addr,
+            counters: Arc::new(Counters::default()),
+            admission: Mutex::new(Admission::new(self.policy)),
+            connections: Mutex::new(HashMap::new()),
+            shutdown,
+            wake_acceptor: std::sync::OnceLock::new(),
+        });
+        Ok(BlockingServer::on_threads(listener, config, shared))
     }
 
     /// Binds the listening socket.
@@ -212,6 +235,7 @@ impl ServerBuilder {
                 admission: Mutex::new(Admission::new(self.policy)),
                 connections: Mutex::new(HashMap::new()),
                 shutdown,
+                wake_acceptor: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -224,6 +248,8 @@ pub(crate) struct ServerShared {
     admission: Mutex<Admission>,
     connections: Mutex<HashMap<u64, Connection>>,
     shutdown: watch::Sender<bool>,
+    /// Wakes a blocking server's accept loop for a shutdown.
+    wake_acceptor: std::sync::OnceLock<Arc<mio::Waker>>,
 }
 
 /// A bound server, ready to [`serve`](Server::serve).
@@ -311,70 +337,6 @@ impl Server {
     }
 }
 
-/// A [`Server`] for plain threads, from [`ServerBuilder::bind_blocking`]: the connections run on
-/// the crate's runtime, the handler on blocking threads (one call per message, messages of a
-/// connection in order), and [`serve`](BlockingServer::serve) blocks the calling thread until
-/// [`ServerHandle::shutdown`] (from any thread).
-///
-/// ```no_run
-/// use msgframe_conn::{Reply, Server};
-///
-/// let server = Server::builder("ascii:4".parse().unwrap()).bind_blocking("0.0.0.0:9000")?;
-/// server.serve(|_conn, request| Reply::Send(request))?;
-/// # Ok::<(), msgframe_conn::Error>(())
-/// ```
-pub struct BlockingServer {
-    server: Server,
-    runtime: tokio::runtime::Handle,
-}
-
-impl fmt::Debug for BlockingServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlockingServer")
-            .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BlockingServer {
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// A handle to read counters, reach connections and shut the server down from elsewhere.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until [`ServerHandle::shutdown`], running `handler` on a blocking thread for every
-    /// message; a handler that panics closes its connection.
-    ///
-    /// # Errors
-    /// As [`Server::serve`]; [`Error::Config`] inside an async runtime.
-    pub fn serve(
-        self,
-        handler: impl Fn(Connection, Bytes) -> Reply + Send + Sync + 'static,
-    ) -> Result<(), Error> {
-        let handler = Arc::new(handler);
-        let serving = self.server.serve(move |conn: Connection, message: Bytes| {
-            let handler = Arc::clone(&handler);
-            async move {
-                tokio::task::spawn_blocking(move || handler(conn, message))
-                    .await
-                    .unwrap_or(Reply::Close)
-            }
-        });
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::Config(
-                "a blocking call was made from inside an async runtime; use the async API there"
-                    .into(),
-            ));
-        }
-        self.runtime.block_on(serving)
-    }
-}
-
 /// A handle to a running [`Server`]; clones refer to the same server.
 #[derive(Clone)]
 pub struct ServerHandle {
@@ -421,5 +383,8 @@ impl ServerHandle {
     /// Starts a graceful shutdown (see [`Server::serve`]).
     pub fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
+        if let Some(waker) = self.shared.wake_acceptor.get() {
+            let _ = waker.wake();
+        }
     }
 }

@@ -144,6 +144,16 @@ impl From<msgframe_io::Error> for Error {
     }
 }
 
+impl From<msgframe_io::ConnectError> for Error {
+    /// [`Error::Connect`]: the host as given with the last address tried, and its error.
+    fn from(e: msgframe_io::ConnectError) -> Self {
+        Error::Connect {
+            host: e.target(),
+            source: e.source,
+        }
+    }
+}
+
 /// A read or write error in words: a TLS failure by its meaning, anything else as it is.
 pub(crate) fn describe(e: &msgframe_io::Error) -> String {
     #[cfg(feature = "tls")]

@@ -475,42 +475,22 @@ impl TlsConnector {
         &self.config
     }
 
-    /// Connects to `host` (`name:port`) and completes a TLS handshake, blocking, within
-    /// `timeout` for each step: for `msgframe_io`'s blocking readers and writers.
+    /// Connects to `host` (`name:port`, every address it resolves to in turn, as
+    /// [`msgframe_io::connect`] does) and completes a TLS handshake, blocking, within `timeout` for
+    /// each step: for `msgframe_io`'s blocking readers and writers.
     ///
     /// A request framed until end-of-stream (`eof`) ends with TLS's close_notify rather than a
     /// TCP half-close: `stream.conn.send_close_notify()` then `stream.flush()`.
     ///
     /// # Errors
-    /// [`Error::Connect`] when no address accepted, [`Error::Tls`] for a failed handshake.
+    /// [`Error::Connect`] when no address accepted (naming the host and the last address tried),
+    /// [`Error::Tls`] for a failed handshake.
     pub fn connect_blocking(
         &self,
         host: &str,
         timeout: Duration,
     ) -> Result<BlockingClientStream, Error> {
-        use std::net::ToSocketAddrs;
-        let failed = |source: std::io::Error| Error::Connect {
-            host: host.to_owned(),
-            source,
-        };
-        let mut last = None;
-        let mut sock = None;
-        for addr in host.to_socket_addrs().map_err(failed)? {
-            match std::net::TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    sock = Some(s);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let mut sock =
-            sock.ok_or_else(|| {
-                failed(last.unwrap_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
-                }))
-            })?;
-        sock.set_nodelay(true)?;
+        let mut sock = msgframe_io::connect(host, timeout, None)?;
         sock.set_read_timeout(Some(timeout))?;
         sock.set_write_timeout(Some(timeout))?;
         let name = self

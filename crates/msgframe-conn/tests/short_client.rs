@@ -99,6 +99,53 @@ async fn connecting_to_a_closed_port_fails_fast_and_names_the_host() {
 }
 
 #[tokio::test]
+async fn a_refused_name_names_the_host_and_the_address_tried() {
+    let port = closed_port().await.rsplit_once(':').unwrap().1.to_owned();
+    let host = format!("localhost:{port}");
+    let err = ShortClient::new(be2())
+        .request(&host, b"x")
+        .await
+        .unwrap_err();
+    let Error::Connect {
+        host: named,
+        source,
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    // `localhost:PORT (127.0.0.1:PORT)`, or the IPv6 loopback.
+    assert!(
+        named.starts_with(&format!("{host} (")) && named.ends_with(&format!(":{port})")),
+        "{named}"
+    );
+    assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn a_peer_that_does_not_read_times_the_request_out_unwritten() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let _deaf = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(10 * S).await;
+        drop(stream);
+    });
+    // More than the socket buffers of both sides hold.
+    let body = vec![7u8; 64 << 20];
+    let start = tokio::time::Instant::now();
+    let err = ShortClient::new("be:4,max=64m".parse().unwrap())
+        .timeout(500 * MS)
+        .request(&host, &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TimedOut { written: false, .. }),
+        "{err}"
+    );
+    assert!(start.elapsed() < 3 * S, "{:?}", start.elapsed());
+}
+
+#[tokio::test]
 async fn a_host_that_does_not_resolve_is_a_clear_error() {
     let err = ShortClient::new(be2())
         .request("no-such-host.invalid:9000", b"x")

@@ -94,3 +94,41 @@ fn a_blocking_handshake_with_an_untrusted_server_names_its_certificate() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn a_blocking_connection_refused_names_the_host_and_the_address_tried() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let ca = Ca::new("Test Root");
+    let connector = ClientTls::new()
+        .ca_pem(ca.pem().as_bytes(), "test CA")
+        .unwrap()
+        .build()
+        .unwrap();
+    let host = format!("localhost:{port}");
+    let err = connector
+        .connect_blocking(&host, Duration::from_secs(5))
+        .unwrap_err();
+    let msgframe_conn::Error::Connect {
+        host: named,
+        source,
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert!(
+        named.starts_with(&format!("{host} (")) && named.ends_with(&format!(":{port})")),
+        "{named}"
+    );
+    assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
+
+    let err = connector
+        .connect_blocking("nonexistent.invalid:1", Duration::from_secs(5))
+        .unwrap_err();
+    assert!(
+        matches!(&err, msgframe_conn::Error::Connect { host, .. } if host == "nonexistent.invalid:1"),
+        "{err}"
+    );
+}

@@ -7,12 +7,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::socket::{self, Keepalive};
+use msgframe_io::ConnectError;
+
+use crate::socket::Keepalive;
 use crate::Error;
 
-/// Connects to `host` (`name:port` or `address:port`): every address it resolves to in turn, each
-/// within `per_attempt` and all before `deadline`. The stream gets `TCP_NODELAY` and, when given,
-/// keepalive.
+/// Connects to `host` (`name:port` or `address:port`) as [`msgframe_tokio::connect`] does: every
+/// address it resolves to in turn, each within `per_attempt` and all before `deadline`, with
+/// `TCP_NODELAY`; then turns keepalive on when given.
 ///
 /// # Errors
 /// [`Error::Connect`] naming the host and the last address tried, with its error (`TimedOut` when
@@ -23,43 +25,49 @@ pub(crate) async fn connect(
     deadline: Instant,
     keepalive: Option<&Keepalive>,
 ) -> Result<TcpStream, Error> {
-    let failed = |addr: Option<std::net::SocketAddr>, source: io::Error| Error::Connect {
-        host: match addr {
-            Some(addr) if addr.to_string() != host => format!("{host} ({addr})"),
-            _ => host.to_owned(),
-        },
-        source,
-    };
-    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-    let addrs = match tokio::time::timeout_at(deadline, tokio::net::lookup_host(host)).await {
-        Ok(Ok(addrs)) => addrs,
-        Ok(Err(e)) => return Err(failed(None, e)),
-        Err(_) => return Err(failed(None, timed_out())),
-    };
-    let mut last = None;
-    for addr in addrs {
-        let now = Instant::now();
-        if now >= deadline {
-            last = Some((addr, timed_out()));
-            break;
+    let stream = msgframe_tokio::connect(host, per_attempt, Some(deadline)).await?;
+    if let Some(keepalive) = keepalive {
+        keepalive.apply(&stream).map_err(|source| ConnectError {
+            host: host.to_owned(),
+            addr: stream.peer_addr().ok(),
+            source,
+        })?;
+    }
+    Ok(stream)
+}
+
+/// A connected stream, secured as configured.
+pub(crate) enum Secured {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS, the handshake done.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Secures a stream connected to `host` as `security` says: a TLS handshake within what is left
+/// of `deadline`, or nothing.
+///
+/// # Errors
+/// [`Error::Tls`] for a failed handshake.
+pub(crate) async fn secure(
+    host: &str,
+    stream: TcpStream,
+    deadline: Instant,
+    security: &Security,
+) -> Result<Secured, Error> {
+    match security {
+        Security::Plain => {
+            let _ = (host, deadline);
+            Ok(Secured::Plain(stream))
         }
-        let until = deadline.min(now + per_attempt);
-        match tokio::time::timeout_at(until, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                socket::configure(&stream, keepalive).map_err(|e| failed(Some(addr), e))?;
-                return Ok(stream);
-            }
-            Ok(Err(e)) => last = Some((addr, e)),
-            Err(_) => last = Some((addr, timed_out())),
+        #[cfg(feature = "tls")]
+        Security::Tls(tls) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let stream = tls.connect(host, stream, left).await?;
+            Ok(Secured::Tls(Box::new(stream)))
         }
     }
-    Err(match last {
-        Some((addr, e)) => failed(Some(addr), e),
-        None => failed(
-            None,
-            io::Error::new(io::ErrorKind::NotFound, "the host resolved to no address"),
-        ),
-    })
 }
 
 /// How a client secures its connections.
@@ -102,8 +110,8 @@ pub(crate) async fn open(
     let stream = connect(host, per_attempt, deadline, keepalive).await?;
     let peer = stream.peer_addr()?;
     let keepalive = read_keepalive(&stream);
-    match security {
-        Security::Plain => {
+    match secure(host, stream, deadline, security).await? {
+        Secured::Plain(stream) => {
             let (read, write) = stream.into_split();
             Ok(Link {
                 read: Box::new(read),
@@ -113,10 +121,8 @@ pub(crate) async fn open(
             })
         }
         #[cfg(feature = "tls")]
-        Security::Tls(tls) => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let stream = tls.connect(host, stream, left).await?;
-            let (read, write) = tokio::io::split(stream);
+        Secured::Tls(stream) => {
+            let (read, write) = tokio::io::split(*stream);
             Ok(Link {
                 read: Box::new(read),
                 write: Box::new(write),

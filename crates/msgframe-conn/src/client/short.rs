@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use msgframe_codec::Framing;
-use msgframe_tokio::{MessageReader, MessageWriter};
+use msgframe_tokio::exchange;
 use tokio::time::Instant;
 
-use super::connect::{open, Security};
+use super::connect::{connect, secure, Secured, Security};
 use crate::Error;
 
 /// One connection per exchange, as hosts that mandate a connection per transaction require:
@@ -89,28 +89,21 @@ impl ShortClient {
     pub async fn request(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
         let start = Instant::now();
         let deadline = crate::task::deadline_after(self.timeout);
-        let link = open(host, self.connect_timeout, deadline, None, &self.security).await?;
-        let (read_half, write_half) = (link.read, link.write);
-        let mut written = false;
-        let exchange = async {
-            let mut writer = MessageWriter::new(write_half, self.request.clone());
-            writer.write_message(body).await?;
-            if matches!(self.request, Framing::UntilEof(_)) {
-                writer.shutdown().await?;
-            }
-            written = true;
-            let mut reader = MessageReader::new(read_half, self.reply.clone());
-            let reply = reader.read_message().await?;
-            Ok::<_, Error>(reply)
-            // Both halves drop here: the client closes first.
+        let stream = connect(host, self.connect_timeout, deadline, None).await?;
+        let (request, reply) = (&self.request, &self.reply);
+        // The exchange drops the stream when it ends: the client closes first.
+        let result = match secure(host, stream, deadline, &self.security).await? {
+            Secured::Plain(stream) => exchange(stream, request, reply, body, deadline).await,
+            #[cfg(feature = "tls")]
+            Secured::Tls(stream) => exchange(stream, request, reply, body, deadline).await,
         };
-        match tokio::time::timeout_at(deadline, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::TimedOut {
-                written,
+        result.map_err(|e| match e {
+            msgframe_io::Error::TimedOut { writing, .. } => Error::TimedOut {
+                written: !writing,
                 elapsed: start.elapsed(),
-            }),
-        }
+            },
+            e => Error::from(e),
+        })
     }
 
     /// [`request`](Self::request) from synchronous code, on a runtime this crate owns.

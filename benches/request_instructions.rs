@@ -57,7 +57,7 @@ fn main() {
                 .start()
                 .unwrap();
             client.wait_connected(Duration::from_secs(5)).await.unwrap();
-            let body = vec![7u8; 100];
+            let body = [7u8; 100];
             for _ in 0..n {
                 client
                     .request(&body[..], Duration::from_secs(30))

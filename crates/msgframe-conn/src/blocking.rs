@@ -3,12 +3,14 @@
 //! wait.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use crate::error::ConfigError;
 use crate::Error;
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
-    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, Arc<std::io::Error>>> =
+        OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -16,10 +18,10 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
                 .thread_name("msgframe-conn")
                 .enable_all()
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(Arc::new)
         })
         .as_ref()
-        .map_err(|e| Error::Config(format!("cannot start the blocking runtime: {e}")))
+        .map_err(|e| Error::Config(ConfigError::Runtime(Arc::clone(e))))
 }
 
 /// The handle to spawn connection tasks on for blocking clients and servers.
@@ -33,9 +35,7 @@ pub(crate) fn handle() -> Result<tokio::runtime::Handle, Error> {
 /// [`Error::Config`] when called from inside an async runtime, where blocking would stall it.
 pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::Config(
-            "a blocking call was made from inside an async runtime; use the async API there".into(),
-        ));
+        return Err(Error::Config(ConfigError::BlockingInRuntime));
     }
     Ok(runtime()?.block_on(future))
 }

@@ -115,14 +115,21 @@ pub enum Error {
     #[error("shut down")]
     Shutdown,
 
-    /// A TLS handshake failed: a certificate refused (named by its subject), a client
-    /// certificate missing or refused, a handshake not finished in time. Nothing was sent.
-    #[error("{0}")]
-    Tls(String),
+    /// A TLS handshake failed (or TLS failed on a connection): a certificate refused (named by
+    /// its subject), a client certificate missing or refused, a handshake not finished in time.
+    /// Nothing was sent.
+    #[error("{}{failure}", match .peer { Some(p) => format!("{p}: "), None => String::new() })]
+    Tls {
+        /// The peer, when known (`host:port`, or the client's address).
+        peer: Option<String>,
+        /// What failed.
+        #[source]
+        failure: TlsError,
+    },
 
-    /// An option is invalid.
+    /// An option is invalid, or a call was made where it cannot run.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[source] ConfigError),
 
     /// A socket option or listener failed.
     #[error("I/O error: {0}")]
@@ -136,8 +143,11 @@ impl From<msgframe_io::Error> for Error {
     fn from(e: msgframe_io::Error) -> Self {
         #[cfg(feature = "tls")]
         if let msgframe_io::Error::Io(io) = &e {
-            if let Some(described) = crate::tls::describe(io) {
-                return Error::Tls(described);
+            if let Some(failure) = crate::tls::failure(io) {
+                return Error::Tls {
+                    peer: None,
+                    failure,
+                };
             }
         }
         Error::Frame(e)
@@ -158,8 +168,8 @@ impl From<msgframe_io::ConnectError> for Error {
 pub(crate) fn describe(e: &msgframe_io::Error) -> String {
     #[cfg(feature = "tls")]
     if let msgframe_io::Error::Io(io) = e {
-        if let Some(described) = crate::tls::describe(io) {
-            return described;
+        if let Some(failure) = crate::tls::failure(io) {
+            return failure.to_string();
         }
     }
     e.to_string()
@@ -175,7 +185,7 @@ impl Error {
             Error::NotSent { .. } | Error::TimedOut { .. } | Error::NotConnected { .. } => {
                 Fault::Network
             }
-            Error::PeerDead { .. } | Error::Tls(_) => Fault::Peer,
+            Error::PeerDead { .. } | Error::Tls { .. } => Fault::Peer,
             Error::Hook(e) => e.fault(),
             Error::NoKey | Error::DuplicateKey { .. } | Error::Shutdown => Fault::Caller,
             Error::Config(_) => Fault::Configuration,
@@ -192,7 +202,7 @@ impl Error {
             | Error::DuplicateKey { .. }
             | Error::Shutdown
             | Error::Config(_)
-            | Error::Tls(_)
+            | Error::Tls { .. }
             | Error::Connect { .. } => true,
             Error::Frame(e) => e.is_not_sent() || matches!(e, msgframe_io::Error::Message(_)),
             _ => false,
@@ -332,5 +342,157 @@ fn io_fault(e: &msgframe_io::Error) -> Fault {
         msgframe_io::Error::TooLong(_) => Fault::Peer,
         msgframe_io::Error::Message(_) => Fault::Caller,
         _ => Fault::Network,
+    }
+}
+
+/// Why TLS failed: what the handshake found wrong, in terms a reader can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate was refused by this side's check, named by its subject.
+    #[error("the {whose} certificate `{subject}` {problem}")]
+    CertificateRefused {
+        /// Whose certificate: `server's` or `client`.
+        whose: &'static str,
+        /// Its subject, as `CN=..., O=...`.
+        subject: String,
+        /// What is wrong with it.
+        problem: CertificateProblem,
+    },
+    /// The client presented no certificate, and one is required.
+    #[error("the client presented no certificate, and one is required")]
+    NoClientCertificate,
+    /// The server requires a client certificate; none was given.
+    #[error("the server requires a client certificate; none was given")]
+    ClientCertificateRequired,
+    /// The peer refused our certificate.
+    #[error("the peer refused our certificate{}", if *.expired { ": expired" } else { " (not signed by a CA it trusts?)" })]
+    OurCertificateRefused {
+        /// Whether it said it has expired.
+        expired: bool,
+    },
+    /// The peer aborted the handshake with this alert.
+    #[error("the peer aborted the handshake: {alert}")]
+    Alert {
+        /// The alert, by name.
+        alert: String,
+    },
+    /// The name to check the server's certificate against is not a valid TLS server name.
+    #[error("`{name}` is not a valid TLS server name")]
+    InvalidServerName {
+        /// The name.
+        name: String,
+    },
+    /// The handshake did not finish in time.
+    #[error("TLS handshake not finished{}", match .timeout { Some(t) => format!(" within {t:?}"), None => " in time".to_owned() })]
+    HandshakeTimeout {
+        /// The time allowed, when known.
+        timeout: Option<Duration>,
+    },
+    /// Any other TLS failure: rustls's error is the source.
+    #[error("TLS: {0}")]
+    Protocol(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What is wrong with a refused certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// It has expired.
+    #[error("has expired")]
+    Expired,
+    /// It is not valid yet.
+    #[error("is not valid yet")]
+    NotValidYet,
+    /// No trusted CA signed it.
+    #[error("is not signed by a trusted CA (check the CA file)")]
+    UnknownIssuer,
+    /// It is not valid for the name asked for.
+    #[error("is not valid for the server name asked for (see the server name option)")]
+    NameMismatch,
+    /// It is revoked.
+    #[error("is revoked")]
+    Revoked,
+    /// Its signature is bad.
+    #[error("has a bad signature")]
+    BadSignature,
+    /// It is not for this purpose (extended key usage).
+    #[error("is not for this purpose (extended key usage)")]
+    WrongPurpose,
+    /// Something else, as rustls names it.
+    #[error("is refused: {0}")]
+    Other(String),
+}
+
+/// A configuration that cannot work, or a call made where it cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A long client was given no host.
+    #[error("a long client needs at least one host")]
+    NoHost,
+    /// An async start outside a tokio runtime.
+    #[error("{0} needs a tokio runtime; use its blocking form from plain threads")]
+    NoRuntime(&'static str),
+    /// A blocking call inside an async runtime, where it would stall the runtime.
+    #[error("a blocking call was made from inside an async runtime; use the async API there")]
+    BlockingInRuntime,
+    /// The runtime behind the blocking forms could not start.
+    #[error("cannot start the blocking runtime: {0}")]
+    Runtime(#[source] Arc<io::Error>),
+    /// A file could not be read.
+    #[error("reading {what} {}: {source}", .path.display())]
+    File {
+        /// What the file was to hold.
+        what: &'static str,
+        /// Its path.
+        path: std::path::PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+    /// PEM text that holds no usable certificate or key.
+    #[error("{what}: {problem}")]
+    Pem {
+        /// What it was to hold.
+        what: String,
+        /// What is wrong.
+        problem: &'static str,
+        /// The parser's error, when there was one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// No CA to trust, with verification on.
+    #[error("TLS: no CA to trust: give a CA file or the platform roots")]
+    NoTrustedCa,
+    /// No root certificate found on the platform.
+    #[error("no platform root certificates found ({errors} errors)")]
+    NoPlatformRoots {
+        /// How many errors reading them gave.
+        errors: usize,
+    },
+    /// rustls refused the TLS configuration (a key that does not suit its certificate).
+    #[error("TLS: {what}: {source}")]
+    Tls {
+        /// What was being configured.
+        what: &'static str,
+        /// rustls's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The program's own reason (an after-connect hook refusing a sign-on).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<&str> for ConfigError {
+    fn from(reason: &str) -> Self {
+        ConfigError::Other(reason.to_owned())
+    }
+}
+
+impl From<String> for ConfigError {
+    fn from(reason: String) -> Self {
+        ConfigError::Other(reason)
     }
 }

@@ -45,7 +45,7 @@ pub use client::{
     BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event, LongClient,
     LongClientBuilder, LongReceiver, LongSender, Session, ShortClient,
 };
-pub use error::{Disconnect, Error, Fault, NotSent};
+pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};
 pub use message::{IntoMessage, Key};
 pub use policy::admission::IpNet;

@@ -11,6 +11,7 @@ use super::event::Event;
 use super::long::LongClient;
 use super::receiver::LongReceiver;
 use super::sender::LongSender;
+use crate::error::ConfigError;
 use crate::message::IntoMessage;
 use crate::message::Key;
 use crate::Error;
@@ -36,9 +37,7 @@ impl<K> fmt::Debug for BlockingLongClient<K> {
 
 fn block_on<F: std::future::Future>(runtime: &Handle, future: F) -> Result<F::Output, Error> {
     if Handle::try_current().is_ok() {
-        return Err(Error::Config(
-            "a blocking call was made from inside an async runtime; use the async API there".into(),
-        ));
+        return Err(Error::Config(ConfigError::BlockingInRuntime));
     }
     Ok(runtime.block_on(future))
 }

@@ -15,6 +15,7 @@ use super::long::LongClient;
 use super::receiver::LongReceiver;
 use super::sender::LongSender;
 use super::state::LinkState;
+use crate::error::ConfigError;
 use crate::heartbeat::{AnswerHeartbeats, Heartbeat};
 use crate::message::Key;
 use crate::policy::backoff::{Backoff, HostOrder};
@@ -230,9 +231,7 @@ impl<K: Key> LongClientBuilder<K> {
 
     fn validate(&self) -> Result<(), Error> {
         if self.config.hosts.is_empty() {
-            return Err(Error::Config(
-                "a long client needs at least one host".into(),
-            ));
+            return Err(Error::Config(ConfigError::NoHost));
         }
         Ok(())
     }
@@ -243,9 +242,8 @@ impl<K: Key> LongClientBuilder<K> {
     /// # Errors
     /// [`Error::Config`] for no host, or when called outside a tokio runtime.
     pub fn start(self) -> Result<LongClient<K>, Error> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Config("LongClientBuilder::start needs a tokio runtime; use start_blocking from plain threads".into())
-        })?;
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config(ConfigError::NoRuntime("LongClientBuilder::start")))?;
         self.start_on(&handle)
     }
 

@@ -266,7 +266,7 @@ async fn secure(
         }
         Ok(Err(e)) => {
             Counters::add(&counters.tls_handshake_failed, 1);
-            let e = crate::tls::handshake_error(&peer.to_string(), &e);
+            let e = crate::tls::handshake_error(&peer.to_string(), e);
             tracing::info!(error = %e, "TLS handshake failed");
             None
         }

@@ -20,7 +20,7 @@ use super::accept::{admit, count_refusal, Admitted};
 use super::connection::{Connection, PushQueue};
 use super::stats::Counters;
 use super::{Reply, Server, ServerConfig, ServerHandle, ServerShared};
-use crate::error::Disconnect;
+use crate::error::{ConfigError, Disconnect};
 use crate::session::{ServerEvent, ServerSession};
 use crate::task::Reply as Outcome;
 use crate::Error;
@@ -125,10 +125,7 @@ impl BlockingServer {
         handler: impl Fn(Connection, Bytes) -> Reply + Send + Sync + 'static,
     ) -> Result<(), Error> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::Config(
-                "a blocking call was made from inside an async runtime; use the async API there"
-                    .into(),
-            ));
+            return Err(Error::Config(ConfigError::BlockingInRuntime));
         }
         match self.how {
             How::Threads {

@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::connection::{self, Connection, Handler};
+use super::connection::{self, Connection, Handler, PushQueue};
 use super::stats::Counters;
 use super::{ServerConfig, ServerShared};
 use crate::error::Disconnect;
@@ -143,24 +143,14 @@ fn start<H: Handler>(
     handler: &Arc<H>,
     tasks: &mut JoinSet<()>,
 ) {
-    let counters = &shared.counters;
-    Counters::add(&counters.accepted, 1);
-    Counters::add(&counters.open, 1);
-    let (connection, pushes) = Connection::new(id, peer, config.push_queue);
-    if let Ok(mut connections) = shared.connections.lock() {
-        connections.insert(id, connection.clone());
-    }
+    let (connection, pushes, admitted) = register(id, peer, config, shared);
     let span = tracing::info_span!("connection", id, %peer);
     let config = Arc::clone(config);
     let shared = Arc::clone(shared);
     let handler = Arc::clone(handler);
     let task = async move {
         // Removes the connection from the counts however the task ends (aborted included).
-        let _admitted = Admitted {
-            shared: Arc::clone(&shared),
-            peer,
-            id,
-        };
+        let _admitted = admitted;
         tracing::debug!("accepted");
         // On Linux the listener's options are inherited: no system call here.
         let own_options = if config.options_inherited {
@@ -278,11 +268,34 @@ async fn secure(
     }
 }
 
+/// Counts an admitted connection in and registers it: its handle, its task's end of the push
+/// queue, and its place in the counts (given back when dropped).
+pub(crate) fn register(
+    id: u64,
+    peer: SocketAddr,
+    config: &ServerConfig,
+    shared: &Arc<ServerShared>,
+) -> (Connection, PushQueue, Admitted) {
+    let counters = &shared.counters;
+    Counters::add(&counters.accepted, 1);
+    Counters::add(&counters.open, 1);
+    let (connection, pushes) = Connection::new(id, peer, config.push_queue);
+    if let Ok(mut connections) = shared.connections.lock() {
+        connections.insert(id, connection.clone());
+    }
+    let admitted = Admitted {
+        shared: Arc::clone(shared),
+        peer,
+        id,
+    };
+    (connection, pushes, admitted)
+}
+
 /// An admitted connection's place in the counts, given back when its task ends.
 pub(crate) struct Admitted {
-    pub(crate) shared: Arc<ServerShared>,
-    pub(crate) peer: SocketAddr,
-    pub(crate) id: u64,
+    shared: Arc<ServerShared>,
+    peer: SocketAddr,
+    id: u64,
 }
 
 impl Drop for Admitted {

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use msgframe_codec::Encoder;
 use msgframe_io::{MessageRead, NonBlockingReader};
 
-use super::accept::{admit, count_refusal, Admitted};
+use super::accept::{admit, count_refusal, register};
 use super::connection::{Connection, PushQueue};
 use super::stats::Counters;
 use super::{Reply, Server, ServerConfig, ServerHandle, ServerShared};
@@ -252,18 +252,7 @@ fn start<H>(
 ) where
     H: Fn(Connection, Bytes) -> Reply + Send + Sync + 'static,
 {
-    let counters = &shared.counters;
-    Counters::add(&counters.accepted, 1);
-    Counters::add(&counters.open, 1);
-    let (connection, pushes) = Connection::new(id, peer, config.push_queue);
-    if let Ok(mut connections) = shared.connections.lock() {
-        connections.insert(id, connection.clone());
-    }
-    let admitted = Admitted {
-        shared: Arc::clone(shared),
-        peer,
-        id,
-    };
+    let (connection, pushes, admitted) = register(id, peer, config, shared);
     let config = Arc::clone(config);
     let handler = Arc::clone(handler);
     let counters = Arc::clone(&shared.counters);

@@ -197,6 +197,33 @@ impl ServerBuilder {
         let local_addr = listener.local_addr()?;
         let inherited =
             crate::socket::configure_listener(&listener, self.config.keepalive.as_ref())?;
+        let (config, shared) = self.ready(local_addr, inherited);
+        Ok(BlockingServer::on_threads(listener, config, shared))
+    }
+
+    /// Binds the listening socket.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let inherited =
+            crate::socket::configure_listener(&listener, self.config.keepalive.as_ref())?;
+        let (config, shared) = self.ready(local_addr, inherited);
+        Ok(Server {
+            listener,
+            config,
+            shared,
+        })
+    }
+
+    /// The configuration and the shared state of a server bound at `local_addr`.
+    fn ready(
+        self,
+        local_addr: SocketAddr,
+        inherited: bool,
+    ) -> (Arc<ServerConfig>, Arc<ServerShared>) {
         let (shutdown, _) = watch::channel(false);
         let config = Arc::new(ServerConfig {
             options_inherited: inherited,
@@ -210,34 +237,7 @@ impl ServerBuilder {
             shutdown,
             wake_acceptor: std::sync::OnceLock::new(),
         });
-        Ok(BlockingServer::on_threads(listener, config, shared))
-    }
-
-    /// Binds the listening socket.
-    ///
-    /// # Errors
-    /// The address cannot be bound.
-    pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
-        let inherited =
-            crate::socket::configure_listener(&listener, self.config.keepalive.as_ref())?;
-        let (shutdown, _) = watch::channel(false);
-        Ok(Server {
-            listener,
-            config: Arc::new(ServerConfig {
-                options_inherited: inherited,
-                ..self.config
-            }),
-            shared: Arc::new(ServerShared {
-                local_addr,
-                counters: Arc::new(Counters::default()),
-                admission: Mutex::new(Admission::new(self.policy)),
-                connections: Mutex::new(HashMap::new()),
-                shutdown,
-                wake_acceptor: std::sync::OnceLock::new(),
-            }),
-        })
+        (config, shared)
     }
 }
 

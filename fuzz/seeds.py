@@ -26,14 +26,17 @@ def plan(*sizes):
 # ---- length-prefixed targets ----------------------------------------------------------------
 # byte 0 width (1 + b % widths), byte 1 flags, byte 2 before/after sizes (bit 4: trailer byte
 # follows), before, after, [trailer byte (bits 0-1 length, bit 2 counts-trailer, bit 3
-# keep-trailer), trailer], adjustment (i8 % 17), strip (% header+1), max (u16 LE), plan, stream.
+# keep-trailer, bits 4-5 empty form: 1 bare, 2 framed), trailer], adjustment (i8 % 17), strip
+# (% header+1), max (u16 LE), plan, stream.
 BODY, FROM_LENGTH, WHOLE_FRAME = 0, 1, 2
 DISCARD, SKIP_EMPTY, LENIENT, STRIP, MAX, NO_VERIFY = 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 HAS_TRAILER, COUNTS_TRAILER, KEEP_TRAILER = 0x10, 0x04, 0x08
+EMPTY_BARE, EMPTY_FRAMED = 0x10, 0x20
 
 
 def lp(width, counts=BODY, flags=0, before=b"", after=b"", adjust=0, strip=0, max_len=0,
-       chunks=(), stream=b"", trailer=None, counts_trailer=False, keep_trailer=False):
+       chunks=(), stream=b"", trailer=None, counts_trailer=False, keep_trailer=False,
+       empty_form=0):
     """trailer=None: no trailer byte (the seeds from before trailers, byte for byte); b"" with
     counts_trailer / keep_trailer: a configuration build() refuses."""
     assert 1 <= width and len(before) <= 3 and len(after) <= 3
@@ -44,7 +47,8 @@ def lp(width, counts=BODY, flags=0, before=b"", after=b"", adjust=0, strip=0, ma
         sizes |= HAS_TRAILER
         trailer_part = bytes([len(trailer)
                               | (COUNTS_TRAILER if counts_trailer else 0)
-                              | (KEEP_TRAILER if keep_trailer else 0)]) + trailer
+                              | (KEEP_TRAILER if keep_trailer else 0)
+                              | empty_form]) + trailer
     else:
         assert not counts_trailer and not keep_trailer
     return (bytes([width - 1, counts | flags, sizes])
@@ -121,6 +125,16 @@ SEEDS = {
                                                     trailer=b"\x0d\x0a", counts_trailer=True,
                                                     keep_trailer=True, chunks=(4, 1),
                                                     stream=b"\x03\x00\x00\x0bhello\r\n"),
+        # BASE24-TCP keep-alives: a bare zero length (no ETX) between frames, delivered; then the
+        # framed empty form read as well, and keep-trailer leaving the bare one without an ETX
+        "base24_bare_keepalive": lp(2, trailer=b"\x03", counts_trailer=True, chunks=(1, 3, 1),
+                                    stream=b"\x00\x05abcd\x03\x00\x00\x00\x01\x03\x00\x02x\x03"),
+        "base24_bare_keepalive_skip_keep": lp(2, flags=SKIP_EMPTY, trailer=b"\x03",
+                                              counts_trailer=True, keep_trailer=True,
+                                              stream=b"\x00\x00\x00\x02x\x03\x00\x00"),
+        # an explicit bare form where the length does not count the trailer
+        "be2_etx_not_counted_bare": lp(2, trailer=b"\x03", empty_form=EMPTY_BARE,
+                                       stream=b"\x00\x00\x00\x01x\x03\x00\x00"),
         # counts-trailer without a trailer: build() refuses it
         "be2_counts_trailer_without_trailer": lp(2, trailer=b"", counts_trailer=True,
                                                  stream=b"\x00\x02ok"),

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use msgframe_codec::header::LengthField;
 use msgframe_codec::{
-    CodecError, DelimitedConfig, EmptyFrames, FixedPart, Hex, LengthCounts, LengthPrefixedConfig,
-    Oversize, UnterminatedAtEof,
+    CodecError, DelimitedConfig, EmptyForm, EmptyFrames, FixedPart, Hex, LengthCounts,
+    LengthPrefixedConfig, Oversize, UnterminatedAtEof,
 };
 
 use crate::Event;
@@ -26,7 +26,9 @@ fn hex(bytes: &[u8]) -> Hex {
 /// the frame is complete only with its trailer, whose bytes are then verified (unless `no-verify`)
 /// before an empty body is skipped; the delivered frame keeps the trailer only with `keep-trailer`.
 /// An oversized frame under `oversize=discard` is reported once and its header, body and trailer
-/// skipped; a stream that ends inside it is `UnexpectedEof` for that frame.
+/// skipped; a stream that ends inside it is `UnexpectedEof` for that frame. With a trailer, a length
+/// field of 0 whose fixed bytes are right is a bare empty frame (the header alone) where the length
+/// counts more than the adjustment adds, or where the empty form is `bare`.
 pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> Vec<Event> {
     let b = cfg.before.len();
     let w = cfg.encoding.width();
@@ -41,6 +43,8 @@ pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> 
         LengthCounts::WholeFrame => h,
     } as i128
         + if cfg.counts_trailer { t as i128 } else { 0 };
+    let bare =
+        t > 0 && (counted > i128::from(cfg.adjustment) || cfg.empty_form == Some(EmptyForm::Bare));
     let mut events = Vec::new();
     let mut pos = 0usize;
     loop {
@@ -83,6 +87,13 @@ pub fn length_prefixed(cfg: &LengthPrefixedConfig, max: usize, input: &[u8]) -> 
                 found: hex(&head[b + w..]),
             }));
             break;
+        }
+        if bare && value == 0 {
+            if cfg.empty != EmptyFrames::Skip {
+                events.push(frame(&input[pos + strip..pos + h]));
+            }
+            pos += h;
+            continue;
         }
         let body = i128::from(value) + i128::from(cfg.adjustment) - counted;
         if body < 0 {

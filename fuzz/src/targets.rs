@@ -3,8 +3,8 @@
 use bytes::BytesMut;
 use msgframe_codec::header::LengthEncoding;
 use msgframe_codec::{
-    CodecError, Decoder, EmptyFrames, Encoder, FramingSpec, LengthCounts, LengthPrefixed,
-    LengthPrefixedConfig, Oversize,
+    CodecError, Decoder, EmptyForm, EmptyFrames, Encoder, FramingSpec, LengthCounts,
+    LengthPrefixed, LengthPrefixedConfig, Oversize,
 };
 
 use crate::{
@@ -40,7 +40,7 @@ pub enum Kind {
 /// | 1 | flags: bits 0-1 counts (0 body, 1 from-length, 2 whole frame, 3 body), bit 2 oversize=discard, bit 3 empty=skip, bit 4 lenient (ascii only), bit 5 explicit strip, bit 6 explicit max, bit 7 no-verify |
 /// | 2 | bits 0-1: bytes before the length field (0-3); bits 2-3: bytes after it (0-3); bit 4: a trailer byte follows the `after` bytes |
 /// | .. | the `before` bytes, then the `after` bytes |
-/// | .. | (when bit 4) the trailer byte: bits 0-1 trailer length (0-3), bit 2 counts-trailer, bit 3 keep-trailer; then the trailer bytes |
+/// | .. | (when bit 4) the trailer byte: bits 0-1 trailer length (0-3), bit 2 counts-trailer, bit 3 keep-trailer, bits 4-5 the empty form (1 bare, 2 framed, else the default); then the trailer bytes |
 /// | +0 | adjustment: `(b as i8) % 17`, so -16..=16 |
 /// | +1 | strip: `b % (header_len + 1)` (when bit 5) |
 /// | +2, +3 | max: u16 little-endian (when bit 6) |
@@ -95,6 +95,11 @@ pub fn length_prefixed(kind: Kind, data: &[u8]) {
         } else {
             EmptyFrames::Deliver
         });
+    match (trailer_byte >> 4) & 3 {
+        1 => cfg = cfg.empty_form(EmptyForm::Bare),
+        2 => cfg = cfg.empty_form(EmptyForm::Framed),
+        _ => {}
+    }
     let header_len = cfg.header_len();
     if flags & 0x20 != 0 {
         cfg = cfg.strip(strip_byte % (header_len + 1));
@@ -172,7 +177,8 @@ pub fn length_prefixed(kind: Kind, data: &[u8]) {
 }
 
 /// Every delivered frame's body re-encodes: `encode` writes `before`, a length field, `after`, the
-/// body and the trailer (`tail()`), `head_len()` is the header's length, and decoding what was
+/// body and the trailer (`tail_for(body)`: none after a bare empty frame, which is also delivered
+/// without one), `head_len()` is the header's length, and decoding what was
 /// written gives the body back (with the configured trailer when it is kept). The header bytes are
 /// not compared with the stream's: a lenient or lower-case length field re-encodes differently,
 /// and unverified fixed bytes may differ.
@@ -189,7 +195,18 @@ fn check_reencode(decoder: &LengthPrefixed, cfg: &LengthPrefixedConfig, whole: &
     );
     for event in &whole.events {
         let Event::Frame(frame) = event else { continue };
-        let body = &frame[unstripped..frame.len() - kept];
+        // Shorter than a framed empty frame: a bare one, the header alone.
+        let in_frame = if frame.len() < unstripped + kept {
+            0
+        } else {
+            kept
+        };
+        let body = &frame[unstripped..frame.len() - in_frame];
+        let tail = decoder.tail_for(body.len());
+        assert!(
+            tail.is_empty() || tail == &cfg.trailer[..],
+            "tail_for() is not the trailer"
+        );
         let mut wire = BytesMut::new();
         decoder.encode(body, &mut wire).unwrap_or_else(|e| {
             panic!(
@@ -197,11 +214,11 @@ fn check_reencode(decoder: &LengthPrefixed, cfg: &LengthPrefixedConfig, whole: &
                 body.len()
             )
         });
-        assert_eq!(wire.len(), h + body.len() + t, "encoded length");
+        assert_eq!(wire.len(), h + body.len() + tail.len(), "encoded length");
         assert_eq!(&wire[..b], &cfg.before[..], "encoded `before`");
         assert_eq!(&wire[h - a..h], &cfg.after[..], "encoded `after`");
         assert_eq!(&wire[h..h + body.len()], body, "encoded body");
-        assert_eq!(&wire[h + body.len()..], &cfg.trailer[..], "encoded trailer");
+        assert_eq!(&wire[h + body.len()..], tail, "encoded trailer");
         let mut fresh = decoder.clone();
         let again = fresh
             .decode_eof(&mut wire)
@@ -211,6 +228,7 @@ fn check_reencode(decoder: &LengthPrefixed, cfg: &LengthPrefixedConfig, whole: &
             continue;
         }
         let again = again.expect("an encoded frame decodes to a frame");
+        let kept = if tail.is_empty() { 0 } else { kept };
         assert_eq!(again.len(), unstripped + body.len() + kept);
         assert_eq!(
             &again[unstripped..again.len() - kept],

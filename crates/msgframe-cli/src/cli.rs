@@ -194,6 +194,10 @@ pub struct ServeArgs {
     pub framing: String,
     #[command(flatten)]
     pub reply: ReplyArgs,
+    /// Answer zero-length keep-alives with zero-length keep-alives, as BASE24-TCP hosts do (on
+    /// `be:2,trailer=03,counts-trailer` the bare `00 00`), without the reply rule.
+    #[arg(long)]
+    pub answer_keepalives: bool,
     #[command(flatten)]
     pub limits: ServerLimitArgs,
     /// Do not dump each message, only log one line per message.

@@ -270,6 +270,45 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
 }
 
 #[test]
+fn serve_keeps_a_base24_link_that_sends_bare_keepalives() {
+    for extra in [&[][..], &["--answer-keepalives"][..]] {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--framing",
+            "be:2,trailer=03,counts-trailer",
+            "--reply-hex",
+            "30383130",
+        ];
+        args.extend_from_slice(extra);
+        let serve = Running::start(&args);
+        let mut host = TcpStream::connect(&serve.addr).unwrap();
+        host.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // A bare zero length: kept, and with --answer-keepalives answered in kind.
+        host.write_all(b"\x00\x00").unwrap();
+        if !extra.is_empty() {
+            let mut answer = [0u8; 2];
+            host.read_exact(&mut answer).unwrap();
+            assert_eq!(&answer, b"\x00\x00");
+        } else {
+            // Without it, the fixed reply answers the empty message like any other.
+            let mut reply = [0u8; 7];
+            host.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"\x00\x050810\x03");
+        }
+        // Then a real message on the same link.
+        host.write_all(b"\x00\x050800\x03").unwrap();
+        let mut reply = [0u8; 7];
+        host.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"\x00\x050810\x03", "{extra:?}");
+        drop(host);
+        serve.stop();
+    }
+}
+
+#[test]
 fn split_cuts_a_stream_and_names_where_it_stops_being_valid() {
     let stream = encoded("be:2", &[b"0800", b"0810 ok", b"0200 pay"]);
     let path = temp_file("split.bin", &stream);

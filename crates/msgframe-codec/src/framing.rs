@@ -115,6 +115,10 @@ impl Encoder for Framing {
         each!(self, f => f.tail())
     }
 
+    fn tail_for(&self, body_len: usize) -> &[u8] {
+        each!(self, f => f.tail_for(body_len))
+    }
+
     fn head_len(&self) -> usize {
         each!(self, f => f.head_len())
     }

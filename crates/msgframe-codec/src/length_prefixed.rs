@@ -43,6 +43,25 @@ pub enum EmptyFrames {
     Skip,
 }
 
+/// How an empty frame looks on a length framing with a trailer.
+///
+/// ```text
+///  be:2,trailer=03,counts-trailer     Bare:   00 00          (BASE24-TCP keep-alive)
+///                                     Framed: 00 01 03       (a length counting the trailer)
+/// ```
+///
+/// Where a length of 0 frames nothing else (the length counts the trailer, or the header), a bare
+/// zero is read as an empty frame whichever form is written, and so is the framed form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmptyForm {
+    /// The length field holds 0 and nothing follows it: no body, no trailer. The default where the
+    /// length counts the trailer (a length of 0 could not be framed otherwise): BASE24-TCP peers
+    /// keep idle links alive with `00 00` and answer it in kind.
+    Bare,
+    /// As any frame: the length of an empty body, then the trailer. The default elsewhere.
+    Framed,
+}
+
 /// The options of a [`LengthPrefixed`] framing; [`build`](LengthPrefixedConfig::build) checks them.
 ///
 /// ```text
@@ -90,6 +109,9 @@ pub struct LengthPrefixedConfig {
     pub oversize: Oversize,
     /// What to do with an empty frame.
     pub empty: EmptyFrames,
+    /// How an empty frame is written on a framing with a trailer; `None` for the default (see
+    /// [`EmptyForm`] and [`empty_form_in_effect`](Self::empty_form_in_effect)).
+    pub empty_form: Option<EmptyForm>,
 }
 
 impl LengthPrefixedConfig {
@@ -109,6 +131,7 @@ impl LengthPrefixedConfig {
             max_frame_length: None,
             oversize: Oversize::Fail,
             empty: EmptyFrames::Deliver,
+            empty_form: None,
         }
     }
 
@@ -184,6 +207,38 @@ impl LengthPrefixedConfig {
         self
     }
 
+    /// How an empty frame is written on a framing with a trailer (see [`EmptyForm`]).
+    pub fn empty_form(mut self, form: EmptyForm) -> Self {
+        self.empty_form = Some(form);
+        self
+    }
+
+    /// The empty frame's form these options give: the one set; by default [`EmptyForm::Bare`] on
+    /// a framing with a trailer where a length of 0 frames nothing (the length counts the trailer,
+    /// or the header), [`EmptyForm::Framed`] elsewhere.
+    pub fn empty_form_in_effect(&self) -> EmptyForm {
+        match self.empty_form {
+            Some(form) => form,
+            None if !self.trailer.is_empty() && self.body_offset() < 0 => EmptyForm::Bare,
+            None => EmptyForm::Framed,
+        }
+    }
+
+    /// What the decoder adds to the length field's value to get the body's length:
+    /// `adjustment − counted header bytes − counted trailer bytes`.
+    fn body_offset(&self) -> i128 {
+        let counted = match self.counts {
+            LengthCounts::Body => 0,
+            LengthCounts::FromLengthField => self.encoding.width() + self.after.len(),
+            LengthCounts::WholeFrame => self.header_len(),
+        } + if self.counts_trailer {
+            self.trailer.len()
+        } else {
+            0
+        };
+        i128::from(self.adjustment) - counted as i128
+    }
+
     /// The header's length in bytes: before + length field + after.
     pub fn header_len(&self) -> usize {
         self.before.len() + self.encoding.width() + self.after.len()
@@ -197,17 +252,8 @@ impl LengthPrefixedConfig {
     /// describe any frame at all.
     pub fn build(self) -> Result<LengthPrefixed, CodecError> {
         let header_len = self.header_len();
-        let counted = match self.counts {
-            LengthCounts::Body => 0,
-            LengthCounts::FromLengthField => self.encoding.width() + self.after.len(),
-            LengthCounts::WholeFrame => header_len,
-        } + if self.counts_trailer {
-            self.trailer.len()
-        } else {
-            0
-        };
         // body = value + offset
-        let offset = i128::from(self.adjustment) - counted as i128;
+        let offset = self.body_offset();
         let largest_body = i128::from(self.encoding.max_length()) + offset;
         if largest_body < 0 {
             return Err(CodecError::InvalidConfig(format!(
@@ -215,7 +261,7 @@ impl LengthPrefixedConfig {
                 self.encoding,
                 self.encoding.max_length(),
                 self.adjustment,
-                counted as i128 - i128::from(self.adjustment),
+                -offset,
             )));
         }
         let strip = self.strip.unwrap_or(header_len);
@@ -227,6 +273,11 @@ impl LengthPrefixedConfig {
         if self.counts_trailer && self.trailer.is_empty() {
             return Err(CodecError::InvalidConfig(
                 "the length cannot count a trailer: none is configured".into(),
+            ));
+        }
+        if self.empty_form == Some(EmptyForm::Bare) && self.trailer.is_empty() {
+            return Err(CodecError::InvalidConfig(
+                "a bare empty frame leaves out the trailer: none is configured".into(),
             ));
         }
         if self.keep_trailer && self.trailer.is_empty() {
@@ -260,6 +311,9 @@ impl LengthPrefixedConfig {
             CodecError::InvalidConfig(format!("adjustment {} is out of range", self.adjustment))
         })?;
         Ok(LengthPrefixed {
+            bare_read: !self.trailer.is_empty()
+                && (offset < 0 || self.empty_form_in_effect() == EmptyForm::Bare),
+            bare_write: self.empty_form_in_effect() == EmptyForm::Bare,
             header_len,
             trailer_len: self.trailer.len(),
             kept_trailer: if self.keep_trailer {
@@ -457,6 +511,11 @@ pub struct LengthPrefixed {
     /// bodies always take the general path.
     fast_encode_max: usize,
     max: usize,
+    /// Whether a length field of 0 is read as a bare empty frame: a trailer framing where 0 frames
+    /// nothing else, or one set to [`EmptyForm::Bare`].
+    bare_read: bool,
+    /// Whether an empty frame is written as the length field's 0 alone ([`EmptyForm::Bare`]).
+    bare_write: bool,
     state: State,
     consumed: u64,
     keepalives: u64,
@@ -595,6 +654,17 @@ impl LengthPrefixed {
         }
     }
 
+    /// Whether the whole header at the start of `buf` is a bare empty frame: its fixed bytes right
+    /// and its length field 0.
+    #[inline]
+    fn is_bare_empty(&self, buf: &[u8]) -> bool {
+        let cfg = &self.config;
+        (!self.verify_fixed
+            || (buf[..self.length_at] == cfg.before[..]
+                && buf[self.field_end..self.header_len] == cfg.after[..]))
+            && self.field_value(buf) == Some(0)
+    }
+
     /// The common case, without building any error: a whole frame to deliver at the start of `buf`,
     /// as `(start, end, len)` like [`Located::Frame`]. `None` for anything else (not whole yet, a
     /// keepalive, an error), which [`locate`](Self::locate) then sorts out.
@@ -604,7 +674,7 @@ impl LengthPrefixed {
             let total = self.simple_total(buf)?;
             return (buf.len() >= total).then_some((self.strip, total, total));
         }
-        if buf.len() < self.header_len {
+        if buf.len() < self.header_len || (self.bare_read && self.is_bare_empty(buf)) {
             return None;
         }
         let body = self.body_len(buf)?;
@@ -675,6 +745,20 @@ impl LengthPrefixed {
             return Ok(Located::Partial {
                 needed: self.header_len - buf.len(),
                 total: None,
+            });
+        }
+        if self.bare_read && self.is_bare_empty(buf) {
+            // A keep-alive: the header alone, no trailer.
+            return Ok(if self.config.empty == EmptyFrames::Skip {
+                Located::Skip {
+                    len: self.header_len,
+                }
+            } else {
+                Located::Frame {
+                    start: self.strip,
+                    end: self.header_len,
+                    len: self.header_len,
+                }
             });
         }
         let Some(body) = self.body_len(buf) else {
@@ -1002,7 +1086,7 @@ impl LengthPrefixed {
 impl Encoder for LengthPrefixed {
     #[inline]
     fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let value = self.value_for(body.len())?;
+        let value = self.value_or_bare(body.len())?;
         dst.reserve(self.header_len);
         self.put_header(value, dst);
         Ok(())
@@ -1033,6 +1117,14 @@ impl Encoder for LengthPrefixed {
         &self.config.trailer
     }
 
+    fn tail_for(&self, body_len: usize) -> &[u8] {
+        if self.bare_write && body_len == 0 {
+            &[]
+        } else {
+            &self.config.trailer
+        }
+    }
+
     fn head_len(&self) -> usize {
         self.header_len
     }
@@ -1043,13 +1135,29 @@ impl LengthPrefixed {
     /// and BCD fields, and lengths the field or the maximum refuses.
     #[inline(never)]
     fn encode_general(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        let value = self.value_for(body.len())?;
-        dst.reserve(self.header_len + body.len() + self.trailer_len);
+        let value = self.value_or_bare(body.len())?;
+        let tail = self.tail_for(body.len());
+        dst.reserve(self.header_len + body.len() + tail.len());
         self.put_header(value, dst);
         dst.extend_from_slice(body);
-        if self.trailer_len > 0 {
-            dst.extend_from_slice(&self.config.trailer);
-        }
+        dst.extend_from_slice(tail);
         Ok(())
+    }
+
+    /// The length field's value for a body of `length` bytes: 0 for a bare empty frame.
+    #[inline]
+    fn value_or_bare(&self, length: usize) -> Result<u64, CodecError> {
+        if !self.bare_write {
+            return self.value_for(length);
+        }
+        match (length, self.value_for(length)) {
+            (0, _) => Ok(0),
+            // A length field of 0 is the bare empty frame: no other body may have it.
+            (_, Ok(0)) => Err(CodecError::MessageTooShort {
+                length,
+                min: length + 1,
+            }),
+            (_, value) => value,
+        }
     }
 }

@@ -66,7 +66,7 @@ pub use fixed_length::FixedLength;
 pub use frames::{Frames, Parse, Status, StreamError, StreamFrame, StreamFrames};
 pub use framing::Framing;
 pub use length_prefixed::{
-    EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,
+    EmptyForm, EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,
 };
 pub use msgframe_header as header;
 pub use netstring::Netstring;
@@ -301,9 +301,16 @@ pub trait Encoder {
     /// [`CodecError::ContainsDelimiter`]; `dst` is then unchanged.
     fn encode_head(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError>;
 
-    /// The bytes that follow every body.
+    /// The bytes that follow every body (but see [`tail_for`](Encoder::tail_for)).
     fn tail(&self) -> &[u8] {
         &[]
+    }
+
+    /// The bytes that follow a body of `body_len` bytes: [`tail`](Encoder::tail), except where a
+    /// framing writes some bodies without it (an empty frame of the [`EmptyForm::Bare`] form).
+    fn tail_for(&self, body_len: usize) -> &[u8] {
+        let _ = body_len;
+        self.tail()
     }
 
     /// The head's length in bytes (the same for every message).
@@ -313,7 +320,7 @@ pub trait Encoder {
 
     /// The length on the wire of a message whose body is `body` bytes: head, body and tail.
     fn framed_len(&self, body: usize) -> usize {
-        self.head_len() + body + self.tail().len()
+        self.head_len() + body + self.tail_for(body).len()
     }
 
     /// Appends the whole framed message to `dst`, reserving space once.
@@ -322,7 +329,7 @@ pub trait Encoder {
     /// As [`encode_head`](Encoder::encode_head); `dst` is then unchanged.
     fn encode(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
         dst.reserve(self.framed_len(body.len()));
-        let tail = self.tail();
+        let tail = self.tail_for(body.len());
         self.encode_head(body, dst)?;
         dst.extend_from_slice(body);
         dst.extend_from_slice(tail);
@@ -342,6 +349,10 @@ macro_rules! forward_encoder {
 
             fn tail(&self) -> &[u8] {
                 (**self).tail()
+            }
+
+            fn tail_for(&self, body_len: usize) -> &[u8] {
+                (**self).tail_for(body_len)
             }
 
             fn head_len(&self) -> usize {

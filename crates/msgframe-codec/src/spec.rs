@@ -34,6 +34,8 @@
 //! | `max=N`                 | largest body (`k`/`m` suffixes: KiB/MiB)                  | 8 MiB or less|
 //! | `oversize=discard`      | skip oversized frames instead of failing                  | `fail`       |
 //! | `empty=skip`            | skip empty frames (keepalives)                            | `deliver`    |
+//! | `empty-form=bare`       | with a trailer: an empty frame is the length 0 alone (BASE24-TCP `00 00`) | `bare` where the length counts the trailer |
+//! | `empty-form=framed`     | with a trailer: an empty frame is a length and the trailer (`00 01 03`) | `framed` elsewhere |
 //!
 //! | option (delimiters)     | meaning                                                   | default      |
 //! |-------------------------|-----------------------------------------------------------|--------------|
@@ -72,8 +74,8 @@ use msgframe_header::{ByteOrder, LengthEncoding, LengthField};
 use crate::Netstring;
 
 use crate::{
-    CodecError, Delimited, DelimitedConfig, EmptyFrames, FixedLength, Framing, LengthCounts,
-    LengthPrefixed, LengthPrefixedConfig, Oversize, UnterminatedAtEof, UntilEof,
+    CodecError, Delimited, DelimitedConfig, EmptyForm, EmptyFrames, FixedLength, Framing,
+    LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize, UnterminatedAtEof, UntilEof,
     DEFAULT_MAX_FRAME_LENGTH,
 };
 
@@ -498,10 +500,14 @@ impl<'a> Parser<'a> {
                     let v = self.need(key, value, "`deliver` or `skip`")?;
                     c.empty = self.policy(v, &[("deliver", EmptyFrames::Deliver), ("skip", EmptyFrames::Skip)])?;
                 }
+                "empty-form" => {
+                    let v = self.need(key, value, "`bare` or `framed`")?;
+                    c.empty_form = Some(self.policy(v, &[("bare", EmptyForm::Bare), ("framed", EmptyForm::Framed)])?);
+                }
                 _ => {
                     return Err(self.err(
                         key,
-                        "unknown option for a length header; expected lenient, before=, after=, trailer=, no-verify, counts-header, counts-from-length, counts-trailer, keep-trailer, adjust=, strip=, max=, oversize= or empty=",
+                        "unknown option for a length header; expected lenient, before=, after=, trailer=, no-verify, counts-header, counts-from-length, counts-trailer, keep-trailer, adjust=, strip=, max=, oversize=, empty= or empty-form=",
                     ))
                 }
             }
@@ -646,6 +652,11 @@ impl fmt::Display for FramingSpec {
                 }
                 if c.empty == EmptyFrames::Skip {
                     f.write_str(",empty=skip")?;
+                }
+                match c.empty_form {
+                    Some(EmptyForm::Bare) => f.write_str(",empty-form=bare")?,
+                    Some(EmptyForm::Framed) => f.write_str(",empty-form=framed")?,
+                    None => {}
                 }
                 Ok(())
             }

@@ -8,9 +8,9 @@
 use bytes::{Bytes, BytesMut};
 use msgframe_codec::header::{LengthEncoding, LengthField};
 use msgframe_codec::{
-    CodecError, Decoder, Delimited, DelimitedConfig, EmptyFrames, Encoder, FixedLength, Framing,
-    FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize, UnterminatedAtEof,
-    UntilEof,
+    CodecError, Decoder, Delimited, DelimitedConfig, EmptyForm, EmptyFrames, Encoder, FixedLength,
+    Framing, FramingSpec, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,
+    UnterminatedAtEof, UntilEof,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -252,7 +252,7 @@ fn check_encode_is_head_body_tail<F: Encoder>(
     let mut head = BytesMut::new();
     framing.encode_head(body, &mut head).unwrap();
     prop_assert_eq!(head.len(), framing.head_len());
-    let parts = [&b"prefix"[..], &head, body, framing.tail()].concat();
+    let parts = [&b"prefix"[..], &head, body, framing.tail_for(body.len())].concat();
     prop_assert_eq!(&whole[..], &parts[..]);
     Ok(())
 }
@@ -365,11 +365,11 @@ fn length_prefixed(
         proptest::option::of(any::<proptest::sample::Index>()),
         proptest::option::of(0usize..=400),
         prop_oneof![Just(Oversize::Fail), Just(Oversize::Discard)],
-        trailer(),
+        (trailer(), 0u8..3),
     )
         .prop_filter_map(
             "config does not build",
-            |(enc, before, after, verify, counts, adj, strip, max, oversize, trailer)| {
+            |(enc, before, after, verify, counts, adj, strip, max, oversize, (trailer, form))| {
                 let (trailer, counts_trailer, keep_trailer) = trailer;
                 let mut c = LengthPrefixed::builder(enc)
                     .before(before)
@@ -382,6 +382,12 @@ fn length_prefixed(
                     .adjustment(adj)
                     .oversize(oversize)
                     .empty(EmptyFrames::Deliver);
+                // The empty frame's form: the default, or either one set (bare needs a trailer).
+                match form {
+                    1 => c = c.empty_form(EmptyForm::Bare),
+                    2 => c = c.empty_form(EmptyForm::Framed),
+                    _ => {}
+                }
                 if let Some(i) = strip {
                     let header_len = c.header_len();
                     c = c.strip(i.index(header_len + 1));
@@ -409,12 +415,21 @@ fn length_prefixed_case(framing: &LengthPrefixed, msgs: Vec<Vec<u8>>) -> Option<
     }
     let msgs = clamp_sizes(msgs, min, max);
     let strip = c.strip.unwrap_or(c.header_len());
-    let removed = if c.keep_trailer { 0 } else { c.trailer.len() };
+    // A bare empty frame has no trailer to remove.
+    let msgs: Vec<Vec<u8>> = msgs
+        .into_iter()
+        .filter(|m| framing.encode(m, &mut BytesMut::new()).is_ok())
+        .collect();
     let expected = msgs
         .iter()
         .map(|m| {
             let mut framed = BytesMut::new();
             framing.encode(m, &mut framed).unwrap();
+            let removed = if c.keep_trailer {
+                0
+            } else {
+                framing.tail_for(m.len()).len()
+            };
             framed[strip..framed.len() - removed].to_vec()
         })
         .collect();
@@ -436,7 +451,8 @@ fn check_length_prefixed(
 }
 
 /// Checks the head written for `body` against the documented layout: `before`, then the length field
-/// holding `body length - adjustment + counted header bytes`, then `after`.
+/// holding `body length - adjustment + counted header bytes` (0 for a bare empty frame), then
+/// `after`.
 fn check_header_layout(framing: &LengthPrefixed, body: &[u8]) -> Result<(), TestCaseError> {
     let c = framing.config();
     let mut head = BytesMut::new();
@@ -446,9 +462,14 @@ fn check_header_layout(framing: &LengthPrefixed, body: &[u8]) -> Result<(), Test
     prop_assert_eq!(&head[head.len() - c.after.len()..], &c.after[..]);
     let field = &head[c.before.len()..c.before.len() + c.encoding.width()];
     let value = c.encoding.decode(field).unwrap();
+    let bare = body.is_empty() && c.empty_form_in_effect() == EmptyForm::Bare;
     prop_assert_eq!(
         i128::from(value),
-        body.len() as i128 - body_offset(c),
+        if bare {
+            0
+        } else {
+            body.len() as i128 - body_offset(c)
+        },
         "field {:02X?} for a {}-byte body",
         field,
         body.len()
@@ -1101,7 +1122,7 @@ fn any_length_prefixed_config() -> impl Strategy<Value = LengthPrefixedConfig> {
         proptest::option::of(any_size()),
         any::<bool>(),
         any::<bool>(),
-        trailer(),
+        (trailer(), 0u8..3),
     )
         .prop_map(
             |(
@@ -1112,9 +1133,9 @@ fn any_length_prefixed_config() -> impl Strategy<Value = LengthPrefixedConfig> {
                 max,
                 discard,
                 skip,
-                (trailer, counts_trailer, keep_trailer),
+                ((trailer, counts_trailer, keep_trailer), form),
             )| {
-                LengthPrefixedConfig {
+                let mut c = LengthPrefixedConfig {
                     encoding: enc,
                     before: before.into(),
                     after: after.into(),
@@ -1136,7 +1157,18 @@ fn any_length_prefixed_config() -> impl Strategy<Value = LengthPrefixedConfig> {
                     } else {
                         EmptyFrames::Deliver
                     },
+                    empty_form: None,
+                };
+                // A form other than the default, where there is a trailer to leave out.
+                let form = match form {
+                    1 if !c.trailer.is_empty() => Some(EmptyForm::Bare),
+                    2 => Some(EmptyForm::Framed),
+                    _ => None,
+                };
+                if form.is_some_and(|f| f != c.empty_form_in_effect()) {
+                    c.empty_form = form;
                 }
+                c
             },
         )
 }
@@ -1779,7 +1811,7 @@ proptest! {
             Ok(()) => {
                 let mut head = BytesMut::new();
                 framing.encode_head(&body, &mut head).unwrap();
-                prop_assert_eq!(&dst[..], &[&prefix[..], &head[..], &body[..], framing.tail()].concat()[..]);
+                prop_assert_eq!(&dst[..], &[&prefix[..], &head[..], &body[..], framing.tail_for(body.len())].concat()[..]);
             }
             Err(_) => prop_assert_eq!(&dst[..], &prefix[..]),
         }

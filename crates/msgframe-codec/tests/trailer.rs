@@ -197,3 +197,138 @@ fn every_chunking_of_a_trailered_stream_gives_the_same_frames() {
         assert_eq!(got, bodies[1..], "chunks of {chunk}");
     }
 }
+
+// ---- Bare zero-length keep-alives (BASE24-TCP) ----
+
+fn base24() -> Framing {
+    spec("be:2,trailer=03,counts-trailer")
+}
+
+/// Decodes `wire` fed in the chunks `cuts` makes, to the end.
+fn decode_in_chunks(framing: &Framing, wire: &[u8], cuts: &[usize]) -> Vec<Bytes> {
+    let mut decoder = framing.clone();
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    let mut fed = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
+        buf.extend_from_slice(&wire[fed..cut]);
+        fed = cut;
+        while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+            frames.push(frame);
+        }
+    }
+    assert!(buf.is_empty(), "{buf:?} left");
+    frames
+}
+
+#[test]
+fn a_bare_zero_length_between_base24_frames_is_an_empty_frame_at_every_chunking() {
+    let framing = base24();
+    let wire = [&b"\x00\x050200\x03"[..], b"\x00\x00", b"\x00\x050210\x03"].concat();
+    let expected = [&b"0200"[..], b"", b"0210"];
+    // Every single cut, and every pair of cuts.
+    for a in 0..=wire.len() {
+        for b in a..=wire.len() {
+            let frames = decode_in_chunks(&framing, &wire, &[a, b]);
+            assert_eq!(frames, expected, "cut at {a} and {b}");
+        }
+    }
+    // Byte by byte.
+    let ones: Vec<usize> = (1..wire.len()).collect();
+    assert_eq!(decode_in_chunks(&framing, &wire, &ones), expected);
+    // And borrowed, with no allocation.
+    let mut offset = 0;
+    let mut borrowed = Vec::new();
+    while offset < wire.len() {
+        match framing.parse(&wire[offset..], offset as u64).unwrap() {
+            Status::Frame { frame, len } => {
+                borrowed.push(frame.to_vec());
+                offset += len;
+            }
+            other => panic!("{other:?} at {offset}"),
+        }
+    }
+    assert_eq!(borrowed, expected);
+}
+
+#[test]
+fn an_empty_frame_on_base24_is_written_as_the_bare_zero_length() {
+    assert_eq!(encode(&base24(), b""), b"\x00\x00");
+    // Non-empty frames keep their trailer.
+    assert_eq!(encode(&base24(), b"x"), b"\x00\x02x\x03");
+    // The framed form on request, and both forms read as an empty frame.
+    let framed = spec("be:2,trailer=03,counts-trailer,empty-form=framed");
+    assert_eq!(encode(&framed, b""), b"\x00\x01\x03");
+    for framing in [base24(), framed] {
+        for wire in [&b"\x00\x00"[..], b"\x00\x01\x03"] {
+            assert_eq!(
+                decode_in_chunks(&framing, wire, &[]),
+                [Bytes::new()],
+                "{wire:02X?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bare_keepalives_are_skipped_and_counted_with_empty_skip() {
+    let framing = spec("be:2,trailer=03,counts-trailer,empty=skip");
+    let wire = b"\x00\x00\x00\x00\x00\x02x\x03\x00\x00";
+    let frames = decode_in_chunks(&framing, wire, &[1, 3]);
+    assert_eq!(frames, [Bytes::from_static(b"x")]);
+    let Framing::LengthPrefixed(mut lp) = framing else {
+        panic!("a length framing")
+    };
+    let mut buf = BytesMut::from(&wire[..]);
+    while lp.decode(&mut buf).unwrap().is_some() {}
+    assert_eq!(lp.keepalives_skipped(), 3);
+}
+
+#[test]
+fn the_empty_form_is_printed_back_as_given() {
+    for (given, printed) in [
+        (
+            "be:2,trailer=03,counts-trailer",
+            "be:2,trailer=03,counts-trailer",
+        ),
+        (
+            "be:2,trailer=03,counts-trailer,empty-form=bare",
+            "be:2,trailer=03,counts-trailer,empty-form=bare",
+        ),
+        (
+            "be:2,trailer=03,counts-trailer,empty-form=framed",
+            "be:2,trailer=03,counts-trailer,empty-form=framed",
+        ),
+        ("ascii:4,trailer=03", "ascii:4,trailer=03"),
+        (
+            "ascii:4,trailer=03,empty-form=bare",
+            "ascii:4,trailer=03,empty-form=bare",
+        ),
+    ] {
+        let parsed: FramingSpec = given.parse().unwrap();
+        assert_eq!(parsed.to_string(), printed, "{given}");
+    }
+    // Every other framing's empty frame is as it was.
+    assert_eq!(encode(&spec("ascii:4"), b""), b"0000");
+    assert_eq!(encode(&spec("be:2,before=0000"), b""), b"\x00\x00\x00\x00");
+    assert_eq!(encode(&spec("ascii:4,trailer=03"), b""), b"0000\x03");
+    // Without a trailer there is nothing to leave out.
+    let err = "be:2,empty-form=bare".parse::<Framing>().unwrap_err();
+    assert!(err.to_string().contains("trailer"), "{err}");
+}
+
+#[test]
+fn with_a_bare_empty_frame_no_other_body_may_have_a_zero_length() {
+    // The length does not count the trailer here, so a body of 0 bytes would be `00 00 03`; set
+    // bare, `00 00` is the empty frame and nothing else is written with a zero length.
+    let framing = spec("be:2,trailer=03,empty-form=bare,adjust=2");
+    assert_eq!(encode(&framing, b""), b"\x00\x00");
+    let mut out = BytesMut::new();
+    let err = framing.encode(b"ab", &mut out).unwrap_err();
+    assert!(
+        matches!(err, CodecError::MessageTooShort { length: 2, .. }),
+        "{err}"
+    );
+    assert!(out.is_empty());
+    assert_eq!(encode(&framing, b"abc"), b"\x00\x01abc\x03");
+}

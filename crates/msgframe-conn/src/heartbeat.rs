@@ -15,7 +15,9 @@ type Answer = Arc<dyn Fn(&[u8]) -> Bytes + Send + Sync>;
 /// links use, with [`HeartbeatTiming`] saying when.
 ///
 /// - [`Heartbeat::empty_frame`]: a zero-length frame (jPOS keep-alive, many ISO 8583 hosts); the
-///   framing must deliver empty frames (`empty=deliver`, the default), not skip them.
+///   framing must deliver empty frames (`empty=deliver`, the default), not skip them. On a framing
+///   whose length counts a trailer (BASE24-TCP, `be:2,trailer=03,counts-trailer`) it is the bare
+///   `00 00` such peers send and answer (`empty-form=bare`, the default there).
 /// - [`Heartbeat::message`]: a message of the protocol plus a predicate recognising the peer's
 ///   reply: CMPP ACTIVE_TEST / ACTIVE_TEST_RESP, ISO 8583 0800 network echo / 0810, SMPP
 ///   enquire_link / enquire_link_resp.
@@ -93,7 +95,7 @@ pub struct AnswerHeartbeats {
 }
 
 impl AnswerHeartbeats {
-    /// Answer zero-length frames with zero-length frames.
+    /// Answer zero-length frames with zero-length frames (on BASE24-TCP, `00 00` with `00 00`).
     pub fn empty_frames() -> Self {
         AnswerHeartbeats {
             is_request: Arc::new(<[u8]>::is_empty),

@@ -481,3 +481,75 @@ async fn without_reconnect_the_client_shuts_down_when_its_connection_ends() {
         Err(Error::Shutdown)
     ));
 }
+
+/// A BASE24-TCP peer: `be:2,trailer=03,counts-trailer` messages, a bare `00 00` keep-alive
+/// answered with `00 00`, and a link dropped at `00 01 03` ("receive length 0 seems strange").
+#[tokio::test(start_paused = true)]
+async fn zero_frame_heartbeats_keep_a_base24_link_alive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let keepalives = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&keepalives);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                loop {
+                    let mut len = [0u8; 2];
+                    if stream.read_exact(&mut len).await.is_err() {
+                        return;
+                    }
+                    let len = usize::from(u16::from_be_bytes(len));
+                    if len == 0 {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        let _ = stream.write_all(b"\x00\x00").await;
+                        continue;
+                    }
+                    if len == 1 {
+                        // A framed empty message: refused, the link dropped.
+                        return;
+                    }
+                    let mut rest = vec![0u8; len];
+                    if stream.read_exact(&mut rest).await.is_err() {
+                        return;
+                    }
+                    let mut reply = (len as u16).to_be_bytes().to_vec();
+                    reply.extend_from_slice(&rest);
+                    let _ = stream.write_all(&reply).await;
+                }
+            });
+        }
+    });
+    let timing = HeartbeatTiming {
+        idle: 30 * S,
+        reply_timeout: 5 * S,
+        max_missed: 2,
+    };
+    let client = LongClient::builder(
+        [addr.to_string()],
+        "be:2,trailer=03,counts-trailer".parse().unwrap(),
+    )
+    .heartbeat(Heartbeat::empty_frame(timing))
+    .start()
+    .unwrap();
+    let mut events = client.events();
+    client.wait_connected(S).await.unwrap();
+    // Ten idle intervals: a heartbeat each, answered; never a disconnect.
+    tokio::time::sleep(10 * 30 * S + S).await;
+    assert_eq!(keepalives.load(Ordering::SeqCst), 10);
+    let reply = client.request(&b"0800"[..], S).await.unwrap();
+    assert_eq!(&reply[..], b"0800");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            Event::Disconnected { .. } | Event::HeartbeatMissed { .. }
+        )),
+        "{seen:?}"
+    );
+    client.close().await;
+}

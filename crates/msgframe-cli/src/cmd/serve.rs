@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
-use msgframe_conn::{Connection, IpNet, Reply, Server, ServerBuilder};
+use msgframe_conn::{AnswerHeartbeats, Connection, IpNet, Reply, Server, ServerBuilder};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -48,7 +48,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Answer::Fixed(reply) = &answer {
         input::frameable(&framing, &args.framing, reply, "the reply")?;
     }
-    let builder = server_builder(framing, &args.limits, &args.tls)?;
+    let mut builder = server_builder(framing, &args.limits, &args.tls)?;
+    if args.answer_keepalives {
+        builder = builder.answer_heartbeats(AnswerHeartbeats::empty_frames());
+    }
     let addr = listen_addr(&args.listen);
     let server = builder
         .bind(addr.as_str())

@@ -121,6 +121,16 @@ pub struct SendArgs {
     /// A new connection for every message (short connections), closed after its reply.
     #[arg(long)]
     pub short: bool,
+    /// How a short connection is closed: graceful (a FIN; TIME_WAIT stays here), abortive (a
+    /// reset once the reply is whole; no TIME_WAIT), host-first (wait for the host to close;
+    /// TIME_WAIT stays on the host).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "graceful",
+        requires = "short"
+    )]
+    pub close: msgframe_conn::ClosePolicy,
     /// Send only: expect no reply.
     #[arg(long, conflicts_with = "keep_open")]
     pub no_reply: bool,
@@ -376,6 +386,15 @@ pub struct BenchArgs {
     /// A new connection for every exchange.
     #[arg(long)]
     pub short: bool,
+    /// How a short connection is closed: graceful, abortive or host-first (the in-process host
+    /// then closes after each reply). The run reports the sockets it left in TIME_WAIT.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "graceful",
+        requires = "short"
+    )]
+    pub close: msgframe_conn::ClosePolicy,
     #[command(flatten)]
     pub common: Common,
 }

@@ -39,6 +39,20 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// No local port was free to connect from (`EADDRNOTAVAIL`): the ephemeral ports toward this
+    /// host are used up, most often by short connections waiting in `TIME_WAIT` (60 s each on
+    /// Linux, kept by the side that closes first). Nothing was sent.
+    #[error("no local port free to connect to {host}{}: close short connections with `abortive` (a reset, no TIME_WAIT) or `host-first` (TIME_WAIT on the host), use more local addresses, or allow more ports (net.ipv4.ip_local_port_range)", match .time_wait { Some(n) => format!(" ({n} connections toward it in TIME_WAIT)"), None => String::new() })]
+    NoLocalPort {
+        /// The host as given.
+        host: String,
+        /// Connections toward it in `TIME_WAIT` (Linux), when they could be counted.
+        time_wait: Option<usize>,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
     /// Reading or writing on the connection failed: a malformed or oversized frame from the peer,
     /// the peer closing, a reset. The connection is dropped (a long client reconnects).
     #[error(transparent)]
@@ -179,7 +193,7 @@ impl Error {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            Error::Connect { .. } | Error::Io(_) => Fault::Network,
+            Error::Connect { .. } | Error::Io(_) | Error::NoLocalPort { .. } => Fault::Network,
             Error::ConnectionLost { cause, .. } | Error::Disconnected(cause) => cause.fault(),
             Error::Frame(e) => io_fault(e),
             Error::NotSent { .. } | Error::TimedOut { .. } | Error::NotConnected { .. } => {
@@ -203,7 +217,8 @@ impl Error {
             | Error::Shutdown
             | Error::Config(_)
             | Error::Tls { .. }
-            | Error::Connect { .. } => true,
+            | Error::Connect { .. }
+            | Error::NoLocalPort { .. } => true,
             Error::Frame(e) => e.is_not_sent() || matches!(e, msgframe_io::Error::Message(_)),
             _ => false,
         }

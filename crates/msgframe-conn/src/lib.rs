@@ -42,8 +42,8 @@ mod task;
 pub mod tls;
 
 pub use client::{
-    BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, Event, LongClient,
-    LongClientBuilder, LongReceiver, LongSender, Session, ShortClient,
+    BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, ClosePolicy, Event,
+    LongClient, LongClientBuilder, LongReceiver, LongSender, Session, ShortClient,
 };
 pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};
@@ -55,4 +55,4 @@ pub use server::{
     BlockingServer, Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats,
 };
 pub use session::Overflow;
-pub use socket::Keepalive;
+pub use socket::{time_wait_toward, Keepalive};

@@ -155,3 +155,40 @@ where
         Ok(false)
     }
 }
+
+/// How many TCP connections toward `addr` are in `TIME_WAIT` now, on this machine or in this
+/// network namespace (Linux: `/proc/net/tcp` and
+/// `/proc/net/tcp6`); `None` where that cannot be read.
+pub fn time_wait_toward(addr: std::net::SocketAddr) -> Option<usize> {
+    let (file, remote) = match addr {
+        std::net::SocketAddr::V4(a) => (
+            "/proc/net/tcp",
+            format!(
+                "{:08X}:{:04X}",
+                u32::from_le_bytes(a.ip().octets()),
+                a.port()
+            ),
+        ),
+        std::net::SocketAddr::V6(a) => {
+            let words: String = a
+                .ip()
+                .octets()
+                .chunks(4)
+                .map(|w| format!("{:08X}", u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+                .collect();
+            ("/proc/net/tcp6", format!("{words}:{:04X}", a.port()))
+        }
+    };
+    let table = std::fs::read_to_string(file).ok()?;
+    // Columns: sl, local address, remote address, st (06: TIME_WAIT), ...
+    Some(
+        table
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                let mut cols = line.split_whitespace().skip(2);
+                cols.next() == Some(remote.as_str()) && cols.next() == Some("06")
+            })
+            .count(),
+    )
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use msgframe_conn::{Error, Fault, ShortClient};
 use support::{be2, closed_port, Peer};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const S: Duration = Duration::from_secs(1);
@@ -186,4 +187,102 @@ fn the_blocking_request_serves_plain_threads() {
     let reply = client.request_blocking(&peer.host(), b"sync").unwrap();
     assert_eq!(&reply[..], b"sync");
     drop(runtime);
+}
+
+/// A host on loopback that answers every message on its own connection and, when `closes`, closes
+/// right after its reply; it records the most connections it had open at once.
+async fn host(closes: bool) -> (Peer, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&most);
+    let peer = Peer::start(move |mut conn| {
+        let (open, most) = (Arc::clone(&open), Arc::clone(&most));
+        async move {
+            let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            if let Some(m) = conn.read().await {
+                tokio::time::sleep(20 * MS).await;
+                conn.write(&m).await;
+            }
+            if !closes {
+                // Until the client goes.
+                while conn.read().await.is_some() {}
+            }
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    (peer, seen)
+}
+
+#[tokio::test]
+async fn the_close_policy_decides_who_keeps_time_wait() {
+    use msgframe_conn::{time_wait_toward, ClosePolicy};
+    for (policy, host_closes, left) in [
+        (ClosePolicy::Graceful, false, 3),
+        (ClosePolicy::Abortive, false, 0),
+        (ClosePolicy::HostFirst, true, 0),
+    ] {
+        let (peer, _) = host(host_closes).await;
+        let client = ShortClient::new(be2()).timeout(5 * S).close(policy);
+        for i in 0..3u8 {
+            assert_eq!(
+                &client.request(&peer.host(), &[i; 3]).await.unwrap()[..],
+                &[i; 3]
+            );
+        }
+        if time_wait_toward(peer.addr).is_some() {
+            // The last close completes when the host's FIN comes back.
+            support::eventually(S, || time_wait_toward(peer.addr) == Some(left)).await;
+            assert_eq!(
+                time_wait_toward(peer.addr),
+                Some(left),
+                "{policy:?}: client sockets in TIME_WAIT"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn host_first_returns_the_reply_when_the_host_does_not_close_in_time() {
+    let (peer, _) = host(false).await;
+    let client = ShortClient::new(be2())
+        .timeout(300 * MS)
+        .close(msgframe_conn::ClosePolicy::HostFirst);
+    let started = tokio::time::Instant::now();
+    assert_eq!(&client.request(&peer.host(), b"x").await.unwrap()[..], b"x");
+    assert!(
+        started.elapsed() >= 250 * MS,
+        "it waited for the host's close"
+    );
+}
+
+#[tokio::test]
+async fn connections_to_one_host_are_capped_and_the_wait_counts_in_the_deadline() {
+    use std::sync::atomic::Ordering;
+    let (peer, most) = host(true).await;
+    let client = ShortClient::new(be2()).timeout(5 * S).max_per_host(2);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10u8 {
+        let (client, host) = (client.clone(), peer.host());
+        tasks.spawn(async move { client.request(&host, &[i]).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    // A slot not free within the deadline: not sent.
+    let busy = client.clone().timeout(10 * MS);
+    let (a, b) = (client.clone(), client.clone());
+    let host = peer.host();
+    let (h1, h2) = (host.clone(), host.clone());
+    let hold1 = tokio::spawn(async move { a.request(&h1, b"1").await });
+    let hold2 = tokio::spawn(async move { b.request(&h2, b"2").await });
+    tokio::time::sleep(5 * MS).await;
+    let err = busy.request(&host, b"3").await.unwrap_err();
+    assert!(err.is_not_sent(), "{err}");
+    hold1.await.unwrap().unwrap();
+    hold2.await.unwrap().unwrap();
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use msgframe_conn::{Connection, LongClient, Reply, Server, ShortClient};
+use msgframe_conn::{ClosePolicy, Connection, LongClient, Reply, Server, ShortClient};
 use serde_json::json;
 
 use crate::cli::BenchArgs;
@@ -37,8 +37,15 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .map_err(|e| Failure::peer(format!("cannot start the loopback server: {e}")))?;
     let addr = server.local_addr().to_string();
     let handle = server.handle();
-    let serving =
-        tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    // A host that closes after its reply, for clients that wait for it to.
+    let host_closes = args.short && args.close == ClosePolicy::HostFirst;
+    let serving = tokio::spawn(server.serve(move |_c: Connection, m: Bytes| async move {
+        if host_closes {
+            Reply::SendAndClose(m)
+        } else {
+            Reply::Send(m)
+        }
+    }));
 
     let style = Style::new(args.common.json);
     let progress = if !style.json && std::io::stderr().is_terminal() {
@@ -61,7 +68,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let framing = framing.clone();
         let body = body.clone();
         let progress = progress.clone();
-        let short = args.short;
+        let short = args.short.then_some(args.close);
         tasks.push(tokio::spawn(async move {
             client(short, &addr, framing, body, n, progress).await
         }));
@@ -77,9 +84,15 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let elapsed = started.elapsed();
     progress.finish_and_clear();
+    let time_wait = handle
+        .local_addr()
+        .to_string()
+        .parse()
+        .ok()
+        .and_then(msgframe_conn::time_wait_toward);
     handle.shutdown();
     let _ = serving.await;
-    report(&style, &args, elapsed, &latencies);
+    report(&style, &args, elapsed, &latencies, time_wait);
     Ok(())
 }
 
@@ -88,8 +101,9 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap())
 }
 
+/// One client's share of the run: short connections closed by `short`'s policy, or one long one.
 async fn client(
-    short: bool,
+    short: Option<ClosePolicy>,
     addr: &str,
     framing: msgframe_codec::Framing,
     body: Bytes,
@@ -101,8 +115,10 @@ async fn client(
         let _ = h.record((took.as_micros() as u64).max(1));
         progress.inc(1);
     };
-    if short {
-        let client = ShortClient::new(framing).timeout(EXCHANGE_TIMEOUT);
+    if let Some(close) = short {
+        let client = ShortClient::new(framing)
+            .timeout(EXCHANGE_TIMEOUT)
+            .close(close);
         for _ in 0..n {
             let start = Instant::now();
             let reply = client.request(addr, &body).await?;
@@ -135,7 +151,13 @@ fn check(reply: &[u8], body: &[u8]) -> Result<()> {
     }
 }
 
-fn report(style: &Style, args: &BenchArgs, elapsed: Duration, h: &Histogram<u64>) {
+fn report(
+    style: &Style,
+    args: &BenchArgs,
+    elapsed: Duration,
+    h: &Histogram<u64>,
+    time_wait: Option<usize>,
+) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let rate = args.count as f64 / secs;
     // Bodies both ways.
@@ -149,6 +171,8 @@ fn report(style: &Style, args: &BenchArgs, elapsed: Duration, h: &Histogram<u64>
             "count": args.count,
             "connections": args.connections,
             "short": args.short,
+            "close": args.short.then(|| close_name(args.close)),
+            "time_wait": time_wait,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "messages_per_second": rate.round(),
             "mb_per_second": (mb * 100.0).round() / 100.0,
@@ -173,6 +197,12 @@ fn report(style: &Style, args: &BenchArgs, elapsed: Duration, h: &Histogram<u64>
         ))
     );
     println!("  {rate:.0} exchanges/s, {mb:.2} MB/s of bodies (both ways)");
+    if let Some(n) = time_wait.filter(|_| args.short) {
+        println!(
+            "  {n} client sockets left in TIME_WAIT toward the host (--close {})",
+            close_name(args.close)
+        );
+    }
     println!(
         "  latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
         q(0.5),
@@ -181,4 +211,13 @@ fn report(style: &Style, args: &BenchArgs, elapsed: Duration, h: &Histogram<u64>
         q(0.999),
         h.max() as f64 / 1000.0
     );
+}
+
+/// A close policy by the name the command line takes.
+fn close_name(policy: ClosePolicy) -> &'static str {
+    match policy {
+        ClosePolicy::Abortive => "abortive",
+        ClosePolicy::HostFirst => "host-first",
+        _ => "graceful",
+    }
 }

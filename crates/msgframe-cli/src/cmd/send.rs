@@ -48,7 +48,8 @@ pub async fn run(args: SendArgs) -> Result<()> {
         let mut client = ShortClient::new(framing)
             .reply_framing(reply_framing)
             .connect_timeout(args.timeout)
-            .timeout(args.timeout);
+            .timeout(args.timeout)
+            .close(args.close);
         if let Some(tls) = tls {
             client = client.tls(tls);
         }

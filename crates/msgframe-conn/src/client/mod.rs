@@ -22,4 +22,4 @@ pub use hook::{BoxFuture, Session};
 pub use long::LongClient;
 pub use receiver::LongReceiver;
 pub use sender::LongSender;
-pub use short::ShortClient;
+pub use short::{ClosePolicy, ShortClient};

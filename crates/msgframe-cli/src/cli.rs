@@ -131,6 +131,10 @@ pub struct SendArgs {
         requires = "short"
     )]
     pub close: msgframe_conn::ClosePolicy,
+    /// Connect short connections from these local addresses in turn (repeatable): each has its
+    /// own range of ephemeral ports.
+    #[arg(long = "local-address", value_name = "IP", requires = "short")]
+    pub local_addresses: Vec<std::net::IpAddr>,
     /// Send only: expect no reply.
     #[arg(long, conflicts_with = "keep_open")]
     pub no_reply: bool,
@@ -395,6 +399,10 @@ pub struct BenchArgs {
         requires = "short"
     )]
     pub close: msgframe_conn::ClosePolicy,
+    /// Connect short connections from these local addresses in turn (repeatable): each has its
+    /// own range of ephemeral ports.
+    #[arg(long = "local-address", value_name = "IP", requires = "short")]
+    pub local_addresses: Vec<std::net::IpAddr>,
     #[command(flatten)]
     pub common: Common,
 }

@@ -1,7 +1,8 @@
 //! Short connections past TIME_WAIT: in a network namespace of its own (loopback only,
 //! `tcp_tw_reuse=0`, a 2,000-port ephemeral range: a client that has used its ports up), 6,000
-//! short exchanges complete when the client closes abortively or lets the host close first, and
-//! fail with an error that names the cause and the way out when it closes gracefully.
+//! short exchanges complete when the client closes abortively or lets the host close first, or
+//! closes gracefully from four local addresses, and fail with an error that names the cause and
+//! the way out when it closes gracefully from one.
 
 use std::process::{Command, Output};
 
@@ -59,10 +60,10 @@ impl Drop for Namespace {
     }
 }
 
-fn bench(ns: &Namespace, close: &str) -> Output {
+fn bench(ns: &Namespace, close: &str, extra: &[&str]) -> Output {
     let bin = assert_cmd::cargo::cargo_bin("msgframe");
     let bin = bin.to_str().expect("a UTF-8 path");
-    ns.exec(&[
+    let mut args = vec![
         bin,
         "bench",
         "--short",
@@ -70,11 +71,10 @@ fn bench(ns: &Namespace, close: &str) -> Output {
         "6000",
         "--connections",
         "4",
-        "--close",
-        close,
-        "--json",
-    ])
-    .expect("the command runs")
+    ];
+    args.extend_from_slice(&["--close", close, "--json"]);
+    args.extend_from_slice(extra);
+    ns.exec(&args).expect("the command runs")
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn short_connections_outlast_a_used_up_port_range_with_abortive_and_host_first_c
         }
     };
     for close in ["abortive", "host-first"] {
-        let out = bench(&ns, close);
+        let out = bench(&ns, close, &[]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -99,7 +99,7 @@ fn short_connections_outlast_a_used_up_port_range_with_abortive_and_host_first_c
         assert_eq!(summary["count"], 6000, "{summary}");
         assert_eq!(summary["time_wait"], 0, "--close {close}: {summary}");
     }
-    let out = bench(&ns, "graceful");
+    let out = bench(&ns, "graceful", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no local port free"), "{stderr}");
@@ -107,5 +107,17 @@ fn short_connections_outlast_a_used_up_port_range_with_abortive_and_host_first_c
     assert!(
         stderr.contains("abortive") && stderr.contains("host-first"),
         "{stderr}"
+    );
+    // Closing gracefully from four local addresses: four ranges of ports, enough for all 6,000
+    // (TIME_WAIT left on the client).
+    let mut from = Vec::new();
+    for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        from.extend(["--local-address", ip]);
+    }
+    let out = bench(&ns, "graceful", &from);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -3,11 +3,11 @@
 //! [`msgframe_io::connect`]; both fail with the same [`ConnectError`].
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use msgframe_io::ConnectError;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 /// Connects to `host` (`name:port` or `address:port`): every address it resolves to in turn, each
@@ -49,7 +49,34 @@ pub async fn connect(
         addr: None,
         source,
     })?;
-    attempt(Some(host), addrs, per_attempt, deadline).await
+    attempt(Some(host), addrs, None, per_attempt, deadline).await
+}
+
+/// [`connect`] from the local address `local` (bound, with a port the system picks, before
+/// connecting): only the addresses of `host` in `local`'s family are tried. Spreading short
+/// connections over several local addresses gives each its own range of ephemeral ports.
+///
+/// # Errors
+/// As [`connect`]; `NotFound` when `host` has no address in `local`'s family.
+pub async fn connect_from(
+    host: &str,
+    local: IpAddr,
+    per_attempt: Duration,
+    deadline: Option<Instant>,
+) -> Result<TcpStream, ConnectError> {
+    let resolved = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, tokio::net::lookup_host(host))
+            .await
+            .unwrap_or_else(|_| Err(timed_out())),
+        None => tokio::net::lookup_host(host).await,
+    };
+    let addrs = resolved.map_err(|source| ConnectError {
+        host: host.to_owned(),
+        addr: None,
+        source,
+    })?;
+    let same_family = addrs.filter(|a| a.is_ipv4() == local.is_ipv4());
+    attempt(Some(host), same_family, Some(local), per_attempt, deadline).await
 }
 
 /// Connects to each of `addrs` in turn, as [`connect`] does for the addresses of a host; errors
@@ -74,16 +101,31 @@ pub async fn connect_addrs(
     per_attempt: Duration,
     deadline: Option<Instant>,
 ) -> Result<TcpStream, ConnectError> {
-    attempt(None, addrs.iter().copied(), per_attempt, deadline).await
+    attempt(None, addrs.iter().copied(), None, per_attempt, deadline).await
 }
 
 fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "connect timed out")
 }
 
+/// A connection to `addr`, from `local` when given.
+async fn open(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(ip) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
 async fn attempt(
     host: Option<&str>,
     addrs: impl IntoIterator<Item = SocketAddr>,
+    local: Option<IpAddr>,
     per_attempt: Duration,
     deadline: Option<Instant>,
 ) -> Result<TcpStream, ConnectError> {
@@ -96,7 +138,7 @@ async fn attempt(
             last = Some((addr, timed_out()));
             break;
         }
-        match tokio::time::timeout(per_attempt.min(left), TcpStream::connect(addr)).await {
+        match tokio::time::timeout(per_attempt.min(left), open(addr, local)).await {
             Ok(Ok(stream)) => {
                 return match stream.set_nodelay(true) {
                     Ok(()) => Ok(stream),

@@ -40,7 +40,7 @@ mod io;
 mod short;
 
 pub use codec::Codec;
-pub use connect::{connect, connect_addrs};
+pub use connect::{connect, connect_addrs, connect_from};
 pub use io::{MessageReader, MessageWriter};
 pub use msgframe_io::Error;
 pub use msgframe_io::{ConnectError, ShortRequest};

@@ -68,7 +68,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let framing = framing.clone();
         let body = body.clone();
         let progress = progress.clone();
-        let short = args.short.then_some(args.close);
+        let short = args
+            .short
+            .then(|| (args.close, args.local_addresses.clone()));
         tasks.push(tokio::spawn(async move {
             client(short, &addr, framing, body, n, progress).await
         }));
@@ -103,7 +105,7 @@ fn new_histogram() -> Histogram<u64> {
 
 /// One client's share of the run: short connections closed by `short`'s policy, or one long one.
 async fn client(
-    short: Option<ClosePolicy>,
+    short: Option<(ClosePolicy, Vec<std::net::IpAddr>)>,
     addr: &str,
     framing: msgframe_codec::Framing,
     body: Bytes,
@@ -115,10 +117,11 @@ async fn client(
         let _ = h.record((took.as_micros() as u64).max(1));
         progress.inc(1);
     };
-    if let Some(close) = short {
+    if let Some((close, local)) = short {
         let client = ShortClient::new(framing)
             .timeout(EXCHANGE_TIMEOUT)
-            .close(close);
+            .close(close)
+            .local_addresses(local);
         for _ in 0..n {
             let start = Instant::now();
             let reply = client.request(addr, &body).await?;

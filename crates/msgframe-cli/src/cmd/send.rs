@@ -49,7 +49,8 @@ pub async fn run(args: SendArgs) -> Result<()> {
             .reply_framing(reply_framing)
             .connect_timeout(args.timeout)
             .timeout(args.timeout)
-            .close(args.close);
+            .close(args.close)
+            .local_addresses(args.local_addresses.iter().copied());
         if let Some(tls) = tls {
             client = client.tls(tls);
         }

@@ -25,7 +25,21 @@ pub(crate) async fn connect(
     deadline: Instant,
     keepalive: Option<&Keepalive>,
 ) -> Result<TcpStream, Error> {
-    let stream = msgframe_tokio::connect(host, per_attempt, Some(deadline)).await?;
+    connect_from(host, None, per_attempt, deadline, keepalive).await
+}
+
+/// [`connect`] from the local address `local`, when given.
+pub(crate) async fn connect_from(
+    host: &str,
+    local: Option<std::net::IpAddr>,
+    per_attempt: Duration,
+    deadline: Instant,
+    keepalive: Option<&Keepalive>,
+) -> Result<TcpStream, Error> {
+    let stream = match local {
+        Some(ip) => msgframe_tokio::connect_from(host, ip, per_attempt, Some(deadline)).await?,
+        None => msgframe_tokio::connect(host, per_attempt, Some(deadline)).await?,
+    };
     if let Some(keepalive) = keepalive {
         keepalive.apply(&stream).map_err(|source| ConnectError {
             host: host.to_owned(),

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::connect::{connect, secure, Secured, Security};
+use super::connect::{connect_from, secure, Secured, Security};
 use crate::error::NotSent;
 use crate::Error;
 
@@ -91,6 +91,9 @@ pub struct ShortClient {
     close: ClosePolicy,
     max_per_host: Option<usize>,
     per_host: PerHost,
+    /// Local addresses to connect from, in turn.
+    local: Arc<[std::net::IpAddr]>,
+    next_local: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ShortClient {
@@ -106,7 +109,18 @@ impl ShortClient {
             close: ClosePolicy::Graceful,
             max_per_host: None,
             per_host: PerHost::default(),
+            local: Arc::new([]),
+            next_local: Arc::default(),
         }
+    }
+
+    /// Connects from these local addresses in turn (each bound with a port the system picks, only
+    /// to hosts of its family): each gives its own range of ephemeral ports, so more short
+    /// connections can wait in `TIME_WAIT` toward one host. (Linux's `IP_BIND_ADDRESS_NO_PORT`
+    /// is not set: the port is reserved at bind time, one range per local address.)
+    pub fn local_addresses(mut self, addrs: impl IntoIterator<Item = std::net::IpAddr>) -> Self {
+        self.local = addrs.into_iter().collect();
+        self
     }
 
     /// How each connection is closed once its reply is whole (default [`ClosePolicy::Graceful`]).
@@ -167,7 +181,13 @@ impl ShortClient {
             },
             None => None,
         };
-        let stream = match connect(host, self.connect_timeout, deadline, None).await {
+        let local = (!self.local.is_empty()).then(|| {
+            let turn = self
+                .next_local
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.local[turn % self.local.len()]
+        });
+        let stream = match connect_from(host, local, self.connect_timeout, deadline, None).await {
             Err(Error::Connect { host, source })
                 if source.kind() == std::io::ErrorKind::AddrNotAvailable =>
             {

@@ -42,8 +42,9 @@ mod task;
 pub mod tls;
 
 pub use client::{
-    BlockingLongClient, BlockingReceiver, BlockingSender, BoxFuture, ClosePolicy, Event,
-    LongClient, LongClientBuilder, LongReceiver, LongSender, Session, ShortClient,
+    BlockingLongClient, BlockingLongPool, BlockingReceiver, BlockingSender, BoxFuture, ClosePolicy,
+    Event, LongClient, LongClientBuilder, LongPool, LongReceiver, LongSender, PoolLink, Session,
+    ShortClient,
 };
 pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};

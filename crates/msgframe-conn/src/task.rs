@@ -73,21 +73,34 @@ impl<T> Reply<T> {
 /// Waits for the outcome of a message queued with `ticket`: by `deadline`, the connection's task
 /// answers, or the caller gives the message up (`not_taken` says why) when the task has not taken
 /// it; a message taken is answered by the task itself, which keeps the same deadline. A message
-/// dropped untaken with its queue (the task ended) gets `dropped`.
+/// dropped untaken with its queue (the task ended) gets `dropped`. When `leave` completes first and
+/// the message is not taken yet, the caller gives it up too ([`NotSent::Closed`]: a pool then
+/// offers it to another connection).
 pub(crate) async fn outcome<T>(
     mut rx: oneshot::Receiver<Result<T, Error>>,
     ticket: &Ticket,
     deadline: Instant,
     not_taken: impl FnOnce() -> NotSent,
     dropped: impl FnOnce() -> Error,
+    leave: impl std::future::Future<Output = ()>,
 ) -> Result<T, Error> {
-    let outcome = tokio::select! {
-        outcome = &mut rx => outcome,
-        () = tokio::time::sleep_until(deadline) => {
-            if ticket.cancel() {
-                return Err(Error::not_sent(not_taken()));
+    tokio::pin!(leave);
+    let mut leaving = true;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut rx => break outcome,
+            () = &mut leave, if leaving => {
+                leaving = false;
+                if ticket.cancel() {
+                    return Err(Error::not_sent(NotSent::Closed));
+                }
             }
-            rx.await
+            () = tokio::time::sleep_until(deadline) => {
+                if ticket.cancel() {
+                    return Err(Error::not_sent(not_taken()));
+                }
+                break rx.await;
+            }
         }
     };
     outcome.unwrap_or_else(|_| {

@@ -30,6 +30,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 /// `K` is the request-matching key: `()` until [`match_replies`](Self::match_replies) sets a key
 /// function. Without one, [`LongClient::request`] is synchronous request/response: one request at
 /// a time, and the next message the peer sends (heartbeats aside) is its reply.
+#[derive(Clone)]
 pub struct LongClientBuilder<K = ()> {
     config: Config<()>,
     rules: ClientRules<K>,
@@ -245,6 +246,54 @@ impl<K: Key> LongClientBuilder<K> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config(ConfigError::NoRuntime("LongClientBuilder::start")))?;
         self.start_on(&handle)
+    }
+
+    /// Starts a pool of `links` connections with these options (each its own client: its own
+    /// connection, heartbeats, reconnects and events), requests spread by `spread`; see
+    /// [`LongPool`](crate::LongPool).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start); [`Error::Config`] for a pool of no connection.
+    pub fn start_pool(
+        self,
+        links: usize,
+        spread: crate::policy::Spread,
+    ) -> Result<super::pool::LongPool<K>, Error> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config(ConfigError::NoRuntime("LongClientBuilder::start_pool")))?;
+        self.pool_on(links, spread, &handle)
+    }
+
+    /// [`start_pool`](Self::start_pool) on a runtime this crate owns, for synchronous programs.
+    ///
+    /// # Errors
+    /// As `start_pool`.
+    pub fn start_pool_blocking(
+        self,
+        links: usize,
+        spread: crate::policy::Spread,
+    ) -> Result<super::pool::BlockingLongPool<K>, Error> {
+        let handle = crate::blocking::handle()?;
+        let pool = self.pool_on(links, spread, &handle)?;
+        Ok(super::pool::BlockingLongPool::new(pool, handle))
+    }
+
+    fn pool_on(
+        self,
+        links: usize,
+        spread: crate::policy::Spread,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<super::pool::LongPool<K>, Error> {
+        if links == 0 {
+            return Err(Error::Config(ConfigError::Other(
+                "a pool needs at least one connection".into(),
+            )));
+        }
+        let timeout = self.timeout;
+        let clients = (0..links)
+            .map(|_| self.clone().start_on(runtime))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::pool::LongPool::new(clients, spread, timeout))
     }
 
     /// Starts the client on a runtime this crate owns, for synchronous programs.

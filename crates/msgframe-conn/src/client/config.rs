@@ -12,6 +12,7 @@ use crate::session::ClientRules;
 use crate::socket::Keepalive;
 
 /// The configuration a client's task runs with.
+#[derive(Clone)]
 pub(crate) struct Config<K> {
     pub(crate) hosts: Vec<String>,
     pub(crate) framing: Framing,

@@ -117,6 +117,11 @@ impl<K: Key> LongClient<K> {
         self.receiver.recv().await
     }
 
+    /// The connection's state, to watch.
+    pub(crate) fn state(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+
     pub(crate) fn receiver_mut(&mut self) -> &mut LongReceiver {
         &mut self.receiver
     }
@@ -125,6 +130,11 @@ impl<K: Key> LongClient<K> {
     /// client runs until [`LongSender::close`] or until both are dropped.
     pub fn split(self) -> (LongSender<K>, LongReceiver) {
         (self.sender, self.receiver)
+    }
+
+    /// The client's sender, borrowed.
+    pub(crate) fn sender_ref(&self) -> &LongSender<K> {
+        &self.sender
     }
 
     /// Another handle for sending (it keeps the client running too).

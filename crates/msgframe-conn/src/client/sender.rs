@@ -105,7 +105,7 @@ impl<K: Key> LongSender<K> {
         timeout: Duration,
     ) -> Result<(), Error> {
         let deadline = deadline_after(timeout);
-        self.submit(body.into_message(), deadline, None)
+        self.submit(body.into_message(), deadline, None, std::future::pending())
             .await
             .map(|_| ())
     }
@@ -125,15 +125,31 @@ impl<K: Key> LongSender<K> {
     ///   same key is waiting; not sent.
     pub async fn request(&self, body: impl IntoMessage, timeout: Duration) -> Result<Bytes, Error> {
         let deadline = deadline_after(timeout);
-        let body = body.into_message();
+        self.request_until(body.into_message(), deadline, std::future::pending())
+            .await
+    }
+
+    /// [`request`](Self::request) by `deadline`, given up untaken when `leave` completes first.
+    pub(crate) async fn request_until(
+        &self,
+        body: Bytes,
+        deadline: Instant,
+        leave: impl std::future::Future<Output = ()>,
+    ) -> Result<Bytes, Error> {
         let inner = &*self.inner;
         let key = inner.rules.key_of(&body).ok_or(Error::NoKey)?;
-        let _permit = match tokio::time::timeout_at(deadline, inner.in_flight.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(Error::Shutdown),
-            Err(_) => return Err(Error::not_sent(NotSent::SlotsBusy)),
+        tokio::pin!(leave);
+        let slot = tokio::time::timeout_at(deadline, inner.in_flight.acquire());
+        let _permit = tokio::select! {
+            slot = slot => match slot {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(Error::Shutdown),
+                Err(_) => return Err(Error::not_sent(NotSent::SlotsBusy)),
+            },
+            // Still waiting for a slot: nothing was taken.
+            () = &mut leave => return Err(Error::not_sent(NotSent::Closed)),
         };
-        match self.submit(body, deadline, Some(key)).await? {
+        match self.submit(body, deadline, Some(key), leave).await? {
             Completed::Reply(reply) => Ok(reply),
             // A request always ends in its reply or an error.
             Completed::Sent => Err(Error::TimedOut {
@@ -150,6 +166,7 @@ impl<K: Key> LongSender<K> {
         body: Bytes,
         deadline: Instant,
         key: Option<K>,
+        leave: impl std::future::Future<Output = ()>,
     ) -> Result<Completed, Error> {
         let ticket = Ticket::default();
         let _cancel_on_drop = CancelOnDrop(ticket.clone());
@@ -180,6 +197,7 @@ impl<K: Key> LongSender<K> {
                 }
             },
             || Error::Shutdown,
+            leave,
         )
         .await
     }

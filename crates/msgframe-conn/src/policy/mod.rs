@@ -1,6 +1,6 @@
 //! The machines the sessions and tasks are built on, as pure state with time passed in:
 //! reconnect backoff over a list of hosts, heartbeat timing, request matching, admission caps,
-//! idle clocks. Testable without sockets or clocks; usable on their own by drivers of your own.
+//! idle clocks, the spread of a pool's requests. Testable without sockets or clocks; usable on their own by drivers of your own.
 //! Their configuration values ([`Backoff`](crate::Backoff), [`HeartbeatTiming`](crate::HeartbeatTiming),
 //! [`IpNet`](crate::IpNet)) are also at the crate root.
 
@@ -9,9 +9,11 @@ pub(crate) mod backoff;
 pub(crate) mod heartbeat;
 pub(crate) mod idle;
 pub(crate) mod matcher;
+pub(crate) mod spread;
 
 pub use admission::{Admission, AdmissionPolicy, IpNet, IpNetParseError, Refusal};
 pub use backoff::{Backoff, HostOrder, Reconnect};
 pub use heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
 pub use idle::{IdleClock, Reaped};
 pub use matcher::{DuplicateKey, Matcher};
+pub use spread::{pick, LinkView, Spread};

@@ -295,6 +295,7 @@ impl Connection {
             deadline,
             || NotSent::Deadline { last_failure: None },
             || Error::not_sent(NotSent::Closed),
+            std::future::pending(),
         )
         .await
     }

@@ -1,0 +1,280 @@
+//! A pool of long connections to one host or host list, as one client: requests spread over the
+//! connections, a request not yet written moved to a healthy connection, a dead connection failing
+//! only its own requests.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::long::LongClient;
+use crate::error::NotSent;
+use crate::message::{IntoMessage, Key};
+use crate::policy::spread::{pick, LinkView, Spread};
+use crate::task::deadline_after;
+use crate::Error;
+
+/// One connection of a pool, with its counters.
+struct Member<K> {
+    client: LongClient<K>,
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+    failed: AtomicU64,
+    moved: AtomicU64,
+}
+
+/// A connection of a pool at one moment: its health and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolLink {
+    /// The host it is connected to now, if any.
+    pub connected_to: Option<String>,
+    /// Requests in flight on it now.
+    pub in_flight: usize,
+    /// Requests it ended (answered or failed).
+    pub requests: u64,
+    /// Requests it ended with an error.
+    pub failed: u64,
+    /// Requests it did not take in time that went to another connection.
+    pub moved: u64,
+}
+
+/// Several long connections to one host or host list (as jPOS's MUXPool), used as one client:
+/// from [`LongClientBuilder::start_pool`](crate::LongClientBuilder::start_pool).
+///
+/// - Each request goes to a connected connection by the pool's [`Spread`] (round robin, or the
+///   one with the fewest requests in flight); with none connected, it waits on one for its
+///   reconnect.
+/// - A request that its connection has not taken when the connection drops goes to another
+///   connection; one it took ends there, with its exact outcome. So a dead connection fails only
+///   its own requests in flight, and a message is never written twice.
+/// - A call's deadline covers every try.
+/// - Each connection keeps its heartbeats, reconnects and events; [`links`](Self::links) gives
+///   health and counters per connection.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use msgframe_conn::{policy::Spread, LongClient};
+///
+/// # async fn demo() -> Result<(), msgframe_conn::Error> {
+/// let pool = LongClient::builder(["10.0.0.1:9000", "10.0.0.2:9000"], "bcd:2".parse().unwrap())
+///     .match_replies(|m| m.get(4..10).map(|stan| stan.to_vec()))
+///     .start_pool(4, Spread::FewestInFlight)?;
+/// let reply = pool.request(b"0200...", Duration::from_secs(10)).await?;
+/// pool.close().await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct LongPool<K = ()> {
+    members: Vec<Member<K>>,
+    spread: Spread,
+    turn: AtomicUsize,
+    timeout: Duration,
+}
+
+impl<K> fmt::Debug for LongPool<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LongPool")
+            .field("links", &self.members.len())
+            .field("spread", &self.spread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Key> LongPool<K> {
+    pub(crate) fn new(clients: Vec<LongClient<K>>, spread: Spread, timeout: Duration) -> Self {
+        LongPool {
+            members: clients
+                .into_iter()
+                .map(|client| Member {
+                    client,
+                    in_flight: AtomicUsize::new(0),
+                    requests: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                    moved: AtomicU64::new(0),
+                })
+                .collect(),
+            spread,
+            turn: AtomicUsize::new(0),
+            timeout,
+        }
+    }
+
+    /// Sends a request on one of the connections and waits for its reply, all within `timeout`
+    /// (every try included). See [`LongSender::request`](crate::LongSender::request).
+    ///
+    /// # Errors
+    /// As `LongSender::request`; [`Error::NotSent`] when no connection took it in time.
+    pub async fn request(&self, body: impl IntoMessage, timeout: Duration) -> Result<Bytes, Error> {
+        let deadline = deadline_after(timeout);
+        let body = body.into_message();
+        let mut tried = vec![false; self.members.len()];
+        let mut last = None;
+        loop {
+            let views: Vec<LinkView> = self
+                .members
+                .iter()
+                .zip(&tried)
+                .map(|(m, &tried)| LinkView {
+                    up: m.client.connected_to().is_some(),
+                    in_flight: m.in_flight.load(Ordering::Relaxed),
+                    tried,
+                })
+                .collect();
+            let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+            let Some(i) = pick(self.spread, turn, &views) else {
+                return Err(
+                    last.unwrap_or(Error::not_sent(NotSent::Deadline { last_failure: None }))
+                );
+            };
+            tried[i] = true;
+            let member = &self.members[i];
+            // Given up untaken when this connection drops (while it is up; a connection that is
+            // down already is waited on).
+            let mut state = member.client.state();
+            let was_up = views[i].up;
+            let leave = async move {
+                if !was_up {
+                    std::future::pending::<()>().await;
+                }
+                let _ = state.wait_for(|s| s.connected.is_none()).await;
+            };
+            member.in_flight.fetch_add(1, Ordering::Relaxed);
+            let result = member
+                .client
+                .sender_ref()
+                .request_until(body.clone(), deadline, leave)
+                .await;
+            member.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match result {
+                Err(Error::NotSent {
+                    reason: NotSent::Closed,
+                }) if Instant::now() < deadline => {
+                    member.moved.fetch_add(1, Ordering::Relaxed);
+                    last = Some(Error::not_sent(NotSent::Closed));
+                }
+                result => {
+                    member.requests.fetch_add(1, Ordering::Relaxed);
+                    if result.is_err() {
+                        member.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// [`request`](Self::request) within the pool's default timeout (the builder's `timeout`).
+    ///
+    /// # Errors
+    /// As `request`.
+    pub async fn request_default(&self, body: impl IntoMessage) -> Result<Bytes, Error> {
+        self.request(body, self.timeout).await
+    }
+
+    /// The connections now: health and counters, in the pool's order.
+    pub fn links(&self) -> Vec<PoolLink> {
+        self.members
+            .iter()
+            .map(|m| PoolLink {
+                connected_to: m.client.connected_to(),
+                in_flight: m.in_flight.load(Ordering::Relaxed),
+                requests: m.requests.load(Ordering::Relaxed),
+                failed: m.failed.load(Ordering::Relaxed),
+                moved: m.moved.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// The pool's connections, for their events and incoming messages.
+    pub fn clients(&self) -> impl Iterator<Item = &LongClient<K>> {
+        self.members.iter().map(|m| &m.client)
+    }
+
+    /// Waits until at least one connection is up, within `timeout`; returns how many are.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] when none came up in time.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<usize, Error> {
+        let deadline = deadline_after(timeout);
+        let up = || {
+            self.members
+                .iter()
+                .filter(|m| m.client.connected_to().is_some())
+                .count()
+        };
+        let mut last = None;
+        for m in &self.members {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match m.client.wait_connected(left).await {
+                Ok(_) => {}
+                Err(e) => last = Some(e),
+            }
+        }
+        match up() {
+            0 => Err(last.unwrap_or(Error::NotConnected {
+                waited: timeout,
+                last: None,
+            })),
+            n => Ok(n),
+        }
+    }
+
+    /// Closes every connection (see [`LongClient::close`]).
+    pub async fn close(&self) {
+        for m in &self.members {
+            m.client.close().await;
+        }
+    }
+}
+
+/// A [`LongPool`] for plain threads, from
+/// [`LongClientBuilder::start_pool_blocking`](crate::LongClientBuilder::start_pool_blocking):
+/// every call blocks the calling thread (not from inside an async runtime: [`Error::Config`]
+/// there).
+#[derive(Debug)]
+pub struct BlockingLongPool<K = ()> {
+    pool: LongPool<K>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<K: Key> BlockingLongPool<K> {
+    pub(crate) fn new(pool: LongPool<K>, runtime: tokio::runtime::Handle) -> Self {
+        BlockingLongPool { pool, runtime }
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> Result<F::Output, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Config(crate::error::ConfigError::BlockingInRuntime));
+        }
+        Ok(self.runtime.block_on(future))
+    }
+
+    /// See [`LongPool::request`].
+    ///
+    /// # Errors
+    /// As `LongPool::request`.
+    pub fn request(&self, body: impl IntoMessage, timeout: Duration) -> Result<Bytes, Error> {
+        self.block_on(self.pool.request(body, timeout))?
+    }
+
+    /// See [`LongPool::wait_connected`].
+    ///
+    /// # Errors
+    /// As `LongPool::wait_connected`.
+    pub fn wait_connected(&self, timeout: Duration) -> Result<usize, Error> {
+        self.block_on(self.pool.wait_connected(timeout))?
+    }
+
+    /// See [`LongPool::links`].
+    pub fn links(&self) -> Vec<PoolLink> {
+        self.pool.links()
+    }
+
+    /// Closes every connection.
+    pub fn close(&self) {
+        let _ = self.block_on(self.pool.close());
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use msgframe_codec::Framing;
 
-use super::config::Config;
+use super::config::{Config, Inbound, Simplex};
 use super::connect::Security;
 use super::driver::Driver;
 use super::hook::{BoxFuture, Session};
@@ -22,6 +22,7 @@ use crate::policy::backoff::{Backoff, HostOrder};
 use crate::session::{ClientRules, Overflow};
 use crate::socket::Keepalive;
 use crate::Error;
+use crate::OutboundReads;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Options of a [`LongClient`]; [`start`](LongClientBuilder::start) it inside a tokio runtime or
@@ -67,6 +68,7 @@ impl LongClientBuilder<()> {
                 on_connect: None,
                 security: Security::Plain,
                 reconnect: true,
+                simplex: None,
                 rules: Arc::new(ClientRules::new(|_| Some(()))),
             },
             rules: ClientRules::new(|_| Some(())),
@@ -140,6 +142,57 @@ impl<K: Key> LongClientBuilder<K> {
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.config.reconnect = reconnect;
         self
+    }
+
+    /// Two links (asynchronous simplex), as card-switch links often run: the hosts given to the
+    /// builder are dialled for the **outbound** link, which only carries what this side sends;
+    /// replies and the peer's own messages arrive on the **inbound** link, dialled to one of
+    /// `inbound_hosts` once the outbound link is up. Requests go out on one and their replies are
+    /// matched on the other, by key as ever. The pair is one connection to the rest of the client:
+    /// connected when both links are, lost when either is (requests in flight then fail with
+    /// their exact outcome), re-established together with the same backoff and events.
+    pub fn simplex_dial<H: Into<String>>(
+        mut self,
+        inbound_hosts: impl IntoIterator<Item = H>,
+    ) -> Self {
+        self.config.simplex = Some(Simplex {
+            inbound: Inbound::Dial(inbound_hosts.into_iter().map(Into::into).collect()),
+            outbound_reads: OutboundReads::default(),
+        });
+        self
+    }
+
+    /// Two links (see [`simplex_dial`](Self::simplex_dial)) where the peer dials the inbound
+    /// link: this side listens on `addr` and takes a connection from the address of the
+    /// outbound link's peer (others are closed) within the connect timeout. Plain TCP only.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn simplex_listen(mut self, addr: impl std::net::ToSocketAddrs) -> Result<Self, Error> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        self.config.simplex = Some(Simplex {
+            inbound: Inbound::Listen(Arc::new(listener)),
+            outbound_reads: OutboundReads::default(),
+        });
+        Ok(self)
+    }
+
+    /// What bytes arriving on a simplex pair's outbound link mean (default
+    /// [`OutboundReads::Error`]).
+    pub fn outbound_reads(mut self, reads: OutboundReads) -> Self {
+        if let Some(simplex) = &mut self.config.simplex {
+            simplex.outbound_reads = reads;
+        }
+        self
+    }
+
+    /// The local address a simplex pair listens on for its inbound link, when it listens.
+    pub fn simplex_listening_on(&self) -> Option<std::net::SocketAddr> {
+        match &self.config.simplex.as_ref()?.inbound {
+            Inbound::Listen(listener) => listener.local_addr().ok(),
+            Inbound::Dial(_) => None,
+        }
     }
 
     /// Delays between reconnect rounds (default: from 1 s, doubling, up to 60 s, 20% jitter).
@@ -322,6 +375,7 @@ impl<K: Key> LongClientBuilder<K> {
             on_connect: c.on_connect,
             security: c.security,
             reconnect: c.reconnect,
+            simplex: c.simplex,
             rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
         };
         Self::spawn(

@@ -11,9 +11,9 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
-use super::config::Config;
+use super::config::{Config, Inbound, Simplex};
 use super::connect::{open, BoxRead, BoxWrite, Link};
-use super::event::Event;
+use super::event::{Event, OutboundReads};
 use super::hook::Session;
 use super::sender::Outgoing;
 use super::state::LinkState;
@@ -36,6 +36,15 @@ pub(crate) struct Driver<K> {
 
 type Session_<K> = ClientSession<K, Reply<Completed>>;
 
+/// Reads what arrives on a simplex pair's outbound link.
+async fn side_read(side: &mut Option<BoxRead>, buf: &mut [u8]) -> std::io::Result<usize> {
+    use tokio::io::AsyncReadExt;
+    match side {
+        Some(side) => side.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What woke the connection's loop.
 enum Input<K> {
     Shutdown,
@@ -45,6 +54,8 @@ enum Input<K> {
     /// Handled where it happened.
     Done,
     Timer,
+    /// Bytes (or the end) on a simplex pair's outbound link.
+    Side(std::io::Result<usize>),
 }
 
 impl<K: Key> Driver<K> {
@@ -109,10 +120,32 @@ impl<K: Key> Driver<K> {
         while !self.shutting_down() {
             let (attempt, delay) = match self.connect_round(&reconnect).await {
                 Some((index, link)) => {
+                    let host = c.hosts[index].clone();
+                    // A simplex pair: the inbound link too, or the round failed.
+                    let inbound = match &c.simplex {
+                        None => None,
+                        Some(simplex) => match self.inbound(simplex, link.peer).await {
+                            Ok(inbound) => Some(inbound),
+                            Err(error) => {
+                                self.emit(Event::ConnectFailed {
+                                    host: format!("{host} (inbound link)"),
+                                    error: Arc::new(error),
+                                });
+                                if self.shutting_down() || !c.reconnect {
+                                    break;
+                                }
+                                let (attempt, delay) = reconnect.round_failed(jitter.sample());
+                                self.emit(Event::Reconnecting { attempt, delay });
+                                if self.pause(delay).await {
+                                    break;
+                                }
+                                continue;
+                            }
+                        },
+                    };
                     reconnect.connected(index);
                     let started = Instant::now();
-                    let host = c.hosts[index].clone();
-                    let ended = self.connection(&host, link).await;
+                    let ended = self.connection(&host, link, inbound).await;
                     // After a shutdown, only `Shutdown` is reported, however the connection ended.
                     if self.shutting_down() {
                         break;
@@ -160,14 +193,70 @@ impl<K: Key> Driver<K> {
         None
     }
 
+    /// A simplex pair's inbound link: dialled to one of its hosts in turn, or accepted from the
+    /// outbound link's peer on the listener, within the connect timeout.
+    async fn inbound(
+        &mut self,
+        simplex: &Simplex,
+        outbound_peer: std::net::SocketAddr,
+    ) -> Result<Link, Error> {
+        let c = Arc::clone(&self.config);
+        let deadline = Instant::now() + c.connect_timeout;
+        let mut shutdown = self.shutdown.clone();
+        let obtain = async {
+            match &simplex.inbound {
+                Inbound::Dial(hosts) => {
+                    let mut last = None;
+                    for host in hosts {
+                        match open(
+                            host,
+                            c.connect_timeout,
+                            deadline,
+                            c.keepalive.as_ref(),
+                            &c.security,
+                        )
+                        .await
+                        {
+                            Ok(link) => return Ok(link),
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                    Err(
+                        last.unwrap_or(Error::Config(crate::error::ConfigError::Other(
+                            "a simplex pair needs at least one inbound host".into(),
+                        ))),
+                    )
+                }
+                Inbound::Listen(listener) => {
+                    accept_inbound(listener, outbound_peer, &c, deadline).await
+                }
+            }
+        };
+        tokio::select! {
+            result = obtain => result,
+            () = signalled(&mut shutdown) => Err(Error::Shutdown),
+        }
+    }
+
     /// Runs one connection until it ends: why it ended, or `None` when the hook failed (already
     /// reported) or the client shut down while it ran.
-    async fn connection(&mut self, host: &str, link: Link) -> Option<Arc<Disconnect>> {
+    async fn connection(
+        &mut self,
+        host: &str,
+        link: Link,
+        inbound: Option<Link>,
+    ) -> Option<Arc<Disconnect>> {
         let config = Arc::clone(&self.config);
+        // A simplex pair reads the inbound link, writes the outbound one, and watches the
+        // outbound link's reading half; the inbound link's writing half stays open, unused.
+        let (read, side, _unused) = match inbound {
+            Some(inbound) => (inbound.read, Some(link.read), Some(inbound.write)),
+            None => (link.read, None, None),
+        };
         let mut session = Session {
             host: host.to_owned(),
             addr: link.peer,
-            reader: MessageReader::new(link.read, config.framing.clone()),
+            reader: MessageReader::new(read, config.framing.clone()),
             writer: MessageWriter::new(link.write, config.framing.clone()),
             keepalive: link.keepalive,
         };
@@ -199,7 +288,7 @@ impl<K: Key> Driver<K> {
             host: host.to_owned(),
             addr,
         });
-        let cause = self.drive(reader, writer).await;
+        let cause = self.drive(reader, writer, side).await;
         self.state.send_modify(|s| s.connected = None);
         Some(cause)
     }
@@ -210,7 +299,14 @@ impl<K: Key> Driver<K> {
         &mut self,
         mut reader: MessageReader<BoxRead, Framing>,
         mut writer: MessageWriter<BoxWrite, Framing>,
+        mut side: Option<BoxRead>,
     ) -> Arc<Disconnect> {
+        let ignore_side = self
+            .config
+            .simplex
+            .as_ref()
+            .is_some_and(|s| s.outbound_reads == OutboundReads::Ignore);
+        let mut side_buf = [0u8; 256];
         let mut session: Session_<K> = ClientSession::new(Arc::clone(&self.config.rules), now());
         let mut shutdown = self.shutdown.clone();
         let mut timer = Timer::new();
@@ -251,6 +347,7 @@ impl<K: Key> Driver<K> {
                     Input::Done
                 }
                 () = timer.fired() => Input::Timer,
+                read = side_read(&mut side, &mut side_buf), if side.is_some() => Input::Side(read),
             };
             let now = now();
             match input {
@@ -277,6 +374,26 @@ impl<K: Key> Driver<K> {
                 }
                 Input::Done => {}
                 Input::Timer => session.handle_timeout(now),
+                Input::Side(Ok(0)) => {
+                    // The peer closed the outbound link: the pair is lost.
+                    side = None;
+                    session.handle_read_error(now, msgframe_io::Error::Closed);
+                }
+                Input::Side(Ok(n)) if ignore_side => {
+                    tracing::warn!(bytes = n, "bytes on the outbound (send-only) link: ignored");
+                }
+                Input::Side(Ok(n)) => {
+                    side = None;
+                    let broke = std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the peer sent {n} bytes on the outbound (send-only) link"),
+                    );
+                    session.handle_read_error(now, msgframe_io::Error::Io(broke));
+                }
+                Input::Side(Err(e)) => {
+                    side = None;
+                    session.handle_read_error(now, msgframe_io::Error::Io(e));
+                }
             }
         }
     }
@@ -316,5 +433,41 @@ impl<K: Key> Driver<K> {
             }
             Err(TrySendError::Full(message)) => session.delivery_refused(now(), message),
         }
+    }
+}
+
+/// The inbound link a peer dials: the first connection on `listener` from `peer`'s address before
+/// `deadline` (others are closed).
+async fn accept_inbound<K>(
+    listener: &std::net::TcpListener,
+    peer: std::net::SocketAddr,
+    config: &Config<K>,
+    deadline: Instant,
+) -> Result<Link, Error> {
+    let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+    loop {
+        let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
+        let (stream, from) = match accepted {
+            Ok(accepted) => accepted?,
+            Err(_) => {
+                return Err(Error::NotConnected {
+                    waited: config.connect_timeout,
+                    last: None,
+                })
+            }
+        };
+        if from.ip() != peer.ip() {
+            tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
+            continue;
+        }
+        crate::socket::configure(&stream, config.keepalive.as_ref())?;
+        let keepalive = Err(std::io::Error::other("not read for an inbound link"));
+        let (read, write) = stream.into_split();
+        return Ok(Link {
+            read: Box::new(read),
+            write: Box::new(write),
+            peer: from,
+            keepalive,
+        });
     }
 }

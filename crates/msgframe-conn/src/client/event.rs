@@ -68,3 +68,14 @@ pub enum Event {
     /// The client was shut down.
     Shutdown,
 }
+
+/// What bytes arriving on a simplex pair's outbound (send-only) link mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OutboundReads {
+    /// The peer broke the pair's rule: the pair is dropped and re-established. The default.
+    #[default]
+    Error,
+    /// Discarded (each time logged).
+    Ignore,
+}

@@ -18,7 +18,7 @@ mod state;
 
 pub use blocking::{BlockingLongClient, BlockingReceiver, BlockingSender};
 pub use builder::LongClientBuilder;
-pub use event::Event;
+pub use event::{Event, OutboundReads};
 pub use hook::{BoxFuture, Session};
 pub use long::LongClient;
 pub use pool::{BlockingLongPool, LongPool, PoolLink};

@@ -1,0 +1,213 @@
+//! Two-link (asynchronous simplex) connections on loopback: requests out on one link, replies in
+//! on the other, matched by key; the inbound link dialled or accepted.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use msgframe_conn::{Disconnect, Event, LongClient};
+use msgframe_tokio::{MessageReader, MessageWriter};
+use support::be2;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+
+const S: Duration = Duration::from_secs(1);
+
+fn key(m: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(m.get(..4)?.try_into().ok()?))
+}
+
+/// The host's side of a pair: reads requests on `requests`, answers them on `replies` in batches
+/// whose order is reversed, after an unsolicited greeting.
+async fn host_pair(requests: TcpStream, replies: TcpStream) {
+    let mut reader = MessageReader::new(requests, be2());
+    let mut writer = MessageWriter::new(replies, be2());
+    writer
+        .write_message(b"\xff\xff\xff\xffhello")
+        .await
+        .unwrap();
+    let mut batch = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_millis(5), reader.read_message()).await;
+        match next {
+            Ok(Ok(m)) => {
+                batch.push(m);
+                if batch.len() < 50 {
+                    continue;
+                }
+            }
+            Ok(Err(_)) => return,
+            Err(_) => {}
+        }
+        // Replies in another order than the requests came.
+        while let Some(m) = batch.pop() {
+            if writer.write_message(&m).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A host that accepts the outbound link on one port and the inbound link on another.
+async fn dialled_host() -> (SocketAddr, SocketAddr) {
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let replies = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addrs = (
+        requests.local_addr().unwrap(),
+        replies.local_addr().unwrap(),
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((out, _)) = requests.accept().await else {
+                return;
+            };
+            let Ok((back, _)) = replies.accept().await else {
+                return;
+            };
+            tokio::spawn(host_pair(out, back));
+        }
+    });
+    addrs
+}
+
+async fn next_event<T>(
+    events: &mut broadcast::Receiver<Event>,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    tokio::time::timeout(5 * S, async {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    if let Some(t) = pick(&e) {
+                        return t;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_over_a_pair_with_shuffled_replies_all_match() {
+    let (requests, replies) = dialled_host().await;
+    let mut client = LongClient::builder([requests.to_string()], be2())
+        .match_replies(key)
+        .max_in_flight(1_000)
+        .simplex_dial([replies.to_string()])
+        .start()
+        .unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..1_000u32 {
+        let sender = client.sender();
+        tasks.spawn(async move {
+            let reply = sender
+                .request(n.to_be_bytes().to_vec(), 10 * S)
+                .await
+                .unwrap();
+            assert_eq!(key(&reply), Some(n));
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    // The host's own message, matching no request, came in on the inbound link.
+    let greeting = tokio::time::timeout(S, client.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&greeting[4..], b"hello");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn the_peer_may_dial_the_inbound_link() {
+    // The host accepts our outbound link, then dials our listener for the way back.
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let requests_addr = requests.local_addr().unwrap();
+    let builder = LongClient::builder([requests_addr.to_string()], be2())
+        .match_replies(key)
+        .simplex_listen("127.0.0.1:0")
+        .unwrap();
+    let listening = builder.simplex_listening_on().unwrap();
+    tokio::spawn(async move {
+        let (out, _) = requests.accept().await.unwrap();
+        let back = TcpStream::connect(listening).await.unwrap();
+        host_pair(out, back).await;
+    });
+    let client = builder.start().unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..20u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    client.close().await;
+}
+
+#[tokio::test]
+async fn bytes_on_the_outbound_link_break_the_pair_and_it_is_rebuilt() {
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let replies = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (r, b) = (
+        requests.local_addr().unwrap(),
+        replies.local_addr().unwrap(),
+    );
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let Ok((mut out, _)) = requests.accept().await else {
+                return;
+            };
+            let Ok((back, _)) = replies.accept().await else {
+                return;
+            };
+            if first {
+                first = false;
+                // The host wrongly answers on the outbound link.
+                tokio::io::AsyncWriteExt::write_all(&mut out, b"\x00\x02no")
+                    .await
+                    .unwrap();
+                tokio::time::sleep(S).await;
+                continue;
+            }
+            tokio::spawn(host_pair(out, back));
+        }
+    });
+    let client = LongClient::builder([r.to_string()], be2())
+        .match_replies(key)
+        .simplex_dial([b.to_string()])
+        .backoff(msgframe_conn::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(50),
+        ))
+        .start()
+        .unwrap();
+    let mut events = client.events();
+    let reason = next_event(&mut events, |e| match e {
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(matches!(*reason, Disconnect::Read(_)), "{reason}");
+    assert!(reason.to_string().contains("outbound"), "{reason}");
+    next_event(&mut events, |e| {
+        matches!(e, Event::Connected { .. }).then_some(())
+    })
+    .await;
+    let reply = client
+        .request(7u32.to_be_bytes().to_vec(), 5 * S)
+        .await
+        .unwrap();
+    assert_eq!(key(&reply), Some(7));
+    let _: Bytes = reply;
+    client.close().await;
+}

@@ -310,6 +310,10 @@ pub enum Disconnect {
     /// The program shut the client or server down.
     #[error("shut down")]
     Shutdown,
+    /// Another link of this connection's all-or-nothing group broke: every link is closed and the
+    /// group rebuilt together.
+    #[error("another link of its group broke")]
+    GroupBroken,
     /// The program closed this connection ([`Connection::close`](crate::Connection::close)).
     #[error("closed by the server")]
     Closed,
@@ -324,6 +328,7 @@ impl Disconnect {
             | Disconnect::WriteTimedOut(_)
             | Disconnect::Reaped(_) => Fault::Peer,
             Disconnect::Read(e) | Disconnect::Write(e) => io_fault(e),
+            Disconnect::GroupBroken => Fault::Network,
             Disconnect::IncomingOverflow
             | Disconnect::Handler
             | Disconnect::Shutdown

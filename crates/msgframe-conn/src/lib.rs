@@ -43,8 +43,8 @@ pub mod tls;
 
 pub use client::{
     BlockingLongClient, BlockingLongPool, BlockingReceiver, BlockingSender, BoxFuture, ClosePolicy,
-    Event, LongClient, LongClientBuilder, LongPool, LongReceiver, LongSender, OutboundReads,
-    PoolLink, Session, ShortClient,
+    Event, GroupEvent, GroupRule, LongClient, LongClientBuilder, LongPool, LongReceiver,
+    LongSender, OutboundReads, PoolLink, Session, ShortClient,
 };
 pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};

@@ -583,3 +583,24 @@ fn send_and_close_closes_after_the_reply_is_written() {
         matches!(&server_events(&mut s)[..], [ServerEvent::Closed(c)] if matches!(**c, Disconnect::Handler))
     );
 }
+
+#[test]
+fn abort_ends_every_call_at_once_with_its_exact_outcome() {
+    let t0 = Instant::now();
+    let mut s = client(ClientRules::new(key), t0);
+    s.request(t0, 1, q(1), t0 + S, Call::new(1));
+    write_all(&mut s, t0);
+    s.send(t0, Bytes::from_static(b"m"), t0 + S, Call::new(2));
+    assert!(s.poll_transmit(t0).is_some());
+    s.abort(t0 + MS, Disconnect::GroupBroken);
+    let ev = events(&mut s);
+    assert!(matches!(
+        outcome_of(&ev, 1),
+        Some(Err(Error::ConnectionLost { written: true, cause })) if matches!(**cause, Disconnect::GroupBroken)
+    ));
+    assert!(matches!(
+        outcome_of(&ev, 2),
+        Some(Err(Error::ConnectionLost { written: false, .. }))
+    ));
+    assert!(s.is_closed());
+}

@@ -12,6 +12,7 @@ use super::driver::Driver;
 use super::hook::{BoxFuture, Session};
 use super::lifeline::Lifeline;
 use super::long::LongClient;
+use super::pool::GroupRule;
 use super::receiver::LongReceiver;
 use super::sender::LongSender;
 use super::state::LinkState;
@@ -314,7 +315,25 @@ impl<K: Key> LongClientBuilder<K> {
     ) -> Result<super::pool::LongPool<K>, Error> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Config(ConfigError::NoRuntime("LongClientBuilder::start_pool")))?;
-        self.pool_on(links, spread, &handle)
+        self.pool_on(links, spread, GroupRule::Independent, &handle)
+    }
+
+    /// Starts a group of `links` connections treated as one, by `rule`: under
+    /// [`GroupRule::AllOrNothing`], when any link breaks every link is closed and the group rebuilt
+    /// together, requests in flight fail at once, and nothing is written while the group is
+    /// incomplete. Requests spread over the links by `spread`; see [`LongPool`](crate::LongPool).
+    ///
+    /// # Errors
+    /// As [`start_pool`](Self::start_pool).
+    pub fn start_group(
+        self,
+        links: usize,
+        rule: GroupRule,
+        spread: crate::policy::Spread,
+    ) -> Result<super::pool::LongPool<K>, Error> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Config(ConfigError::NoRuntime("LongClientBuilder::start_group")))?;
+        self.pool_on(links, spread, rule, &handle)
     }
 
     /// [`start_pool`](Self::start_pool) on a runtime this crate owns, for synchronous programs.
@@ -327,7 +346,7 @@ impl<K: Key> LongClientBuilder<K> {
         spread: crate::policy::Spread,
     ) -> Result<super::pool::BlockingLongPool<K>, Error> {
         let handle = crate::blocking::handle()?;
-        let pool = self.pool_on(links, spread, &handle)?;
+        let pool = self.pool_on(links, spread, GroupRule::Independent, &handle)?;
         Ok(super::pool::BlockingLongPool::new(pool, handle))
     }
 
@@ -335,6 +354,7 @@ impl<K: Key> LongClientBuilder<K> {
         self,
         links: usize,
         spread: crate::policy::Spread,
+        rule: GroupRule,
         runtime: &tokio::runtime::Handle,
     ) -> Result<super::pool::LongPool<K>, Error> {
         if links == 0 {
@@ -346,7 +366,9 @@ impl<K: Key> LongClientBuilder<K> {
         let clients = (0..links)
             .map(|_| self.clone().start_on(runtime))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(super::pool::LongPool::new(clients, spread, timeout))
+        Ok(super::pool::LongPool::new(
+            clients, spread, timeout, rule, runtime,
+        ))
     }
 
     /// Starts the client on a runtime this crate owns, for synchronous programs.
@@ -411,6 +433,7 @@ impl<K: Key> LongClientBuilder<K> {
         let (events_tx, events_rx) = broadcast::channel(256);
         let (state_tx, state_rx) = watch::channel(LinkState::default());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (reset_tx, reset) = watch::channel(0u64);
         let config = Arc::new(config);
         let driver = Driver {
             config: Arc::clone(&config),
@@ -419,6 +442,7 @@ impl<K: Key> LongClientBuilder<K> {
             events: events_tx.clone(),
             state: state_tx,
             shutdown: shutdown_rx,
+            reset,
         };
         let driver = runtime.spawn(driver.run());
         let lifeline = Arc::new(Lifeline::new(shutdown_tx, driver));
@@ -432,7 +456,7 @@ impl<K: Key> LongClientBuilder<K> {
         );
         let receiver = LongReceiver::new(incoming_rx, Arc::clone(&lifeline));
         Ok(LongClient::new(
-            sender, receiver, events_rx, events_tx, state_rx, lifeline,
+            sender, receiver, events_rx, events_tx, state_rx, lifeline, reset_tx,
         ))
     }
 }

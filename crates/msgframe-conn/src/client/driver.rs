@@ -32,6 +32,9 @@ pub(crate) struct Driver<K> {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) state: watch::Sender<LinkState>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Ends the current connection at once when it changes (a link group rebuilding itself);
+    /// resets asked for before a connection began do not touch it.
+    pub(crate) reset: watch::Receiver<u64>,
 }
 
 type Session_<K> = ClientSession<K, Reply<Completed>>;
@@ -56,6 +59,8 @@ enum Input<K> {
     Timer,
     /// Bytes (or the end) on a simplex pair's outbound link.
     Side(std::io::Result<usize>),
+    /// Drop the connection now (its group broke).
+    Reset,
 }
 
 impl<K: Key> Driver<K> {
@@ -307,6 +312,8 @@ impl<K: Key> Driver<K> {
             .as_ref()
             .is_some_and(|s| s.outbound_reads == OutboundReads::Ignore);
         let mut side_buf = [0u8; 256];
+        let mut reset = self.reset.clone();
+        reset.borrow_and_update();
         let mut session: Session_<K> = ClientSession::new(Arc::clone(&self.config.rules), now());
         let mut shutdown = self.shutdown.clone();
         let mut timer = Timer::new();
@@ -348,6 +355,7 @@ impl<K: Key> Driver<K> {
                 }
                 () = timer.fired() => Input::Timer,
                 read = side_read(&mut side, &mut side_buf), if side.is_some() => Input::Side(read),
+                Ok(()) = reset.changed() => Input::Reset,
             };
             let now = now();
             match input {
@@ -374,6 +382,7 @@ impl<K: Key> Driver<K> {
                 }
                 Input::Done => {}
                 Input::Timer => session.handle_timeout(now),
+                Input::Reset => session.abort(now, Disconnect::GroupBroken),
                 Input::Side(Ok(0)) => {
                     // The peer closed the outbound link: the pair is lost.
                     side = None;

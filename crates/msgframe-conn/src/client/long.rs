@@ -52,6 +52,7 @@ pub struct LongClient<K = ()> {
     events_tx: broadcast::Sender<Event>,
     state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
+    reset: Arc<watch::Sender<u64>>,
 }
 
 impl<K> fmt::Debug for LongClient<K> {
@@ -70,6 +71,7 @@ impl<K> LongClient<K> {
         events_tx: broadcast::Sender<Event>,
         state: watch::Receiver<LinkState>,
         lifeline: Arc<Lifeline>,
+        reset: watch::Sender<u64>,
     ) -> Self {
         LongClient {
             sender,
@@ -78,7 +80,14 @@ impl<K> LongClient<K> {
             events_tx,
             state,
             lifeline,
+            reset: Arc::new(reset),
         }
+    }
+
+    /// What drops the current connection at once (requests in flight end with their exact
+    /// outcome; the client then reconnects as after any loss): bump its generation.
+    pub(crate) fn reset_handle(&self) -> Arc<watch::Sender<u64>> {
+        Arc::clone(&self.reset)
     }
 }
 

@@ -6,10 +6,15 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
+use super::event::Event;
 use super::long::LongClient;
+use crate::error::Disconnect;
 use crate::error::NotSent;
 use crate::message::{IntoMessage, Key};
 use crate::policy::spread::{pick, LinkView, Spread};
@@ -72,6 +77,39 @@ pub struct LongPool<K = ()> {
     spread: Spread,
     turn: AtomicUsize,
     timeout: Duration,
+    rule: GroupRule,
+    /// Whether every link is connected.
+    complete: watch::Receiver<bool>,
+    group_events: broadcast::Sender<GroupEvent>,
+}
+
+/// What a link group does when one of its links breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupRule {
+    /// Each link on its own: the others go on (a pool). The default.
+    #[default]
+    Independent,
+    /// When any link breaks, every link is closed and the group rebuilt together; requests in
+    /// flight on any link fail at once with their exact outcome; nothing is written while the
+    /// group is incomplete (the rule card-switch specifications describe).
+    AllOrNothing,
+}
+
+/// Something that happened to a link group as a whole (each link's own events come from
+/// [`LongPool::clients`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// Every link is connected.
+    Complete,
+    /// Link `link` broke (under [`GroupRule::AllOrNothing`] the others are closed too).
+    Broken {
+        /// The link, in the group's order.
+        link: usize,
+        /// Why.
+        reason: Arc<Disconnect>,
+    },
 }
 
 impl<K> fmt::Debug for LongPool<K> {
@@ -84,8 +122,28 @@ impl<K> fmt::Debug for LongPool<K> {
 }
 
 impl<K: Key> LongPool<K> {
-    pub(crate) fn new(clients: Vec<LongClient<K>>, spread: Spread, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        clients: Vec<LongClient<K>>,
+        spread: Spread,
+        timeout: Duration,
+        rule: GroupRule,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self {
+        let (complete_tx, complete) = watch::channel(false);
+        let (group_events, _) = broadcast::channel(256);
+        let events = clients.iter().map(LongClient::events).collect();
+        let resets = clients.iter().map(LongClient::reset_handle).collect();
+        runtime.spawn(supervise(
+            events,
+            resets,
+            rule,
+            complete_tx,
+            group_events.clone(),
+        ));
         LongPool {
+            rule,
+            complete,
+            group_events,
             members: clients
                 .into_iter()
                 .map(|client| Member {
@@ -113,6 +171,19 @@ impl<K: Key> LongPool<K> {
         let mut tried = vec![false; self.members.len()];
         let mut last = None;
         loop {
+            if self.rule == GroupRule::AllOrNothing {
+                // Nothing is written while the group is incomplete.
+                let mut complete = self.complete.clone();
+                if tokio::time::timeout_at(deadline, complete.wait_for(|c| *c))
+                    .await
+                    .is_err()
+                {
+                    return Err(
+                        last.unwrap_or(Error::not_sent(NotSent::Deadline { last_failure: None }))
+                    );
+                }
+                tried.iter_mut().for_each(|t| *t = false);
+            }
             let views: Vec<LinkView> = self
                 .members
                 .iter()
@@ -135,11 +206,17 @@ impl<K: Key> LongPool<K> {
             // down already is waited on).
             let mut state = member.client.state();
             let was_up = views[i].up;
+            let mut complete = self.complete.clone();
+            let whole_group = self.rule == GroupRule::AllOrNothing;
             let leave = async move {
                 if !was_up {
                     std::future::pending::<()>().await;
                 }
-                let _ = state.wait_for(|s| s.connected.is_none()).await;
+                tokio::select! {
+                    _ = state.wait_for(|s| s.connected.is_none()) => {}
+                    // The group broke: not written while it is incomplete.
+                    _ = complete.wait_for(|c| !*c), if whole_group => {}
+                }
             };
             member.in_flight.fetch_add(1, Ordering::Relaxed);
             let result = member
@@ -222,6 +299,17 @@ impl<K: Key> LongPool<K> {
         }
     }
 
+    /// The group's events: complete, broken (each link's own come from
+    /// [`clients`](Self::clients)). Events from before the call are not replayed.
+    pub fn group_events(&self) -> broadcast::Receiver<GroupEvent> {
+        self.group_events.subscribe()
+    }
+
+    /// Whether every link is connected now.
+    pub fn is_complete(&self) -> bool {
+        *self.complete.borrow()
+    }
+
     /// Closes every connection (see [`LongClient::close`]).
     pub async fn close(&self) {
         for m in &self.members {
@@ -276,5 +364,68 @@ impl<K: Key> BlockingLongPool<K> {
     /// Closes every connection.
     pub fn close(&self) {
         let _ = self.block_on(self.pool.close());
+    }
+}
+
+/// Watches a group's links: completeness, breaks, and under [`GroupRule::AllOrNothing`] the
+/// closing of every other link when one breaks. Ends when every link's events end.
+async fn supervise(
+    events: Vec<broadcast::Receiver<Event>>,
+    resets: Vec<Arc<watch::Sender<u64>>>,
+    rule: GroupRule,
+    complete: watch::Sender<bool>,
+    group_events: broadcast::Sender<GroupEvent>,
+) {
+    let n = events.len();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for (i, mut link_events) in events.into_iter().enumerate() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match link_events.recv().await {
+                    Ok(event) => {
+                        if tx.send((i, event)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut up = vec![false; n];
+    while let Some((i, event)) = rx.recv().await {
+        match event {
+            Event::Connected { .. } => {
+                up[i] = true;
+                if up.iter().all(|u| *u) {
+                    complete.send_replace(true);
+                    let _ = group_events.send(GroupEvent::Complete);
+                }
+            }
+            Event::Disconnected { reason, .. } => {
+                up[i] = false;
+                complete.send_replace(false);
+                if matches!(*reason, Disconnect::GroupBroken) {
+                    // Closed by the rule below, not broken on its own.
+                    continue;
+                }
+                let _ = group_events.send(GroupEvent::Broken { link: i, reason });
+                if rule == GroupRule::AllOrNothing {
+                    for (j, reset) in resets.iter().enumerate() {
+                        if j != i && up[j] {
+                            reset.send_modify(|generation| *generation += 1);
+                        }
+                    }
+                }
+            }
+            Event::Shutdown => {
+                up[i] = false;
+                complete.send_replace(false);
+            }
+            _ => {}
+        }
     }
 }

@@ -406,6 +406,14 @@ impl<K: Key, T: Caller> ClientSession<K, T> {
         (now >= deadline).then(|| Error::not_sent(NotSent::Deadline { last_failure: None }))
     }
 
+    /// Ends the connection at once for `cause` (another link of its group broke, say): every call
+    /// still open ends with its exact outcome, as when the connection is lost.
+    pub fn abort(&mut self, _now: Instant, cause: Disconnect) {
+        if !matches!(self.state, State::Closed) {
+            self.finish(Arc::new(cause));
+        }
+    }
+
     /// Closes on purpose (the program shuts down): nothing more is read or taken, the message
     /// being written may finish within the close grace, waiting requests fail with
     /// [`Disconnect::Shutdown`].

@@ -314,6 +314,9 @@ pub enum Disconnect {
     /// group rebuilt together.
     #[error("another link of its group broke")]
     GroupBroken,
+    /// A simplex peer's return link did not come in time.
+    #[error("the peer's return link did not come in time")]
+    NoReturnLink,
     /// The program closed this connection ([`Connection::close`](crate::Connection::close)).
     #[error("closed by the server")]
     Closed,
@@ -329,6 +332,7 @@ impl Disconnect {
             | Disconnect::Reaped(_) => Fault::Peer,
             Disconnect::Read(e) | Disconnect::Write(e) => io_fault(e),
             Disconnect::GroupBroken => Fault::Network,
+            Disconnect::NoReturnLink => Fault::Peer,
             Disconnect::IncomingOverflow
             | Disconnect::Handler
             | Disconnect::Shutdown

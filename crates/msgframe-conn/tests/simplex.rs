@@ -211,3 +211,46 @@ async fn bytes_on_the_outbound_link_break_the_pair_and_it_is_rebuilt() {
     let _: Bytes = reply;
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_plays_the_host_of_a_pair() {
+    use msgframe_conn::{Connection, Reply, Server};
+    let server = Server::builder(be2())
+        .simplex_return("127.0.0.1:0", 5 * S)
+        .unwrap();
+    let back = server.simplex_return_addr().unwrap();
+    let server = server.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    let mut client = LongClient::builder([addr.to_string()], be2())
+        .match_replies(key)
+        .simplex_dial([back.to_string()])
+        .start()
+        .unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..200u32 {
+        let sender = client.sender();
+        tasks.spawn(async move {
+            let reply = sender
+                .request(n.to_be_bytes().to_vec(), 5 * S)
+                .await
+                .unwrap();
+            assert_eq!(key(&reply), Some(n));
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    // A push goes on the pair's return link too.
+    let conn = handle.connections().pop().unwrap();
+    conn.push(&b"\xff\xff\xff\xffpushed"[..], S).await.unwrap();
+    let pushed = tokio::time::timeout(S, client.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pushed[4..], b"pushed");
+    client.close().await;
+    handle.shutdown();
+}

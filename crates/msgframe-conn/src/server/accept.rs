@@ -31,6 +31,11 @@ pub(crate) async fn serve<H: Handler>(
 ) -> Result<(), Error> {
     let mut shutdown = shared.shutdown.subscribe();
     let mut tasks = JoinSet::new();
+    if let Some(links) = &config.simplex {
+        let links = Arc::clone(links);
+        let shutdown = shared.shutdown.subscribe();
+        tokio::spawn(async move { links.accept(shutdown).await });
+    }
     let mut next_id = 0u64;
     tracing::info!(addr = %shared.local_addr, "serving");
     loop {

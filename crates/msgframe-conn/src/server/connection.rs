@@ -384,11 +384,25 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
 ) -> Arc<Disconnect> {
+    // A simplex pair: this connection carries the peer's requests; replies and pushes go on its
+    // return link, which the peer dials on the second listener.
+    let mut back = match &config.simplex {
+        Some(links) => match links.take(connection.peer().ip()).await {
+            Some(back) => Some(back),
+            None => {
+                let cause = Arc::new(Disconnect::NoReturnLink);
+                pushes.ended(&cause);
+                return cause;
+            }
+        },
+        None => None,
+    };
     handler.opened(&connection);
     // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
     let mut reader = MessageReader::new(stream, config.framing.clone());
     let cause = Box::pin(drive(
         &mut reader,
+        back.as_mut(),
         &connection,
         &pushes,
         &*handler,
@@ -439,6 +453,7 @@ enum Io {
 /// session.
 async fn drive<H: Handler, S: Transport>(
     reader: &mut MessageReader<S, Framing>,
+    mut back: Option<&mut TcpStream>,
     connection: &Connection,
     pushes: &PushQueue,
     handler: &H,
@@ -510,7 +525,7 @@ async fn drive<H: Handler, S: Transport>(
         let input = tokio::select! {
             biased;
             reply = async { replying.as_mut().expect("a handler call").await }, if replying.is_some() => Input::Replied(reply),
-            done = connection_io(reader, &mut out, io.unwrap_or(Direction::Write)), if io.is_some() => Input::Io(done),
+            done = connection_io(reader, back.as_deref_mut(), &mut out, io.unwrap_or(Direction::Write)), if io.is_some() => Input::Io(done),
             push = pushes.next(), if !closing && session.wants_push() => Input::Push(push),
             () = timer.fired() => Input::Timer,
         };
@@ -562,9 +577,20 @@ enum Direction {
 /// Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
 async fn connection_io<S: Transport>(
     reader: &mut MessageReader<S, Framing>,
+    back: Option<&mut TcpStream>,
     out: &mut BytesMut,
     direction: Direction,
 ) -> Result<Io, msgframe_io::Error> {
+    if let (Direction::Write, Some(back)) = (direction, back) {
+        // A simplex pair writes on its return link.
+        while !out.is_empty() {
+            if back.write_buf(out).await? == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+        }
+        back.flush().await?;
+        return Ok(Io::Written);
+    }
     match direction {
         Direction::Read { released: true } => {
             reader.get_ref().tcp().readable().await?;

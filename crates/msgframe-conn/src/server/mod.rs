@@ -48,6 +48,8 @@ pub(crate) struct ServerConfig {
     pub(crate) options_inherited: bool,
     /// TLS on every connection, when set.
     pub(crate) tls: Option<ServerTlsConfig>,
+    /// Simplex pairs: the return links, when set.
+    pub(crate) simplex: Option<Arc<ReturnLinks>>,
 }
 
 #[cfg(feature = "tls")]
@@ -170,6 +172,29 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves two-link (simplex) peers: each connection accepted by the server carries a peer's
+    /// requests (its outbound link), and the peer dials `addr` for the way back (its inbound link),
+    /// from the same address, within `within`; replies and pushes go there. A connection whose
+    /// return link does not come in time is closed. Plain TCP only.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn simplex_return(
+        mut self,
+        addr: impl std::net::ToSocketAddrs,
+        within: Duration,
+    ) -> Result<Self, Error> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        self.config.simplex = Some(Arc::new(ReturnLinks::new(listener, within)));
+        Ok(self)
+    }
+
+    /// The address return links are accepted on, for a server of simplex pairs.
+    pub fn simplex_return_addr(&self) -> Option<SocketAddr> {
+        self.config.simplex.as_ref()?.listener.local_addr().ok()
+    }
+
     /// How long shutdown lets handlers in progress finish before closing their connections
     /// (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -186,8 +211,11 @@ impl ServerBuilder {
         addr: impl std::net::ToSocketAddrs,
     ) -> Result<BlockingServer, Error> {
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        if self.config.tls.is_some() || self.config.socket_options.is_some() {
-            // TLS and socket options run on the crate's runtime: connections there, the handler
+        if self.config.tls.is_some()
+            || self.config.socket_options.is_some()
+            || self.config.simplex.is_some()
+        {
+            // TLS, socket options and simplex pairs run on the crate's runtime: connections there, the handler
             // on blocking threads.
             let runtime = crate::blocking::handle()?;
             let server = crate::blocking::block_on(self.bind(addrs.as_slice()))??;
@@ -308,6 +336,7 @@ impl Server {
                 socket_options: None,
                 options_inherited: false,
                 tls: None,
+                simplex: None,
             },
             policy: AdmissionPolicy::default(),
         }
@@ -385,6 +414,73 @@ impl ServerHandle {
         self.shared.shutdown.send_replace(true);
         if let Some(waker) = self.shared.wake_acceptor.get() {
             let _ = waker.wake();
+        }
+    }
+}
+
+/// The return links of simplex pairs: accepted on their own listener, waiting (by the peer's
+/// address) for the request link they belong to.
+pub(crate) struct ReturnLinks {
+    listener: std::net::TcpListener,
+    within: Duration,
+    waiting: Mutex<HashMap<std::net::IpAddr, std::collections::VecDeque<tokio::net::TcpStream>>>,
+    arrived: tokio::sync::Notify,
+}
+
+impl ReturnLinks {
+    fn new(listener: std::net::TcpListener, within: Duration) -> Self {
+        ReturnLinks {
+            listener,
+            within,
+            waiting: Mutex::new(HashMap::new()),
+            arrived: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Accepts return links until the server shuts down.
+    pub(crate) async fn accept(&self, mut shutdown: watch::Receiver<bool>) {
+        let Ok(listener) = self.listener.try_clone().and_then(TcpListener::from_std) else {
+            tracing::error!("the return-link listener cannot be watched");
+            return;
+        };
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = crate::task::signalled(&mut shutdown) => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    if let Ok(mut waiting) = self.waiting.lock() {
+                        waiting.entry(peer.ip()).or_default().push_back(stream);
+                    }
+                    self.arrived.notify_waiters();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a return link failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// The return link from `peer`, waiting for it within the time allowed.
+    pub(crate) async fn take(&self, peer: std::net::IpAddr) -> Option<tokio::net::TcpStream> {
+        let until = tokio::time::Instant::now() + self.within;
+        loop {
+            let arrived = self.arrived.notified();
+            let found = self
+                .waiting
+                .lock()
+                .ok()
+                .and_then(|mut w| w.get_mut(&peer).and_then(|q| q.pop_front()));
+            if found.is_some() {
+                return found;
+            }
+            if tokio::time::timeout_at(until, arrived).await.is_err() {
+                tracing::warn!(%peer, "no return link in time: closed");
+                return None;
+            }
         }
     }
 }

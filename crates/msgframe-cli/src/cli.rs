@@ -121,6 +121,10 @@ pub struct SendArgs {
     /// A new connection for every message (short connections), closed after its reply.
     #[arg(long)]
     pub short: bool,
+    /// Two links (simplex): messages go out on the connection to --to, replies come back on a
+    /// second connection dialled to this address.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "short")]
+    pub simplex_in: Option<String>,
     /// How a short connection is closed: graceful (a FIN; TIME_WAIT stays here), abortive (a
     /// reset once the reply is whole; no TIME_WAIT), host-first (wait for the host to close;
     /// TIME_WAIT stays on the host).
@@ -208,6 +212,10 @@ pub struct ServeArgs {
     pub framing: String,
     #[command(flatten)]
     pub reply: ReplyArgs,
+    /// Two links (simplex): each client's requests arrive on --listen and its return link, dialled
+    /// from the same address to this one, carries the replies.
+    #[arg(long, value_name = "ADDR")]
+    pub simplex_return: Option<String>,
     /// Answer zero-length keep-alives with zero-length keep-alives, as BASE24-TCP hosts do (on
     /// `be:2,trailer=03,counts-trailer` the bare `00 00`), without the reply rule.
     #[arg(long)]

@@ -64,6 +64,33 @@ fn send_talks_to_a_real_serve_and_shows_the_replies() {
 }
 
 #[test]
+fn send_and_serve_speak_two_links() {
+    let mut serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "be:2",
+        "--echo",
+        "--simplex-return",
+        "127.0.0.1:0",
+    ]);
+    let back = serve.next_line();
+    let back = back.trim_start_matches("return links on ").to_owned();
+    let out = msgframe()
+        .args(["send", "--to", &serve.addr, "--simplex-in", &back])
+        .args(["--framing", "be:2", "--hex", "30 38 30 30", "--repeat", "3"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("reply ").count(), 3, "{out}");
+    serve.stop();
+}
+
+#[test]
 fn send_json_and_raw_output_for_scripts() {
     let serve = Running::start(&[
         "serve",

@@ -88,6 +88,7 @@ pub async fn run() -> Result<()> {
     for scenario in SCENARIOS {
         run_one(&style, scenario).await?;
     }
+    run_pair(&style).await?;
     println!("\nEvery exchange above crossed real TCP connections on 127.0.0.1.");
     Ok(())
 }
@@ -129,6 +130,62 @@ async fn run_one(style: &Style, s: &Scenario) -> Result<()> {
     print!("{}", style.hexdump(&to_host, "    "));
     println!("  on the wire, host -> client ({} bytes):", to_client.len());
     print!("{}", style.hexdump(&to_client, "    "));
+    println!("  client receives {}", shown(&reply));
+    handle.shutdown();
+    let _ = serving.await;
+    Ok(())
+}
+
+/// Two links (simplex): the request goes out on one connection, the reply comes back on another.
+async fn run_pair(style: &Style) -> Result<()> {
+    let spec = "bcd:2";
+    let framing = input::framing(spec)?;
+    let builder = Server::builder(framing.clone())
+        .simplex_return("127.0.0.1:0", TIMEOUT)
+        .map_err(|e| Failure::peer(format!("demo host: {e}")))?;
+    let return_addr = builder
+        .simplex_return_addr()
+        .ok_or_else(|| Failure::peer("demo host: no return link listener"))?;
+    let server = builder
+        .bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure::peer(format!("demo host: {e}")))?;
+    let host_addr = server.local_addr();
+    let handle = server.handle();
+    let serving = tokio::spawn(server.serve(host));
+    let (out_tap, out_wire) = tap(host_addr).await?;
+    let (in_tap, in_wire) = tap(return_addr).await?;
+    println!(
+        "\n{}",
+        style.heading(&format!(
+            "two links (simplex): out on one connection, back on another  (--framing {spec}, send --simplex-in)"
+        ))
+    );
+    let request = b"0200 purchase 99.00";
+    let client = LongClient::builder([out_tap.to_string()], framing)
+        .simplex_dial([in_tap.to_string()])
+        .start()?;
+    let reply = client.request(Bytes::from_static(request), TIMEOUT).await;
+    client.close().await;
+    let reply = reply?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let recorded = |wire: &Wire, to_host: bool| {
+        wire.lock()
+            .map(|w| if to_host { w.0.clone() } else { w.1.clone() })
+            .map_err(|_| Failure::peer("demo tap failed"))
+    };
+    let (sent, back) = (recorded(&out_wire, true)?, recorded(&in_wire, false)?);
+    println!("  client sends {}", shown(request));
+    println!(
+        "  on the outbound link, client -> host ({} bytes):",
+        sent.len()
+    );
+    print!("{}", style.hexdump(&sent, "    "));
+    println!(
+        "  on the inbound link, host -> client ({} bytes):",
+        back.len()
+    );
+    print!("{}", style.hexdump(&back, "    "));
     println!("  client receives {}", shown(&reply));
     handle.shutdown();
     let _ = serving.await;

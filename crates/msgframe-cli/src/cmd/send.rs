@@ -77,6 +77,9 @@ pub async fn run(args: SendArgs) -> Result<()> {
     if let Some(tls) = tls {
         builder = builder.tls(tls);
     }
+    if let Some(inbound) = &args.simplex_in {
+        builder = builder.simplex_dial([inbound.clone()]);
+    }
     let mut client = builder.start()?;
     let mut events = client.events();
     // The client's first events say whether it got connected, or why not.

@@ -1,7 +1,7 @@
 //! `msgframe serve`: a mock host that answers every message.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
@@ -52,6 +52,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if args.answer_keepalives {
         builder = builder.answer_heartbeats(AnswerHeartbeats::empty_frames());
     }
+    if let Some(back) = &args.simplex_return {
+        let back = listen_addr(back);
+        builder = builder
+            .simplex_return(back.as_str(), Duration::from_secs(10))
+            .map_err(|e| Failure::usage(format!("cannot listen on {back}: {e}")))?;
+    }
+    let return_links = builder.simplex_return_addr();
     let addr = listen_addr(&args.listen);
     let server = builder
         .bind(addr.as_str())
@@ -59,6 +66,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
     let style = Style::new(args.common.json);
     announce_listening(&style, server.local_addr(), &args.framing)?;
+    if let Some(addr) = return_links {
+        if style.json {
+            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}));
+        } else {
+            println!("return links on {addr}");
+        }
+    }
     let handle = server.handle();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

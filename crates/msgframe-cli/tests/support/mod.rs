@@ -45,6 +45,13 @@ impl Running {
         }
     }
 
+    /// The next line it prints.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
     /// The output so far, after stopping it.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();

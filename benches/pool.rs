@@ -1,6 +1,6 @@
-//! A pool of 4 long connections against one connection, same run: 20,000 requests of 100 bytes,
-//! 64 in flight, matched by a 4-byte key, to an echo server on loopback; rounds alternate and the
-//! median rate of each is reported.
+//! A pool of 4 long connections and a two-link (simplex) pair against one connection, same run:
+//! 20,000 requests of 100 bytes, 64 in flight, matched by a 4-byte key, to echo servers on
+//! loopback; rounds alternate and the median rate of each is reported.
 //!
 //! Run with `cargo bench --bench pool --features conn`.
 
@@ -74,10 +74,39 @@ fn main() {
         pool.wait_connected(Duration::from_secs(5))
             .await
             .expect("up");
-        let (mut single, mut pooled) = (Vec::new(), Vec::new());
+        let pair_host = Server::builder("be:2".parse().unwrap())
+            .simplex_return("127.0.0.1:0", Duration::from_secs(5))
+            .expect("a return listener");
+        let back = pair_host.simplex_return_addr().expect("its address");
+        let pair_host = pair_host.bind("127.0.0.1:0").await.expect("bind");
+        let out = pair_host.local_addr().to_string();
+        tokio::spawn(pair_host.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+        let pair = Arc::new(
+            LongClient::builder([out], "be:2".parse().unwrap())
+                .match_replies(key)
+                .simplex_dial([back.to_string()])
+                .start()
+                .expect("a pair"),
+        );
+        pair.wait_connected(Duration::from_secs(5))
+            .await
+            .expect("up");
+        let (mut single, mut pooled, mut paired) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             let c = Arc::clone(&one);
             single.push(
+                rate(move |b| {
+                    let c = Arc::clone(&c);
+                    async move {
+                        c.request(b, Duration::from_secs(10))
+                            .await
+                            .expect("a reply");
+                    }
+                })
+                .await,
+            );
+            let c = Arc::clone(&pair);
+            paired.push(
                 rate(move |b| {
                     let c = Arc::clone(&c);
                     async move {
@@ -101,12 +130,17 @@ fn main() {
                 .await,
             );
         }
-        let (s, p) = (median(single), median(pooled));
+        let (s, p, t) = (median(single), median(pooled), median(paired));
         println!("one connection, 64 in flight: {s:>9.0} requests/s");
         println!(
             "pool of 4, fewest in flight:  {p:>9.0} requests/s  ({:.2}x)",
             p / s
         );
+        println!(
+            "two-link pair:                {t:>9.0} requests/s  ({:.2}x)",
+            t / s
+        );
+        pair.close().await;
         one.close().await;
         pool.close().await;
     });

@@ -350,6 +350,21 @@ impl<K: Key> LongClientBuilder<K> {
         Ok(super::pool::BlockingLongPool::new(pool, handle))
     }
 
+    /// [`start_group`](Self::start_group) on a runtime this crate owns, for synchronous programs.
+    ///
+    /// # Errors
+    /// As `start_group`.
+    pub fn start_group_blocking(
+        self,
+        links: usize,
+        rule: GroupRule,
+        spread: crate::policy::Spread,
+    ) -> Result<super::pool::BlockingLongPool<K>, Error> {
+        let handle = crate::blocking::handle()?;
+        let pool = self.pool_on(links, spread, rule, &handle)?;
+        Ok(super::pool::BlockingLongPool::new(pool, handle))
+    }
+
     fn pool_on(
         self,
         links: usize,

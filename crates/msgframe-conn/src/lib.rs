@@ -43,14 +43,15 @@ pub mod tls;
 
 pub use client::{
     BlockingLongClient, BlockingLongPool, BlockingReceiver, BlockingSender, BoxFuture, ClosePolicy,
-    Event, GroupEvent, GroupRule, LongClient, LongClientBuilder, LongPool, LongReceiver,
-    LongSender, OutboundReads, PoolLink, Session, ShortClient,
+    Event, GroupEvent, LongClient, LongClientBuilder, LongPool, LongReceiver, LongSender,
+    OutboundReads, PoolLink, Session, ShortClient,
 };
 pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};
 pub use message::{IntoMessage, Key};
 pub use policy::admission::IpNet;
 pub use policy::backoff::{Backoff, HostOrder};
+pub use policy::group::GroupRule;
 pub use policy::heartbeat::HeartbeatTiming;
 pub use server::{
     BlockingServer, Connection, Handler, Reply, Server, ServerBuilder, ServerHandle, Stats,

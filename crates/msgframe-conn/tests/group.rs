@@ -195,3 +195,51 @@ async fn independent_links_go_on_when_one_breaks() {
     }
     group.close().await;
 }
+
+mod group_rules {
+    use msgframe_conn::policy::{GroupRule, GroupState};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_group_rule_keeps_its_promises(
+            n in 1usize..6,
+            all_or_nothing in any::<bool>(),
+            events in proptest::collection::vec((0usize..6, any::<bool>()), 0..60),
+        ) {
+            let rule = if all_or_nothing { GroupRule::AllOrNothing } else { GroupRule::Independent };
+            let mut g = GroupState::new(n, rule);
+            let mut up = vec![false; n];
+            for (link, connects) in events {
+                let link = link % n;
+                let was_complete = up.iter().all(|u| *u);
+                if connects {
+                    up[link] = true;
+                    let a = g.connected(link);
+                    // Complete once, when the last link comes up.
+                    prop_assert_eq!(a.complete, !was_complete && up.iter().all(|u| *u));
+                    prop_assert!(a.close.is_empty() && a.broken.is_none());
+                } else {
+                    up[link] = false;
+                    let a = g.disconnected(link, false);
+                    prop_assert_eq!(a.broken, Some(link));
+                    prop_assert!(!a.complete);
+                    let others: Vec<usize> = (0..n).filter(|&j| up[j]).collect();
+                    if all_or_nothing {
+                        // Every other link up is closed, and only those.
+                        prop_assert_eq!(&a.close, &others);
+                        for j in a.close {
+                            up[j] = false;
+                            let by_rule = g.disconnected(j, true);
+                            prop_assert!(by_rule.close.is_empty() && by_rule.broken.is_none());
+                        }
+                        prop_assert!(up.iter().all(|u| !*u), "nothing stays up after a break");
+                    } else {
+                        prop_assert!(a.close.is_empty());
+                    }
+                }
+                prop_assert_eq!(g.is_complete(), up.iter().all(|u| *u));
+            }
+        }
+    }
+}

@@ -21,7 +21,7 @@ pub use builder::LongClientBuilder;
 pub use event::{Event, OutboundReads};
 pub use hook::{BoxFuture, Session};
 pub use long::LongClient;
-pub use pool::{BlockingLongPool, GroupEvent, GroupRule, LongPool, PoolLink};
+pub use pool::{BlockingLongPool, GroupEvent, LongPool, PoolLink};
 pub use receiver::LongReceiver;
 pub use sender::LongSender;
 pub use short::{ClosePolicy, ShortClient};

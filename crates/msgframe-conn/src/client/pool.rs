@@ -17,6 +17,7 @@ use super::long::LongClient;
 use crate::error::Disconnect;
 use crate::error::NotSent;
 use crate::message::{IntoMessage, Key};
+use crate::policy::group::{GroupRule, GroupState};
 use crate::policy::spread::{pick, LinkView, Spread};
 use crate::task::deadline_after;
 use crate::Error;
@@ -81,19 +82,6 @@ pub struct LongPool<K = ()> {
     /// Whether every link is connected.
     complete: watch::Receiver<bool>,
     group_events: broadcast::Sender<GroupEvent>,
-}
-
-/// What a link group does when one of its links breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum GroupRule {
-    /// Each link on its own: the others go on (a pool). The default.
-    #[default]
-    Independent,
-    /// When any link breaks, every link is closed and the group rebuilt together; requests in
-    /// flight on any link fail at once with their exact outcome; nothing is written while the
-    /// group is incomplete (the rule card-switch specifications describe).
-    AllOrNothing,
 }
 
 /// Something that happened to a link group as a whole (each link's own events come from
@@ -395,37 +383,30 @@ async fn supervise(
         });
     }
     drop(tx);
-    let mut up = vec![false; n];
+    let mut group = GroupState::new(n, rule);
     while let Some((i, event)) = rx.recv().await {
-        match event {
-            Event::Connected { .. } => {
-                up[i] = true;
-                if up.iter().all(|u| *u) {
-                    complete.send_replace(true);
-                    let _ = group_events.send(GroupEvent::Complete);
-                }
-            }
+        let actions = match event {
+            Event::Connected { .. } => group.connected(i),
             Event::Disconnected { reason, .. } => {
-                up[i] = false;
                 complete.send_replace(false);
-                if matches!(*reason, Disconnect::GroupBroken) {
-                    // Closed by the rule below, not broken on its own.
-                    continue;
+                let actions = group.disconnected(i, matches!(*reason, Disconnect::GroupBroken));
+                if actions.broken.is_some() {
+                    let _ = group_events.send(GroupEvent::Broken { link: i, reason });
                 }
-                let _ = group_events.send(GroupEvent::Broken { link: i, reason });
-                if rule == GroupRule::AllOrNothing {
-                    for (j, reset) in resets.iter().enumerate() {
-                        if j != i && up[j] {
-                            reset.send_modify(|generation| *generation += 1);
-                        }
-                    }
-                }
+                actions
             }
             Event::Shutdown => {
-                up[i] = false;
                 complete.send_replace(false);
+                group.disconnected(i, true)
             }
-            _ => {}
+            _ => continue,
+        };
+        for j in actions.close {
+            resets[j].send_modify(|generation| *generation += 1);
+        }
+        if actions.complete {
+            complete.send_replace(true);
+            let _ = group_events.send(GroupEvent::Complete);
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod backoff;
+pub(crate) mod group;
 pub(crate) mod heartbeat;
 pub(crate) mod idle;
 pub(crate) mod matcher;
@@ -13,6 +14,7 @@ pub(crate) mod spread;
 
 pub use admission::{Admission, AdmissionPolicy, IpNet, IpNetParseError, Refusal};
 pub use backoff::{Backoff, HostOrder, Reconnect};
+pub use group::{GroupActions, GroupRule, GroupState};
 pub use heartbeat::{HeartbeatAction, HeartbeatState, HeartbeatTiming};
 pub use idle::{IdleClock, Reaped};
 pub use matcher::{DuplicateKey, Matcher};

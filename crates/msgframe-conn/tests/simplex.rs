@@ -254,3 +254,36 @@ async fn the_server_plays_the_host_of_a_pair() {
     client.close().await;
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn the_server_may_dial_the_return_link_of_a_listening_peer() {
+    use msgframe_conn::{Connection, Reply, Server};
+    // The client listens for its inbound link first, so the server knows the port to dial.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listen.local_addr().unwrap().port();
+    drop(listen);
+    let server = Server::builder(be2())
+        .simplex_dial_back(port, 5 * S)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    let client = LongClient::builder([addr.to_string()], be2())
+        .match_replies(key)
+        .simplex_listen(("127.0.0.1", port))
+        .unwrap()
+        .start()
+        .unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..50u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    client.close().await;
+    handle.shutdown();
+}

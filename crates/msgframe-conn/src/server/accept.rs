@@ -31,7 +31,7 @@ pub(crate) async fn serve<H: Handler>(
 ) -> Result<(), Error> {
     let mut shutdown = shared.shutdown.subscribe();
     let mut tasks = JoinSet::new();
-    if let Some(links) = &config.simplex {
+    if let Some(super::ReturnSource::Accept(links)) = &config.simplex {
         let links = Arc::clone(links);
         let shutdown = shared.shutdown.subscribe();
         tokio::spawn(async move { links.accept(shutdown).await });

@@ -387,7 +387,7 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     // A simplex pair: this connection carries the peer's requests; replies and pushes go on its
     // return link, which the peer dials on the second listener.
     let mut back = match &config.simplex {
-        Some(links) => match links.take(connection.peer().ip()).await {
+        Some(links) => match links.for_peer(connection.peer().ip()).await {
             Some(back) => Some(back),
             None => {
                 let cause = Arc::new(Disconnect::NoReturnLink);

@@ -48,8 +48,8 @@ pub(crate) struct ServerConfig {
     pub(crate) options_inherited: bool,
     /// TLS on every connection, when set.
     pub(crate) tls: Option<ServerTlsConfig>,
-    /// Simplex pairs: the return links, when set.
-    pub(crate) simplex: Option<Arc<ReturnLinks>>,
+    /// Simplex pairs: where the return links come from, when set.
+    pub(crate) simplex: Option<ReturnSource>,
 }
 
 #[cfg(feature = "tls")]
@@ -186,13 +186,27 @@ impl ServerBuilder {
     ) -> Result<Self, Error> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
-        self.config.simplex = Some(Arc::new(ReturnLinks::new(listener, within)));
+        self.config.simplex = Some(ReturnSource::Accept(Arc::new(ReturnLinks::new(
+            listener, within,
+        ))));
         Ok(self)
+    }
+
+    /// Serves two-link (simplex) peers that listen for the way back: for each connection
+    /// accepted (a peer's requests), the server dials the peer's address at `port` within
+    /// `within` and sends replies and pushes there. A connection whose return link cannot be
+    /// made in time is closed. Plain TCP only.
+    pub fn simplex_dial_back(mut self, port: u16, within: Duration) -> Self {
+        self.config.simplex = Some(ReturnSource::Dial { port, within });
+        self
     }
 
     /// The address return links are accepted on, for a server of simplex pairs.
     pub fn simplex_return_addr(&self) -> Option<SocketAddr> {
-        self.config.simplex.as_ref()?.listener.local_addr().ok()
+        match self.config.simplex.as_ref()? {
+            ReturnSource::Accept(links) => links.listener.local_addr().ok(),
+            ReturnSource::Dial { .. } => None,
+        }
     }
 
     /// How long shutdown lets handlers in progress finish before closing their connections
@@ -414,6 +428,41 @@ impl ServerHandle {
         self.shared.shutdown.send_replace(true);
         if let Some(waker) = self.shared.wake_acceptor.get() {
             let _ = waker.wake();
+        }
+    }
+}
+
+/// Where a simplex pair's return link comes from.
+#[derive(Clone)]
+pub(crate) enum ReturnSource {
+    /// The peer dials it, on this listener.
+    Accept(Arc<ReturnLinks>),
+    /// The server dials the peer's address at `port`.
+    Dial { port: u16, within: Duration },
+}
+
+impl ReturnSource {
+    /// The return link of the pair whose requests come from `peer`.
+    pub(crate) async fn for_peer(&self, peer: std::net::IpAddr) -> Option<tokio::net::TcpStream> {
+        match self {
+            ReturnSource::Accept(links) => links.take(peer).await,
+            ReturnSource::Dial { port, within } => {
+                let target = SocketAddr::new(peer, *port);
+                match tokio::time::timeout(*within, tokio::net::TcpStream::connect(target)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = stream.set_nodelay(true);
+                        Some(stream)
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(%target, error = %e, "dialling the return link failed: closed");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(%target, "the return link not made in time: closed");
+                        None
+                    }
+                }
+            }
         }
     }
 }

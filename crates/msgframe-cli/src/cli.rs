@@ -125,20 +125,8 @@ pub struct SendArgs {
     /// second connection dialled to this address.
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "short")]
     pub simplex_in: Option<String>,
-    /// How a short connection is closed: graceful (a FIN; TIME_WAIT stays here), abortive (a
-    /// reset once the reply is whole; no TIME_WAIT), host-first (wait for the host to close;
-    /// TIME_WAIT stays on the host).
-    #[arg(
-        long,
-        value_name = "POLICY",
-        default_value = "graceful",
-        requires = "short"
-    )]
-    pub close: msgframe_conn::ClosePolicy,
-    /// Connect short connections from these local addresses in turn (repeatable): each has its
-    /// own range of ephemeral ports.
-    #[arg(long = "local-address", value_name = "IP", requires = "short")]
-    pub local_addresses: Vec<std::net::IpAddr>,
+    #[command(flatten)]
+    pub short_args: ShortArgs,
     /// Send only: expect no reply.
     #[arg(long, conflicts_with = "keep_open")]
     pub no_reply: bool,
@@ -398,8 +386,18 @@ pub struct BenchArgs {
     /// A new connection for every exchange.
     #[arg(long)]
     pub short: bool,
-    /// How a short connection is closed: graceful, abortive or host-first (the in-process host
-    /// then closes after each reply). The run reports the sockets it left in TIME_WAIT.
+    #[command(flatten)]
+    pub short_args: ShortArgs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// How short connections are made and closed (`send --short`, `bench --short`).
+#[derive(Debug, Args)]
+pub struct ShortArgs {
+    /// How a short connection is closed: graceful (a FIN; TIME_WAIT stays here), abortive (a
+    /// reset once the reply is whole; no TIME_WAIT), host-first (wait for the host to close;
+    /// TIME_WAIT stays on the host; bench's own host then closes after each reply).
     #[arg(
         long,
         value_name = "POLICY",
@@ -411,8 +409,6 @@ pub struct BenchArgs {
     /// own range of ephemeral ports.
     #[arg(long = "local-address", value_name = "IP", requires = "short")]
     pub local_addresses: Vec<std::net::IpAddr>,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 #[derive(Debug, Args)]

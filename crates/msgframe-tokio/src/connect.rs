@@ -38,17 +38,7 @@ pub async fn connect(
     per_attempt: Duration,
     deadline: Option<Instant>,
 ) -> Result<TcpStream, ConnectError> {
-    let resolved = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, tokio::net::lookup_host(host))
-            .await
-            .unwrap_or_else(|_| Err(timed_out())),
-        None => tokio::net::lookup_host(host).await,
-    };
-    let addrs = resolved.map_err(|source| ConnectError {
-        host: host.to_owned(),
-        addr: None,
-        source,
-    })?;
+    let addrs = resolve(host, deadline).await?;
     attempt(Some(host), addrs, None, per_attempt, deadline).await
 }
 
@@ -64,18 +54,8 @@ pub async fn connect_from(
     per_attempt: Duration,
     deadline: Option<Instant>,
 ) -> Result<TcpStream, ConnectError> {
-    let resolved = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, tokio::net::lookup_host(host))
-            .await
-            .unwrap_or_else(|_| Err(timed_out())),
-        None => tokio::net::lookup_host(host).await,
-    };
-    let addrs = resolved.map_err(|source| ConnectError {
-        host: host.to_owned(),
-        addr: None,
-        source,
-    })?;
-    let same_family = addrs.filter(|a| a.is_ipv4() == local.is_ipv4());
+    let addrs = resolve(host, deadline).await?;
+    let same_family = addrs.into_iter().filter(|a| a.is_ipv4() == local.is_ipv4());
     attempt(Some(host), same_family, Some(local), per_attempt, deadline).await
 }
 
@@ -102,6 +82,23 @@ pub async fn connect_addrs(
     deadline: Option<Instant>,
 ) -> Result<TcpStream, ConnectError> {
     attempt(None, addrs.iter().copied(), None, per_attempt, deadline).await
+}
+
+/// The addresses `host` resolves to, before `deadline`.
+async fn resolve(host: &str, deadline: Option<Instant>) -> Result<Vec<SocketAddr>, ConnectError> {
+    let resolved = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, tokio::net::lookup_host(host))
+            .await
+            .unwrap_or_else(|_| Err(timed_out())),
+        None => tokio::net::lookup_host(host).await,
+    };
+    resolved
+        .map(Iterator::collect)
+        .map_err(|source| ConnectError {
+            host: host.to_owned(),
+            addr: None,
+            source,
+        })
 }
 
 fn timed_out() -> io::Error {

@@ -38,7 +38,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let addr = server.local_addr().to_string();
     let handle = server.handle();
     // A host that closes after its reply, for clients that wait for it to.
-    let host_closes = args.short && args.close == ClosePolicy::HostFirst;
+    let host_closes = args.short && args.short_args.close == ClosePolicy::HostFirst;
     let serving = tokio::spawn(server.serve(move |_c: Connection, m: Bytes| async move {
         if host_closes {
             Reply::SendAndClose(m)
@@ -68,9 +68,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let framing = framing.clone();
         let body = body.clone();
         let progress = progress.clone();
-        let short = args
-            .short
-            .then(|| (args.close, args.local_addresses.clone()));
+        let short = args.short.then(|| {
+            (
+                args.short_args.close,
+                args.short_args.local_addresses.clone(),
+            )
+        });
         tasks.push(tokio::spawn(async move {
             client(short, &addr, framing, body, n, progress).await
         }));
@@ -174,7 +177,7 @@ fn report(
             "count": args.count,
             "connections": args.connections,
             "short": args.short,
-            "close": args.short.then(|| close_name(args.close)),
+            "close": args.short.then(|| close_name(args.short_args.close)),
             "time_wait": time_wait,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "messages_per_second": rate.round(),
@@ -203,7 +206,7 @@ fn report(
     if let Some(n) = time_wait.filter(|_| args.short) {
         println!(
             "  {n} client sockets left in TIME_WAIT toward the host (--close {})",
-            close_name(args.close)
+            close_name(args.short_args.close)
         );
     }
     println!(

@@ -49,8 +49,8 @@ pub async fn run(args: SendArgs) -> Result<()> {
             .reply_framing(reply_framing)
             .connect_timeout(args.timeout)
             .timeout(args.timeout)
-            .close(args.close)
-            .local_addresses(args.local_addresses.iter().copied());
+            .close(args.short_args.close)
+            .local_addresses(args.short_args.local_addresses.iter().copied());
         if let Some(tls) = tls {
             client = client.tls(tls);
         }

@@ -287,3 +287,92 @@ async fn the_server_may_dial_the_return_link_of_a_listening_peer() {
     client.close().await;
     handle.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_inbound_link_is_replaced_alone() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let replies = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (r, b) = (
+        requests.local_addr().unwrap(),
+        replies.local_addr().unwrap(),
+    );
+    let outbound_links = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&outbound_links);
+    tokio::spawn(async move {
+        // One outbound link for the whole test; its inbound link is cut after the first request.
+        let Ok((out, _)) = requests.accept().await else {
+            return;
+        };
+        counted.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            while let Ok((extra, _)) = requests.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(extra);
+            }
+        });
+        let mut reader = MessageReader::new(out, be2());
+        let mut cut = false;
+        loop {
+            let Ok((back, _)) = replies.accept().await else {
+                return;
+            };
+            let mut writer = MessageWriter::new(back, be2());
+            loop {
+                let Ok(m) = reader.read_message().await else {
+                    return;
+                };
+                if writer.write_message(&m).await.is_err() {
+                    break;
+                }
+                if !cut {
+                    // The host drops its sending link once.
+                    cut = true;
+                    break;
+                }
+            }
+        }
+    });
+    let client = LongClient::builder([r.to_string()], be2())
+        .match_replies(key)
+        .simplex_dial([b.to_string()])
+        .backoff(
+            msgframe_conn::Backoff::new(Duration::from_millis(50), Duration::from_millis(50))
+                .jitter(0.0),
+        )
+        .start()
+        .unwrap();
+    let mut events = client.events();
+    client.wait_connected(5 * S).await.unwrap();
+    assert_eq!(
+        key(&client
+            .request(1u32.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap()),
+        Some(1)
+    );
+    let host = next_event(&mut events, |e| match e {
+        Event::Disconnected { host, .. } => Some(host.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(host.ends_with("(inbound link)"), "{host}");
+    next_event(&mut events, |e| {
+        matches!(e, Event::Connected { .. }).then_some(())
+    })
+    .await;
+    for n in 2..10u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    assert_eq!(
+        outbound_links.load(Ordering::SeqCst),
+        1,
+        "the outbound link was kept"
+    );
+    client.close().await;
+}

@@ -254,7 +254,7 @@ impl<K: Key> Driver<K> {
         let config = Arc::clone(&self.config);
         // A simplex pair reads the inbound link, writes the outbound one, and watches the
         // outbound link's reading half; the inbound link's writing half stays open, unused.
-        let (read, side, _unused) = match inbound {
+        let (read, mut side, mut _unused) = match inbound {
             Some(inbound) => (inbound.read, Some(link.read), Some(inbound.write)),
             None => (link.read, None, None),
         };
@@ -280,8 +280,8 @@ impl<K: Key> Driver<K> {
             }
         }
         let Session {
-            reader,
-            writer,
+            mut reader,
+            mut writer,
             addr,
             ..
         } = session;
@@ -293,19 +293,74 @@ impl<K: Key> Driver<K> {
             host: host.to_owned(),
             addr,
         });
-        let cause = self.drive(reader, writer, side).await;
-        self.state.send_modify(|s| s.connected = None);
-        Some(cause)
+        loop {
+            let (cause, inbound_failed) = self.drive(&mut reader, &mut writer, &mut side).await;
+            self.state.send_modify(|s| s.connected = None);
+            let simplex = match &config.simplex {
+                Some(simplex) if inbound_failed && side.is_some() && !self.shutting_down() => {
+                    simplex.clone()
+                }
+                _ => return Some(cause),
+            };
+            // A pair whose inbound link alone broke keeps its outbound link and gets a new
+            // inbound one, with the same backoff and events.
+            self.emit(Event::Disconnected {
+                host: format!("{host} (inbound link)"),
+                reason: cause,
+            });
+            let Some(inbound) = self.reobtain_inbound(host, &simplex, addr).await else {
+                return None;
+            };
+            reader = MessageReader::new(inbound.read, config.framing.clone());
+            _unused = Some(inbound.write);
+            self.state.send_modify(|s| {
+                s.connected = Some(host.to_owned());
+                s.connections += 1;
+            });
+            self.emit(Event::Connected {
+                host: format!("{host} (inbound link)"),
+                addr: inbound.peer,
+            });
+        }
+    }
+
+    /// A new inbound link for a pair whose outbound link is still up: tried after the backoff's
+    /// delays until one comes or the client shuts down (`None`).
+    async fn reobtain_inbound(
+        &mut self,
+        host: &str,
+        simplex: &Simplex,
+        outbound_peer: std::net::SocketAddr,
+    ) -> Option<Link> {
+        let mut jitter = Jitter::new();
+        for attempt in 1u32.. {
+            let delay = self.config.backoff.delay(attempt, jitter.sample());
+            self.emit(Event::Reconnecting { attempt, delay });
+            if self.pause(delay).await {
+                return None;
+            }
+            match self.inbound(simplex, outbound_peer).await {
+                Ok(link) => return Some(link),
+                Err(_) if self.shutting_down() => return None,
+                Err(error) => self.emit(Event::ConnectFailed {
+                    host: format!("{host} (inbound link)"),
+                    error: Arc::new(error),
+                }),
+            }
+        }
+        None
     }
 
     /// The connection's loop: do what the session says, wait for what happens next, tell the
-    /// session. Returns why the connection ended.
+    /// session. Returns why the connection ended, and whether reading failed (for a pair: its
+    /// inbound link).
     async fn drive(
         &mut self,
-        mut reader: MessageReader<BoxRead, Framing>,
-        mut writer: MessageWriter<BoxWrite, Framing>,
-        mut side: Option<BoxRead>,
-    ) -> Arc<Disconnect> {
+        reader: &mut MessageReader<BoxRead, Framing>,
+        writer: &mut MessageWriter<BoxWrite, Framing>,
+        side: &mut Option<BoxRead>,
+    ) -> (Arc<Disconnect>, bool) {
+        let mut read_failed = false;
         let ignore_side = self
             .config
             .simplex
@@ -322,7 +377,7 @@ impl<K: Key> Driver<K> {
         let mut queue_open = true;
         loop {
             if let Some(cause) = self.do_events(&mut session) {
-                return cause;
+                return (cause, read_failed);
             }
             if !writing {
                 if let Some(transmit) = session.poll_transmit(now()) {
@@ -354,7 +409,7 @@ impl<K: Key> Driver<K> {
                     Input::Done
                 }
                 () = timer.fired() => Input::Timer,
-                read = side_read(&mut side, &mut side_buf), if side.is_some() => Input::Side(read),
+                read = side_read(side, &mut side_buf), if side.is_some() => Input::Side(read),
                 Ok(()) = reset.changed() => Input::Reset,
             };
             let now = now();
@@ -368,7 +423,10 @@ impl<K: Key> Driver<K> {
                     session.write_done(now, result);
                 }
                 Input::Read(Ok(message)) => session.handle_message(now, message),
-                Input::Read(Err(e)) => session.handle_read_error(now, e),
+                Input::Read(Err(e)) => {
+                    read_failed = true;
+                    session.handle_read_error(now, e);
+                }
                 Input::Outgoing(None) => queue_open = false,
                 Input::Outgoing(Some(o)) => {
                     // A caller that gave up first reports that itself.
@@ -385,14 +443,14 @@ impl<K: Key> Driver<K> {
                 Input::Reset => session.abort(now, Disconnect::GroupBroken),
                 Input::Side(Ok(0)) => {
                     // The peer closed the outbound link: the pair is lost.
-                    side = None;
+                    *side = None;
                     session.handle_read_error(now, msgframe_io::Error::Closed);
                 }
                 Input::Side(Ok(n)) if ignore_side => {
                     tracing::warn!(bytes = n, "bytes on the outbound (send-only) link: ignored");
                 }
                 Input::Side(Ok(n)) => {
-                    side = None;
+                    *side = None;
                     let broke = std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         format!("the peer sent {n} bytes on the outbound (send-only) link"),
@@ -400,7 +458,7 @@ impl<K: Key> Driver<K> {
                     session.handle_read_error(now, msgframe_io::Error::Io(broke));
                 }
                 Input::Side(Err(e)) => {
-                    side = None;
+                    *side = None;
                     session.handle_read_error(now, msgframe_io::Error::Io(e));
                 }
             }

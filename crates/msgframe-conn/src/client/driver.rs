@@ -308,9 +308,8 @@ impl<K: Key> Driver<K> {
                 host: format!("{host} (inbound link)"),
                 reason: cause,
             });
-            let Some(inbound) = self.reobtain_inbound(host, &simplex, addr).await else {
-                return None;
-            };
+            // The client shut down while waiting: `None`, as for any shutdown.
+            let inbound = self.reobtain_inbound(host, &simplex, addr).await?;
             reader = MessageReader::new(inbound.read, config.framing.clone());
             _unused = Some(inbound.write);
             self.state.send_modify(|s| {

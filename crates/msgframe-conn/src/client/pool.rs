@@ -60,6 +60,13 @@ pub struct PoolLink {
 /// - Each connection keeps its heartbeats, reconnects and events; [`links`](Self::links) gives
 ///   health and counters per connection.
 ///
+/// The same type is a **link group** from
+/// [`LongClientBuilder::start_group`](crate::LongClientBuilder::start_group): under
+/// [`GroupRule::AllOrNothing`] a broken link closes every other, requests in flight fail at once,
+/// and requests wait (within their deadlines) until the group is complete again
+/// ([`group_events`](Self::group_events), [`is_complete`](Self::is_complete)). Its links may be
+/// two-link pairs (a builder with [`simplex_dial`](crate::LongClientBuilder::simplex_dial)).
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use msgframe_conn::{policy::Spread, LongClient};

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::lifeline::Lifeline;
 use crate::Error;
 
-/// The receiving half of a [`LongClient`]: messages that answer no waiting request.
+/// The receiving half of a [`LongClient`](crate::LongClient): messages that answer no waiting request.
 pub struct LongReceiver {
     incoming: mpsc::Receiver<Bytes>,
     _lifeline: Arc<Lifeline>,

@@ -1,8 +1,8 @@
 //! The machines the sessions and tasks are built on, as pure state with time passed in:
 //! reconnect backoff over a list of hosts, heartbeat timing, request matching, admission caps,
 //! idle clocks, the spread of a pool's requests. Testable without sockets or clocks; usable on their own by drivers of your own.
-//! Their configuration values ([`Backoff`](crate::Backoff), [`HeartbeatTiming`](crate::HeartbeatTiming),
-//! [`IpNet`](crate::IpNet)) are also at the crate root.
+//! Their configuration values ([`Backoff`], [`HeartbeatTiming`], [`IpNet`], [`GroupRule`]) are
+//! also at the crate root.
 
 pub(crate) mod admission;
 pub(crate) mod backoff;

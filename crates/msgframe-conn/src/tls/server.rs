@@ -17,7 +17,7 @@ use super::verify::{subject, NamingClientVerifier};
 use crate::error::{ConfigError, TlsError};
 use crate::Error;
 
-/// A blocking TLS server stream (see [`BlockingClientStream`]).
+/// A blocking TLS server stream (see [`BlockingClientStream`](super::BlockingClientStream)).
 pub type BlockingServerStream = rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>;
 
 /// How a server secures its connections.

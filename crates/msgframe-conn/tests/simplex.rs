@@ -376,3 +376,42 @@ async fn a_broken_inbound_link_is_replaced_alone() {
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn the_inbound_link_may_be_recognised_by_its_first_message() {
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let requests_addr = requests.local_addr().unwrap();
+    let builder = LongClient::builder([requests_addr.to_string()], be2())
+        .match_replies(key)
+        .simplex_listen_recognising("127.0.0.1:0", |first| first.starts_with(b"LOGON"))
+        .unwrap();
+    let listening = builder.simplex_listening_on().unwrap();
+    tokio::spawn(async move {
+        let (out, _) = requests.accept().await.unwrap();
+        // A stranger first (not recognised: closed), then the real return link with its logon.
+        let stranger = TcpStream::connect(listening).await.unwrap();
+        let mut stranger = MessageWriter::new(stranger, be2());
+        stranger.write_message(b"JUNK").await.unwrap();
+        let back = TcpStream::connect(listening).await.unwrap();
+        let mut logon = MessageWriter::new(back, be2());
+        logon.write_message(b"LOGON link-2").await.unwrap();
+        host_pair(out, logon.into_inner()).await;
+        drop(stranger);
+    });
+    let mut client = builder.start().unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..20u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    // The logon itself was not consumed by the recognition: it comes out like any message.
+    let logon = tokio::time::timeout(S, client.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&logon[..], b"LOGON link-2");
+    client.close().await;
+}

@@ -173,10 +173,33 @@ impl<K: Key> LongClientBuilder<K> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         self.config.simplex = Some(Simplex {
-            inbound: Inbound::Listen(Arc::new(listener)),
+            inbound: Inbound::Listen(Arc::new(listener), None),
             outbound_reads: OutboundReads::default(),
         });
         Ok(self)
+    }
+
+    /// As [`simplex_listen`](Self::simplex_listen), the inbound link recognised by its first
+    /// message instead of its address: a connection is taken when `recognise` accepts the first
+    /// message that comes on it within the connect timeout (a logon naming the link, say); that
+    /// message then goes where any other goes (a waiting request, or `recv`). Others are closed.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn simplex_listen_recognising(
+        self,
+        addr: impl std::net::ToSocketAddrs,
+        recognise: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+    ) -> Result<Self, Error> {
+        let mut this = self.simplex_listen(addr)?;
+        if let Some(Simplex {
+            inbound: Inbound::Listen(_, r),
+            ..
+        }) = &mut this.config.simplex
+        {
+            *r = Some(Arc::new(recognise));
+        }
+        Ok(this)
     }
 
     /// What bytes arriving on a simplex pair's outbound link mean (default
@@ -191,7 +214,7 @@ impl<K: Key> LongClientBuilder<K> {
     /// The local address a simplex pair listens on for its inbound link, when it listens.
     pub fn simplex_listening_on(&self) -> Option<std::net::SocketAddr> {
         match &self.config.simplex.as_ref()?.inbound {
-            Inbound::Listen(listener) => listener.local_addr().ok(),
+            Inbound::Listen(listener, _) => listener.local_addr().ok(),
             Inbound::Dial(_) => None,
         }
     }

@@ -33,12 +33,29 @@ pub(crate) struct Config<K> {
 }
 
 /// Where a simplex pair's inbound link (the one replies arrive on) comes from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Inbound {
     /// We dial one of these hosts, in turn, after the outbound link is up.
     Dial(Vec<String>),
-    /// The peer dials this listener; a connection from the outbound peer's address is taken.
-    Listen(Arc<std::net::TcpListener>),
+    /// The peer dials this listener; a connection is taken when it comes from the outbound
+    /// peer's address, or, with a recogniser, when its first message passes it.
+    Listen(Arc<std::net::TcpListener>, Option<Recognise>),
+}
+
+/// Recognises a simplex pair's inbound link by its first message.
+pub(crate) type Recognise = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Inbound::Dial(hosts) => f.debug_tuple("Dial").field(hosts).finish(),
+            Inbound::Listen(listener, recognise) => f
+                .debug_struct("Listen")
+                .field("addr", &listener.local_addr().ok())
+                .field("recognised_by_message", &recognise.is_some())
+                .finish(),
+        }
+    }
 }
 
 /// A simplex pair's settings.

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
-use super::config::{Config, Inbound, Simplex};
+use super::config::{Config, Inbound, Recognise, Simplex};
 use super::connect::{open, BoxRead, BoxWrite, Link};
 use super::event::{Event, OutboundReads};
 use super::hook::Session;
@@ -232,8 +232,8 @@ impl<K: Key> Driver<K> {
                         ))),
                     )
                 }
-                Inbound::Listen(listener) => {
-                    accept_inbound(listener, outbound_peer, &c, deadline).await
+                Inbound::Listen(listener, recognise) => {
+                    accept_inbound(listener, outbound_peer, recognise.as_ref(), &c, deadline).await
                 }
             }
         };
@@ -507,6 +507,7 @@ impl<K: Key> Driver<K> {
 async fn accept_inbound<K>(
     listener: &std::net::TcpListener,
     peer: std::net::SocketAddr,
+    recognise: Option<&Recognise>,
     config: &Config<K>,
     deadline: Instant,
 ) -> Result<Link, Error> {
@@ -522,18 +523,66 @@ async fn accept_inbound<K>(
                 })
             }
         };
-        if from.ip() != peer.ip() {
-            tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
-            continue;
-        }
         crate::socket::configure(&stream, config.keepalive.as_ref())?;
         let keepalive = Err(std::io::Error::other("not read for an inbound link"));
         let (read, write) = stream.into_split();
+        let read: BoxRead = match recognise {
+            None if from.ip() != peer.ip() => {
+                tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
+                continue;
+            }
+            None => Box::new(read),
+            Some(recognise) => {
+                // Read its first message through a recorder, then hand the session every byte
+                // read so far followed by the rest of the stream: nothing is consumed here.
+                let mut reader = MessageReader::new(
+                    Recorder {
+                        inner: read,
+                        seen: Vec::new(),
+                    },
+                    config.framing.clone(),
+                );
+                let first = tokio::time::timeout_at(deadline, reader.read_message()).await;
+                match first {
+                    Ok(Ok(first)) if recognise(&first) => {
+                        let (recorder, _) = reader.into_parts();
+                        let seen = std::io::Cursor::new(recorder.seen);
+                        Box::new(tokio::io::AsyncReadExt::chain(seen, recorder.inner))
+                    }
+                    _ => {
+                        tracing::warn!(%from, "inbound link not recognised by its first message: closed");
+                        continue;
+                    }
+                }
+            }
+        };
         return Ok(Link {
-            read: Box::new(read),
+            read,
             write: Box::new(write),
             peer: from,
             keepalive,
         });
+    }
+}
+
+/// A reader that keeps a copy of every byte it reads.
+struct Recorder<R> {
+    inner: R,
+    seen: Vec<u8>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if polled.is_ready() {
+            this.seen.extend_from_slice(&buf.filled()[before..]);
+        }
+        polled
     }
 }

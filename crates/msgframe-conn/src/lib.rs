@@ -1,25 +1,30 @@
 //! Connection templates for framed messages: what runs the connections that
 //! [msgframe](https://docs.rs/msgframe) framings travel on.
 //!
-//! - [`ShortClient`]: connect → send one message → read the reply → close, within one deadline.
+//! - [`ShortClient`]: connect → send one message → read the reply → close, within one deadline;
+//!   a [`ClosePolicy`] (graceful, abortive, host-first) decides who keeps `TIME_WAIT`, with local
+//!   addresses in turn and a cap per host for sustained rates.
 //! - [`LongClient`]: one persistent connection for many messages, with TCP [`Keepalive`],
 //!   application [`Heartbeat`]s (and answers to the peer's), reconnect with capped exponential
 //!   [`Backoff`] and jitter over a list of hosts, an after-connect hook for logon, [`Event`]s,
 //!   synchronous request/response with a timeout, request matching by key (many requests in
 //!   flight, replies in any order), and a duplex split. [`BlockingLongClient`] serves plain
-//!   threads.
+//!   threads. The same client runs **two links** (simplex: requests out on one connection,
+//!   replies back on another), and [`LongPool`] runs **pools** and **link groups** of them
+//!   ([`GroupRule::AllOrNothing`] or independent).
 //! - [`Server`]: accepts connections and runs a [`Handler`] per message (reply, no reply, close),
 //!   pushes messages on its own, reaps idle connections (a per-message deadline stops slow
 //!   loris), caps connections per client address and in total before any per-connection work,
 //!   allows or denies networks, shuts down gracefully, counts everything ([`Stats`]) and traces one
-//!   span per connection. An idle connection gives its buffers back.
+//!   span per connection. An idle connection gives its buffers back. It hosts two-link peers too,
+//!   and [`BlockingServer`] runs each connection on the thread that owns its socket.
 //!
 //! Every rule of a connection is pure state with time passed in: a
 //! [`ClientSession`](session::ClientSession) and a [`ServerSession`](session::ServerSession) per
 //! connection (heartbeats, answers, reply matching, deadlines, reaping, what happens to messages
 //! the application does not take), built on the machines of [`policy`] (backoff, heartbeat
-//! timing, admission caps, idle clocks), all tested without sockets or clocks; thin tokio tasks
-//! drive them, one timer each. No framing logic lives here: messages are read and written
+//! timing, admission caps, idle clocks, a pool's spread, a group's rule), all tested without
+//! sockets or clocks; thin tokio tasks drive them, one timer each. No framing logic lives here: messages are read and written
 //! by `msgframe-tokio` with `msgframe-codec` framings.
 //!
 //! Nothing is lost silently: every call that carries a message ends in `Ok` (written whole; for a

@@ -85,7 +85,9 @@ async fn a_full_incoming_queue_does_not_wedge_the_client() {
     let mut events = client.events();
     client.wait_connected(5 * S).await.unwrap();
 
-    // 1,200 requests, 100 at a time, every one timing out: 1,200 late replies for a queue of 1,024.
+    // 1,200 requests, 100 at a time, every one timing out: a late reply for each one written (on a
+    // loaded machine a few may not be), for a queue of 1,024.
+    let mut sent = 0u64;
     for batch in 0..12u32 {
         let mut requests = tokio::task::JoinSet::new();
         for n in batch * 100..(batch + 1) * 100 {
@@ -93,18 +95,20 @@ async fn a_full_incoming_queue_does_not_wedge_the_client() {
             requests.spawn(async move { sender.request(n.to_be_bytes().to_vec(), 20 * MS).await });
         }
         while let Some(result) = requests.join_next().await {
-            let result = result.unwrap();
-            assert!(
-                matches!(result, Err(Error::TimedOut { written: true, .. })),
-                "{result:?}"
-            );
+            match result.unwrap() {
+                // Written whole, or its rest still going out: either way the host answers it.
+                Err(Error::TimedOut { .. }) => sent += 1,
+                Err(e) if e.is_not_sent() => {}
+                other => panic!("{other:?}"),
+            }
         }
     }
+    assert!(sent > 1_100, "{sent} of 1,200 written");
     // Every late reply is in by now: the queue is full and the rest were dropped, counted.
     let dropped = tokio::time::timeout(5 * S, async {
         loop {
             match events.recv().await {
-                Ok(Event::IncomingDropped { dropped }) if dropped >= 1200 - 1024 => return dropped,
+                Ok(Event::IncomingDropped { dropped }) if dropped >= sent - 1024 => return dropped,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("events ended: {e}"),
             }
@@ -112,7 +116,7 @@ async fn a_full_incoming_queue_does_not_wedge_the_client() {
     })
     .await
     .expect("the overflow is counted");
-    assert_eq!(dropped, 1200 - 1024);
+    assert_eq!(dropped, sent - 1024);
 
     // Prompt replies still complete their requests (20 of 20, where the wedged client timed out
     // 20 of 20).

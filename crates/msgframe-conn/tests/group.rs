@@ -127,7 +127,8 @@ async fn all_or_nothing_closes_every_link_and_writes_nothing_until_rebuilt() {
             "{err}"
         );
     }
-    assert!(started.elapsed() < 250 * MS, "{:?}", started.elapsed());
+    // At once: well before their 10 s deadlines (and with no reply ever coming).
+    assert!(started.elapsed() < 2 * S, "{:?}", started.elapsed());
     let cut = group_event(&mut events, broken).await;
     // Every link was closed: the cut one by its peer, the others by the rule.
     for (i, link) in link_events.iter_mut().enumerate() {

@@ -81,12 +81,13 @@ async fn ten_thousand_requests_spread_within_ten_percent_of_even() {
 
 /// A peer that answers each request after `delay`, one at a time per connection, and can drop
 /// its first connection.
-async fn slow_peer(delay: Duration) -> (Peer, Arc<tokio::sync::Notify>) {
+async fn slow_peer(delay: Duration) -> (Peer, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
     let kill = Arc::new(tokio::sync::Notify::new());
+    let got = Arc::new(tokio::sync::Notify::new());
     let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let k = Arc::clone(&kill);
+    let (k, g) = (Arc::clone(&kill), Arc::clone(&got));
     let peer = Peer::start(move |mut conn| {
-        let kill = Arc::clone(&k);
+        let (kill, got) = (Arc::clone(&k), Arc::clone(&g));
         let is_first = first.swap(false, std::sync::atomic::Ordering::SeqCst);
         async move {
             let killed = async {
@@ -101,6 +102,10 @@ async fn slow_peer(delay: Duration) -> (Peer, Arc<tokio::sync::Notify>) {
                 tokio::select! {
                     m = conn.read() => {
                         let Some(m) = m else { return };
+                        if is_first {
+                            // The first connection has a request written to it.
+                            got.notify_one();
+                        }
                         tokio::select! {
                             () = tokio::time::sleep(delay) => conn.write(&m).await,
                             () = &mut killed => return,
@@ -112,13 +117,13 @@ async fn slow_peer(delay: Duration) -> (Peer, Arc<tokio::sync::Notify>) {
         }
     })
     .await;
-    (peer, kill)
+    (peer, kill, got)
 }
 
 #[tokio::test]
 async fn a_dead_connection_fails_only_its_own_and_what_it_had_not_taken_moves() {
     // One request at a time per connection (no key function): requests beyond wait for a slot.
-    let (peer, kill) = slow_peer(300 * MS).await;
+    let (peer, kill, got) = slow_peer(300 * MS).await;
     let pool = Arc::new(
         LongClient::builder([peer.host()], be2())
             .backoff(Backoff::new(10 * S, 10 * S))
@@ -135,7 +140,8 @@ async fn a_dead_connection_fails_only_its_own_and_what_it_had_not_taken_moves() 
         tokio::time::sleep(5 * MS).await;
     }
     // The first connection dies with one request written and one waiting for its slot.
-    tokio::time::sleep(100 * MS).await;
+    got.notified().await;
+    tokio::time::sleep(20 * MS).await;
     kill.notify_one();
     let mut lost = 0;
     let mut answered = 0;

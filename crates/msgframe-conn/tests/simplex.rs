@@ -415,3 +415,87 @@ async fn the_inbound_link_may_be_recognised_by_its_first_message() {
     assert_eq!(&logon[..], b"LOGON link-2");
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pairs_links_by_a_key_from_their_first_messages() {
+    use msgframe_conn::{Connection, Reply, Server};
+    // Both links of a terminal start with `LOGON <terminal>`; the key is the terminal.
+    let server = Server::builder(be2())
+        .simplex_return_keyed("127.0.0.1:0", 5 * S, |m| {
+            m.strip_prefix(b"LOGON ").map(<[u8]>::to_vec)
+        })
+        .unwrap();
+    let back = server.simplex_return_addr().unwrap();
+    let server = server.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move {
+        // The logon is handled like any message: acknowledged.
+        Reply::Send(m)
+    }));
+    // Two terminals from one address, their return links dialled in the other order.
+    let mut outs = Vec::new();
+    for t in ["T1", "T2"] {
+        let mut out = MessageWriter::new(TcpStream::connect(addr).await.unwrap(), be2());
+        out.write_message(format!("LOGON {t}").as_bytes())
+            .await
+            .unwrap();
+        outs.push(out);
+    }
+    let mut backs = Vec::new();
+    for t in ["T2", "T1"] {
+        let mut link = MessageWriter::new(TcpStream::connect(back).await.unwrap(), be2());
+        link.write_message(format!("LOGON {t}").as_bytes())
+            .await
+            .unwrap();
+        backs.push((t, MessageReader::new(link.into_inner(), be2())));
+    }
+    for (i, out) in outs.iter_mut().enumerate() {
+        out.write_message(format!("request of T{}", i + 1).as_bytes())
+            .await
+            .unwrap();
+    }
+    for (t, reader) in &mut backs {
+        // Each terminal's logon acknowledgement, then its own reply, on its own return link.
+        let logon = reader.read_message_timeout(5 * S).await.unwrap();
+        assert_eq!(logon, format!("LOGON {t}").as_bytes());
+        let reply = reader.read_message_timeout(5 * S).await.unwrap();
+        assert_eq!(reply, format!("request of {t}").as_bytes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_client_pair_logs_on_to_a_server_pairing_by_key() {
+    use msgframe_conn::{Connection, Reply, Server};
+    let server = Server::builder(be2())
+        .simplex_return_keyed("127.0.0.1:0", 5 * S, |m| {
+            m.strip_prefix(b"LOGON ").map(<[u8]>::to_vec)
+        })
+        .unwrap();
+    let back = server.simplex_return_addr().unwrap();
+    let server = server.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    let client = LongClient::builder([addr.to_string()], be2())
+        .match_replies(key)
+        .simplex_dial([back.to_string()])
+        .simplex_inbound_logon(&b"LOGON T7"[..])
+        // The outbound link's logon, acknowledged on the inbound link.
+        .on_connect(|session| {
+            Box::pin(async move {
+                let ack = session.request(b"LOGON T7", 5 * S).await?;
+                assert_eq!(&ack[..], b"LOGON T7");
+                Ok(())
+            })
+        })
+        .start()
+        .unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..20u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    client.close().await;
+}

@@ -159,6 +159,7 @@ impl<K: Key> LongClientBuilder<K> {
         self.config.simplex = Some(Simplex {
             inbound: Inbound::Dial(inbound_hosts.into_iter().map(Into::into).collect()),
             outbound_reads: OutboundReads::default(),
+            inbound_logon: None,
         });
         self
     }
@@ -175,6 +176,7 @@ impl<K: Key> LongClientBuilder<K> {
         self.config.simplex = Some(Simplex {
             inbound: Inbound::Listen(Arc::new(listener), None),
             outbound_reads: OutboundReads::default(),
+            inbound_logon: None,
         });
         Ok(self)
     }
@@ -200,6 +202,17 @@ impl<K: Key> LongClientBuilder<K> {
             *r = Some(Arc::new(recognise));
         }
         Ok(this)
+    }
+
+    /// A message written first on a pair's dialled inbound link, the only one ever written there:
+    /// a logon by which a host pairs the two links (see
+    /// [`ServerBuilder::simplex_return_keyed`](crate::ServerBuilder::simplex_return_keyed)). The
+    /// outbound link's own logon is the [`on_connect`](Self::on_connect) hook's to send.
+    pub fn simplex_inbound_logon(mut self, logon: impl crate::IntoMessage) -> Self {
+        if let Some(simplex) = &mut self.config.simplex {
+            simplex.inbound_logon = Some(logon.into_message());
+        }
+        self
     }
 
     /// What bytes arriving on a simplex pair's outbound link mean (default

@@ -64,4 +64,6 @@ pub(crate) struct Simplex {
     pub(crate) inbound: Inbound,
     /// What bytes arriving on the outbound (send-only) link mean.
     pub(crate) outbound_reads: crate::OutboundReads,
+    /// A message written first on a dialled inbound link (a logon naming it).
+    pub(crate) inbound_logon: Option<bytes::Bytes>,
 }

@@ -222,7 +222,7 @@ impl<K: Key> Driver<K> {
                         )
                         .await
                         {
-                            Ok(link) => return Ok(link),
+                            Ok(link) => return logon(link, simplex, &c.framing, deadline).await,
                             Err(e) => last = Some(e),
                         }
                     }
@@ -585,4 +585,21 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<R> {
         }
         polled
     }
+}
+
+/// Writes a pair's inbound logon, when there is one, on the inbound link just dialled.
+async fn logon(
+    mut link: Link,
+    simplex: &Simplex,
+    framing: &Framing,
+    deadline: Instant,
+) -> Result<Link, Error> {
+    let Some(logon) = &simplex.inbound_logon else {
+        return Ok(link);
+    };
+    let mut writer = MessageWriter::new(link.write, framing.clone());
+    let left = deadline.saturating_duration_since(Instant::now());
+    writer.write_message_timeout(logon, left).await?;
+    link.write = writer.into_inner();
+    Ok(link)
 }

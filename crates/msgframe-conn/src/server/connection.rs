@@ -386,23 +386,29 @@ pub(crate) async fn run<H: Handler, S: Transport>(
 ) -> Arc<Disconnect> {
     // A simplex pair: this connection carries the peer's requests; replies and pushes go on its
     // return link, which the peer dials on the second listener.
-    let mut back = match &config.simplex {
-        Some(links) => match links.for_peer(connection.peer().ip()).await {
-            Some(back) => Some(back),
+    // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
+    let mut reader = MessageReader::new(stream, config.framing.clone());
+    // Boxed, as every rarely-run step here: an idle connection's task then holds only what
+    // waiting needs.
+    let (mut back, first) = match &config.simplex {
+        Some(links) => match Box::pin(pair_links(links, &mut reader, connection.peer())).await {
+            Some(pair) => pair,
             None => {
                 let cause = Arc::new(Disconnect::NoReturnLink);
                 pushes.ended(&cause);
                 return cause;
             }
         },
-        None => None,
+        None => (None, None),
     };
     handler.opened(&connection);
-    // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
-    let mut reader = MessageReader::new(stream, config.framing.clone());
+    let pair = PairLinks {
+        back: back.as_deref_mut(),
+        first,
+    };
     let cause = Box::pin(drive(
         &mut reader,
-        back.as_mut(),
+        pair,
         &connection,
         &pushes,
         &*handler,
@@ -451,15 +457,49 @@ enum Io {
 
 /// The connection's loop: do what the session says, wait for what happens next, tell the
 /// session.
+/// A simplex pair's return link (and the request link's first message, when it was read to pair
+/// the links by key), or `None` when none came in time.
+async fn pair_links<S: Transport>(
+    links: &super::ReturnSource,
+    reader: &mut MessageReader<S, Framing>,
+    peer: SocketAddr,
+) -> Option<(Option<Box<TcpStream>>, Option<Box<Bytes>>)> {
+    let mut first = None;
+    let key = match links.pairing() {
+        Some(pairing) => {
+            first = tokio::time::timeout(links.within(), reader.read_message())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            Some(first.as_deref().and_then(|m| (pairing.key)(m))?)
+        }
+        None => None,
+    };
+    let back = links.for_peer(peer.ip(), key).await?;
+    // Boxed: an idle connection's task should not carry their room.
+    Some((Some(Box::new(back)), first.map(Box::new)))
+}
+
+/// A simplex pair's extras: its return link, and the request link's first message when it was
+/// read to pair the links.
+struct PairLinks<'a> {
+    back: Option<&'a mut TcpStream>,
+    first: Option<Box<Bytes>>,
+}
+
 async fn drive<H: Handler, S: Transport>(
     reader: &mut MessageReader<S, Framing>,
-    mut back: Option<&mut TcpStream>,
+    pair: PairLinks<'_>,
     connection: &Connection,
     pushes: &PushQueue,
     handler: &H,
     config: &ServerConfig,
     counters: &Counters,
 ) -> Arc<Disconnect> {
+    let PairLinks {
+        mut back,
+        mut first,
+    } = pair;
     let mut session: ServerSession<Outcome<()>> =
         ServerSession::new(Arc::clone(&config.rules), now());
     // The write buffer, kept between messages and given back with the read buffer when idle.
@@ -472,6 +512,12 @@ async fn drive<H: Handler, S: Transport>(
     let mut timer = Timer::new();
     let mut closing = false;
     loop {
+        // A message read before the session began (a pair's first, which named it).
+        if let Some(message) = first.take().map(|m| *m) {
+            Counters::add(&counters.frames_in, 1);
+            Counters::add(&counters.bytes_in, message.len() as u64);
+            session.handle_message(now(), message, !reader.is_between_messages());
+        }
         // Every whole message already buffered first.
         if session.wants_read() {
             match reader.try_message() {

@@ -187,7 +187,35 @@ impl ServerBuilder {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         self.config.simplex = Some(ReturnSource::Accept(Arc::new(ReturnLinks::new(
-            listener, within,
+            listener, within, None,
+        ))));
+        Ok(self)
+    }
+
+    /// As [`simplex_return`](Self::simplex_return), the two links of a pair matched by a key
+    /// from each link's first message (a logon naming the terminal, say) instead of the peer's
+    /// address: `key` finds it. The request link's first message is then handled as any other;
+    /// the return link's is consumed by the pairing. A link whose first message has no key, or
+    /// whose partner does not come within `within`, is closed.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn simplex_return_keyed(
+        mut self,
+        addr: impl std::net::ToSocketAddrs,
+        within: Duration,
+        key: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> Result<Self, Error> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let pairing = Pairing {
+            key: Arc::new(key),
+            framing: self.config.framing.clone(),
+        };
+        self.config.simplex = Some(ReturnSource::Accept(Arc::new(ReturnLinks::new(
+            listener,
+            within,
+            Some(pairing),
         ))));
         Ok(self)
     }
@@ -442,10 +470,37 @@ pub(crate) enum ReturnSource {
 }
 
 impl ReturnSource {
-    /// The return link of the pair whose requests come from `peer`.
-    pub(crate) async fn for_peer(&self, peer: std::net::IpAddr) -> Option<tokio::net::TcpStream> {
+    /// How the pair's links are matched: by a key from their first messages, when set.
+    pub(crate) fn pairing(&self) -> Option<&Pairing> {
         match self {
-            ReturnSource::Accept(links) => links.take(peer).await,
+            ReturnSource::Accept(links) => links.pairing.as_ref(),
+            ReturnSource::Dial { .. } => None,
+        }
+    }
+
+    /// How long a link waits for its partner.
+    pub(crate) fn within(&self) -> Duration {
+        match self {
+            ReturnSource::Accept(links) => links.within,
+            ReturnSource::Dial { within, .. } => *within,
+        }
+    }
+
+    /// The return link of the pair whose requests come from `peer`, or carry `key` in their
+    /// first message.
+    pub(crate) async fn for_peer(
+        &self,
+        peer: std::net::IpAddr,
+        key: Option<Vec<u8>>,
+    ) -> Option<tokio::net::TcpStream> {
+        match self {
+            ReturnSource::Accept(links) => {
+                let by = match key {
+                    Some(key) => PairKey::Key(key),
+                    None => PairKey::Address(peer),
+                };
+                links.take(by).await
+            }
             ReturnSource::Dial { port, within } => {
                 let target = SocketAddr::new(peer, *port);
                 match tokio::time::timeout(*within, tokio::net::TcpStream::connect(target)).await {
@@ -467,27 +522,53 @@ impl ReturnSource {
     }
 }
 
+/// What matches the two links of a pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum PairKey {
+    Address(std::net::IpAddr),
+    Key(Vec<u8>),
+}
+
+/// A function finding a pair's key in a link's first message.
+pub(crate) type PairKeyFn = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
+/// Matching a pair's links by a key from their first messages.
+#[derive(Clone)]
+pub(crate) struct Pairing {
+    pub(crate) key: PairKeyFn,
+    pub(crate) framing: Framing,
+}
+
 /// The return links of simplex pairs: accepted on their own listener, waiting (by the peer's
-/// address) for the request link they belong to.
+/// address, or a key from their first message) for the request link they belong to.
 pub(crate) struct ReturnLinks {
     listener: std::net::TcpListener,
     within: Duration,
-    waiting: Mutex<HashMap<std::net::IpAddr, std::collections::VecDeque<tokio::net::TcpStream>>>,
+    pairing: Option<Pairing>,
+    waiting: Mutex<HashMap<PairKey, std::collections::VecDeque<tokio::net::TcpStream>>>,
     arrived: tokio::sync::Notify,
 }
 
 impl ReturnLinks {
-    fn new(listener: std::net::TcpListener, within: Duration) -> Self {
+    fn new(listener: std::net::TcpListener, within: Duration, pairing: Option<Pairing>) -> Self {
         ReturnLinks {
             listener,
             within,
+            pairing,
             waiting: Mutex::new(HashMap::new()),
             arrived: tokio::sync::Notify::new(),
         }
     }
 
+    fn arrived(&self, key: PairKey, stream: tokio::net::TcpStream) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.entry(key).or_default().push_back(stream);
+        }
+        self.arrived.notify_waiters();
+    }
+
     /// Accepts return links until the server shuts down.
-    pub(crate) async fn accept(&self, mut shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn accept(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let Ok(listener) = self.listener.try_clone().and_then(TcpListener::from_std) else {
             tracing::error!("the return-link listener cannot be watched");
             return;
@@ -500,10 +581,33 @@ impl ReturnLinks {
             match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    if let Ok(mut waiting) = self.waiting.lock() {
-                        waiting.entry(peer.ip()).or_default().push_back(stream);
+                    match &self.pairing {
+                        None => self.arrived(PairKey::Address(peer.ip()), stream),
+                        Some(pairing) => {
+                            // Its first message names it; read without holding up the others.
+                            let links = Arc::clone(&self);
+                            let pairing = pairing.clone();
+                            tokio::spawn(async move {
+                                let mut reader =
+                                    msgframe_tokio::MessageReader::new(stream, pairing.framing);
+                                let first =
+                                    tokio::time::timeout(links.within, reader.read_message()).await;
+                                match first
+                                    .ok()
+                                    .and_then(Result::ok)
+                                    .and_then(|m| (pairing.key)(&m))
+                                {
+                                    Some(key) => {
+                                        let (stream, _) = reader.into_parts();
+                                        links.arrived(PairKey::Key(key), stream);
+                                    }
+                                    None => {
+                                        tracing::warn!(%peer, "a return link without a pairing key: closed")
+                                    }
+                                }
+                            });
+                        }
                     }
-                    self.arrived.notify_waiters();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a return link failed");
@@ -513,8 +617,8 @@ impl ReturnLinks {
         }
     }
 
-    /// The return link from `peer`, waiting for it within the time allowed.
-    pub(crate) async fn take(&self, peer: std::net::IpAddr) -> Option<tokio::net::TcpStream> {
+    /// The return link matched by `peer`, waiting for it within the time allowed.
+    pub(crate) async fn take(&self, peer: PairKey) -> Option<tokio::net::TcpStream> {
         let until = tokio::time::Instant::now() + self.within;
         loop {
             let arrived = self.arrived.notified();
@@ -527,7 +631,7 @@ impl ReturnLinks {
                 return found;
             }
             if tokio::time::timeout_at(until, arrived).await.is_err() {
-                tracing::warn!(%peer, "no return link in time: closed");
+                tracing::warn!(?peer, "no return link in time: closed");
                 return None;
             }
         }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use msgframe_conn::{Disconnect, Event, LongClient};
 use msgframe_tokio::{MessageReader, MessageWriter};
 use support::be2;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
@@ -413,6 +414,50 @@ async fn the_inbound_link_may_be_recognised_by_its_first_message() {
         .unwrap()
         .unwrap();
     assert_eq!(&logon[..], b"LOGON link-2");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_silent_stranger_does_not_hold_up_the_recognised_inbound_link() {
+    let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let requests_addr = requests.local_addr().unwrap();
+    let builder = LongClient::builder([requests_addr.to_string()], be2())
+        .match_replies(key)
+        .connect_timeout(60 * S)
+        .simplex_listen_recognising("127.0.0.1:0", |first| first.starts_with(b"LOGON"))
+        .unwrap();
+    let listening = builder.simplex_listening_on().unwrap();
+    let (stranger_closed, closed) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (out, _) = requests.accept().await.unwrap();
+        // Three strangers connect first and never write; the real return link comes after them.
+        let mut strangers = Vec::new();
+        for _ in 0..3 {
+            strangers.push(TcpStream::connect(listening).await.unwrap());
+        }
+        let back = TcpStream::connect(listening).await.unwrap();
+        let mut logon = MessageWriter::new(back, be2());
+        logon.write_message(b"LOGON link-2").await.unwrap();
+        tokio::spawn(host_pair(out, logon.into_inner()));
+        // Once the real link is taken, the strangers are closed by the client.
+        for stranger in &mut strangers {
+            let mut byte = [0u8; 1];
+            let read = tokio::time::timeout(10 * S, stranger.read(&mut byte)).await;
+            assert!(matches!(read, Ok(Ok(0))), "{read:?}");
+        }
+        let _ = stranger_closed.send(());
+    });
+    let client = builder.start().unwrap();
+    // Far sooner than the connect timeout a stranger could otherwise hold it up for.
+    client.wait_connected(10 * S).await.unwrap();
+    for n in 0..10u32 {
+        let reply = client
+            .request(n.to_be_bytes().to_vec(), 5 * S)
+            .await
+            .unwrap();
+        assert_eq!(key(&reply), Some(n));
+    }
+    tokio::time::timeout(10 * S, closed).await.unwrap().unwrap();
     client.close().await;
 }
 

@@ -185,6 +185,8 @@ impl<K: Key> LongClientBuilder<K> {
     /// message instead of its address: a connection is taken when `recognise` accepts the first
     /// message that comes on it within the connect timeout (a logon naming the link, say); that
     /// message then goes where any other goes (a waiting request, or `recv`). Others are closed.
+    /// Connections are read side by side (at most 16 at once; one more is closed on arrival), so
+    /// a stranger that connects and stays silent does not hold up the real link.
     ///
     /// # Errors
     /// The address cannot be bound.

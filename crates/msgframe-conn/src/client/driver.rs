@@ -502,8 +502,15 @@ impl<K: Key> Driver<K> {
     }
 }
 
-/// The inbound link a peer dials: the first connection on `listener` from `peer`'s address before
-/// `deadline` (others are closed).
+/// Links read at once while a pair's inbound link is recognised by its first message; one more
+/// is closed on arrival, so strangers cannot make the client hold sockets without bound.
+const RECOGNISING_AT_MOST: usize = 16;
+
+/// The inbound link a peer dials: the first connection on `listener` from `peer`'s address, or
+/// the first whose first message `recognise` accepts, before `deadline` (others are closed).
+///
+/// Candidates are recognised side by side, each on its own task: a stranger that connects and
+/// stays silent holds up no one, and is closed once the real link is found or at `deadline`.
 async fn accept_inbound<K>(
     listener: &std::net::TcpListener,
     peer: std::net::SocketAddr,
@@ -512,56 +519,79 @@ async fn accept_inbound<K>(
     deadline: Instant,
 ) -> Result<Link, Error> {
     let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+    let mut candidates = tokio::task::JoinSet::new();
     loop {
-        let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
-        let (stream, from) = match accepted {
-            Ok(accepted) => accepted?,
-            Err(_) => {
-                return Err(Error::NotConnected {
-                    waited: config.connect_timeout,
-                    last: None,
-                })
-            }
-        };
-        crate::socket::configure(&stream, config.keepalive.as_ref())?;
-        let keepalive = Err(std::io::Error::other("not read for an inbound link"));
-        let (read, write) = stream.into_split();
-        let read: BoxRead = match recognise {
-            None if from.ip() != peer.ip() => {
-                tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
-                continue;
-            }
-            None => Box::new(read),
-            Some(recognise) => {
-                // Read its first message through a recorder, then hand the session every byte
-                // read so far followed by the rest of the stream: nothing is consumed here.
-                let mut reader = MessageReader::new(
-                    Recorder {
-                        inner: read,
-                        seen: Vec::new(),
-                    },
-                    config.framing.clone(),
-                );
-                let first = tokio::time::timeout_at(deadline, reader.read_message()).await;
-                match first {
-                    Ok(Ok(first)) if recognise(&first) => {
-                        let (recorder, _) = reader.into_parts();
-                        let seen = std::io::Cursor::new(recorder.seen);
-                        Box::new(tokio::io::AsyncReadExt::chain(seen, recorder.inner))
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, from) = accepted?;
+                crate::socket::configure(&stream, config.keepalive.as_ref())?;
+                let (read, write) = stream.into_split();
+                match recognise {
+                    None if from.ip() != peer.ip() => {
+                        tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
                     }
-                    _ => {
-                        tracing::warn!(%from, "inbound link not recognised by its first message: closed");
-                        continue;
+                    None => return Ok(inbound_link(Box::new(read), Box::new(write), from)),
+                    Some(_) if candidates.len() >= RECOGNISING_AT_MOST => {
+                        tracing::warn!(%from, at_most = RECOGNISING_AT_MOST, "inbound link not read: as many are being recognised already; closed");
+                    }
+                    Some(recognise) => {
+                        let recognising = recognised(read, write, from, recognise.clone(), config.framing.clone(), deadline);
+                        candidates.spawn(recognising);
                     }
                 }
             }
-        };
-        return Ok(Link {
-            read,
-            write: Box::new(write),
-            peer: from,
-            keepalive,
-        });
+            Some(done) = candidates.join_next(), if !candidates.is_empty() => {
+                if let Ok(Some(link)) = done {
+                    // Dropping the set closes every other candidate.
+                    return Ok(link);
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(Error::NotConnected {
+                    waited: config.connect_timeout,
+                    last: None,
+                });
+            }
+        }
+    }
+}
+
+/// The link accepted from `from`, when its first message (read by `deadline`) is recognised.
+/// Nothing is consumed: the session is handed every byte read so far followed by the rest of the
+/// stream.
+async fn recognised(
+    read: tokio::net::tcp::OwnedReadHalf,
+    write: tokio::net::tcp::OwnedWriteHalf,
+    from: std::net::SocketAddr,
+    recognise: Recognise,
+    framing: Framing,
+    deadline: Instant,
+) -> Option<Link> {
+    let recorder = Recorder {
+        inner: read,
+        seen: Vec::new(),
+    };
+    let mut reader = MessageReader::new(recorder, framing);
+    match tokio::time::timeout_at(deadline, reader.read_message()).await {
+        Ok(Ok(first)) if recognise(&first) => {
+            let (recorder, _) = reader.into_parts();
+            let seen = std::io::Cursor::new(recorder.seen);
+            let read = tokio::io::AsyncReadExt::chain(seen, recorder.inner);
+            Some(inbound_link(Box::new(read), Box::new(write), from))
+        }
+        _ => {
+            tracing::warn!(%from, "inbound link not recognised by its first message: closed");
+            None
+        }
+    }
+}
+
+fn inbound_link(read: BoxRead, write: BoxWrite, from: std::net::SocketAddr) -> Link {
+    Link {
+        read,
+        write,
+        peer: from,
+        keepalive: Err(std::io::Error::other("not read for an inbound link")),
     }
 }
 

@@ -461,6 +461,28 @@ async fn a_silent_stranger_does_not_hold_up_the_recognised_inbound_link() {
     client.close().await;
 }
 
+#[tokio::test]
+async fn a_return_link_no_request_link_takes_is_closed_after_the_time_allowed() {
+    use msgframe_conn::{Connection, Reply, Server};
+    let within = Duration::from_millis(200);
+    let server = Server::builder(be2())
+        .simplex_return("127.0.0.1:0", within)
+        .unwrap();
+    let back = server.simplex_return_addr().unwrap();
+    let server = server.bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    // Return links with no request link behind them: the server does not hold them for ever.
+    let mut orphans = Vec::new();
+    for _ in 0..5 {
+        orphans.push(TcpStream::connect(back).await.unwrap());
+    }
+    for orphan in &mut orphans {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(10 * S, orphan.read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_pairs_links_by_a_key_from_their_first_messages() {
     use msgframe_conn::{Connection, Reply, Server};

@@ -175,7 +175,9 @@ impl ServerBuilder {
     /// Serves two-link (simplex) peers: each connection accepted by the server carries a peer's
     /// requests (its outbound link), and the peer dials `addr` for the way back (its inbound link),
     /// from the same address, within `within`; replies and pushes go there. A connection whose
-    /// return link does not come in time is closed. Plain TCP only.
+    /// return link does not come in time is closed, and so is a return link no connection takes
+    /// within `within`; at most 1,024 return links are held at once (one more is closed on
+    /// arrival). Plain TCP only.
     ///
     /// # Errors
     /// The address cannot be bound.
@@ -539,13 +541,23 @@ pub(crate) struct Pairing {
     pub(crate) framing: Framing,
 }
 
+/// Return links held at once before their request links take them (those being read for their
+/// key included); one more is closed on arrival.
+pub(crate) const RETURN_LINKS_PENDING_AT_MOST: usize = 1024;
+
+/// A return link waiting for its request link, and since when.
+type Waiting = std::collections::VecDeque<(tokio::time::Instant, tokio::net::TcpStream)>;
+
 /// The return links of simplex pairs: accepted on their own listener, waiting (by the peer's
-/// address, or a key from their first message) for the request link they belong to.
+/// address, or a key from their first message) for the request link they belong to. A link not
+/// taken within `within` is closed; at most [`RETURN_LINKS_PENDING_AT_MOST`] are held at once.
 pub(crate) struct ReturnLinks {
     listener: std::net::TcpListener,
     within: Duration,
     pairing: Option<Pairing>,
-    waiting: Mutex<HashMap<PairKey, std::collections::VecDeque<tokio::net::TcpStream>>>,
+    waiting: Mutex<HashMap<PairKey, Waiting>>,
+    /// Links being read for their key.
+    reading: std::sync::atomic::AtomicUsize,
     arrived: tokio::sync::Notify,
 }
 
@@ -556,15 +568,44 @@ impl ReturnLinks {
             within,
             pairing,
             waiting: Mutex::new(HashMap::new()),
+            reading: std::sync::atomic::AtomicUsize::new(0),
             arrived: tokio::sync::Notify::new(),
         }
     }
 
     fn arrived(&self, key: PairKey, stream: tokio::net::TcpStream) {
         if let Ok(mut waiting) = self.waiting.lock() {
-            waiting.entry(key).or_default().push_back(stream);
+            waiting
+                .entry(key)
+                .or_default()
+                .push_back((tokio::time::Instant::now(), stream));
         }
         self.arrived.notify_waiters();
+    }
+
+    /// Closes the links no request link took in time; returns how many are held now.
+    fn close_stale(&self) -> usize {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return 0;
+        };
+        let now = tokio::time::Instant::now();
+        let mut closed = 0;
+        waiting.retain(|_, links| {
+            let before = links.len();
+            links.retain(|(since, _)| now.saturating_duration_since(*since) < self.within);
+            closed += before - links.len();
+            !links.is_empty()
+        });
+        if closed > 0 {
+            tracing::warn!(closed, "return links no request link took in time: closed");
+        }
+        waiting.values().map(|links| links.len()).sum()
+    }
+
+    /// Whether one more return link may be held.
+    fn has_room(&self) -> bool {
+        let reading = self.reading.load(std::sync::atomic::Ordering::Relaxed);
+        self.close_stale() + reading < RETURN_LINKS_PENDING_AT_MOST
     }
 
     /// Accepts return links until the server shuts down.
@@ -573,12 +614,21 @@ impl ReturnLinks {
             tracing::error!("the return-link listener cannot be watched");
             return;
         };
+        let mut sweep = tokio::time::interval(self.within.max(Duration::from_millis(10)));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
+                _ = sweep.tick() => {
+                    self.close_stale();
+                    continue;
+                }
                 () = crate::task::signalled(&mut shutdown) => return,
             };
             match accepted {
+                Ok((_, peer)) if !self.has_room() => {
+                    tracing::warn!(%peer, at_most = RETURN_LINKS_PENDING_AT_MOST, "a return link beyond the number held at once: closed");
+                }
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     match &self.pairing {
@@ -587,11 +637,17 @@ impl ReturnLinks {
                             // Its first message names it; read without holding up the others.
                             let links = Arc::clone(&self);
                             let pairing = pairing.clone();
+                            links
+                                .reading
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             tokio::spawn(async move {
                                 let mut reader =
                                     msgframe_tokio::MessageReader::new(stream, pairing.framing);
                                 let first =
                                     tokio::time::timeout(links.within, reader.read_message()).await;
+                                links
+                                    .reading
+                                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                                 match first
                                     .ok()
                                     .and_then(Result::ok)
@@ -627,8 +683,8 @@ impl ReturnLinks {
                 .lock()
                 .ok()
                 .and_then(|mut w| w.get_mut(&peer).and_then(|q| q.pop_front()));
-            if found.is_some() {
-                return found;
+            if let Some((_, stream)) = found {
+                return Some(stream);
             }
             if tokio::time::timeout_at(until, arrived).await.is_err() {
                 tracing::warn!(?peer, "no return link in time: closed");

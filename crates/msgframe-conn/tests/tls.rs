@@ -1,6 +1,7 @@
 //! TLS under every framing: certificates made at test time (rcgen), loopback only. Round trips in
 //! every framing through the short and long clients and the server; mutual TLS accepted and
-//! refused; certificate problems named by subject; the handshake deadline; reconnects
+//! refused; certificate problems named by subject; the handshake deadline; both dialled links of
+//! a two-link pair secured; reconnects
 //! handshake again.
 
 use std::time::Duration;
@@ -302,4 +303,47 @@ async fn a_long_client_without_the_required_certificate_is_told_why() {
         assert!(text.contains("requires a client certificate"), "{text}");
         client.close().await;
     }
+}
+
+#[tokio::test]
+async fn both_dialled_links_of_a_pair_are_secured() {
+    use msgframe_tokio::{MessageReader, MessageWriter};
+    let ca = Ca::new("Test Root");
+    let acceptor = server_tls(&ca, None);
+    let requests = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let replies = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (requests_addr, replies_addr) = (
+        requests.local_addr().unwrap(),
+        replies.local_addr().unwrap(),
+    );
+    let spec: msgframe_codec::Framing = "be:2".parse().unwrap();
+    let host_spec = spec.clone();
+    tokio::spawn(async move {
+        // Each link's handshake fails unless the client speaks TLS on it.
+        let (out, _) = requests.accept().await.unwrap();
+        let out = acceptor.accept(out).await.unwrap();
+        let (back, _) = replies.accept().await.unwrap();
+        let back = acceptor.accept(back).await.unwrap();
+        let mut reader = MessageReader::new(out, host_spec.clone());
+        let mut writer = MessageWriter::new(back, host_spec);
+        while let Ok(m) = reader.read_message().await {
+            if writer.write_message(&m).await.is_err() {
+                return;
+            }
+        }
+    });
+    let client = LongClient::builder([requests_addr.to_string()], spec)
+        .tls(client_tls(&ca, None))
+        .match_replies(|m: &[u8]| Some(m.get(..4)?.to_vec()))
+        .simplex_dial([replies_addr.to_string()])
+        .start()
+        .unwrap();
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..20u32 {
+        let mut body = n.to_be_bytes().to_vec();
+        body.extend_from_slice(b" over a secured pair");
+        let reply = client.request(body.clone(), 5 * S).await.unwrap();
+        assert_eq!(&reply[..], &body[..]);
+    }
+    client.close().await;
 }

@@ -1,8 +1,7 @@
 //! TLS under every framing: certificates made at test time (rcgen), loopback only. Round trips in
 //! every framing through the short and long clients and the server; mutual TLS accepted and
 //! refused; certificate problems named by subject; the handshake deadline; both dialled links of
-//! a two-link pair secured; reconnects
-//! handshake again.
+//! a two-link pair secured; reconnects handshake again.
 
 use std::time::Duration;
 

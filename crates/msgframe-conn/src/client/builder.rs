@@ -152,7 +152,7 @@ impl<K: Key> LongClientBuilder<K> {
     /// matched on the other, by key as ever. The pair is one connection to the rest of the client:
     /// connected when both links are, lost when either is (requests in flight then fail with
     /// their exact outcome), re-established together with the same backoff and events. With
-    /// [`tls`](Self::tls) both links are secured.
+    /// `tls` (feature `tls`) both links are secured.
     pub fn simplex_dial<H: Into<String>>(
         mut self,
         inbound_hosts: impl IntoIterator<Item = H>,

@@ -455,8 +455,6 @@ enum Io {
     Written,
 }
 
-/// The connection's loop: do what the session says, wait for what happens next, tell the
-/// session.
 /// A simplex pair's return link (and the request link's first message, when it was read to pair
 /// the links by key), or `None` when none came in time.
 async fn pair_links<S: Transport>(
@@ -487,6 +485,8 @@ struct PairLinks<'a> {
     first: Option<Box<Bytes>>,
 }
 
+/// The connection's loop: do what the session says, wait for what happens next, tell the
+/// session.
 async fn drive<H: Handler, S: Transport>(
     reader: &mut MessageReader<S, Framing>,
     pair: PairLinks<'_>,

@@ -51,6 +51,25 @@ async fn host_pair(requests: TcpStream, replies: TcpStream) {
     }
 }
 
+/// Sends requests `0..count` (each its own key) at once; each must get its own reply within
+/// `deadline`.
+async fn all_requests_match(client: &LongClient<u32>, count: u32, deadline: Duration) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..count {
+        let sender = client.sender();
+        tasks.spawn(async move {
+            let reply = sender
+                .request(n.to_be_bytes().to_vec(), deadline)
+                .await
+                .unwrap();
+            assert_eq!(key(&reply), Some(n));
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
 /// A host that accepts the outbound link on one port and the inbound link on another.
 async fn dialled_host() -> (SocketAddr, SocketAddr) {
     let requests = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,20 +123,7 @@ async fn a_thousand_requests_over_a_pair_with_shuffled_replies_all_match() {
         .start()
         .unwrap();
     client.wait_connected(5 * S).await.unwrap();
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..1_000u32 {
-        let sender = client.sender();
-        tasks.spawn(async move {
-            let reply = sender
-                .request(n.to_be_bytes().to_vec(), 10 * S)
-                .await
-                .unwrap();
-            assert_eq!(key(&reply), Some(n));
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+    all_requests_match(&client, 1_000, 10 * S).await;
     // The host's own message, matching no request, came in on the inbound link.
     let greeting = tokio::time::timeout(S, client.recv())
         .await
@@ -230,20 +236,7 @@ async fn the_server_plays_the_host_of_a_pair() {
         .start()
         .unwrap();
     client.wait_connected(5 * S).await.unwrap();
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..200u32 {
-        let sender = client.sender();
-        tasks.spawn(async move {
-            let reply = sender
-                .request(n.to_be_bytes().to_vec(), 5 * S)
-                .await
-                .unwrap();
-            assert_eq!(key(&reply), Some(n));
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+    all_requests_match(&client, 200, 5 * S).await;
     // A push goes on the pair's return link too.
     let conn = handle.connections().pop().unwrap();
     conn.push(&b"\xff\xff\xff\xffpushed"[..], S).await.unwrap();

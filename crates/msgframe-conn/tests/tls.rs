@@ -346,3 +346,133 @@ async fn both_dialled_links_of_a_pair_are_secured() {
     }
     client.close().await;
 }
+
+/// A server of pairs over TLS that echoes every request on the pair's return link.
+async fn pair_server(
+    builder: msgframe_conn::ServerBuilder,
+) -> (String, Option<std::net::SocketAddr>, ServerHandle) {
+    let return_addr = builder.simplex_return_addr();
+    let server = builder.bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().to_string();
+    let handle = server.handle();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
+    (addr, return_addr, handle)
+}
+
+/// Twenty requests over `client`'s pair, each answered by its own echo.
+async fn twenty_match(client: &LongClient<Vec<u8>>) {
+    client.wait_connected(5 * S).await.unwrap();
+    for n in 0..20u32 {
+        let mut body = n.to_be_bytes().to_vec();
+        body.extend_from_slice(b" over a secured pair");
+        let reply = client.request(body.clone(), 5 * S).await.unwrap();
+        assert_eq!(&reply[..], &body[..]);
+    }
+}
+
+fn by_first_four(m: &[u8]) -> Option<Vec<u8>> {
+    Some(m.get(..4)?.to_vec())
+}
+
+#[tokio::test]
+async fn a_server_of_pairs_secures_the_return_links_it_accepts() {
+    let ca = Ca::new("Test Root");
+    let builder = Server::builder("be:2".parse().unwrap())
+        .tls(server_tls(&ca, None))
+        .simplex_return("127.0.0.1:0", 5 * S)
+        .unwrap();
+    let (addr, return_addr, handle) = pair_server(builder).await;
+    let return_addr = return_addr.unwrap();
+
+    // A return link that does not speak TLS is closed at once, not held for the 5 s it may wait.
+    let mut plain = tokio::net::TcpStream::connect(return_addr).await.unwrap();
+    plain.write_all(b"\x00\x05hello").await.unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(3 * S, async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut plain, &mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a plain return link is closed");
+
+    let client = LongClient::builder([addr], "be:2".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .match_replies(by_first_four)
+        .simplex_dial([return_addr.to_string()])
+        .start()
+        .unwrap();
+    twenty_match(&client).await;
+    client.close().await;
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn a_listened_inbound_link_and_a_dialled_return_link_are_secured() {
+    let ca = Ca::new("Test Root");
+    // The client listens for its inbound link first, so the server knows the port to dial.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listen.local_addr().unwrap().port();
+    drop(listen);
+    let builder = Server::builder("be:2".parse().unwrap())
+        .tls(server_tls(&ca, None))
+        .simplex_dial_back_tls(port, 5 * S, client_tls(&ca, None));
+    let (addr, _, handle) = pair_server(builder).await;
+    let client = LongClient::builder([addr], "be:2".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .match_replies(by_first_four)
+        .simplex_listen(("127.0.0.1", port))
+        .unwrap()
+        .simplex_inbound_tls(server_tls(&ca, None))
+        .start()
+        .unwrap();
+    twenty_match(&client).await;
+    client.close().await;
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn a_listened_inbound_link_that_fails_its_handshake_is_not_taken() {
+    let ca = Ca::new("Test Root");
+    let other = Ca::new("Another Root");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listen.local_addr().unwrap().port();
+    drop(listen);
+    // The server trusts another CA: it refuses the client's certificate, so no return link.
+    let builder = Server::builder("be:2".parse().unwrap())
+        .tls(server_tls(&ca, None))
+        .simplex_dial_back_tls(port, 5 * S, client_tls(&other, None));
+    let (addr, _, handle) = pair_server(builder).await;
+    let client = LongClient::builder([addr], "be:2".parse().unwrap())
+        .tls(client_tls(&ca, None))
+        .connect_timeout(S)
+        .match_replies(by_first_four)
+        .simplex_listen(("127.0.0.1", port))
+        .unwrap()
+        .simplex_inbound_tls(server_tls(&ca, None))
+        .start()
+        .unwrap();
+    assert!(
+        client.wait_connected(3 * S).await.is_err(),
+        "no pair without a secured inbound link"
+    );
+    client.close().await;
+    handle.shutdown();
+}
+
+#[test]
+fn inbound_tls_without_a_listened_inbound_link_is_a_configuration_error() {
+    let ca = Ca::new("Test Root");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let err = LongClient::builder(["127.0.0.1:1"], "be:2".parse().unwrap())
+        .simplex_dial(["127.0.0.1:2"])
+        .simplex_inbound_tls(server_tls(&ca, None))
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert!(err.to_string().contains("simplex_listen"), "{err}");
+}

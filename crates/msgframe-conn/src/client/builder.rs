@@ -70,6 +70,7 @@ impl LongClientBuilder<()> {
                 security: Security::Plain,
                 reconnect: true,
                 simplex: None,
+                inbound_tls: None,
                 rules: Arc::new(ClientRules::new(|_| Some(()))),
             },
             rules: ClientRules::new(|_| Some(())),
@@ -167,7 +168,8 @@ impl<K: Key> LongClientBuilder<K> {
 
     /// Two links (see [`simplex_dial`](Self::simplex_dial)) where the peer dials the inbound
     /// link: this side listens on `addr` and takes a connection from the address of the
-    /// outbound link's peer (others are closed) within the connect timeout. Plain TCP only.
+    /// outbound link's peer (others are closed) within the connect timeout. The inbound link is
+    /// plain TCP unless [`simplex_inbound_tls`](Self::simplex_inbound_tls) secures it.
     ///
     /// # Errors
     /// The address cannot be bound.
@@ -205,6 +207,17 @@ impl<K: Key> LongClientBuilder<K> {
             *r = Some(Arc::new(recognise));
         }
         Ok(this)
+    }
+
+    /// Secures a pair's listened inbound link (see [`simplex_listen`](Self::simplex_listen)) with
+    /// TLS as a server (feature `tls`): this side's certificate, and the peer's when the
+    /// acceptor requires client certificates. The handshake counts in the connect timeout and
+    /// runs side by side with other candidates', so a stranger that stalls it holds up no one.
+    /// The outbound link (and a dialled inbound link) are secured by [`tls`](Self::tls).
+    #[cfg(feature = "tls")]
+    pub fn simplex_inbound_tls(mut self, tls: crate::tls::TlsAcceptor) -> Self {
+        self.config.inbound_tls = Some(tls);
+        self
     }
 
     /// A message written first on a pair's dialled inbound link, the only one ever written there:
@@ -326,6 +339,20 @@ impl<K: Key> LongClientBuilder<K> {
     fn validate(&self) -> Result<(), Error> {
         if self.config.hosts.is_empty() {
             return Err(Error::Config(ConfigError::NoHost));
+        }
+        let listens = matches!(
+            &self.config.simplex,
+            Some(Simplex {
+                inbound: Inbound::Listen(..),
+                ..
+            })
+        );
+        if self.config.inbound_tls.is_some() && !listens {
+            return Err(Error::Config(ConfigError::Other(
+                "simplex_inbound_tls secures a listened inbound link: it needs simplex_listen or \
+                 simplex_listen_recognising (a dialled inbound link is secured by tls)"
+                    .into(),
+            )));
         }
         Ok(())
     }
@@ -452,6 +479,7 @@ impl<K: Key> LongClientBuilder<K> {
             security: c.security,
             reconnect: c.reconnect,
             simplex: c.simplex,
+            inbound_tls: c.inbound_tls,
             rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
         };
         Self::spawn(

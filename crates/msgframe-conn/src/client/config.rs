@@ -28,6 +28,8 @@ pub(crate) struct Config<K> {
     /// Two links (simplex): where the inbound link comes from, and what bytes on the outbound
     /// link mean. `None`: one connection both ways.
     pub(crate) simplex: Option<Simplex>,
+    /// TLS, as a server, on a simplex pair's listened inbound link.
+    pub(crate) inbound_tls: Option<crate::server::ServerTlsConfig>,
     /// The rules of every connection's session.
     pub(crate) rules: Arc<ClientRules<K>>,
 }

@@ -502,15 +502,18 @@ impl<K: Key> Driver<K> {
     }
 }
 
-/// Links read at once while a pair's inbound link is recognised by its first message; one more
-/// is closed on arrival, so strangers cannot make the client hold sockets without bound.
+/// Links prepared at once (a TLS handshake, a first message read) while a pair's inbound link is
+/// sought; one more is closed on arrival, so strangers cannot make the client hold sockets
+/// without bound.
 const RECOGNISING_AT_MOST: usize = 16;
 
 /// The inbound link a peer dials: the first connection on `listener` from `peer`'s address, or
-/// the first whose first message `recognise` accepts, before `deadline` (others are closed).
+/// the first whose first message `recognise` accepts, secured with `config.inbound_tls` when set,
+/// before `deadline` (others are closed).
 ///
-/// Candidates are recognised side by side, each on its own task: a stranger that connects and
-/// stays silent holds up no one, and is closed once the real link is found or at `deadline`.
+/// Candidates are prepared side by side, each on its own task: a stranger that connects and
+/// stays silent (in its handshake or before its first message) holds up no one, and is closed
+/// once the real link is found or at `deadline`.
 async fn accept_inbound<K>(
     listener: &std::net::TcpListener,
     peer: std::net::SocketAddr,
@@ -525,19 +528,22 @@ async fn accept_inbound<K>(
             accepted = listener.accept() => {
                 let (stream, from) = accepted?;
                 crate::socket::configure(&stream, config.keepalive.as_ref())?;
-                let (read, write) = stream.into_split();
-                match recognise {
-                    None if from.ip() != peer.ip() => {
-                        tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
-                    }
-                    None => return Ok(inbound_link(Box::new(read), Box::new(write), from)),
-                    Some(_) if candidates.len() >= RECOGNISING_AT_MOST => {
-                        tracing::warn!(%from, at_most = RECOGNISING_AT_MOST, "inbound link not read: as many are being recognised already; closed");
-                    }
-                    Some(recognise) => {
-                        let recognising = recognised(read, write, from, recognise.clone(), config.framing.clone(), deadline);
-                        candidates.spawn(recognising);
-                    }
+                if recognise.is_none() && from.ip() != peer.ip() {
+                    tracing::warn!(%from, expected = %peer.ip(), "inbound link from an unexpected address: closed");
+                } else if recognise.is_none() && config.inbound_tls.is_none() {
+                    let (read, write) = stream.into_split();
+                    return Ok(inbound_link(Box::new(read), Box::new(write), from));
+                } else if candidates.len() >= RECOGNISING_AT_MOST {
+                    tracing::warn!(%from, at_most = RECOGNISING_AT_MOST, "inbound link not prepared: as many are being prepared already; closed");
+                } else {
+                    let candidate = Candidate {
+                        from,
+                        recognise: recognise.cloned(),
+                        tls: config.inbound_tls.clone(),
+                        framing: config.framing.clone(),
+                        deadline,
+                    };
+                    candidates.spawn(candidate.prepare(stream));
                 }
             }
             Some(done) = candidates.join_next(), if !candidates.is_empty() => {
@@ -556,14 +562,60 @@ async fn accept_inbound<K>(
     }
 }
 
+/// A connection on a pair's listener that may be its inbound link.
+struct Candidate {
+    from: std::net::SocketAddr,
+    recognise: Option<Recognise>,
+    tls: Option<crate::server::ServerTlsConfig>,
+    framing: Framing,
+    deadline: Instant,
+}
+
+impl Candidate {
+    /// The link, once secured (when TLS is configured) and recognised by its first message
+    /// (when a recogniser is), both by the deadline; `None` (reported here) when it is not.
+    async fn prepare(self, stream: tokio::net::TcpStream) -> Option<Link> {
+        let from = self.from;
+        let (read, write): (BoxRead, BoxWrite) = match &self.tls {
+            None => {
+                let (read, write) = stream.into_split();
+                (Box::new(read), Box::new(write))
+            }
+            #[cfg(feature = "tls")]
+            Some(tls) => match tokio::time::timeout_at(self.deadline, tls.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let (read, write) = tokio::io::split(stream);
+                    (Box::new(read), Box::new(write))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%from, error = %e, "inbound link's TLS handshake failed: closed");
+                    return None;
+                }
+                Err(_) => {
+                    tracing::warn!(%from, "inbound link's TLS handshake not finished in time: closed");
+                    return None;
+                }
+            },
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
+        };
+        match &self.recognise {
+            None => Some(inbound_link(read, write, from)),
+            Some(recognise) => {
+                recognised(read, write, from, recognise, self.framing, self.deadline).await
+            }
+        }
+    }
+}
+
 /// The link accepted from `from`, when its first message (read by `deadline`) is recognised.
 /// Nothing is consumed: the session is handed every byte read so far followed by the rest of the
 /// stream.
 async fn recognised(
-    read: tokio::net::tcp::OwnedReadHalf,
-    write: tokio::net::tcp::OwnedWriteHalf,
+    read: BoxRead,
+    write: BoxWrite,
     from: std::net::SocketAddr,
-    recognise: Recognise,
+    recognise: &Recognise,
     framing: Framing,
     deadline: Instant,
 ) -> Option<Link> {
@@ -577,7 +629,7 @@ async fn recognised(
             let (recorder, _) = reader.into_parts();
             let seen = std::io::Cursor::new(recorder.seen);
             let read = tokio::io::AsyncReadExt::chain(seen, recorder.inner);
-            Some(inbound_link(Box::new(read), Box::new(write), from))
+            Some(inbound_link(Box::new(read), write, from))
         }
         _ => {
             tracing::warn!(%from, "inbound link not recognised by its first message: closed");

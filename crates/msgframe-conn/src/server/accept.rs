@@ -34,7 +34,7 @@ pub(crate) async fn serve<H: Handler>(
     if let Some(super::ReturnSource::Accept(links)) = &config.simplex {
         let links = Arc::clone(links);
         let shutdown = shared.shutdown.subscribe();
-        tokio::spawn(links.accept(shutdown));
+        tokio::spawn(links.accept(config.tls.clone(), shutdown));
     }
     let mut next_id = 0u64;
     tracing::info!(addr = %shared.local_addr, "serving");

@@ -15,6 +15,8 @@ use msgframe_codec::{Encoder, Framing};
 use msgframe_tokio::MessageReader;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::return_link::ReturnLink;
 use tokio::sync::{oneshot, Notify};
 
 use super::reply::Reply;
@@ -403,7 +405,7 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     };
     handler.opened(&connection);
     let pair = PairLinks {
-        back: back.as_deref_mut(),
+        back: back.as_mut(),
         first,
     };
     let cause = Box::pin(drive(
@@ -429,6 +431,9 @@ pub(crate) async fn run<H: Handler, S: Transport>(
             reader.get_mut().shutdown(),
         ))
         .await;
+        if let Some(back) = back.as_mut() {
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, back.shutdown())).await;
+        }
     }
     cause
 }
@@ -458,10 +463,10 @@ enum Io {
 /// A simplex pair's return link (and the request link's first message, when it was read to pair
 /// the links by key), or `None` when none came in time.
 async fn pair_links<S: Transport>(
-    links: &super::ReturnSource,
+    links: &super::return_link::ReturnSource,
     reader: &mut MessageReader<S, Framing>,
     peer: SocketAddr,
-) -> Option<(Option<Box<TcpStream>>, Option<Box<Bytes>>)> {
+) -> Option<(Option<ReturnLink>, Option<Box<Bytes>>)> {
     let mut first = None;
     let key = match links.pairing() {
         Some(pairing) => {
@@ -475,13 +480,13 @@ async fn pair_links<S: Transport>(
     };
     let back = links.for_peer(peer.ip(), key).await?;
     // Boxed: an idle connection's task should not carry their room.
-    Some((Some(Box::new(back)), first.map(Box::new)))
+    Some((Some(back), first.map(Box::new)))
 }
 
 /// A simplex pair's extras: its return link, and the request link's first message when it was
 /// read to pair the links.
 struct PairLinks<'a> {
-    back: Option<&'a mut TcpStream>,
+    back: Option<&'a mut ReturnLink>,
     first: Option<Box<Bytes>>,
 }
 
@@ -623,7 +628,7 @@ enum Direction {
 /// Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
 async fn connection_io<S: Transport>(
     reader: &mut MessageReader<S, Framing>,
-    back: Option<&mut TcpStream>,
+    back: Option<&mut ReturnLink>,
     out: &mut BytesMut,
     direction: Direction,
 ) -> Result<Io, msgframe_io::Error> {

@@ -6,6 +6,7 @@ mod accept;
 mod blocking;
 mod connection;
 mod reply;
+mod return_link;
 mod stats;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use crate::policy::admission::{Admission, AdmissionPolicy, IpNet};
 use crate::session::ServerRules;
 use crate::socket::Keepalive;
 use crate::Error;
+use return_link::{Pairing, ReturnLinks, ReturnSource};
 use stats::Counters;
 
 /// How every connection of a server runs.
@@ -177,7 +179,8 @@ impl ServerBuilder {
     /// from the same address, within `within`; replies and pushes go there. A connection whose
     /// return link does not come in time is closed, and so is a return link no connection takes
     /// within `within`; at most 1,024 return links are held at once (one more is closed on
-    /// arrival). Plain TCP only.
+    /// arrival). With [`tls`](Self::tls), return links are secured as every other connection
+    /// (the handshake counts in `within`).
     ///
     /// # Errors
     /// The address cannot be bound.
@@ -225,18 +228,38 @@ impl ServerBuilder {
     /// Serves two-link (simplex) peers that listen for the way back: for each connection
     /// accepted (a peer's requests), the server dials the peer's address at `port` within
     /// `within` and sends replies and pushes there. A connection whose return link cannot be
-    /// made in time is closed. Plain TCP only.
+    /// made in time is closed. The return links are plain TCP; see
+    /// [`simplex_dial_back_tls`](Self::simplex_dial_back_tls).
     pub fn simplex_dial_back(mut self, port: u16, within: Duration) -> Self {
-        self.config.simplex = Some(ReturnSource::Dial { port, within });
+        self.config.simplex = Some(ReturnSource::Dial {
+            port,
+            within,
+            tls: None,
+        });
+        self
+    }
+
+    /// As [`simplex_dial_back`](Self::simplex_dial_back), each return link secured with TLS as
+    /// a client (feature `tls`); the handshake counts in `within`. The peer's certificate is
+    /// checked against its IP address unless `tls` names the server to expect.
+    #[cfg(feature = "tls")]
+    pub fn simplex_dial_back_tls(
+        mut self,
+        port: u16,
+        within: Duration,
+        tls: crate::tls::TlsConnector,
+    ) -> Self {
+        self.config.simplex = Some(ReturnSource::Dial {
+            port,
+            within,
+            tls: Some(tls),
+        });
         self
     }
 
     /// The address return links are accepted on, for a server of simplex pairs.
     pub fn simplex_return_addr(&self) -> Option<SocketAddr> {
-        match self.config.simplex.as_ref()? {
-            ReturnSource::Accept(links) => links.listener.local_addr().ok(),
-            ReturnSource::Dial { .. } => None,
-        }
+        self.config.simplex.as_ref()?.listening_on()
     }
 
     /// How long shutdown lets handlers in progress finish before closing their connections
@@ -458,238 +481,6 @@ impl ServerHandle {
         self.shared.shutdown.send_replace(true);
         if let Some(waker) = self.shared.wake_acceptor.get() {
             let _ = waker.wake();
-        }
-    }
-}
-
-/// Where a simplex pair's return link comes from.
-#[derive(Clone)]
-pub(crate) enum ReturnSource {
-    /// The peer dials it, on this listener.
-    Accept(Arc<ReturnLinks>),
-    /// The server dials the peer's address at `port`.
-    Dial { port: u16, within: Duration },
-}
-
-impl ReturnSource {
-    /// How the pair's links are matched: by a key from their first messages, when set.
-    pub(crate) fn pairing(&self) -> Option<&Pairing> {
-        match self {
-            ReturnSource::Accept(links) => links.pairing.as_ref(),
-            ReturnSource::Dial { .. } => None,
-        }
-    }
-
-    /// How long a link waits for its partner.
-    pub(crate) fn within(&self) -> Duration {
-        match self {
-            ReturnSource::Accept(links) => links.within,
-            ReturnSource::Dial { within, .. } => *within,
-        }
-    }
-
-    /// The return link of the pair whose requests come from `peer`, or carry `key` in their
-    /// first message.
-    pub(crate) async fn for_peer(
-        &self,
-        peer: std::net::IpAddr,
-        key: Option<Vec<u8>>,
-    ) -> Option<tokio::net::TcpStream> {
-        match self {
-            ReturnSource::Accept(links) => {
-                let by = match key {
-                    Some(key) => PairKey::Key(key),
-                    None => PairKey::Address(peer),
-                };
-                links.take(by).await
-            }
-            ReturnSource::Dial { port, within } => {
-                let target = SocketAddr::new(peer, *port);
-                match tokio::time::timeout(*within, tokio::net::TcpStream::connect(target)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = stream.set_nodelay(true);
-                        Some(stream)
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(%target, error = %e, "dialling the return link failed: closed");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!(%target, "the return link not made in time: closed");
-                        None
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// What matches the two links of a pair.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum PairKey {
-    Address(std::net::IpAddr),
-    Key(Vec<u8>),
-}
-
-/// A function finding a pair's key in a link's first message.
-pub(crate) type PairKeyFn = Arc<dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync>;
-
-/// Matching a pair's links by a key from their first messages.
-#[derive(Clone)]
-pub(crate) struct Pairing {
-    pub(crate) key: PairKeyFn,
-    pub(crate) framing: Framing,
-}
-
-/// Return links held at once before their request links take them (those being read for their
-/// key included); one more is closed on arrival.
-pub(crate) const RETURN_LINKS_PENDING_AT_MOST: usize = 1024;
-
-/// A return link waiting for its request link, and since when.
-type Waiting = std::collections::VecDeque<(tokio::time::Instant, tokio::net::TcpStream)>;
-
-/// The return links of simplex pairs: accepted on their own listener, waiting (by the peer's
-/// address, or a key from their first message) for the request link they belong to. A link not
-/// taken within `within` is closed; at most [`RETURN_LINKS_PENDING_AT_MOST`] are held at once.
-pub(crate) struct ReturnLinks {
-    listener: std::net::TcpListener,
-    within: Duration,
-    pairing: Option<Pairing>,
-    waiting: Mutex<HashMap<PairKey, Waiting>>,
-    /// Links being read for their key.
-    reading: std::sync::atomic::AtomicUsize,
-    arrived: tokio::sync::Notify,
-}
-
-impl ReturnLinks {
-    fn new(listener: std::net::TcpListener, within: Duration, pairing: Option<Pairing>) -> Self {
-        ReturnLinks {
-            listener,
-            within,
-            pairing,
-            waiting: Mutex::new(HashMap::new()),
-            reading: std::sync::atomic::AtomicUsize::new(0),
-            arrived: tokio::sync::Notify::new(),
-        }
-    }
-
-    fn arrived(&self, key: PairKey, stream: tokio::net::TcpStream) {
-        if let Ok(mut waiting) = self.waiting.lock() {
-            waiting
-                .entry(key)
-                .or_default()
-                .push_back((tokio::time::Instant::now(), stream));
-        }
-        self.arrived.notify_waiters();
-    }
-
-    /// Closes the links no request link took in time; returns how many are held now.
-    fn close_stale(&self) -> usize {
-        let Ok(mut waiting) = self.waiting.lock() else {
-            return 0;
-        };
-        let now = tokio::time::Instant::now();
-        let mut closed = 0;
-        waiting.retain(|_, links| {
-            let before = links.len();
-            links.retain(|(since, _)| now.saturating_duration_since(*since) < self.within);
-            closed += before - links.len();
-            !links.is_empty()
-        });
-        if closed > 0 {
-            tracing::warn!(closed, "return links no request link took in time: closed");
-        }
-        waiting.values().map(|links| links.len()).sum()
-    }
-
-    /// Whether one more return link may be held.
-    fn has_room(&self) -> bool {
-        let reading = self.reading.load(std::sync::atomic::Ordering::Relaxed);
-        self.close_stale() + reading < RETURN_LINKS_PENDING_AT_MOST
-    }
-
-    /// Accepts return links until the server shuts down.
-    pub(crate) async fn accept(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let Ok(listener) = self.listener.try_clone().and_then(TcpListener::from_std) else {
-            tracing::error!("the return-link listener cannot be watched");
-            return;
-        };
-        let mut sweep = tokio::time::interval(self.within.max(Duration::from_millis(10)));
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = sweep.tick() => {
-                    self.close_stale();
-                    continue;
-                }
-                () = crate::task::signalled(&mut shutdown) => return,
-            };
-            match accepted {
-                Ok((_, peer)) if !self.has_room() => {
-                    tracing::warn!(%peer, at_most = RETURN_LINKS_PENDING_AT_MOST, "a return link beyond the number held at once: closed");
-                }
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    match &self.pairing {
-                        None => self.arrived(PairKey::Address(peer.ip()), stream),
-                        Some(pairing) => {
-                            // Its first message names it; read without holding up the others.
-                            let links = Arc::clone(&self);
-                            let pairing = pairing.clone();
-                            links
-                                .reading
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            tokio::spawn(async move {
-                                let mut reader =
-                                    msgframe_tokio::MessageReader::new(stream, pairing.framing);
-                                let first =
-                                    tokio::time::timeout(links.within, reader.read_message()).await;
-                                links
-                                    .reading
-                                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                                match first
-                                    .ok()
-                                    .and_then(Result::ok)
-                                    .and_then(|m| (pairing.key)(&m))
-                                {
-                                    Some(key) => {
-                                        let (stream, _) = reader.into_parts();
-                                        links.arrived(PairKey::Key(key), stream);
-                                    }
-                                    None => {
-                                        tracing::warn!(%peer, "a return link without a pairing key: closed")
-                                    }
-                                }
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a return link failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    /// The return link matched by `peer`, waiting for it within the time allowed.
-    pub(crate) async fn take(&self, peer: PairKey) -> Option<tokio::net::TcpStream> {
-        let until = tokio::time::Instant::now() + self.within;
-        loop {
-            let arrived = self.arrived.notified();
-            let found = self
-                .waiting
-                .lock()
-                .ok()
-                .and_then(|mut w| w.get_mut(&peer).and_then(|q| q.pop_front()));
-            if let Some((_, stream)) = found {
-                return Some(stream);
-            }
-            if tokio::time::timeout_at(until, arrived).await.is_err() {
-                tracing::warn!(?peer, "no return link in time: closed");
-                return None;
-            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! A client session and a server session talking through a simulated link, on simulated time:
 //! random arrival times and link delays, replies reordered across requests (pushed later in any
 //! order), write stalls, an application that stops reading, callers that give up, duplicate keys,
-//! connection loss and a frozen server at any point, deliberate closes. Whatever happens:
+//! connection loss and a frozen server at any point, deliberate closes; and two links (a simplex
+//! pair), where a reply comes back on the other link and may be read before the client's task
+//! learns its request was written. Whatever happens:
 //!
 //! - every call ends exactly once (a caller that gave up: at most once), by its deadline, with
 //!   the right outcome (its own reply; timed out, lost or not sent with the right `written`);
@@ -104,6 +106,9 @@ struct Scenario {
     app_capacity: usize,
     max_in_flight: usize,
     heartbeat: bool,
+    /// Two links (simplex): a reply comes back on the other link and may be read before the
+    /// client's task learns that its request was written.
+    two_links: bool,
     seed: u64,
     actions: Vec<(u64, Action)>,
 }
@@ -118,17 +123,21 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1usize..6,
         1usize..8,
         any::<bool>(),
+        any::<bool>(),
         any::<u64>(),
         prop::collection::vec((0u64..400, action()), 1..60),
     )
         .prop_map(
-            |(overflow, app_capacity, max_in_flight, heartbeat, seed, actions)| Scenario {
-                overflow,
-                app_capacity,
-                max_in_flight,
-                heartbeat,
-                seed,
-                actions,
+            |(overflow, app_capacity, max_in_flight, heartbeat, two_links, seed, actions)| {
+                Scenario {
+                    overflow,
+                    app_capacity,
+                    max_in_flight,
+                    heartbeat,
+                    two_links,
+                    seed,
+                    actions,
+                }
             },
         )
 }
@@ -160,6 +169,9 @@ struct CallState {
     deadline: Instant,
     gave_up: Rc<Cell<bool>>,
     started: bool,
+    /// Its bytes are on the wire.
+    on_wire: bool,
+    /// The client's task knows it was written whole.
     written: bool,
     ended: u32,
 }
@@ -174,6 +186,9 @@ struct Sim {
     c2s: VecDeque<(Instant, Bytes)>,
     s2c: VecDeque<(Instant, Bytes)>,
     client_write: Option<(Instant, Bytes, TransmitKind)>,
+    /// Two links: when the client's task learns that the bytes it wrote (already on the wire)
+    /// are written.
+    client_written_at: Option<(Instant, Bytes)>,
     server_write: Option<(Instant, Bytes)>,
     handler: Option<(Instant, Reply)>,
     /// Replies the server will push later, in any order.
@@ -225,6 +240,7 @@ impl Sim {
             c2s: VecDeque::new(),
             s2c: VecDeque::new(),
             client_write: None,
+            client_written_at: None,
             server_write: None,
             handler: None,
             deferred: Vec::new(),
@@ -345,6 +361,7 @@ impl Sim {
                 deadline: self.now + ms(timeout_ms),
                 gave_up: Rc::new(Cell::new(false)),
                 started: false,
+                on_wire: false,
                 written: false,
                 ended: 0,
             },
@@ -417,7 +434,7 @@ impl Sim {
             self.app.pop_front();
             return true;
         }
-        if self.client_write.is_none() {
+        if self.client_write.is_none() && self.client_written_at.is_none() {
             if let Some(t) = self.client.poll_transmit(now) {
                 if t.body.is_empty() {
                     self.client_empties += 1;
@@ -442,14 +459,24 @@ impl Sim {
                     unreachable!()
                 };
                 if !self.lost && !self.client.is_closed() {
+                    let two_links = self.s.two_links;
                     if !body.is_empty() {
                         if let Some(c) = self.calls.get_mut(&call_of(&body)) {
-                            c.written = true;
+                            c.on_wire = true;
+                            c.written = !two_links;
                         }
                     }
                     let at = self.arrival(true);
-                    self.c2s.push_back((at, body));
-                    self.client.write_done(now, Ok(()));
+                    self.c2s.push_back((at, body.clone()));
+                    if two_links {
+                        let lag = match self.rng.below(4) {
+                            0 => 50 + self.rng.below(200),
+                            _ => self.rng.below(30),
+                        };
+                        self.client_written_at = Some((now + ms(lag), body));
+                    } else {
+                        self.client.write_done(now, Ok(()));
+                    }
                 }
                 return true;
             }
@@ -463,6 +490,25 @@ impl Sim {
                 self.handled.push(m.clone());
             }
             self.client.handle_message(now, m);
+            return true;
+        }
+        // After the reads due now: a reply on the other link may come first.
+        if self
+            .client_written_at
+            .as_ref()
+            .is_some_and(|(at, _)| *at <= now)
+        {
+            let Some((_, body)) = self.client_written_at.take() else {
+                unreachable!()
+            };
+            if !self.lost && !self.client.is_closed() {
+                if !body.is_empty() {
+                    if let Some(c) = self.calls.get_mut(&call_of(&body)) {
+                        c.written = true;
+                    }
+                }
+                self.client.write_done(now, Ok(()));
+            }
             return true;
         }
         if self.client.poll_timeout().is_some_and(|t| t <= now) {
@@ -641,7 +687,7 @@ impl Sim {
                     // before: the protocol's keys must not repeat within a timeout.
                     assert_eq!(call_of(m), n, "its own reply");
                 }
-                assert!(call.written);
+                assert!(call.on_wire);
             }
             (Err(Error::TimedOut { written, .. }), _) => {
                 assert_eq!(*written, call.written, "call {n}");
@@ -689,6 +735,7 @@ impl Sim {
         let mut times = vec![
             self.client.poll_timeout(),
             self.client_write.as_ref().map(|w| w.0),
+            self.client_written_at.as_ref().map(|w| w.0),
             self.s2c.front().map(|m| m.0),
         ];
         times.extend(

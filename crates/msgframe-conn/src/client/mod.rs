@@ -11,6 +11,7 @@ mod hook;
 mod lifeline;
 mod long;
 mod pool;
+mod pool_call;
 mod receiver;
 mod sender;
 mod short;

@@ -3,7 +3,7 @@
 //! only its own requests.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -14,22 +14,13 @@ use tokio::time::Instant;
 
 use super::event::Event;
 use super::long::LongClient;
+use super::pool_call::{Calls, Member};
 use crate::error::Disconnect;
-use crate::error::NotSent;
 use crate::message::{IntoMessage, Key};
 use crate::policy::group::{GroupRule, GroupState};
-use crate::policy::spread::{pick, LinkView, Spread};
+use crate::policy::spread::Spread;
 use crate::task::deadline_after;
 use crate::Error;
-
-/// One connection of a pool, with its counters.
-struct Member<K> {
-    client: LongClient<K>,
-    in_flight: AtomicUsize,
-    requests: AtomicU64,
-    failed: AtomicU64,
-    moved: AtomicU64,
-}
 
 /// A connection of a pool at one moment: its health and counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +72,9 @@ pub struct PoolLink {
 /// # }
 /// ```
 pub struct LongPool<K = ()> {
-    members: Vec<Member<K>>,
-    spread: Spread,
-    turn: AtomicUsize,
+    members: Vec<Member<LongClient<K>>>,
+    calls: Calls,
     timeout: Duration,
-    rule: GroupRule,
-    /// Whether every link is connected.
-    complete: watch::Receiver<bool>,
     group_events: broadcast::Sender<GroupEvent>,
 }
 
@@ -111,7 +98,7 @@ impl<K> fmt::Debug for LongPool<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LongPool")
             .field("links", &self.members.len())
-            .field("spread", &self.spread)
+            .field("spread", &self.calls.spread)
             .finish_non_exhaustive()
     }
 }
@@ -136,21 +123,14 @@ impl<K: Key> LongPool<K> {
             group_events.clone(),
         ));
         LongPool {
-            rule,
-            complete,
+            calls: Calls {
+                spread,
+                turn: AtomicUsize::new(0),
+                rule,
+                complete,
+            },
             group_events,
-            members: clients
-                .into_iter()
-                .map(|client| Member {
-                    client,
-                    in_flight: AtomicUsize::new(0),
-                    requests: AtomicU64::new(0),
-                    failed: AtomicU64::new(0),
-                    moved: AtomicU64::new(0),
-                })
-                .collect(),
-            spread,
-            turn: AtomicUsize::new(0),
+            members: clients.into_iter().map(Member::new).collect(),
             timeout,
         }
     }
@@ -162,80 +142,9 @@ impl<K: Key> LongPool<K> {
     /// As `LongSender::request`; [`Error::NotSent`] when no connection took it in time.
     pub async fn request(&self, body: impl IntoMessage, timeout: Duration) -> Result<Bytes, Error> {
         let deadline = deadline_after(timeout);
-        let body = body.into_message();
-        let mut tried = vec![false; self.members.len()];
-        let mut last = None;
-        loop {
-            if self.rule == GroupRule::AllOrNothing {
-                // Nothing is written while the group is incomplete.
-                let mut complete = self.complete.clone();
-                if tokio::time::timeout_at(deadline, complete.wait_for(|c| *c))
-                    .await
-                    .is_err()
-                {
-                    return Err(
-                        last.unwrap_or(Error::not_sent(NotSent::Deadline { last_failure: None }))
-                    );
-                }
-                tried.iter_mut().for_each(|t| *t = false);
-            }
-            let views: Vec<LinkView> = self
-                .members
-                .iter()
-                .zip(&tried)
-                .map(|(m, &tried)| LinkView {
-                    up: m.client.connected_to().is_some(),
-                    in_flight: m.in_flight.load(Ordering::Relaxed),
-                    tried,
-                })
-                .collect();
-            let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-            let Some(i) = pick(self.spread, turn, &views) else {
-                return Err(
-                    last.unwrap_or(Error::not_sent(NotSent::Deadline { last_failure: None }))
-                );
-            };
-            tried[i] = true;
-            let member = &self.members[i];
-            // Given up untaken when this connection drops (while it is up; a connection that is
-            // down already is waited on).
-            let mut state = member.client.state();
-            let was_up = views[i].up;
-            let mut complete = self.complete.clone();
-            let whole_group = self.rule == GroupRule::AllOrNothing;
-            let leave = async move {
-                if !was_up {
-                    std::future::pending::<()>().await;
-                }
-                tokio::select! {
-                    _ = state.wait_for(|s| s.connected.is_none()) => {}
-                    // The group broke: not written while it is incomplete.
-                    _ = complete.wait_for(|c| !*c), if whole_group => {}
-                }
-            };
-            member.in_flight.fetch_add(1, Ordering::Relaxed);
-            let result = member
-                .client
-                .sender_ref()
-                .request_until(body.clone(), deadline, leave)
-                .await;
-            member.in_flight.fetch_sub(1, Ordering::Relaxed);
-            match result {
-                Err(Error::NotSent {
-                    reason: NotSent::Closed,
-                }) if Instant::now() < deadline => {
-                    member.moved.fetch_add(1, Ordering::Relaxed);
-                    last = Some(Error::not_sent(NotSent::Closed));
-                }
-                result => {
-                    member.requests.fetch_add(1, Ordering::Relaxed);
-                    if result.is_err() {
-                        member.failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return result;
-                }
-            }
-        }
+        self.calls
+            .request(&self.members, body.into_message(), deadline)
+            .await
     }
 
     /// [`request`](Self::request) within the pool's default timeout (the builder's `timeout`).
@@ -251,7 +160,7 @@ impl<K: Key> LongPool<K> {
         self.members
             .iter()
             .map(|m| PoolLink {
-                connected_to: m.client.connected_to(),
+                connected_to: m.link.connected_to(),
                 in_flight: m.in_flight.load(Ordering::Relaxed),
                 requests: m.requests.load(Ordering::Relaxed),
                 failed: m.failed.load(Ordering::Relaxed),
@@ -262,7 +171,7 @@ impl<K: Key> LongPool<K> {
 
     /// The pool's connections, for their events and incoming messages.
     pub fn clients(&self) -> impl Iterator<Item = &LongClient<K>> {
-        self.members.iter().map(|m| &m.client)
+        self.members.iter().map(|m| &m.link)
     }
 
     /// Waits until at least one connection is up, within `timeout`; returns how many are.
@@ -274,13 +183,13 @@ impl<K: Key> LongPool<K> {
         let up = || {
             self.members
                 .iter()
-                .filter(|m| m.client.connected_to().is_some())
+                .filter(|m| m.link.connected_to().is_some())
                 .count()
         };
         let mut last = None;
         for m in &self.members {
             let left = deadline.saturating_duration_since(Instant::now());
-            match m.client.wait_connected(left).await {
+            match m.link.wait_connected(left).await {
                 Ok(_) => {}
                 Err(e) => last = Some(e),
             }
@@ -302,13 +211,13 @@ impl<K: Key> LongPool<K> {
 
     /// Whether every link is connected now.
     pub fn is_complete(&self) -> bool {
-        *self.complete.borrow()
+        *self.calls.complete.borrow()
     }
 
     /// Closes every connection (see [`LongClient::close`]).
     pub async fn close(&self) {
         for m in &self.members {
-            m.client.close().await;
+            m.link.close().await;
         }
     }
 }

@@ -71,7 +71,9 @@ Examples:
   cat stream.bin | msgframe split --framing be:2 - --json")]
     Split(SplitArgs),
 
-    /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng).
+    /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng), with a confidence.
+    ///
+    /// Exit status 4 when no framing is confident (random bytes, too few frames).
     #[command(after_long_help = "\
 Examples:
   msgframe sniff stream.bin
@@ -335,7 +337,7 @@ pub struct SplitArgs {
 pub struct SniffArgs {
     #[command(flatten)]
     pub input: CaptureInput,
-    /// How many candidates to show.
+    /// How many answers to show.
     #[arg(long, default_value_t = 5, value_name = "K")]
     pub top: usize,
     #[command(flatten)]

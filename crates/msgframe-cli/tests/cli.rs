@@ -389,10 +389,54 @@ fn sniff_ranks_the_true_framing_first() {
             .get_output()
             .stdout
             .clone();
-        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        let (top, verdict) = (&lines[0], &lines[1]);
+        assert_eq!(top["event"], "answer", "{top}");
         assert_eq!(top["spec"], spec, "{top}");
         assert_eq!(top["frames"], 5);
+        assert_eq!(verdict["event"], "verdict", "{verdict}");
+        assert_eq!(verdict["confident"], true, "{verdict}");
+        assert_eq!(verdict["spec"], spec, "{verdict}");
     }
+}
+
+#[test]
+fn sniff_on_random_bytes_is_not_confident_and_exits_with_4() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let bytes: Vec<u8> = (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let path = temp_file("sniff-random.bin", &bytes);
+    let out = msgframe().arg("sniff").arg(&path).assert().code(4);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stdout.contains("no framing is confident"), "{stdout}");
+    assert!(stderr.contains("no framing is confident"), "{stderr}");
+    let out = msgframe()
+        .args(["sniff", "--json"])
+        .arg(&path)
+        .assert()
+        .code(4);
+    let last = out
+        .get_output()
+        .stdout
+        .trim_ascii()
+        .split(|&b| b == b'\n')
+        .last()
+        .unwrap()
+        .to_vec();
+    let verdict: serde_json::Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(verdict["event"], "verdict");
+    assert_eq!(verdict["confident"], false, "{verdict}");
 }
 
 #[test]
@@ -426,7 +470,8 @@ fn split_and_sniff_read_captures_with_retransmissions_and_reordering() {
             .get_output()
             .stdout
             .clone();
-        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        let first = out.split(|&b| b == b'\n').next().unwrap();
+        let top: serde_json::Value = serde_json::from_slice(first).unwrap();
         assert_eq!(top["spec"], "ascii:4", "{top}");
     }
 }

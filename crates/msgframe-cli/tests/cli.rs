@@ -430,8 +430,8 @@ fn sniff_on_random_bytes_is_not_confident_and_exits_with_4() {
         .get_output()
         .stdout
         .trim_ascii()
-        .split(|&b| b == b'\n')
-        .last()
+        .rsplit(|&b| b == b'\n')
+        .next()
         .unwrap()
         .to_vec();
     let verdict: serde_json::Value = serde_json::from_slice(&last).unwrap();

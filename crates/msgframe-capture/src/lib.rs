@@ -5,7 +5,8 @@
 //! link layers; IPv4 and IPv6), sorts TCP segments into [`Conversation`]s, and puts each
 //! direction back in sequence order ([`Flow`]): retransmitted segments are dropped, reordered
 //! ones put in place, and stretches the capture lacks are reported as [`Gap`]s, never papered
-//! over.
+//! over. A file cut short (a copy cut short, a capture stopped mid-write) is read up to the cut,
+//! and the cut reported ([`Capture::truncated`]); [`parse_capture`] reads one already in memory.
 //!
 //! [`detect_format`] tells a capture from raw bytes by its magic number, and
 //! [`Capture::select`] picks the conversation to read ([`Select`]: the first, by index, or by
@@ -26,6 +27,9 @@ mod reassembly;
 mod select;
 pub mod synth;
 
-pub use read::{detect_format, read_capture, Capture, CaptureError, Conversation, FileFormat};
+pub use read::{
+    detect_format, parse_capture, read_capture, Capture, CaptureError, Conversation, FileFormat,
+    Truncation,
+};
 pub use reassembly::{Flow, Gap, Reassembler};
 pub use select::{Select, SelectError};

@@ -1,13 +1,14 @@
 //! Reading pcap and pcapng files into TCP conversations.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::fmt;
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::DataLink;
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::{DataLink, Endianness, PcapError};
 
 use crate::reassembly::{Flow, Reassembler};
 
@@ -18,7 +19,8 @@ pub enum CaptureError {
     /// Neither a pcap nor a pcapng file.
     #[error("not a pcap or pcapng capture (the file starts with {0})")]
     UnknownFormat(String),
-    /// The file is damaged or cut short.
+    /// The file is damaged (a record that cannot be what it says it is), or cut short before its
+    /// first packet. A file cut short later is read up to the cut: see [`Capture::truncated`].
     #[error("reading the capture: {0}")]
     Format(String),
     /// Reading the file failed.
@@ -33,6 +35,41 @@ pub struct Capture {
     pub conversations: Vec<Conversation>,
     /// Packets that were not TCP over IP (ARP, UDP, ...), or whose link layer is not supported.
     pub skipped: usize,
+    /// Where the file was cut short, when it was: everything before the cut was read, the
+    /// record the cut falls in was not.
+    pub truncated: Option<Truncation>,
+}
+
+/// Where a capture file ends in the middle of a record (a packet, or a pcapng block), as a copy
+/// or a capture stopped mid-write leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    /// Where the record cut short starts, in bytes from the start of the file: every record
+    /// before it was read.
+    pub offset: usize,
+    /// Where the file ends (its length): inside the record.
+    pub file_len: usize,
+    /// The record's full length as its header gives it (header included), when the header
+    /// itself is there.
+    pub record_len: Option<u64>,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let have = self.file_len - self.offset;
+        match self.record_len {
+            Some(len) => write!(
+                f,
+                "truncated capture: the file ends at byte {}, {have} bytes into the {len}-byte record at byte {}",
+                self.file_len, self.offset
+            ),
+            None => write!(
+                f,
+                "truncated capture: the file ends at byte {}, {have} bytes into the header of the record at byte {}",
+                self.file_len, self.offset
+            ),
+        }
+    }
 }
 
 /// Both directions of one TCP connection.
@@ -133,6 +170,7 @@ impl Collector {
                 })
                 .collect(),
             skipped: self.skipped,
+            truncated: None,
         }
     }
 }
@@ -209,61 +247,187 @@ pub fn detect_format(data: &[u8]) -> FileFormat {
 }
 
 /// Reads a pcap or pcapng capture (told apart by their first bytes, as [`detect_format`] does)
-/// into its TCP conversations.
+/// into its TCP conversations: the whole file is read into memory, then [`parse_capture`].
 ///
 /// # Errors
-/// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read.
-pub fn read_capture(reader: impl Read) -> Result<Capture, CaptureError> {
-    let mut reader = BufReader::new(reader);
-    let mut magic = [0u8; 4];
-    reader.read_exact(&mut magic)?;
-    let chained = std::io::Cursor::new(magic).chain(reader);
-    let format = |e: pcap_file::PcapError| CaptureError::Format(e.to_string());
+/// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read. A file cut
+/// short after its first header is no error: it is read up to the cut
+/// ([`Capture::truncated`]).
+pub fn read_capture(mut reader: impl Read) -> Result<Capture, CaptureError> {
+    let mut data = Vec::new();
+    reader.read_to_end(&mut data)?;
+    parse_capture(&data)
+}
+
+/// Parses a pcap or pcapng capture held in memory into its TCP conversations; see
+/// [`read_capture`].
+///
+/// A file cut short inside a record (a copy cut short, a capture stopped mid-write) is read up to
+/// that record, and the cut reported in [`Capture::truncated`].
+///
+/// ```
+/// use msgframe_capture::synth::{Conversation, Format};
+///
+/// let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+/// c.client_sends(b"0004ping").client_sends(b"0004pong");
+/// let mut file = c.write(Format::Pcap);
+/// file.truncate(file.len() - 5); // inside the last packet
+/// let capture = msgframe_capture::parse_capture(&file)?;
+/// assert_eq!(capture.conversations[0].to_server.data, b"0004ping");
+/// let cut = capture.truncated.unwrap();
+/// assert_eq!(cut.file_len, file.len());
+/// # Ok::<(), msgframe_capture::CaptureError>(())
+/// ```
+///
+/// # Errors
+/// [`CaptureError::UnknownFormat`] for a file that is neither format,
+/// [`CaptureError::Format`] for a damaged one, or one cut short in its first header.
+pub fn parse_capture(data: &[u8]) -> Result<Capture, CaptureError> {
     let mut collector = Collector::default();
-    match detect_format(&magic) {
-        FileFormat::PcapNg => {
-            let mut pcapng = PcapNgReader::new(chained).map_err(format)?;
-            // The link types of the current section's interfaces, by interface id.
-            let mut linktypes: Vec<DataLink> = Vec::new();
-            while let Some(block) = pcapng.next_block() {
-                let block = block.map_err(format)?;
-                let (interface, data) = match &block {
-                    Block::SectionHeader(_) => {
-                        linktypes.clear();
-                        continue;
-                    }
-                    Block::InterfaceDescription(idb) => {
-                        linktypes.push(idb.linktype);
-                        continue;
-                    }
-                    Block::EnhancedPacket(p) => (p.interface_id, p.data.as_ref()),
-                    Block::SimplePacket(p) => (0, p.data.as_ref()),
-                    Block::Packet(p) => (u32::from(p.interface_id), p.data.as_ref()),
-                    _ => continue,
-                };
-                match linktypes.get(interface as usize) {
-                    Some(linktype) => collector.packet(*linktype, data),
-                    None => collector.skipped += 1,
-                }
-            }
-        }
-        FileFormat::Pcap => {
-            let mut pcap = PcapReader::new(chained).map_err(format)?;
-            let linktype = pcap.header().datalink;
-            while let Some(packet) = pcap.next_packet() {
-                let packet = packet.map_err(format)?;
-                collector.packet(linktype, &packet.data);
-            }
-        }
+    let truncated = match detect_format(data) {
+        FileFormat::PcapNg => read_pcapng(data, &mut collector)?,
+        FileFormat::Pcap => read_pcap(data, &mut collector)?,
         FileFormat::Raw => {
-            return Err(CaptureError::UnknownFormat(
-                magic
+            let start = &data[..data.len().min(4)];
+            return Err(CaptureError::UnknownFormat(if start.is_empty() {
+                "nothing: it is empty".to_owned()
+            } else {
+                start
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect::<Vec<_>>()
-                    .join(" "),
-            ))
+                    .join(" ")
+            }));
+        }
+    };
+    let mut capture = collector.finish();
+    capture.truncated = truncated;
+    Ok(capture)
+}
+
+/// A damaged record at `offset`.
+fn damaged(offset: usize, e: PcapError) -> CaptureError {
+    CaptureError::Format(format!("the record at byte {offset} is damaged: {e}"))
+}
+
+/// A file whose first header is damaged or cut short.
+fn bad_header(what: &str, e: PcapError) -> CaptureError {
+    match e {
+        PcapError::IncompleteBuffer => {
+            CaptureError::Format(format!("the file ends inside its {what}"))
+        }
+        e => CaptureError::Format(format!("its {what} is damaged: {e}")),
+    }
+}
+
+/// A u32 at `at` in `data`, if there.
+fn u32_at(data: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
+    let bytes: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+    Some(match endianness {
+        Endianness::Big => u32::from_be_bytes(bytes),
+        Endianness::Little => u32::from_le_bytes(bytes),
+    })
+}
+
+/// The longest packet libpcap writes whatever the snapshot length (262,144 bytes).
+const MAX_SNAPLEN: u32 = 262_144;
+
+fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
+    let (mut rest, parser) =
+        PcapParser::new(data).map_err(|e| bad_header("pcap file header", e))?;
+    let header = parser.header();
+    while !rest.is_empty() {
+        let offset = data.len() - rest.len();
+        match parser.next_raw_packet(rest) {
+            Ok((next, packet)) => {
+                collector.packet(header.datalink, &packet.data);
+                rest = next;
+            }
+            Err(PcapError::IncompleteBuffer) => {
+                // A record: 16 bytes of header (the captured length at 8), then the packet.
+                let captured = u32_at(rest, 8, header.endianness);
+                if let Some(captured) =
+                    captured.filter(|&len| len > header.snaplen.max(MAX_SNAPLEN))
+                {
+                    // No packet is that long: a damaged length, not a file cut short.
+                    return Err(CaptureError::Format(format!(
+                        "the record at byte {offset} is damaged: it claims {captured} captured bytes, more than the file's snapshot length ({})",
+                        header.snaplen
+                    )));
+                }
+                let record_len = captured.map(|len| 16 + u64::from(len));
+                return Ok(Some(Truncation {
+                    offset,
+                    file_len: data.len(),
+                    record_len,
+                }));
+            }
+            Err(e) => return Err(damaged(offset, e)),
         }
     }
-    Ok(collector.finish())
+    Ok(None)
+}
+
+/// The total length of the pcapng block at the start of `data` (at 4, in the section's byte
+/// order; a section header's own byte order is told by its magic at 8), if its header is there.
+fn block_len(data: &[u8], endianness: Endianness) -> Option<u32> {
+    let endianness = if u32_at(data, 0, Endianness::Big) == Some(0x0a0d_0d0a) {
+        match u32_at(data, 8, Endianness::Big)? {
+            0x1a2b_3c4d => Endianness::Big,
+            _ => Endianness::Little,
+        }
+    } else {
+        endianness
+    };
+    u32_at(data, 4, endianness)
+}
+
+fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
+    let (mut rest, mut parser) =
+        PcapNgParser::new(data).map_err(|e| bad_header("pcapng section header", e))?;
+    // The link types of the current section's interfaces, by interface id.
+    let mut linktypes: Vec<DataLink> = Vec::new();
+    while !rest.is_empty() {
+        let offset = data.len() - rest.len();
+        let endianness = parser.section().endianness;
+        let block = match parser.next_block(rest) {
+            Ok((next, block)) => {
+                rest = next;
+                block
+            }
+            Err(e) => {
+                let len = block_len(rest, endianness);
+                // Cut short: the block goes on past the end of the file (or its header does).
+                // A whole block that cannot be parsed is damaged.
+                let cut = len.is_none_or(|len| len as usize > rest.len());
+                if !cut {
+                    return Err(damaged(offset, e));
+                }
+                return Ok(Some(Truncation {
+                    offset,
+                    file_len: data.len(),
+                    record_len: len.map(u64::from),
+                }));
+            }
+        };
+        let (interface, packet) = match &block {
+            Block::SectionHeader(_) => {
+                linktypes.clear();
+                continue;
+            }
+            Block::InterfaceDescription(idb) => {
+                linktypes.push(idb.linktype);
+                continue;
+            }
+            Block::EnhancedPacket(p) => (p.interface_id, p.data.as_ref()),
+            Block::SimplePacket(p) => (0, p.data.as_ref()),
+            Block::Packet(p) => (u32::from(p.interface_id), p.data.as_ref()),
+            _ => continue,
+        };
+        match linktypes.get(interface as usize) {
+            Some(linktype) => collector.packet(*linktype, packet),
+            None => collector.skipped += 1,
+        }
+    }
+    Ok(None)
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use msgframe_capture::synth::{Conversation, Format};
-use msgframe_capture::{read_capture, CaptureError, Gap};
+use msgframe_capture::{parse_capture, read_capture, CaptureError, Gap};
 
 const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
 const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 9000);
@@ -84,10 +84,102 @@ fn a_file_that_is_no_capture_is_refused_clearly() {
     let err = read_capture(&b"GET / HTTP/1.1\r\n"[..]).unwrap_err();
     assert!(matches!(err, CaptureError::UnknownFormat(_)), "{err}");
     assert!(err.to_string().contains("47 45 54 20"), "{err}");
-    let mut truncated = conversation().write(Format::Pcap);
-    truncated.truncate(truncated.len() - 3);
-    let err = read_capture(&truncated[..]).unwrap_err();
+    let err = read_capture(&b""[..]).unwrap_err();
+    assert!(matches!(err, CaptureError::UnknownFormat(_)), "{err}");
+    // Cut short inside the file header: nothing to read at all.
+    for format in [Format::Pcap, Format::PcapNg] {
+        let file = conversation().write(format);
+        let err = parse_capture(&file[..10]).unwrap_err();
+        assert!(matches!(err, CaptureError::Format(_)), "{err}");
+        assert!(err.to_string().contains("ends inside its"), "{err}");
+    }
+}
+
+#[test]
+fn a_damaged_record_is_an_error_not_a_truncation() {
+    // pcap: the second record claims 4 GiB (its captured length, 8 bytes into its header).
+    let mut file = conversation().write(Format::Pcap);
+    let first = 24 + 16 + u32::from_be_bytes(file[24 + 8..24 + 12].try_into().unwrap()) as usize;
+    file[first + 8..first + 12].copy_from_slice(&[0xff; 4]);
+    let err = parse_capture(&file).unwrap_err();
     assert!(matches!(err, CaptureError::Format(_)), "{err}");
+    assert!(
+        err.to_string().contains(&format!("record at byte {first}")),
+        "{err}"
+    );
+    // pcapng: a whole block whose trailing length disagrees with its leading one.
+    let mut file = conversation().write(Format::PcapNg);
+    let last_len = u32::from_le_bytes(file[file.len() - 4..].try_into().unwrap()) as usize;
+    let last = file.len() - last_len;
+    let end = file.len();
+    file[end - 4] ^= 0x04;
+    let err = parse_capture(&file).unwrap_err();
+    assert!(matches!(err, CaptureError::Format(_)), "{err}");
+    assert!(
+        err.to_string().contains(&format!("record at byte {last}")),
+        "{err}"
+    );
+}
+
+/// The client sends `0004ping`, the server `0004pong`, then the client `0004more`: each capture
+/// a prefix of the next (the same packets, one more each time).
+fn growing(format: Format) -> [Vec<u8>; 3] {
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.client_sends(b"0004ping");
+    let one = c.write(format);
+    c.server_sends(b"0004pong");
+    let two = c.write(format);
+    c.client_sends(b"0004more");
+    [one, two, c.write(format)]
+}
+
+#[test]
+fn a_capture_cut_short_is_read_up_to_the_cut() {
+    for format in [Format::Pcap, Format::PcapNg, Format::PcapRawIp] {
+        let [one, two, three] = growing(format);
+        assert!(
+            three.starts_with(&two) && two.starts_with(&one),
+            "{format:?}"
+        );
+        // Whole files: nothing truncated.
+        for whole in [&one, &two, &three] {
+            let capture = parse_capture(whole).unwrap();
+            assert_eq!(capture.truncated, None, "{format:?}");
+        }
+        // Cuts inside the last packet: its record header, its link and IP headers, its payload.
+        let last = two.len();
+        for cut in [last + 1, last + 8, last + 16, last + 30, three.len() - 1] {
+            let capture = parse_capture(&three[..cut]).unwrap();
+            let c = &capture.conversations[0];
+            assert_eq!(c.to_server.data, b"0004ping", "{format:?} cut at {cut}");
+            assert_eq!(c.to_client.data, b"0004pong", "{format:?} cut at {cut}");
+            let t = capture.truncated.unwrap();
+            assert_eq!((t.offset, t.file_len), (last, cut), "{format:?}");
+            assert_eq!(
+                t.record_len.is_some(),
+                cut - last >= if format == Format::PcapNg { 8 } else { 16 },
+                "{format:?} cut at {cut}"
+            );
+            if let Some(len) = t.record_len {
+                assert_eq!(len as usize, three.len() - last, "{format:?}");
+            }
+            let text = t.to_string();
+            assert!(
+                text.contains(&format!("ends at byte {cut}"))
+                    && text.contains(&format!("record at byte {last}")),
+                "{text}"
+            );
+        }
+        // A cut inside the packet before: only what came before that one.
+        let capture = parse_capture(&two[..two.len() - 3]).unwrap();
+        let c = &capture.conversations[0];
+        assert_eq!(c.to_server.data, b"0004ping");
+        assert_eq!(c.to_client.data, b"");
+        assert_eq!(capture.truncated.unwrap().offset, one.len());
+        // read_capture, from a reader, the same.
+        let capture = read_capture(&three[..three.len() - 1]).unwrap();
+        assert_eq!(capture.truncated.unwrap().offset, last);
+    }
 }
 
 #[test]
@@ -140,6 +232,7 @@ fn capture_of(ports: &[(u16, u16)]) -> msgframe_capture::Capture {
             })
             .collect(),
         skipped: 3,
+        truncated: None,
     }
 }
 

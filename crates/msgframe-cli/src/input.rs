@@ -78,8 +78,7 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
             gaps: Vec::new(),
         }]);
     }
-    let capture = msgframe_capture::read_capture(&data[..])
-        .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    let capture = capture(&name, &data)?;
     let which = Select::new(input.stream, input.port);
     let (index, c) = capture
         .select(which)
@@ -111,6 +110,17 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
         );
     }
     Ok(out)
+}
+
+/// The TCP conversations of a capture in `data`; a capture cut short is read up to the cut, with a
+/// warning on stderr.
+pub fn capture(name: &str, data: &[u8]) -> Result<msgframe_capture::Capture> {
+    let capture =
+        msgframe_capture::parse_capture(data).map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    if let Some(cut) = &capture.truncated {
+        eprintln!("msgframe: warning: {name}: {cut}; read up to that record");
+    }
+    Ok(capture)
 }
 
 /// The TLS configuration of a client, from its options; `None` without `--tls`.

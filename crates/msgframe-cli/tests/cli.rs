@@ -451,6 +451,53 @@ fn a_gap_in_a_capture_is_reported() {
 }
 
 #[test]
+fn a_capture_cut_short_is_split_up_to_the_cut_with_a_warning() {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends(b"0004ping").client_sends(b"0004pong");
+    let whole = c.write(Format::Pcap);
+    c.client_sends(b"0004lost");
+    let longer = c.write(Format::Pcap);
+    // Cut inside the last packet, 20 bytes into its record.
+    let cut = whole.len() + 20;
+    let path = temp_file("cut-short.pcap", &longer[..cut]);
+    let assert = msgframe()
+        .args([
+            "split",
+            "--framing",
+            "ascii:4",
+            "--brief",
+            "--direction",
+            "to-server",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert_eq!(out.matches("body 4 bytes").count(), 2, "{out}");
+    assert!(out.contains("every byte is in a whole frame"), "{out}");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("warning") && err.contains("truncated capture"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("ends at byte {cut}"))
+            && err.contains(&format!("record at byte {}", whole.len())),
+        "{err}"
+    );
+    // A damaged capture is still refused: exit 3.
+    let mut damaged = longer.clone();
+    let at = whole.len() + 8;
+    damaged[at..at + 4].copy_from_slice(&[0xff; 4]);
+    let path = temp_file("damaged.pcap", &damaged);
+    msgframe()
+        .args(["split", "--framing", "ascii:4"])
+        .arg(&path)
+        .assert()
+        .code(3);
+}
+
+#[test]
 fn bench_runs_briefly_and_summarises() {
     let out = msgframe()
         .args([

@@ -31,5 +31,5 @@ pub use read::{
     detect_format, parse_capture, read_capture, Capture, CaptureError, Conversation, FileFormat,
     Truncation,
 };
-pub use reassembly::{Flow, Gap, Reassembler};
+pub use reassembly::{Captured, Flow, Gap, Reassembler};
 pub use select::{Select, SelectError};

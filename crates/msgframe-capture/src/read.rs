@@ -7,10 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{DataLink, Endianness, PcapError};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
-use crate::reassembly::{Flow, Reassembler};
+use std::time::Duration;
+
+use crate::reassembly::{Captured, Flow, Reassembler};
 
 /// Why a capture cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,10 @@ pub struct Conversation {
     pub to_server: Flow,
     /// What the server sent.
     pub to_client: Flow,
+    /// Its first packet, either way.
+    pub first: Captured,
+    /// Its last packet, either way.
+    pub last: Captured,
 }
 
 /// One TCP segment, as the link and IP layers leave it.
@@ -101,6 +108,11 @@ struct Collecting {
     server: SocketAddr,
     to_server: Reassembler,
     to_client: Reassembler,
+    /// Packets each way.
+    to_server_packets: usize,
+    to_client_packets: usize,
+    first: Captured,
+    last: Captured,
 }
 
 #[derive(Default)]
@@ -108,17 +120,30 @@ struct Collector {
     conversations: Vec<Collecting>,
     by_endpoints: HashMap<(SocketAddr, SocketAddr), usize>,
     skipped: usize,
+    /// Packets so far, TCP or not.
+    packets: u64,
 }
 
 impl Collector {
-    fn packet(&mut self, linktype: DataLink, data: &[u8]) {
+    /// The next packet of the file, captured at `time`.
+    fn packet(&mut self, linktype: DataLink, data: &[u8], time: Duration) {
+        let at = self.next(time);
         match segment(linktype, data) {
-            Some(segment) => self.segment(segment),
+            Some(segment) => self.segment(segment, at),
             None => self.skipped += 1,
         }
     }
 
-    fn segment(&mut self, s: Segment<'_>) {
+    /// Numbers the next packet of the file, read or not.
+    fn next(&mut self, time: Duration) -> Captured {
+        self.packets += 1;
+        Captured {
+            packet: self.packets,
+            time,
+        }
+    }
+
+    fn segment(&mut self, s: Segment<'_>, at: Captured) {
         let key = if s.from <= s.to {
             (s.from, s.to)
         } else {
@@ -137,6 +162,10 @@ impl Collector {
                 server,
                 to_server: Reassembler::default(),
                 to_client: Reassembler::default(),
+                to_server_packets: 0,
+                to_client_packets: 0,
+                first: at,
+                last: at,
             });
             self.conversations.len() - 1
         });
@@ -146,15 +175,18 @@ impl Collector {
             // The first packet was the server's after all.
             std::mem::swap(&mut c.client, &mut c.server);
         }
+        c.last = at;
         let flow = if s.from == c.client {
+            c.to_server_packets += 1;
             &mut c.to_server
         } else {
+            c.to_client_packets += 1;
             &mut c.to_client
         };
         if s.syn {
             flow.syn(s.seq);
         }
-        flow.segment(s.seq, s.payload);
+        flow.segment_at(s.seq, s.payload, at);
     }
 
     fn finish(self) -> Capture {
@@ -165,8 +197,16 @@ impl Collector {
                 .map(|c| Conversation {
                     client: c.client,
                     server: c.server,
-                    to_server: c.to_server.finish(),
-                    to_client: c.to_client.finish(),
+                    to_server: Flow {
+                        packets: c.to_server_packets,
+                        ..c.to_server.finish()
+                    },
+                    to_client: Flow {
+                        packets: c.to_client_packets,
+                        ..c.to_client.finish()
+                    },
+                    first: c.first,
+                    last: c.last,
                 })
                 .collect(),
             skipped: self.skipped,
@@ -340,7 +380,14 @@ fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation
         let offset = data.len() - rest.len();
         match parser.next_raw_packet(rest) {
             Ok((next, packet)) => {
-                collector.packet(header.datalink, &packet.data);
+                // Microseconds or nanoseconds; a fraction of a second or more carries over.
+                let unit = match header.ts_resolution {
+                    TsResolution::MicroSecond => 1000,
+                    TsResolution::NanoSecond => 1,
+                };
+                let time = Duration::from_secs(u64::from(packet.ts_sec))
+                    + Duration::from_nanos(u64::from(packet.ts_frac) * unit);
+                collector.packet(header.datalink, &packet.data, time);
                 rest = next;
             }
             Err(PcapError::IncompleteBuffer) => {
@@ -385,8 +432,10 @@ fn block_len(data: &[u8], endianness: Endianness) -> Option<u32> {
 fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
     let (mut rest, mut parser) =
         PcapNgParser::new(data).map_err(|e| bad_header("pcapng section header", e))?;
-    // The link types of the current section's interfaces, by interface id.
-    let mut linktypes: Vec<DataLink> = Vec::new();
+    // The current section's interfaces, by interface id.
+    let mut interfaces: Vec<Interface> = Vec::new();
+    // The time of the last packet: simple packet blocks carry none, and take it.
+    let mut time = Duration::ZERO;
     while !rest.is_empty() {
         let offset = data.len() - rest.len();
         let endianness = parser.section().endianness;
@@ -410,24 +459,128 @@ fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncati
                 }));
             }
         };
-        let (interface, packet) = match &block {
+        let (interface, packet, units) = match &block {
             Block::SectionHeader(_) => {
-                linktypes.clear();
+                interfaces.clear();
                 continue;
             }
             Block::InterfaceDescription(idb) => {
-                linktypes.push(idb.linktype);
+                interfaces.push(Interface::of(idb));
                 continue;
             }
-            Block::EnhancedPacket(p) => (p.interface_id, p.data.as_ref()),
-            Block::SimplePacket(p) => (0, p.data.as_ref()),
-            Block::Packet(p) => (u32::from(p.interface_id), p.data.as_ref()),
+            // The parser gives the raw timestamp as a count of nanoseconds; it is a count of the
+            // interface's units.
+            Block::EnhancedPacket(p) => (
+                p.interface_id,
+                p.data.as_ref(),
+                Some(p.timestamp.as_nanos()),
+            ),
+            Block::SimplePacket(p) => (0, p.data.as_ref(), None),
+            Block::Packet(p) => (
+                u32::from(p.interface_id),
+                p.data.as_ref(),
+                Some(u128::from(p.timestamp)),
+            ),
             _ => continue,
         };
-        match linktypes.get(interface as usize) {
-            Some(linktype) => collector.packet(*linktype, packet),
-            None => collector.skipped += 1,
+        let interface = interfaces.get(interface as usize);
+        if let (Some(interface), Some(units)) = (interface, units) {
+            time = interface.time(units);
+        }
+        match interface {
+            Some(interface) => collector.packet(interface.linktype, packet, time),
+            None => {
+                collector.next(time);
+                collector.skipped += 1;
+            }
         }
     }
     Ok(None)
+}
+
+/// What a pcapng interface says about its packets: their link layer, and how to read their
+/// timestamps.
+struct Interface {
+    linktype: DataLink,
+    /// `if_tsresol`: units of 10^-n seconds, or of 2^-n with the top bit set (default 6:
+    /// microseconds).
+    resolution: u8,
+    /// `if_tsoffset`: seconds to add to every timestamp.
+    offset: u64,
+}
+
+impl Interface {
+    fn of(
+        idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock,
+    ) -> Self {
+        let mut interface = Interface {
+            linktype: idb.linktype,
+            resolution: 6,
+            offset: 0,
+        };
+        for option in &idb.options {
+            match option {
+                InterfaceDescriptionOption::IfTsResol(r) => interface.resolution = *r,
+                InterfaceDescriptionOption::IfTsOffset(o) => interface.offset = *o,
+                _ => {}
+            }
+        }
+        interface
+    }
+
+    /// A timestamp of `units` of this interface's resolution, as time since 1970 (saturating:
+    /// a file controls these numbers).
+    fn time(&self, units: u128) -> Duration {
+        let nanos: u128 = if self.resolution & 0x80 == 0 {
+            let exp = u32::from(self.resolution);
+            if exp <= 9 {
+                units.saturating_mul(10u128.pow(9 - exp))
+            } else {
+                units / 10u128.checked_pow(exp - 9).unwrap_or(u128::MAX)
+            }
+        } else {
+            let exp = u32::from(self.resolution & 0x7f);
+            let whole = units.checked_shr(exp).unwrap_or(0);
+            let frac = units - whole.checked_shl(exp).unwrap_or(0);
+            whole.saturating_mul(1_000_000_000)
+                + (frac * 1_000_000_000).checked_shr(exp).unwrap_or(0)
+        };
+        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        Duration::new(
+            secs.saturating_add(self.offset),
+            (nanos % 1_000_000_000) as u32,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(resolution: u8, offset: u64) -> Interface {
+        Interface {
+            linktype: DataLink::ETHERNET,
+            resolution,
+            offset,
+        }
+    }
+
+    #[test]
+    fn pcapng_timestamps_follow_the_interface_resolution() {
+        let t = |resolution, units| interface(resolution, 0).time(units);
+        // The default: microseconds.
+        assert_eq!(t(6, 1_500_000), Duration::from_millis(1500));
+        assert_eq!(t(9, 1_500_000), Duration::from_micros(1500));
+        assert_eq!(t(3, 1_500), Duration::from_millis(1500));
+        assert_eq!(t(12, 1_500_000), Duration::from_nanos(1500));
+        // 2^-10 seconds: 1024 units a second.
+        assert_eq!(t(0x80 | 10, 1024 + 512), Duration::from_millis(1500));
+        assert_eq!(t(0x80, 3), Duration::from_secs(3));
+        // With an offset, in seconds.
+        assert_eq!(interface(6, 100).time(1), Duration::new(100, 1000));
+        // Whatever a file says, no overflow.
+        for resolution in [0, 1, 9, 10, 38, 39, 127, 0x80, 0x80 | 63, 0x80 | 64, 0xff] {
+            let _ = interface(resolution, u64::MAX).time(u128::from(u64::MAX));
+        }
+    }
 }

@@ -19,7 +19,9 @@ use std::time::Duration;
 use etherparse::PacketBuilder;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
@@ -175,7 +177,9 @@ impl Conversation {
                 let _ = writer.write_pcapng_block(InterfaceDescriptionBlock {
                     linktype: DataLink::ETHERNET,
                     snaplen: 65535,
-                    options: vec![],
+                    // Timestamps in nanoseconds (the parser writes nanoseconds; the format's
+                    // default is microseconds).
+                    options: vec![InterfaceDescriptionOption::IfTsResol(9)],
                 });
                 for (i, f) in self.frames.iter().enumerate() {
                     let _ = writer.write_pcapng_block(EnhancedPacketBlock {

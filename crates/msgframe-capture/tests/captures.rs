@@ -2,9 +2,10 @@
 //! into conversations: handshake direction, retransmissions, reordering, gaps.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use msgframe_capture::synth::{Conversation, Format};
-use msgframe_capture::{parse_capture, read_capture, CaptureError, Gap};
+use msgframe_capture::{parse_capture, read_capture, CaptureError, Captured, Gap};
 
 const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
 const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 9000);
@@ -34,6 +35,20 @@ fn check(bytes: &[u8]) {
     assert_eq!(c.to_server.out_of_order, 1);
     assert!(c.to_server.gaps.is_empty());
     assert_eq!(c.to_client.data, b"0004pong");
+    // Packets numbered from 1, one millisecond apart from 0 (pcapng: in nanoseconds, as its
+    // interface says).
+    let at = |packet: u64| Captured {
+        packet,
+        time: Duration::from_millis(packet - 1),
+    };
+    assert_eq!((c.first, c.last), (at(1), at(8)));
+    assert_eq!((c.to_server.packets, c.to_client.packets), (6, 2));
+    // 0004ping: completed by its second segment (packet 4; its retransmission is 5).
+    assert_eq!(c.to_server.captured_by(8), Some(at(4)));
+    // 0002ok, then 0002go, captured the other way round: both complete with packet 7.
+    assert_eq!(c.to_server.captured_by(14), Some(at(7)));
+    assert_eq!(c.to_server.captured_by(20), Some(at(7)));
+    assert_eq!(c.to_client.captured_by(8), Some(at(8)));
 }
 
 #[test]
@@ -229,6 +244,8 @@ fn capture_of(ports: &[(u16, u16)]) -> msgframe_capture::Capture {
                 server: addr(([10, 0, 0, 2], server)),
                 to_server: Default::default(),
                 to_client: Default::default(),
+                first: Default::default(),
+                last: Default::default(),
             })
             .collect(),
         skipped: 3,

@@ -63,11 +63,16 @@ Examples:
     Proxy(ProxyArgs),
 
     /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
-    /// frames and print them.
+    /// frames and print them; or list a capture's TCP conversations.
+    ///
+    /// Frames from a capture carry the time and number of the packet that completed them; both
+    /// directions of a conversation are shown interleaved in the order they were captured.
     #[command(after_long_help = "\
 Examples:
   msgframe split --framing bcd:2 stream.bin
-  msgframe split --framing ascii:4 failed-test.pcapng --port 9000 --direction to-server
+  msgframe split --list failed-test.pcapng
+  msgframe split --framing ascii:4 failed-test.pcapng --port 9000
+  msgframe split --framing ascii:4 failed-test.pcapng --stream 2 --direction to-server
   cat stream.bin | msgframe split --framing be:2 - --json")]
     Split(SplitArgs),
 
@@ -320,13 +325,17 @@ pub struct UpstreamTlsArgs {
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     /// The framing to cut the stream with.
-    #[arg(long, value_name = "SPEC")]
-    pub framing: String,
+    #[arg(long, value_name = "SPEC", required_unless_present = "list")]
+    pub framing: Option<String>,
     #[command(flatten)]
     pub input: CaptureInput,
     /// Print one line per frame, without the hex dump.
     #[arg(long)]
     pub brief: bool,
+    /// List the capture's TCP conversations (endpoints, packets and bytes each way, first and
+    /// last packet's time) instead of splitting one (then split one with --stream N).
+    #[arg(long, conflicts_with_all = ["framing", "brief", "port", "stream"])]
+    pub list: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -365,7 +374,8 @@ pub enum Direction {
     ToServer,
     /// What the server sent.
     ToClient,
-    /// Both, one after the other.
+    /// Both: `split` interleaves their frames in the order they were captured, `sniff` judges
+    /// each on its own.
     Both,
 }
 

@@ -497,6 +497,193 @@ fn a_capture_cut_short_is_split_up_to_the_cut_with_a_warning() {
         .code(3);
 }
 
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// A conversation of four exchanges captured one packet a millisecond (packets 1 and 2 are the
+/// handshake): the client's `0004ping` in two segments captured the wrong way round (packets 4
+/// and 3), the server's `0004pong` (5), the client's `0004more` (6), the server's `0004done`
+/// (7).
+fn exchanges() -> Conversation {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends_reordered(b"000", b"4ping")
+        .server_sends(b"0004pong")
+        .client_sends(b"0004more")
+        .server_sends(b"0004done");
+    c
+}
+
+#[test]
+fn split_shows_both_directions_in_capture_order_with_their_packets_times() {
+    for format in [Format::Pcap, Format::PcapNg] {
+        let path = temp_file(
+            &format!("exchanges-{format:?}.cap"),
+            &exchanges().write(format),
+        );
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--json"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let lines = json_lines(&out);
+        let frames: Vec<_> = lines.iter().filter(|l| l["event"] == "frame").collect();
+        let seen: Vec<(&str, &str, u64, &str)> = frames
+            .iter()
+            .map(|f| {
+                (
+                    f["hex"].as_str().unwrap(),
+                    f["direction"].as_str().unwrap(),
+                    f["packet"].as_u64().unwrap(),
+                    f["ts"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let hex = |s: &str| msgframe_codec::header::hex::display(s.as_bytes()).to_string();
+        let (ping, pong, more, done) = (hex("ping"), hex("pong"), hex("more"), hex("done"));
+        assert_eq!(
+            seen,
+            [
+                // Completed by packet 4, the first segment, captured second.
+                (&*ping, "to-server", 4, "1970-01-01T00:00:00.003Z"),
+                (&*pong, "to-client", 5, "1970-01-01T00:00:00.004Z"),
+                (&*more, "to-server", 6, "1970-01-01T00:00:00.005Z"),
+                (&*done, "to-client", 7, "1970-01-01T00:00:00.006Z"),
+            ],
+            "{format:?}"
+        );
+        // Each direction ends with its own summary.
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert_eq!(ends.len(), 2);
+        assert!(ends
+            .iter()
+            .all(|e| e["frames"] == 2 && e["complete"] == true));
+
+        // In text: the time, the direction, the frame, its packet.
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--brief"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        let frame_lines: Vec<&str> = out.lines().filter(|l| l.contains(" offset ")).collect();
+        assert_eq!(frame_lines.len(), 4, "{out}");
+        assert!(
+            frame_lines[0].starts_with(
+                "1970-01-01T00:00:00.003Z  10.0.0.1:40000 -> 10.0.0.2:9000  #1  offset 0"
+            ) && frame_lines[0].ends_with("(packet 4)"),
+            "{out}"
+        );
+        assert!(
+            frame_lines[1].starts_with(
+                "1970-01-01T00:00:00.004Z  10.0.0.2:9000 -> 10.0.0.1:40000  #1  offset 0"
+            ),
+            "{out}"
+        );
+        assert!(frame_lines[3].contains("#2  offset 8"), "{out}");
+
+        // One direction: the same times, no direction label.
+        let out = msgframe()
+            .args([
+                "split",
+                "--framing",
+                "ascii:4",
+                "--brief",
+                "--direction",
+                "to-client",
+            ])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\n1970-01-01T00:00:00.006Z  #2  offset 8  8 bytes on the wire, body 4 bytes  (packet 7)\n"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn split_lists_a_captures_conversations() {
+    let mut c = exchanges();
+    c.client_sends_uncaptured(b"0004lost")
+        .client_sends(b"0004last");
+    let path = temp_file("list.pcap", &c.write(Format::Pcap));
+    let out = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let c = &lines[0];
+    assert_eq!(c["event"], "conversation");
+    assert_eq!(c["index"], 0);
+    assert_eq!(
+        (c["client"].as_str(), c["server"].as_str()),
+        (Some("10.0.0.1:40000"), Some("10.0.0.2:9000"))
+    );
+    // SYN, two segments of ping, more, last; SYN-ACK, pong, done.
+    assert_eq!(c["to_server"]["packets"], 5);
+    assert_eq!(c["to_server"]["bytes"], 24);
+    assert_eq!(c["to_server"]["missing"], 8);
+    assert_eq!(c["to_client"]["packets"], 3);
+    assert_eq!(c["to_client"]["bytes"], 16);
+    assert_eq!(c["first"], "1970-01-01T00:00:00.000Z");
+    assert_eq!(c["last"], "1970-01-01T00:00:00.007Z");
+    assert_eq!(
+        (c["first_packet"].as_u64(), c["last_packet"].as_u64()),
+        (Some(1), Some(8))
+    );
+
+    let out = msgframe()
+        .args(["split", "--list"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("1 TCP conversation (0 other packets)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#0  10.0.0.1:40000 -> 10.0.0.2:9000  to server: 5 packets, 24 bytes (8 missing); to client: 3 packets, 16 bytes  1970-01-01T00:00:00.000Z to 1970-01-01T00:00:00.007Z"),
+        "{out}"
+    );
+    // Not on raw bytes, and not with a framing.
+    let raw = temp_file("list.bin", b"0004ping");
+    msgframe()
+        .args(["split", "--list"])
+        .arg(&raw)
+        .assert()
+        .code(2);
+    msgframe()
+        .args(["split", "--list", "--framing", "be:2"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    // Without --list, a framing is needed.
+    msgframe().args(["split"]).arg(&path).assert().code(2);
+}
+
 #[test]
 fn bench_runs_briefly_and_summarises() {
     let out = msgframe()

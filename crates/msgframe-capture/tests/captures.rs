@@ -297,3 +297,88 @@ fn an_index_wins_over_a_port() {
     assert_eq!(Select::new(None, None), Select::First);
     assert_eq!(Select::default(), Select::First);
 }
+
+#[test]
+fn a_recorder_writes_connections_as_they_happen_and_they_read_back() {
+    use msgframe_capture::synth::{Recorder, Side, MAX_SEGMENT};
+    let us = Duration::from_micros;
+    let base = Duration::from_secs(1_714_555_800);
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    let v4 = |s: &str| s.parse::<SocketAddr>().unwrap();
+    // Two connections at once, one over IPv6, and one whose ends are of both families (written
+    // IPv4-mapped).
+    let mut a = recorder
+        .open(v4("10.0.0.1:40000"), v4("10.0.0.2:9000"), base)
+        .unwrap();
+    let mut b = recorder
+        .open(v4("[fd00::1]:40001"), v4("[fd00::2]:9000"), base + us(1))
+        .unwrap();
+    let mut c = recorder
+        .open(v4("127.0.0.1:40002"), v4("[::1]:9000"), base + us(2))
+        .unwrap();
+    let big: Vec<u8> = (0..MAX_SEGMENT * 2 + 10).map(|i| i as u8).collect();
+    recorder
+        .data(&mut a, Side::Client, b"0004ping", base + us(10))
+        .unwrap();
+    recorder
+        .data(&mut b, Side::Client, &big, base + us(11))
+        .unwrap();
+    recorder
+        .data(&mut a, Side::Server, b"0004pong", base + us(12))
+        .unwrap();
+    recorder
+        .data(&mut c, Side::Server, b"hello", base + us(13))
+        .unwrap();
+    recorder
+        .data(&mut b, Side::Server, b"", base + us(14))
+        .unwrap();
+    recorder.close(&mut a, Side::Server, base + us(20)).unwrap();
+    recorder.close(&mut b, Side::Client, base + us(21)).unwrap();
+    // After its close, nothing more on a link.
+    recorder
+        .data(&mut a, Side::Client, b"late", base + us(22))
+        .unwrap();
+    recorder.close(&mut a, Side::Client, base + us(23)).unwrap();
+    assert!(a.is_closed() && !c.is_closed());
+    let file = recorder.into_inner();
+
+    let capture = parse_capture(&file).unwrap();
+    assert_eq!(capture.truncated, None);
+    assert_eq!(capture.skipped, 0);
+    let ends: Vec<_> = capture
+        .conversations
+        .iter()
+        .map(|c| (c.client.to_string(), c.server.to_string()))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("10.0.0.1:40000".into(), "10.0.0.2:9000".into()),
+            ("[fd00::1]:40001".into(), "[fd00::2]:9000".into()),
+            ("[::ffff:127.0.0.1]:40002".into(), "[::1]:9000".into()),
+        ]
+    );
+    let [a, b, c] = &capture.conversations[..] else {
+        panic!("three conversations");
+    };
+    assert_eq!(a.to_server.data, b"0004ping");
+    assert_eq!(a.to_client.data, b"0004pong");
+    assert_eq!(b.to_server.data, big);
+    assert_eq!(b.to_client.data, b"");
+    assert_eq!(c.to_client.data, b"hello");
+    for flow in [&a.to_server, &a.to_client, &b.to_server, &c.to_client] {
+        assert!(flow.gaps.is_empty() && flow.retransmitted == 0 && flow.out_of_order == 0);
+    }
+    // a, closed by the server: SYN, ACK, data, FIN from the client; SYN-ACK, data, FIN, the
+    // last ACK from the server.
+    assert_eq!((a.to_server.packets, a.to_client.packets), (4, 4));
+    // b: the big chunk in three segments.
+    assert_eq!(b.to_server.segments, 3);
+    assert_eq!((b.to_server.packets, b.to_client.packets), (7, 2));
+    // Real times, to the microsecond.
+    assert_eq!(a.first.time, base);
+    assert_eq!(a.last.time, base + us(20));
+    assert_eq!(a.to_server.captured_by(8).unwrap().time, base + us(10));
+    assert_eq!(a.to_client.captured_by(8).unwrap().time, base + us(12));
+    assert_eq!(c.last.time, base + us(13));
+}

@@ -59,7 +59,10 @@ Examples:
 Examples:
   msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
   # a terminal speaking ascii:4 in front of a host speaking be:2:
-  msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2")]
+  msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2
+  # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
+  msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
+  msgframe split --framing be:2 relay.pcap")]
     Proxy(ProxyArgs),
 
     /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
@@ -290,6 +293,16 @@ pub struct ProxyArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,
+    /// Write what crosses the clients' side of the proxy to this pcap file, as it happens: each
+    /// connection as TCP packets (a handshake, a segment per message as framed for the client,
+    /// FINs), with real times. Wireshark opens it and `msgframe split` reads it back (with TLS,
+    /// the messages are in the clear).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Write a hex dump of every message that crosses to this file, as it happens: its time,
+    /// connection and direction (framed for the client), and connections opening and closing.
+    #[arg(long, value_name = "FILE")]
+    pub hex_dump: Option<PathBuf>,
     /// TLS towards the clients: terminate it here (--tls --cert --key [--ca]).
     #[command(flatten)]
     pub tls: ServerTlsArgs,

@@ -91,6 +91,11 @@ pub fn timestamp(since_epoch: std::time::Duration) -> String {
     timestamp_with(since_epoch, humantime::format_rfc3339_millis)
 }
 
+/// As [`timestamp`], with microseconds.
+pub fn timestamp_micros(since_epoch: std::time::Duration) -> String {
+    timestamp_with(since_epoch, humantime::format_rfc3339_micros)
+}
+
 fn timestamp_with(
     since_epoch: std::time::Duration,
     format: fn(std::time::SystemTime) -> humantime::Rfc3339Timestamp,
@@ -120,6 +125,10 @@ mod tests {
             "2024-05-01T09:30:00.123Z"
         );
         assert_eq!(timestamp(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            timestamp_micros(Duration::from_micros(1_714_555_800_123_456)),
+            "2024-05-01T09:30:00.123456Z"
+        );
         assert!(timestamp(Duration::from_secs(253_402_300_800)).ends_with("s after 1970"));
         assert!(timestamp(Duration::MAX).ends_with("s after 1970"));
     }

@@ -297,6 +297,140 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
 }
 
 #[test]
+fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
+    // An echo host, for two connections.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in host.incoming().take(2) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let pcap = temp_file("relay.pcap", b"");
+    let hex_dump = temp_file("relay.txt", b"");
+    let proxy = Running::start(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--to",
+        &host_addr,
+        "--framing",
+        "be:2",
+        "--quiet",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--hex-dump",
+        hex_dump.to_str().unwrap(),
+    ]);
+    let bodies: Vec<Vec<u8>> = (0..6)
+        .map(|i| format!("0200{i:06} amount={}{}", i * 100, "x".repeat(i * 500)).into_bytes())
+        .collect();
+    // Two clients one after the other: all six messages, then the first two.
+    let mut ports = Vec::new();
+    for count in [6, 2] {
+        let mut client = TcpStream::connect(&proxy.addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        ports.push(client.local_addr().unwrap().port());
+        for body in &bodies[..count] {
+            let framed = encoded("be:2", &[body]);
+            client.write_all(&framed).unwrap();
+            let mut echoed = vec![0u8; framed.len()];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(echoed, framed);
+        }
+    }
+    let proxy_addr = proxy.addr.clone();
+    let (stopped, _) = proxy.interrupt();
+    assert!(stopped, "the proxy ends cleanly on Ctrl-C");
+
+    // The conversations: one per client, the proxy's end where it listened.
+    let assert = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&pcap)
+        .assert()
+        .success();
+    assert!(
+        assert.get_output().stderr.is_empty(),
+        "no warning: the file is whole"
+    );
+    let list = json_lines(&assert.get_output().stdout);
+    assert_eq!(list.len(), 2, "{list:?}");
+    for (c, (port, count)) in list.iter().zip([(ports[0], 6), (ports[1], 2)]) {
+        assert_eq!(c["client"], format!("127.0.0.1:{port}"));
+        assert_eq!(c["server"], proxy_addr);
+        let bytes: usize = bodies[..count].iter().map(|b| b.len() + 2).sum();
+        assert_eq!(c["to_server"]["bytes"], bytes);
+        assert_eq!(c["to_client"]["bytes"], bytes);
+        assert_eq!(c["to_server"]["missing"], 0);
+        // The handshake (3), a segment per message each way, the FINs and the last ACK (3).
+        let packets = c["to_server"]["packets"].as_u64().unwrap()
+            + c["to_client"]["packets"].as_u64().unwrap();
+        assert_eq!(packets, 2 * count as u64 + 6, "{c}");
+    }
+
+    // Frame for frame: each request, then its echo, in the order they crossed.
+    for (stream, count) in [("0", 6), ("1", 2)] {
+        let assert = msgframe()
+            .args(["split", "--framing", "be:2", "--json", "--stream", stream])
+            .arg(&pcap)
+            .assert()
+            .success();
+        let lines = json_lines(&assert.get_output().stdout);
+        let frames: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["event"] == "frame")
+            .map(|f| {
+                assert!(f["ts"].as_str().unwrap().ends_with('Z'), "{f}");
+                (
+                    f["direction"].as_str().unwrap().to_owned(),
+                    f["hex"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = bodies[..count]
+            .iter()
+            .flat_map(|b| {
+                let hex = msgframe_codec::header::hex::display(b).to_string();
+                [
+                    ("to-server".to_owned(), hex.clone()),
+                    ("to-client".to_owned(), hex),
+                ]
+            })
+            .collect();
+        assert_eq!(frames, expected, "stream {stream}");
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert!(ends.iter().all(|e| e["complete"] == true), "{ends:?}");
+    }
+
+    // The hex dump: every message both ways, with its time; the connections open and close.
+    let text = std::fs::read_to_string(&hex_dump).unwrap();
+    assert_eq!(text.matches(" client -> host: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" host -> client: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" opened 127.0.0.1:").count(), 2, "{text}");
+    assert_eq!(text.matches(" closed: ").count(), 2, "{text}");
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.ends_with(&format!(
+            " #1 client -> host: {} bytes",
+            bodies[0].len() + 2
+        )),
+        "{text}"
+    );
+    assert!(first.contains('T') && first.contains("Z #1"), "{first}");
+    assert!(text.contains("|..0200000000 amo|"), "{text}");
+}
+
+#[test]
 fn serve_keeps_a_base24_link_that_sends_bare_keepalives() {
     for extra in [&[][..], &["--answer-keepalives"][..]] {
         let mut args = vec![

@@ -382,3 +382,39 @@ fn a_recorder_writes_connections_as_they_happen_and_they_read_back() {
     assert_eq!(a.to_client.captured_by(8).unwrap().time, base + us(12));
     assert_eq!(c.last.time, base + us(13));
 }
+
+#[test]
+fn damaged_and_cut_captures_never_panic() {
+    // A small deterministic generator (xorshift): bytes flipped, cut, or both, at many places.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for format in [Format::Pcap, Format::PcapNg, Format::PcapRawIp] {
+        let file = conversation().write(format);
+        for _ in 0..10_000 {
+            let mut bytes = file.clone();
+            for _ in 0..=next() % 4 {
+                let at = next() as usize % bytes.len();
+                bytes[at] = next() as u8;
+            }
+            if next() % 2 == 0 {
+                bytes.truncate(next() as usize % bytes.len());
+            }
+            // An answer either way, never a panic; a truncation always lies within the file.
+            if let Ok(capture) = parse_capture(&bytes) {
+                if let Some(t) = capture.truncated {
+                    assert!(t.offset < t.file_len && t.file_len == bytes.len());
+                }
+                for c in &capture.conversations {
+                    for flow in [&c.to_server, &c.to_client] {
+                        let _ = flow.captured_by(flow.data.len());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -347,7 +347,7 @@ pub struct SplitArgs {
     pub brief: bool,
     /// List the capture's TCP conversations (endpoints, packets and bytes each way, first and
     /// last packet's time) instead of splitting one (then split one with --stream N).
-    #[arg(long, conflicts_with_all = ["framing", "brief", "port", "stream"])]
+    #[arg(long, conflicts_with_all = ["framing", "brief", "port", "stream", "direction"])]
     pub list: bool,
     #[command(flatten)]
     pub common: Common,

@@ -7,6 +7,8 @@
 //! ones put in place, and stretches the capture lacks are reported as [`Gap`]s, never papered
 //! over. A file cut short (a copy cut short, a capture stopped mid-write) is read up to the cut,
 //! and the cut reported ([`Capture::truncated`]); [`parse_capture`] reads one already in memory.
+//! Packets are numbered and timestamped ([`Captured`]), and each flow knows which packet
+//! completed it up to any point ([`Flow::captured_by`]): the packet, and time, of a frame.
 //!
 //! [`detect_format`] tells a capture from raw bytes by its magic number, and
 //! [`Capture::select`] picks the conversation to read ([`Select`]: the first, by index, or by

@@ -60,11 +60,11 @@ pub struct Stream {
     /// Stretches missing from a capture: (offset in `data`, bytes missing).
     pub gaps: Vec<(usize, u64)>,
     /// For a direction of a captured conversation: which, and when its bytes were captured.
-    pub captured: Option<Captured>,
+    pub captured: Option<CapturedFlow>,
 }
 
 /// One direction of a captured TCP conversation.
-pub struct Captured {
+pub struct CapturedFlow {
     /// `to-server` or `to-client`.
     pub direction: &'static str,
     /// `sender -> receiver`.
@@ -123,7 +123,7 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
             gaps: flow.gaps.iter().map(|g| (g.offset, g.missing)).collect(),
             // The bytes stay here; the flow keeps when they were captured.
             data: std::mem::take(&mut flow.data),
-            captured: Some(Captured {
+            captured: Some(CapturedFlow {
                 direction,
                 arrow,
                 flow,

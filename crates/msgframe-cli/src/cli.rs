@@ -59,15 +59,23 @@ Examples:
 Examples:
   msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
   # a terminal speaking ascii:4 in front of a host speaking be:2:
-  msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2")]
+  msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2
+  # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
+  msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
+  msgframe split --framing be:2 relay.pcap")]
     Proxy(ProxyArgs),
 
     /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
-    /// frames and print them.
+    /// frames and print them; or list a capture's TCP conversations.
+    ///
+    /// Frames from a capture carry the time and number of the packet that completed them; both
+    /// directions of a conversation are shown interleaved in the order they were captured.
     #[command(after_long_help = "\
 Examples:
   msgframe split --framing bcd:2 stream.bin
-  msgframe split --framing ascii:4 failed-test.pcapng --port 9000 --direction to-server
+  msgframe split --list failed-test.pcapng
+  msgframe split --framing ascii:4 failed-test.pcapng --port 9000
+  msgframe split --framing ascii:4 failed-test.pcapng --stream 2 --direction to-server
   cat stream.bin | msgframe split --framing be:2 - --json")]
     Split(SplitArgs),
 
@@ -287,6 +295,16 @@ pub struct ProxyArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(long)]
     pub quiet: bool,
+    /// Write what crosses the clients' side of the proxy to this pcap file, as it happens: each
+    /// connection as TCP packets (a handshake, a segment per message as framed for the client,
+    /// FINs), with real times. Wireshark opens it and `msgframe split` reads it back (with TLS,
+    /// the messages are in the clear).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Write a hex dump of every message that crosses to this file, as it happens: its time,
+    /// connection and direction (framed for the client), and connections opening and closing.
+    #[arg(long, value_name = "FILE")]
+    pub hex_dump: Option<PathBuf>,
     /// TLS towards the clients: terminate it here (--tls --cert --key [--ca]).
     #[command(flatten)]
     pub tls: ServerTlsArgs,
@@ -322,13 +340,17 @@ pub struct UpstreamTlsArgs {
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     /// The framing to cut the stream with.
-    #[arg(long, value_name = "SPEC")]
-    pub framing: String,
+    #[arg(long, value_name = "SPEC", required_unless_present = "list")]
+    pub framing: Option<String>,
     #[command(flatten)]
     pub input: CaptureInput,
     /// Print one line per frame, without the hex dump.
     #[arg(long)]
     pub brief: bool,
+    /// List the capture's TCP conversations (endpoints, packets and bytes each way, first and
+    /// last packet's time) instead of splitting one (then split one with --stream N).
+    #[arg(long, conflicts_with_all = ["framing", "brief", "port", "stream", "direction"])]
+    pub list: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -367,7 +389,8 @@ pub enum Direction {
     ToServer,
     /// What the server sent.
     ToClient,
-    /// Both, one after the other.
+    /// Both: `split` interleaves their frames in the order they were captured, `sniff` judges
+    /// each on its own.
     Both,
 }
 

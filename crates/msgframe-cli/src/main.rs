@@ -10,6 +10,7 @@ mod cmd;
 mod dump;
 mod error;
 mod input;
+mod record;
 
 use std::process::ExitCode;
 

@@ -297,6 +297,140 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
 }
 
 #[test]
+fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
+    // An echo host, for two connections.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in host.incoming().take(2) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let pcap = temp_file("relay.pcap", b"");
+    let hex_dump = temp_file("relay.txt", b"");
+    let proxy = Running::start(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--to",
+        &host_addr,
+        "--framing",
+        "be:2",
+        "--quiet",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--hex-dump",
+        hex_dump.to_str().unwrap(),
+    ]);
+    let bodies: Vec<Vec<u8>> = (0..6)
+        .map(|i| format!("0200{i:06} amount={}{}", i * 100, "x".repeat(i * 500)).into_bytes())
+        .collect();
+    // Two clients one after the other: all six messages, then the first two.
+    let mut ports = Vec::new();
+    for count in [6, 2] {
+        let mut client = TcpStream::connect(&proxy.addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        ports.push(client.local_addr().unwrap().port());
+        for body in &bodies[..count] {
+            let framed = encoded("be:2", &[body]);
+            client.write_all(&framed).unwrap();
+            let mut echoed = vec![0u8; framed.len()];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(echoed, framed);
+        }
+    }
+    let proxy_addr = proxy.addr.clone();
+    let (stopped, _) = proxy.interrupt();
+    assert!(stopped, "the proxy ends cleanly on Ctrl-C");
+
+    // The conversations: one per client, the proxy's end where it listened.
+    let assert = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&pcap)
+        .assert()
+        .success();
+    assert!(
+        assert.get_output().stderr.is_empty(),
+        "no warning: the file is whole"
+    );
+    let list = json_lines(&assert.get_output().stdout);
+    assert_eq!(list.len(), 2, "{list:?}");
+    for (c, (port, count)) in list.iter().zip([(ports[0], 6), (ports[1], 2)]) {
+        assert_eq!(c["client"], format!("127.0.0.1:{port}"));
+        assert_eq!(c["server"], proxy_addr);
+        let bytes: usize = bodies[..count].iter().map(|b| b.len() + 2).sum();
+        assert_eq!(c["to_server"]["bytes"], bytes);
+        assert_eq!(c["to_client"]["bytes"], bytes);
+        assert_eq!(c["to_server"]["missing"], 0);
+        // The handshake (3), a segment per message each way, the FINs and the last ACK (3).
+        let packets = c["to_server"]["packets"].as_u64().unwrap()
+            + c["to_client"]["packets"].as_u64().unwrap();
+        assert_eq!(packets, 2 * count as u64 + 6, "{c}");
+    }
+
+    // Frame for frame: each request, then its echo, in the order they crossed.
+    for (stream, count) in [("0", 6), ("1", 2)] {
+        let assert = msgframe()
+            .args(["split", "--framing", "be:2", "--json", "--stream", stream])
+            .arg(&pcap)
+            .assert()
+            .success();
+        let lines = json_lines(&assert.get_output().stdout);
+        let frames: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["event"] == "frame")
+            .map(|f| {
+                assert!(f["ts"].as_str().unwrap().ends_with('Z'), "{f}");
+                (
+                    f["direction"].as_str().unwrap().to_owned(),
+                    f["hex"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = bodies[..count]
+            .iter()
+            .flat_map(|b| {
+                let hex = msgframe_codec::header::hex::display(b).to_string();
+                [
+                    ("to-server".to_owned(), hex.clone()),
+                    ("to-client".to_owned(), hex),
+                ]
+            })
+            .collect();
+        assert_eq!(frames, expected, "stream {stream}");
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert!(ends.iter().all(|e| e["complete"] == true), "{ends:?}");
+    }
+
+    // The hex dump: every message both ways, with its time; the connections open and close.
+    let text = std::fs::read_to_string(&hex_dump).unwrap();
+    assert_eq!(text.matches(" client -> host: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" host -> client: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" opened 127.0.0.1:").count(), 2, "{text}");
+    assert_eq!(text.matches(" closed: ").count(), 2, "{text}");
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.ends_with(&format!(
+            " #1 client -> host: {} bytes",
+            bodies[0].len() + 2
+        )),
+        "{text}"
+    );
+    assert!(first.contains('T') && first.contains("Z #1"), "{first}");
+    assert!(text.contains("|..0200000000 amo|"), "{text}");
+}
+
+#[test]
 fn serve_keeps_a_base24_link_that_sends_bare_keepalives() {
     for extra in [&[][..], &["--answer-keepalives"][..]] {
         let mut args = vec![
@@ -493,6 +627,240 @@ fn a_gap_in_a_capture_is_reported() {
         .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("misses 8 bytes at offset 8"), "{out}");
+}
+
+#[test]
+fn a_capture_cut_short_is_split_up_to_the_cut_with_a_warning() {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends(b"0004ping").client_sends(b"0004pong");
+    let whole = c.write(Format::Pcap);
+    c.client_sends(b"0004lost");
+    let longer = c.write(Format::Pcap);
+    // Cut inside the last packet, 20 bytes into its record.
+    let cut = whole.len() + 20;
+    let path = temp_file("cut-short.pcap", &longer[..cut]);
+    let assert = msgframe()
+        .args([
+            "split",
+            "--framing",
+            "ascii:4",
+            "--brief",
+            "--direction",
+            "to-server",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert_eq!(out.matches("body 4 bytes").count(), 2, "{out}");
+    assert!(out.contains("every byte is in a whole frame"), "{out}");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("warning") && err.contains("truncated capture"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("ends at byte {cut}"))
+            && err.contains(&format!("record at byte {}", whole.len())),
+        "{err}"
+    );
+    // A damaged capture is still refused: exit 3.
+    let mut damaged = longer.clone();
+    let at = whole.len() + 8;
+    damaged[at..at + 4].copy_from_slice(&[0xff; 4]);
+    let path = temp_file("damaged.pcap", &damaged);
+    msgframe()
+        .args(["split", "--framing", "ascii:4"])
+        .arg(&path)
+        .assert()
+        .code(3);
+}
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// A conversation of four exchanges captured one packet a millisecond (packets 1 and 2 are the
+/// handshake): the client's `0004ping` in two segments captured the wrong way round (packets 4
+/// and 3), the server's `0004pong` (5), the client's `0004more` (6), the server's `0004done`
+/// (7).
+fn exchanges() -> Conversation {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends_reordered(b"000", b"4ping")
+        .server_sends(b"0004pong")
+        .client_sends(b"0004more")
+        .server_sends(b"0004done");
+    c
+}
+
+#[test]
+fn split_shows_both_directions_in_capture_order_with_their_packets_times() {
+    for format in [Format::Pcap, Format::PcapNg] {
+        let path = temp_file(
+            &format!("exchanges-{format:?}.cap"),
+            &exchanges().write(format),
+        );
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--json"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let lines = json_lines(&out);
+        let frames: Vec<_> = lines.iter().filter(|l| l["event"] == "frame").collect();
+        let seen: Vec<(&str, &str, u64, &str)> = frames
+            .iter()
+            .map(|f| {
+                (
+                    f["hex"].as_str().unwrap(),
+                    f["direction"].as_str().unwrap(),
+                    f["packet"].as_u64().unwrap(),
+                    f["ts"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let hex = |s: &str| msgframe_codec::header::hex::display(s.as_bytes()).to_string();
+        let (ping, pong, more, done) = (hex("ping"), hex("pong"), hex("more"), hex("done"));
+        assert_eq!(
+            seen,
+            [
+                // Completed by packet 4, the first segment, captured second.
+                (&*ping, "to-server", 4, "1970-01-01T00:00:00.003Z"),
+                (&*pong, "to-client", 5, "1970-01-01T00:00:00.004Z"),
+                (&*more, "to-server", 6, "1970-01-01T00:00:00.005Z"),
+                (&*done, "to-client", 7, "1970-01-01T00:00:00.006Z"),
+            ],
+            "{format:?}"
+        );
+        // Each direction ends with its own summary.
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert_eq!(ends.len(), 2);
+        assert!(ends
+            .iter()
+            .all(|e| e["frames"] == 2 && e["complete"] == true));
+
+        // In text: the time, the direction, the frame, its packet.
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--brief"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        let frame_lines: Vec<&str> = out.lines().filter(|l| l.contains(" offset ")).collect();
+        assert_eq!(frame_lines.len(), 4, "{out}");
+        assert!(
+            frame_lines[0].starts_with(
+                "1970-01-01T00:00:00.003Z  10.0.0.1:40000 -> 10.0.0.2:9000  #1  offset 0"
+            ) && frame_lines[0].ends_with("(packet 4)"),
+            "{out}"
+        );
+        assert!(
+            frame_lines[1].starts_with(
+                "1970-01-01T00:00:00.004Z  10.0.0.2:9000 -> 10.0.0.1:40000  #1  offset 0"
+            ),
+            "{out}"
+        );
+        assert!(frame_lines[3].contains("#2  offset 8"), "{out}");
+
+        // One direction: the same times, no direction label.
+        let out = msgframe()
+            .args([
+                "split",
+                "--framing",
+                "ascii:4",
+                "--brief",
+                "--direction",
+                "to-client",
+            ])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\n1970-01-01T00:00:00.006Z  #2  offset 8  8 bytes on the wire, body 4 bytes  (packet 7)\n"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn split_lists_a_captures_conversations() {
+    let mut c = exchanges();
+    c.client_sends_uncaptured(b"0004lost")
+        .client_sends(b"0004last");
+    let path = temp_file("list.pcap", &c.write(Format::Pcap));
+    let out = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let c = &lines[0];
+    assert_eq!(c["event"], "conversation");
+    assert_eq!(c["index"], 0);
+    assert_eq!(
+        (c["client"].as_str(), c["server"].as_str()),
+        (Some("10.0.0.1:40000"), Some("10.0.0.2:9000"))
+    );
+    // SYN, two segments of ping, more, last; SYN-ACK, pong, done.
+    assert_eq!(c["to_server"]["packets"], 5);
+    assert_eq!(c["to_server"]["bytes"], 24);
+    assert_eq!(c["to_server"]["missing"], 8);
+    assert_eq!(c["to_client"]["packets"], 3);
+    assert_eq!(c["to_client"]["bytes"], 16);
+    assert_eq!(c["first"], "1970-01-01T00:00:00.000Z");
+    assert_eq!(c["last"], "1970-01-01T00:00:00.007Z");
+    assert_eq!(
+        (c["first_packet"].as_u64(), c["last_packet"].as_u64()),
+        (Some(1), Some(8))
+    );
+
+    let out = msgframe()
+        .args(["split", "--list"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("1 TCP conversation (0 other packets)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#0  10.0.0.1:40000 -> 10.0.0.2:9000  to server: 5 packets, 24 bytes (8 missing); to client: 3 packets, 16 bytes  1970-01-01T00:00:00.000Z to 1970-01-01T00:00:00.007Z"),
+        "{out}"
+    );
+    // Not on raw bytes, and not with a framing.
+    let raw = temp_file("list.bin", b"0004ping");
+    msgframe()
+        .args(["split", "--list"])
+        .arg(&raw)
+        .assert()
+        .code(2);
+    msgframe()
+        .args(["split", "--list", "--framing", "be:2"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    // Without --list, a framing is needed.
+    msgframe().args(["split"]).arg(&path).assert().code(2);
 }
 
 #[test]

@@ -163,3 +163,29 @@ fn length_headers_are_found_without_iso_8583_bodies_too() {
         assert_top_is_equivalent(spec, &s, "binary bodies");
     }
 }
+
+#[test]
+fn framings_the_data_cannot_tell_apart_are_one_answer_with_the_frame_that_would_decide() {
+    // Every length below 10: `be:2` and `bcd:2` read every header alike.
+    let f = framing("be:2");
+    let mut s = BytesMut::new();
+    for i in 0..40u8 {
+        let body: Vec<u8> = [b'Q', b'0' + i % 10]
+            .iter()
+            .copied()
+            .chain((0..i % 8).map(|j| b'a' + j))
+            .collect();
+        f.encode(&body, &mut s).unwrap();
+    }
+    let sniffed = sniff(&s);
+    let top = &sniffed.answers[0];
+    assert!(top.specs.iter().any(|s| s == "be:2"), "{top:?}");
+    assert!(top.specs.iter().any(|s| s == "bcd:2"), "{top:?}");
+    let undecided = top.undecided.as_deref().unwrap_or_default();
+    assert!(
+        undecided.contains("a frame of 10 bytes would tell")
+            && undecided.contains("00 0a")
+            && undecided.contains("00 10"),
+        "{undecided}"
+    );
+}

@@ -378,55 +378,59 @@ const DECIDING_SIZES: &[usize] = &[
     999, 1000, 4095, 4096, 9999, 10000, 65535, 65536, 99999, 100_000,
 ];
 
-/// For framings that cut this stream alike: the smallest frame on which their encoders differ,
-/// and how.
+/// For framings that cut this stream alike: for each of the first few beside the head, the
+/// smallest frame on which their encoders differ and how (or that they are the same framing).
 fn undecided(group: &[Weighed]) -> Option<String> {
     let framings: Vec<(&str, &Framing)> = group
         .iter()
         .filter_map(|w| Some((w.spec.as_str(), w.framing.as_ref()?)))
         .collect();
-    if framings.len() < 2 {
-        return None;
-    }
+    let ((head, head_framing), others) = framings.split_first()?;
     let encode = |f: &Framing, size: usize| {
         let mut out = bytes::BytesMut::new();
         f.encode(&vec![b'x'; size], &mut out).ok()?;
         Some(out.to_vec())
     };
-    for size in (0..=300).chain(DECIDING_SIZES.iter().copied()) {
-        let encoded: Vec<Option<Vec<u8>>> = framings.iter().map(|(_, f)| encode(f, size)).collect();
-        if encoded.iter().all(|e| e == &encoded[0]) {
-            continue;
-        }
-        let show = |e: &Option<Vec<u8>>| match e {
-            Some(e) => {
-                let head = &e[..e.len().min(8)];
-                format!(
-                    "{}{}",
-                    hex::display(head).spaced(),
-                    if e.len() > 8 { " …" } else { "" }
-                )
+    let mut said = Vec::new();
+    let mut same = Vec::new();
+    for (spec, framing) in others.iter().take(3) {
+        let differs = (0..=300)
+            .chain(DECIDING_SIZES.iter().copied())
+            .find_map(|size| {
+                let (a, b) = (encode(head_framing, size), encode(framing, size));
+                (a != b).then_some((size, a, b))
+            });
+        match differs {
+            None => same.push(*spec),
+            Some((size, a, b)) => {
+                // The bytes up to where they part, and one more.
+                let upto = match (&a, &b) {
+                    (Some(a), Some(b)) => a.iter().zip(b).take_while(|(x, y)| x == y).count() + 1,
+                    _ => 2,
+                };
+                let show = |e: &Option<Vec<u8>>| match e {
+                    Some(e) => format!(
+                        "writes {}",
+                        hex::display(&e[..e.len().min(upto.min(8))]).spaced()
+                    ),
+                    None => "cannot".to_owned(),
+                };
+                said.push(format!(
+                    "a frame of {size} bytes would tell {head} from {spec} ({head} {}, {spec} {})",
+                    show(&a),
+                    show(&b)
+                ));
             }
-            None => "cannot".to_owned(),
-        };
-        let how: Vec<String> = framings
-            .iter()
-            .zip(&encoded)
-            .take(4)
-            .map(|((spec, _), e)| format!("{spec} writes {}", show(e)))
-            .collect();
-        return Some(format!(
-            "{} cut this stream alike; a frame of {size} bytes would tell them apart: {}",
-            framings
-                .iter()
-                .take(4)
-                .map(|(s, _)| *s)
-                .collect::<Vec<_>>()
-                .join(", "),
-            how.join("; ")
+        }
+    }
+    if !same.is_empty() {
+        said.push(format!(
+            "{} frame{} as {head} does",
+            same.join(", "),
+            if same.len() == 1 { "s" } else { "" }
         ));
     }
-    None
+    (!said.is_empty()).then(|| said.join("; "))
 }
 
 #[cfg(test)]

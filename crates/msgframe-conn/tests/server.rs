@@ -495,7 +495,7 @@ impl Handler for Recording {
     }
 
     fn refused(&self, peer: SocketAddr, refusal: &msgframe_conn::policy::Refusal) {
-        self.refused.lock().unwrap().push((peer, refusal.clone()));
+        self.refused.lock().unwrap().push((peer, *refusal));
     }
 }
 

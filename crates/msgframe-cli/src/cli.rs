@@ -451,7 +451,8 @@ pub struct BenchArgs {
     /// Match replies to requests by the LEN bytes at OFFSET of each message body (as ISO 8583's
     /// STAN), so that several may be in flight on a connection: every request gets a counter
     /// there, from 1, as decimal digits (`digits`, the default) or a big- or little-endian
-    /// number (`be`, `le`). With --short, each reply's key is checked.
+    /// number (`be`, `le`). With --short, each reply's key is checked. Without --key, a long
+    /// connection carries one request at a time and the next message is its reply.
     #[arg(long, value_parser = key_spec, value_name = "OFFSET:LEN[:FORMAT]")]
     pub key: Option<KeySpec>,
     /// The longest wait for each reply (and for connecting); a request without a reply by then

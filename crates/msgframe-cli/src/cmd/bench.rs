@@ -36,16 +36,12 @@ const DEFAULT_COUNT: u64 = 100_000;
 /// Requests in flight on each connection in open loop with --key, unless --in-flight.
 const OPEN_LOOP_IN_FLIGHT: usize = 256;
 
-/// One exchange on connection `n` (modulo the connections): the reply, or why none.
-type Exchange = Arc<
-    dyn Fn(
-            usize,
-            Bytes,
-        )
-            -> Pin<Box<dyn Future<Output = std::result::Result<Bytes, msgframe_conn::Error>> + Send>>
-        + Send
-        + Sync,
->;
+/// One exchange's outcome: the reply, or why none came.
+type Replied =
+    Pin<Box<dyn Future<Output = std::result::Result<Bytes, msgframe_conn::Error>> + Send>>;
+
+/// One exchange on connection `n` (modulo the connections).
+type Exchange = Arc<dyn Fn(usize, Bytes) -> Replied + Send + Sync>;
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let framing = input::framing(&args.framing)?;
@@ -220,16 +216,17 @@ impl Plan {
             return Err(Failure::usage("--duration must be above zero"));
         }
         let rate = args.rate.map(|r| r.0);
-        let in_flight =
-            match (args.in_flight, args.key, rate) {
-                (Some(n), None, _) if n > 1 => return Err(Failure::usage(
-                    "--in-flight above 1 needs --key OFFSET:LEN: without a key, a reply cannot \
-                     be told from another's",
-                )),
-                (Some(n), _, _) => n,
-                (None, Some(_), Some(_)) => OPEN_LOOP_IN_FLIGHT,
-                (None, _, _) => 1,
-            };
+        if args.key.is_none() && args.in_flight.is_some_and(|n| n > 1) {
+            return Err(Failure::usage(
+                "--in-flight above 1 needs --key OFFSET:LEN: without a key, a reply cannot be \
+                 told from another's",
+            ));
+        }
+        let in_flight = match (args.in_flight, args.key, rate) {
+            (Some(n), _, _) => n,
+            (None, Some(_), Some(_)) => OPEN_LOOP_IN_FLIGHT,
+            (None, _, _) => 1,
+        };
         if let Some(key) = args.key {
             let end = key.offset.saturating_add(key.len);
             if end > payload_len {

@@ -614,8 +614,8 @@ fn progress_bar(style: &Style, run: &Run) -> ProgressBar {
     }
     // Over the requests, or over the time with --duration.
     let (len, template) = match (run.duration, run.count) {
-        (Some(d), _) => (d.as_millis() as u64, "{bar:40} {elapsed}  {msg}"),
-        (None, Some(count)) => (count, "{bar:40} {pos}/{len}  {msg}"),
+        (Some(d), _) => (d.as_millis() as u64, "{bar:30} {elapsed}  {msg}"),
+        (None, Some(count)) => (count, "{bar:30} {pos}/{len}  {msg}"),
         (None, None) => (0, "{spinner} {msg}"),
     };
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
@@ -642,10 +642,13 @@ async fn tick(bar: ProgressBar, run: Arc<Run>) {
             Some(d) => bar.set_position(elapsed.min(d).as_millis() as u64),
             None => bar.set_position(done),
         }
-        bar.set_message(format!(
-            "{done} requests  {}  {errors} errors  {timeouts} timeouts",
-            readable_rate(done as f64 / elapsed.as_secs_f64().max(1e-9))
-        ));
+        let rate = readable_rate(done as f64 / elapsed.as_secs_f64().max(1e-9));
+        let counts = format!("{rate}  {errors} errors  {timeouts} timeouts");
+        // Over the requests, the bar shows how many are done; over the time, the message does.
+        bar.set_message(match run.duration {
+            Some(_) => format!("{done} requests  {counts}"),
+            None => counts,
+        });
     }
 }
 

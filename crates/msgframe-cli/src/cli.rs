@@ -88,12 +88,25 @@ Examples:
   msgframe sniff failed-test.pcap --stream 0 --direction to-client --top 3")]
     Sniff(SniffArgs),
 
-    /// A load run on loopback: an in-process server and clients; messages/s, MB/s, latency
-    /// percentiles.
+    /// Load a host (or an in-process echo host on loopback): requests/s, MB/s, errors and
+    /// timeouts, latency percentiles.
+    ///
+    /// Closed loop by default (each connection sends its next request when the last is
+    /// answered); `--rate` runs an open loop, requests on a fixed schedule with latency measured
+    /// from the scheduled time. Ends with a summary (`--json`: one JSON object); exit status 1
+    /// when any request failed or timed out.
     #[command(after_long_help = "\
 Examples:
   msgframe bench --framing be:2 --size 100 --count 100000 --connections 4
-  msgframe bench --framing ascii:4 --short --count 2000")]
+  msgframe bench --framing ascii:4 --short --count 2000
+  msgframe bench --to 10.1.2.3:9000 --framing ascii:4 --payload-hex '30 38 30 30 ...' --count 5000
+  # open loop, 500 requests a second for a minute; replies matched by their STAN (6 digits at
+  # offset 28 of this 0800), up to 256 in flight on each connection:
+  msgframe bench --to host:9000 --framing bcd:2 --payload-file 0800.bin --key 28:6 \\
+      --rate 500/s --duration 1m --connections 2 --timeout 2s
+  # closed loop, 16 requests in flight on one connection, a 4-byte big-endian sequence id at 8:
+  msgframe bench --to host:7890 --framing be:4,counts-header --payload-file submit.bin \\
+      --key 8:4:be --connections 1 --in-flight 16 --duration 30s")]
     Bench(BenchArgs),
 
     /// A mock host and a client in one process, exchanging messages in several framings, showing
@@ -396,18 +409,56 @@ pub enum Direction {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Load this host instead of the in-process echo host on loopback.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: Option<String>,
     /// The framing of messages both ways.
     #[arg(long, value_name = "SPEC", default_value = "be:2")]
     pub framing: String,
-    /// Body size of each message, in bytes.
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
-    pub size: usize,
-    /// How many request/reply exchanges in all.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub count: u64,
-    /// How many client connections share them.
+    /// A request body of this many `x` bytes (100 unless --payload, --payload-hex or
+    /// --payload-file gives the body).
+    #[arg(long, value_name = "BYTES", conflicts_with_all = ["payload", "payload_hex", "payload_file"])]
+    pub size: Option<usize>,
+    /// The request body, as text.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["payload_hex", "payload_file"])]
+    pub payload: Option<String>,
+    /// The request body, as hex.
+    #[arg(long, value_name = "HEX", conflicts_with = "payload_file")]
+    pub payload_hex: Option<String>,
+    /// The request body, from this file (raw bytes).
+    #[arg(long, value_name = "PATH")]
+    pub payload_file: Option<PathBuf>,
+    /// How many requests in all (100000 unless --duration; with both, whichever ends first).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Issue requests for this long (those in flight then get their --timeout to finish).
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Open loop: issue requests on a fixed schedule at this rate (`200/s`, `1.5k/s`, `30/m`),
+    /// whatever the host does, and measure each latency from its scheduled time, so waiting for
+    /// a slow host counts. Without it, closed loop: each of --connections × --in-flight issues
+    /// its next request as soon as the last is answered.
+    #[arg(long, value_parser = rate, value_name = "N/s")]
+    pub rate: Option<Rate>,
+    /// How many client connections share the requests (short: how many at once).
     #[arg(long, default_value_t = 4, value_name = "K")]
     pub connections: usize,
+    /// Requests waiting for replies on each connection at once: closed loop, how many are kept
+    /// going; open loop, the most (more wait their turn, and that wait counts). Above 1 needs
+    /// --key. Default 1; 256 in open loop with --key.
+    #[arg(long, value_name = "N", conflicts_with = "short")]
+    pub in_flight: Option<usize>,
+    /// Match replies to requests by the LEN bytes at OFFSET of each message body (as ISO 8583's
+    /// STAN), so that several may be in flight on a connection: every request gets a counter
+    /// there, from 1, as decimal digits (`digits`, the default) or a big- or little-endian
+    /// number (`be`, `le`). With --short, each reply's key is checked. Without --key, a long
+    /// connection carries one request at a time and the next message is its reply.
+    #[arg(long, value_parser = key_spec, value_name = "OFFSET:LEN[:FORMAT]")]
+    pub key: Option<KeySpec>,
+    /// The longest wait for each reply (and for connecting); a request without a reply by then
+    /// counts as timed out.
+    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
     /// A new connection for every exchange.
     #[arg(long)]
     pub short: bool,
@@ -415,6 +466,72 @@ pub struct BenchArgs {
     pub short_args: ShortArgs,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// A request rate, per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+/// Parses rates such as `200/s`, `200`, `1.5k/s`, `30/m`.
+fn rate(s: &str) -> Result<Rate, String> {
+    let bad = || format!("`{s}` is not a rate; examples: 200/s, 1.5k/s, 30/m");
+    let (n, per) = match s.split_once('/') {
+        Some((n, "s")) => (n, 1.0),
+        Some((n, "m")) => (n, 60.0),
+        Some(_) => return Err(bad()),
+        None => (s, 1.0),
+    };
+    let (n, scale) = match n.strip_suffix(['k', 'K']) {
+        Some(n) => (n, 1e3),
+        None => (n, 1.0),
+    };
+    let n: f64 = n.trim().parse().map_err(|_| bad())?;
+    let per_second = n * scale / per;
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return Err(format!("`{s}`: the rate must be above zero"));
+    }
+    Ok(Rate(per_second))
+}
+
+/// Where the request key sits in a message, and how the bench writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub offset: usize,
+    pub len: usize,
+    pub format: KeyFormat,
+}
+
+/// How a request's counter is written into its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// ASCII decimal digits, zero-padded.
+    Digits,
+    /// A big-endian number.
+    BigEndian,
+    /// A little-endian number.
+    LittleEndian,
+}
+
+/// Parses `OFFSET:LEN[:FORMAT]`.
+fn key_spec(s: &str) -> Result<KeySpec, String> {
+    let bad = || format!("`{s}` is not OFFSET:LEN[:digits|be|le]; examples: 4:6, 8:4:be");
+    let mut parts = s.split(':');
+    let offset = parts.next().and_then(|p| p.trim().parse().ok());
+    let len = parts.next().and_then(|p| p.trim().parse().ok());
+    let format = match parts.next() {
+        None | Some("digits") => KeyFormat::Digits,
+        Some("be") => KeyFormat::BigEndian,
+        Some("le") => KeyFormat::LittleEndian,
+        Some(_) => return Err(bad()),
+    };
+    match (offset, len, parts.next()) {
+        (Some(offset), Some(len), None) if len > 0 => Ok(KeySpec {
+            offset,
+            len,
+            format,
+        }),
+        _ => Err(bad()),
+    }
 }
 
 /// How short connections are made and closed (`send --short`, `bench --short`).

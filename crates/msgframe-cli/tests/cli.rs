@@ -892,7 +892,350 @@ fn bench_runs_briefly_and_summarises() {
         .get_output()
         .stdout
         .clone();
-    assert!(String::from_utf8_lossy(&out).contains("exchanges/s"));
+    assert!(String::from_utf8_lossy(&out).contains("req/s"));
+}
+
+/// The summary a `bench --json` run ends with.
+fn bench_summary(out: &[u8]) -> serde_json::Value {
+    let summary = json_lines(out).pop().expect("a summary line");
+    assert_eq!(summary["event"], "summary", "{summary}");
+    summary
+}
+
+/// Every percentile is there, above zero and in order.
+fn assert_percentiles(summary: &serde_json::Value) {
+    let latency = &summary["latency_ms"];
+    let values: Vec<f64> = ["p50", "p90", "p99", "p999", "max"]
+        .iter()
+        .map(|p| {
+            latency[p]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{p}: {summary}"))
+        })
+        .collect();
+    assert!(values[0] > 0.0, "{summary}");
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{summary}");
+}
+
+#[test]
+fn bench_loads_a_real_serve_with_a_fixed_count_and_prints_percentiles() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "be:2",
+        "--echo",
+        "--quiet",
+    ]);
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2"])
+        .args(["--count", "200", "--connections", "2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(summary["to"], serve.addr.as_str());
+    assert_eq!(summary["count"], 200);
+    assert_eq!(summary["ok"], 200);
+    assert_eq!(summary["errors"], 0);
+    assert_eq!(summary["timeouts"], 0);
+    assert_eq!(summary["loop"], "closed");
+    assert!(summary["messages_per_second"].as_f64().unwrap() > 0.0);
+    assert_percentiles(&summary);
+
+    // The body from a file; the summary as text.
+    let file = temp_file(
+        "bench-payload.bin",
+        b"0800 a request of 37 bytes, from file",
+    );
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2"])
+        .args(["--count", "100", "--payload-file"])
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("100 ok, 0 errors, 0 timeouts"), "{out}");
+    for part in [" req/s", "p50 ", "p90 ", "p99 ", "p99.9 ", "max "] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+
+    // Short connections to the same host, a key in each request checked in its reply.
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2", "--short"])
+        .args(["--count", "20", "--connections", "2", "--json"])
+        .args([
+            "--payload-hex",
+            "30 38 30 30 00 00 00 00",
+            "--key",
+            "4:4:be",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(
+        (summary["ok"].as_u64(), summary["short"].as_bool()),
+        (Some(20), Some(true))
+    );
+    assert_percentiles(&summary);
+
+    let log = serve.stop();
+    assert_eq!(log.matches("-> 100 bytes").count(), 200, "{log}");
+    assert_eq!(log.matches("-> 37 bytes").count(), 100, "{log}");
+    assert_eq!(log.matches("-> 8 bytes").count(), 20, "{log}");
+}
+
+#[test]
+fn bench_open_loop_issues_requests_on_a_schedule() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "ascii:4",
+        "--echo",
+        "--quiet",
+    ]);
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "ascii:4"])
+        .args(["--rate", "200/s", "--duration", "1s", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    let count = summary["count"].as_u64().unwrap();
+    assert!((100..=300).contains(&count), "{summary}");
+    assert_eq!(summary["ok"], count);
+    assert_eq!(summary["errors"], 0);
+    assert_eq!(summary["loop"], "open");
+    assert_eq!(summary["rate"], 200.0);
+    assert!(
+        summary["issue_lag_ms"]["max"].as_f64().is_some(),
+        "{summary}"
+    );
+    assert_percentiles(&summary);
+    // A count ends an open loop too.
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "ascii:4"])
+        .args(["--rate", "1k/s", "--count", "50", "--short"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("50 requests to "), "{out}");
+    assert!(out.contains("open loop at 1.00k req/s"), "{out}");
+    assert!(out.contains("latency ms (from the schedule)"), "{out}");
+}
+
+/// What a test host saw on one connection: the bodies received, and how many batches it answered
+/// in reverse order.
+type Seen = (Vec<Vec<u8>>, usize);
+
+/// An echo host (be:2) that answers out of order: it holds what arrives and answers each batch
+/// (four messages, or what came before a 20 ms lull) last first. For each of `connections`
+/// connections, once it closes: what it saw.
+fn reordering_echo(connections: usize) -> (String, std::sync::mpsc::Receiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut s) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+                let (mut seen, mut reversed) = (Vec::new(), 0);
+                let (mut buf, mut pending) = (Vec::new(), Vec::<Vec<u8>>::new());
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let lull = match s.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            false
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            true
+                        }
+                        Err(_) => break,
+                    };
+                    while buf.len() >= 2 {
+                        let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+                        if buf.len() < 2 + len {
+                            break;
+                        }
+                        let body: Vec<u8> = buf.drain(..2 + len).skip(2).collect();
+                        seen.push(body.clone());
+                        pending.push(body);
+                    }
+                    if pending.len() >= 4 || (lull && !pending.is_empty()) {
+                        reversed += usize::from(pending.len() > 1);
+                        let mut out = Vec::new();
+                        for body in pending.drain(..).rev() {
+                            out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+                            out.extend_from_slice(&body);
+                        }
+                        if s.write_all(&out).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = tx.send((seen, reversed));
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn bench_matches_replies_by_key_with_several_in_flight() {
+    let (addr, done) = reordering_echo(2);
+    let payload = "0200______ pay 100";
+    let out = msgframe()
+        .args([
+            "bench",
+            "--to",
+            &addr,
+            "--framing",
+            "be:2",
+            "--payload",
+            payload,
+        ])
+        .args(["--key", "4:6", "--connections", "2", "--in-flight", "8"])
+        .args(["--count", "400", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(summary["ok"], 400, "{summary}");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert_eq!(summary["timeouts"], 0, "{summary}");
+    assert_eq!(summary["unmatched"], 0, "{summary}");
+    assert_eq!(summary["in_flight"], 8, "{summary}");
+    assert_percentiles(&summary);
+
+    // The host saw 400 requests, each the payload with its own six-digit key.
+    let mut keys = std::collections::BTreeSet::new();
+    let mut reversed = 0;
+    for _ in 0..2 {
+        let (seen, r) = done.recv_timeout(Duration::from_secs(20)).unwrap();
+        reversed += r;
+        for body in seen {
+            assert_eq!(body.len(), payload.len());
+            assert_eq!((&body[..4], &body[10..]), (&b"0200"[..], &b" pay 100"[..]));
+            assert!(body[4..10].iter().all(u8::is_ascii_digit), "{body:?}");
+            assert!(keys.insert(body[4..10].to_vec()), "a key twice: {body:?}");
+        }
+    }
+    assert_eq!(keys.len(), 400);
+    assert!(reversed > 0, "the host answered some batches out of order");
+}
+
+/// A host that takes `connections` connections and reads everything, answering nothing.
+fn silent_host(connections: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn bench_counts_timeouts_from_a_host_that_does_not_answer_and_exits_with_1() {
+    let addr = silent_host(4);
+    for extra in [&[][..], &["--key", "0:4", "--in-flight", "3"][..]] {
+        let assert = msgframe()
+            .args(["bench", "--to", &addr, "--count", "6", "--connections", "2"])
+            .args(["--timeout", "200ms", "--json"])
+            .args(extra)
+            .assert()
+            .code(1);
+        let summary = bench_summary(&assert.get_output().stdout);
+        assert_eq!(summary["count"], 6, "{extra:?} {summary}");
+        assert_eq!(summary["timeouts"], 6, "{extra:?} {summary}");
+        assert_eq!(summary["ok"], 0, "{summary}");
+        assert_eq!(summary["errors"], 0, "{summary}");
+        assert!(summary["latency_ms"].is_null(), "{summary}");
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("6 of 6 requests failed: 6 timed out"), "{err}");
+    }
+}
+
+#[test]
+fn bench_refuses_bad_options_and_an_unreachable_host() {
+    for bad in [
+        &["--in-flight", "8"][..],
+        &["--size", "8", "--key", "4:6"],
+        &["--rate", "0/s"],
+        &["--rate", "fast"],
+        &["--key", "4"],
+        &["--payload-hex", "zz"],
+        &["--key", "0:1", "--in-flight", "5", "--connections", "2"],
+        &["--short", "--in-flight", "2", "--key", "0:4"],
+    ] {
+        let assert = msgframe().arg("bench").args(bad).assert().code(2);
+        assert!(!assert.get_output().stderr.is_empty(), "{bad:?}");
+    }
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to = format!("127.0.0.1:{port}");
+    let assert = msgframe()
+        .args(["bench", "--to", &to, "--count", "5"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("cannot connect") && err.contains("refused"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Short connections: each refusal counted.
+    let assert = msgframe()
+        .args(["bench", "--to", &to, "--count", "5", "--short", "--json"])
+        .assert()
+        .code(1);
+    let summary = bench_summary(&assert.get_output().stdout);
+    assert_eq!(summary["errors"], 5, "{summary}");
+    let help = msgframe()
+        .args(["bench", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(help).unwrap().contains("Examples:"));
 }
 
 #[test]

@@ -13,27 +13,35 @@
 //! through random bytes codes each length in about the 8 bits its header byte cost. A 4-digit
 //! ASCII length that matches every body saves ~20 bits a frame.
 
-/// What each byte of the stream costs under the null hypothesis: the better, as the stream goes,
-/// of two predictions — the stream's byte frequencies, and the byte before (order 1, learnt as the
-/// stream goes, pulled towards the frequencies) — mixed by how well each has done lately (a
-/// fixed-share mixture: never much worse than the better one). A framing's fixed bytes, headers
-/// and delimiters save what they cost here; runs and repeated pairs a framing did not cause are
-/// cheap already, so they are no evidence for one (a "delimiter" found in runs of padding), and
-/// random bytes cost what their frequencies say, so a chance chain saves nothing.
+/// What each byte of the stream costs under the null hypothesis: the best, as the stream goes,
+/// of three predictions — the stream's byte frequencies; the byte before (order 1, learnt as the
+/// stream goes, pulled towards the frequencies); and what followed the last time the four
+/// bytes before came up (a match model: repeated and cyclic content) — mixed by how well each
+/// has done lately (a fixed-share mixture: never much worse than the best). A framing's fixed
+/// bytes, headers and delimiters save what they cost here. Structure a framing did not cause —
+/// runs of padding, repeated pairs, bodies that repeat — is cheap already, so it is no evidence
+/// for one; and random bytes cost what their frequencies say, so a chance chain saves nothing.
 pub(super) struct ByteModel {
     /// Bits of the bytes before each offset (prefix sums).
     before: Vec<f64>,
     /// The stream's byte frequencies, smoothed.
     order0: [f64; 256],
+    /// For each byte tracked (a delimiter tried): what saying "not this byte" at each offset
+    /// is worth under the null hypothesis, `-log2(1 - p)` (prefix sums).
+    not: Vec<(u8, Vec<f64>)>,
 }
 
 /// How strongly the order-1 counts are pulled towards the byte frequencies.
 const PULL: f64 = 16.0;
 /// How much weight each prediction keeps whatever it did (lets the mixture switch).
 const SHARE: f64 = 1.0 / 256.0;
+/// The context a match is looked up by.
+const MATCH_CONTEXT: usize = 4;
 
 impl ByteModel {
-    pub(super) fn of(stream: &[u8]) -> Self {
+    /// The null hypothesis over `stream`, tracking the chance of each byte of `tracked` at
+    /// every offset.
+    pub(super) fn of(stream: &[u8], tracked: &[u8]) -> Self {
         let mut counts = [0u64; 256];
         for &b in stream {
             counts[usize::from(b)] += 1;
@@ -45,33 +53,110 @@ impl ByteModel {
         }
         let mut pairs = vec![[0u32; 256]; 256];
         let mut seen = [0u32; 256];
+        // Where each 4-byte context was last seen (hashed), and the current match.
+        let mut last_seen = vec![u32::MAX; 1 << 16];
+        let mut matched: Option<usize> = None;
+        let mut match_len = 0usize;
         let mut before = Vec::with_capacity(stream.len() + 1);
         before.push(0.0);
+        let mut not: Vec<(u8, Vec<f64>)> = tracked
+            .iter()
+            .map(|&d| (d, Vec::with_capacity(stream.len() + 1)))
+            .collect();
+        for (_, sums) in &mut not {
+            sums.push(0.0);
+        }
         let mut sum = 0.0;
-        let mut prev = None::<usize>;
-        // The weight of the order-1 prediction.
-        let mut w1 = 0.5;
-        for &b in stream {
-            let b = usize::from(b);
+        // The weights of the three predictions: frequencies, order 1, match.
+        let mut w = [1.0 / 3.0; 3];
+        for (i, &byte) in stream.iter().enumerate() {
+            let b = usize::from(byte);
             let p0 = order0[b];
-            let p = match prev {
+            let p1 = match i.checked_sub(1).map(|j| usize::from(stream[j])) {
                 None => p0,
                 Some(prev) => {
-                    let p1 =
-                        (f64::from(pairs[prev][b]) + PULL * p0) / (f64::from(seen[prev]) + PULL);
-                    let p = (1.0 - w1) * p0 + w1 * p1;
-                    let posterior = w1 * p1 / p;
-                    w1 = (1.0 - SHARE) * posterior + SHARE * 0.5;
-                    pairs[prev][b] += 1;
-                    seen[prev] += 1;
-                    p
+                    (f64::from(pairs[prev][b]) + PULL * p0) / (f64::from(seen[prev]) + PULL)
                 }
             };
+            let pm = match matched {
+                None => p0,
+                Some(at) => {
+                    let sure = 1.0 - 1.0 / (match_len as f64 + 2.0);
+                    let predicted = stream[at];
+                    if predicted == byte {
+                        sure
+                    } else {
+                        (1.0 - sure) * p0 / (1.0 - order0[usize::from(predicted)]).max(1e-9)
+                    }
+                }
+            };
+            // What each tracked byte's chance was here, before this byte is learnt.
+            let prev = i.checked_sub(1).map(|j| usize::from(stream[j]));
+            for (d, sums) in &mut not {
+                let d0 = order0[usize::from(*d)];
+                let d1 = match prev {
+                    None => d0,
+                    Some(prev) => {
+                        (f64::from(pairs[prev][usize::from(*d)]) + PULL * d0)
+                            / (f64::from(seen[prev]) + PULL)
+                    }
+                };
+                let dm = match matched {
+                    None => d0,
+                    Some(at) => {
+                        let sure = 1.0 - 1.0 / (match_len as f64 + 2.0);
+                        let predicted = stream[at];
+                        if predicted == *d {
+                            sure
+                        } else {
+                            (1.0 - sure) * d0 / (1.0 - order0[usize::from(predicted)]).max(1e-9)
+                        }
+                    }
+                };
+                let pd = (w[0] * d0 + w[1] * d1 + w[2] * dm).min(0.999_999);
+                let last = *sums.last().unwrap_or(&0.0);
+                sums.push(last - (1.0 - pd).log2());
+            }
+            let experts = [p0, p1, pm];
+            let p: f64 = w.iter().zip(experts).map(|(w, e)| w * e).sum();
+            for (w, e) in w.iter_mut().zip(experts) {
+                *w = (1.0 - SHARE) * (*w * e / p) + SHARE / 3.0;
+            }
             sum -= p.log2();
             before.push(sum);
-            prev = Some(b);
+            if i > 0 {
+                let prev = usize::from(stream[i - 1]);
+                pairs[prev][b] += 1;
+                seen[prev] += 1;
+            }
+            // The match goes on when it predicted right; otherwise look the context up again.
+            matched = match matched {
+                Some(at) if stream[at] == byte && at + 1 < i + 1 => {
+                    match_len += 1;
+                    Some(at + 1)
+                }
+                _ => {
+                    match_len = 0;
+                    None
+                }
+            };
+            if i + 1 >= MATCH_CONTEXT {
+                let context = &stream[i + 1 - MATCH_CONTEXT..=i];
+                let slot = usize::from(context_hash(context));
+                if matched.is_none() {
+                    let at = last_seen[slot];
+                    if at != u32::MAX && (at as usize) < stream.len() {
+                        matched = Some(at as usize);
+                    }
+                }
+                last_seen[slot] = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            }
         }
-        ByteModel { before, order0 }
+        ByteModel {
+            before,
+            order0,
+            not,
+        }
     }
 
     /// What the bytes at `range` of the stream cost under the null hypothesis.
@@ -79,10 +164,27 @@ impl ByteModel {
         self.before[range.end] - self.before[range.start]
     }
 
+    /// What saying "not `d`" at every offset of `range` is worth under the null hypothesis (0
+    /// when `d` was not tracked).
+    pub(super) fn not(&self, d: u8, range: std::ops::Range<usize>) -> f64 {
+        self.not
+            .iter()
+            .find(|(t, _)| *t == d)
+            .map_or(0.0, |(_, sums)| sums[range.end] - sums[range.start])
+    }
+
     /// The frequency of byte `b` in the stream.
     pub(super) fn p(&self, b: u8) -> f64 {
         self.order0[usize::from(b)]
     }
+}
+
+/// A 16-bit hash of a match context.
+fn context_hash(context: &[u8]) -> u16 {
+    let h = context
+        .iter()
+        .fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    (h ^ (h >> 16)) as u16
 }
 
 /// An adaptive code for a sequence of lengths: the length's bit-length class, learnt as it goes
@@ -119,7 +221,7 @@ impl LengthCode {
     }
 }
 
-/// How many leading bytes of each frame the column model looks at.
+/// How many leading bytes of each body the column model looks at.
 pub(super) const COLUMNS: usize = 64;
 
 /// Bytes at the same place in every frame, coded per place (counts learnt as the frames go):
@@ -142,8 +244,8 @@ impl Columns {
     }
 
     /// Codes the body of the frame at stream offset `at`, found at `body` within the frame.
-    /// Places count from the frame's start, so framings that cut the stream alike look at the
-    /// same bytes, whatever they call header: bytes a framing takes as fixed are not coded again.
+    /// Places count from the body's start, so framings that agree on where bodies start look at
+    /// the same bytes whatever their headers.
     pub(super) fn code(
         &mut self,
         stream: &[u8],
@@ -151,14 +253,16 @@ impl Columns {
         body: std::ops::Range<usize>,
         null: &ByteModel,
     ) {
-        for i in body.start.min(COLUMNS)..body.end.min(COLUMNS) {
-            let b = stream[at + i];
+        let len = (body.end - body.start).min(COLUMNS);
+        for i in 0..len {
+            let offset = at + body.start + i;
+            let b = stream[offset];
             let count = self.counts[i][usize::from(b)];
             // Counts pulled towards the byte's frequency in the stream: a place of random
             // bytes costs what the null hypothesis says, a place that repeats itself little.
             let p = (f64::from(count) + 2.0 * null.p(b)) / (f64::from(self.seen[i]) + 2.0);
             // Against the null hypothesis's cost of that very byte, as every saving here.
-            self.saved[i] += null.cost(at + i..at + i + 1) + p.log2();
+            self.saved[i] += null.cost(offset..offset + 1) + p.log2();
             self.counts[i][usize::from(b)] += 1;
             self.seen[i] += 1;
         }

@@ -130,7 +130,18 @@ pub fn sniff(stream: &[u8]) -> Sniffed {
     let tried = trials.len() + 1;
     // Choosing one framing among those tried costs its index.
     let choice = (tried as f64).log2();
-    let null = ByteModel::of(stream);
+    // Bodies of a delimited framing never hold its (last) delimiter byte: what that says is
+    // weighed against the null hypothesis's own chance of that byte at each place.
+    let mut tracked: Vec<u8> = trials
+        .iter()
+        .filter_map(|t| match &t.spec {
+            FramingSpec::Delimited(c) => c.delimiter.last().copied(),
+            _ => None,
+        })
+        .collect();
+    tracked.sort_unstable();
+    tracked.dedup();
+    let null = ByteModel::of(stream, &tracked);
     let first = &stream[..stream.len().min(FIRST_PASS)];
     // The first pass groups the framings by where they end frames; the best groups go on, each
     // with its best framing and its simplest ones.
@@ -209,17 +220,14 @@ fn weigh(trial: &search::Trial, stream: &[u8], null: &ByteModel, choice: f64) ->
     let mut stopped = None;
     let mut largest = 0;
     let mut empty = 0;
-    let (codes_lengths, excluded) = match &trial.spec {
-        FramingSpec::FixedLength { .. } => (false, None),
-        FramingSpec::Delimited(c) => (true, Some(c.delimiter.clone())),
-        _ => (true, None),
+    // A fixed size codes no lengths.
+    let codes_lengths = !matches!(trial.spec, FramingSpec::FixedLength { .. });
+    // A single-byte delimiter never occurs in a body: each body byte says "not the delimiter",
+    // worth what the null hypothesis gave the delimiter there.
+    let excluded = match &trial.spec {
+        FramingSpec::Delimited(c) if c.delimiter.len() == 1 => c.delimiter.first().copied(),
+        _ => None,
     };
-    // Bodies of a delimited framing never hold its delimiter: each body byte says so (a
-    // sequence of several bytes is excluded with the probability of the whole sequence).
-    let body_byte_gain = excluded.map_or(0.0, |d| {
-        let p: f64 = d.iter().map(|&b| null.p(b)).product();
-        -(1.0 - p).log2()
-    });
     let mut at = 0;
     while at < stream.len() {
         match framing.decode_slice(&stream[at..]) {
@@ -230,7 +238,9 @@ fn weigh(trial: &search::Trial, stream: &[u8], null: &ByteModel, choice: f64) ->
             }) => {
                 let body = &stream[at + start..at + end];
                 saved += null.cost(at..at + consumed) - null.cost(at + start..at + end);
-                saved += body.len() as f64 * body_byte_gain;
+                if let Some(d) = excluded {
+                    saved += null.not(d, at + start..at + end);
+                }
                 if codes_lengths {
                     lengths.code(body.len() as u64);
                 }

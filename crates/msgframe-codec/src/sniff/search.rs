@@ -223,8 +223,10 @@ fn fixed_bits(bytes: &[u8]) -> f64 {
 }
 
 fn delimiters(stream: &[u8], push: &mut impl FnMut(FramingSpec, f64)) {
-    let common: [(&[u8], f64); 8] = [
+    let common: [(&[u8], f64); 10] = [
         (b"\n", 0.0),
+        (b";", 5.0),
+        (b"|", 5.0),
         (b"\r\n", 1.0),
         (b"\x03", 2.0),
         (b"\x00", 2.0),

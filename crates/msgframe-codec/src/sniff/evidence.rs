@@ -181,9 +181,9 @@ impl ByteModel {
 
 /// A 16-bit hash of a match context.
 fn context_hash(context: &[u8]) -> u16 {
-    let h = context
-        .iter()
-        .fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let h = context.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (h ^ (h >> 16)) as u16
 }
 
@@ -222,24 +222,28 @@ impl LengthCode {
 }
 
 /// How many leading bytes of each body the column model looks at.
-pub(super) const COLUMNS: usize = 64;
+pub(super) const COLUMNS: usize = 128;
+
+/// What saying that a place is worth modelling costs (one of [`COLUMNS`]).
+const PLACE_BITS: f64 = 4.0;
 
 /// Bytes at the same place in every frame, coded per place (counts learnt as the frames go):
 /// what frames that begin alike save over the null hypothesis. Each place is modelled
 /// only where that saves bits (a place of random bytes is left to the null hypothesis), so
 /// bodies without structure neither help nor hurt a framing.
 pub(super) struct Columns {
-    counts: Vec<[u32; 256]>,
-    seen: [u32; COLUMNS],
-    saved: [f64; COLUMNS],
+    /// Counts per place, made when a body first reaches that place.
+    counts: Vec<Option<Box<[u32; 256]>>>,
+    seen: Vec<u32>,
+    saved: Vec<f64>,
 }
 
 impl Columns {
     pub(super) fn new() -> Self {
         Columns {
-            counts: vec![[0; 256]; COLUMNS],
-            seen: [0; COLUMNS],
-            saved: [0.0; COLUMNS],
+            counts: Vec::new(),
+            seen: Vec::new(),
+            saved: Vec::new(),
         }
     }
 
@@ -254,22 +258,30 @@ impl Columns {
         null: &ByteModel,
     ) {
         let len = (body.end - body.start).min(COLUMNS);
+        if self.counts.len() < len {
+            self.counts.resize_with(len, || None);
+            self.seen.resize(len, 0);
+            self.saved.resize(len, 0.0);
+        }
         for i in 0..len {
             let offset = at + body.start + i;
             let b = stream[offset];
-            let count = self.counts[i][usize::from(b)];
+            let counts = self.counts[i].get_or_insert_with(|| Box::new([0; 256]));
+            let count = counts[usize::from(b)];
             // Counts pulled towards the byte's frequency in the stream: a place of random
             // bytes costs what the null hypothesis says, a place that repeats itself little.
             let p = (f64::from(count) + 2.0 * null.p(b)) / (f64::from(self.seen[i]) + 2.0);
             // Against the null hypothesis's cost of that very byte, as every saving here.
             self.saved[i] += null.cost(offset..offset + 1) + p.log2();
-            self.counts[i][usize::from(b)] += 1;
+            counts[usize::from(b)] += 1;
             self.seen[i] += 1;
         }
     }
 
-    /// Bits saved by the places worth modelling (one bit each to say which).
+    /// Bits saved by the places worth modelling: a place counts only past [`PLACE_BITS`], what
+    /// naming it among the places costs, so that places of random bytes that happened to
+    /// repeat a few times add up to nothing however many there are.
     pub(super) fn saved(&self) -> f64 {
-        self.saved.iter().map(|s| (s - 1.0).max(0.0)).sum()
+        self.saved.iter().map(|s| (s - PLACE_BITS).max(0.0)).sum()
     }
 }

@@ -14,8 +14,8 @@
 //! their encoders would differ on frames the stream does not hold (`be:2` and `bcd:2` when every
 //! length is below 10), the answer says which frame would decide. Each answer gets a
 //! **confidence**, its posterior probability (2^bits, normalised over the answers and the null
-//! hypothesis); [`Sniffed::confident`] is the answer at 95 % or more, if any: random bytes and
-//! too few frames have none.
+//! hypothesis); [`Sniffed::confident`] is the answer at 95 % or more with 64 bits of evidence or
+//! more that explains the whole stream, if any: random bytes and too few frames have none.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -50,6 +50,11 @@ pub const SNIFF_LIMIT: usize = 256 * 1024;
 /// The confidence an answer needs to be [`Sniffed::confident`].
 pub const CONFIDENT: f64 = 0.95;
 
+/// The evidence an answer needs to be [`Sniffed::confident`], in bits: the bits are estimates,
+/// and a few frames' worth can come from structure no framing caused (runs of zeros read as
+/// empty frames, say).
+pub const CONFIDENT_BITS: f64 = 64.0;
+
 /// Answers considered in full (after a first pass over the stream's start).
 const FINALISTS: usize = 48;
 /// Framings of one first-pass answer considered in full, besides its best: the simplest.
@@ -70,12 +75,17 @@ pub struct Sniffed {
 }
 
 impl Sniffed {
-    /// The best answer, when its confidence is at least [`CONFIDENT`] and it is a framing (not
-    /// `eof`, the answer that nothing frames the stream).
+    /// The best answer, when its confidence is at least [`CONFIDENT`], its evidence at least
+    /// [`CONFIDENT_BITS`], it is a framing (not
+    /// `eof`, the answer that nothing frames the stream) and it explains the whole stream (one
+    /// last frame cut short allowed).
     pub fn confident(&self) -> Option<&Answer> {
-        self.answers
-            .first()
-            .filter(|a| a.confidence >= CONFIDENT && a.specs[0] != "eof")
+        self.answers.first().filter(|a| {
+            a.confidence >= CONFIDENT
+                && a.bits >= CONFIDENT_BITS
+                && a.specs[0] != "eof"
+                && a.stopped.is_none()
+        })
     }
 }
 
@@ -351,7 +361,21 @@ fn group(weighed: Vec<Weighed>, examined: usize) -> Vec<Answer> {
             None => groups.push(vec![w]),
         }
     }
-    let best = groups.first().map_or(0.0, |g| g[0].bits);
+    // A true framing does not break mid-stream: when a framing explains the whole stream with
+    // positive evidence, it goes before every framing that stops (those stay, for a capture
+    // that goes wrong later, after the best whole answer). The order is otherwise by evidence.
+    let best_whole = groups
+        .iter()
+        .filter(|g| g[0].stopped.is_none() && g[0].framing.is_some())
+        .map(|g| g[0].bits)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if best_whole > 0.0 {
+        groups.sort_by_key(|g| g[0].stopped.is_some() && g[0].bits > best_whole);
+    }
+    // Confidence: the posterior among all the answers, those that stop included (with what
+    // saying where they stop costs), so that a framing swallowing a garbage tail as a frame cut
+    // short is not confident while a better one stops at the garbage.
+    let best = groups.iter().map(|g| g[0].bits).fold(0.0, f64::max);
     let total: f64 = groups.iter().map(|g| (g[0].bits - best).exp2()).sum();
     groups
         .into_iter()

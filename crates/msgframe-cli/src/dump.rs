@@ -80,8 +80,8 @@ impl Style {
 }
 
 /// Prints one JSON object on a line of its own.
-pub fn json_line(value: serde_json::Value) {
-    println!("{value}");
+pub fn json_line(value: serde_json::Value) -> crate::error::Result<()> {
+    crate::out::outln!("{value}")
 }
 
 /// A duration as milliseconds with three decimals.

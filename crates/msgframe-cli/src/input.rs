@@ -9,6 +9,7 @@ use msgframe_codec::Framing;
 
 use crate::cli::{CaptureInput, Direction};
 use crate::error::{Failure, Result};
+use crate::out::errln;
 
 /// A framing spec; a bad one is a usage error that points at the bad part.
 pub fn framing(spec: &str) -> Result<Framing> {
@@ -85,7 +86,7 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
         .select(which)
         .map_err(|e| Failure::data(format!("{name}: {e}")))?;
     if which == Select::First && capture.conversations.len() > 1 {
-        eprintln!(
+        errln!(
             "{name}: {} TCP conversations; reading the first (choose with --stream N or --port P)",
             capture.conversations.len()
         );
@@ -138,7 +139,7 @@ pub fn client_tls(
         config = config.server_name(name);
     }
     if insecure {
-        eprintln!("msgframe: WARNING: --insecure: the host's certificate is not checked");
+        errln!("msgframe: WARNING: --insecure: the host's certificate is not checked");
         config = config.dangerous_accept_any_server_certificate();
     }
     Ok(Some(config.build()?))

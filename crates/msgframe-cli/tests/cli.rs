@@ -1,6 +1,7 @@
 //! The built `msgframe` binary, driven as a user would: against a real `serve` on loopback, a
 //! proxy re-framing between two framings (checked byte for byte on both sides), split and sniff on
-//! streams and captures written by the library, bench and demo.
+//! streams and captures written by the library, bench and demo; every command in a pipe whose
+//! reader goes away.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use msgframe_capture::synth::{Conversation, Format};
 use msgframe_codec::{Encoder, Framing};
-use support::{msgframe, Running};
+use support::{closed_after_first_line, msgframe, Running};
 
 fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
     let framing: Framing = spec.parse().unwrap();
@@ -555,4 +556,104 @@ fn errors_are_one_line_with_documented_exit_codes() {
         .stdout
         .clone();
     assert!(String::from_utf8(help).unwrap().contains("Examples:"));
+}
+
+/// A stream of many frames, so that its dump is far larger than a pipe holds.
+fn long_stream() -> Vec<u8> {
+    let bodies: Vec<Vec<u8>> = (0..20_000)
+        .map(|i| format!("0200{i:06} amount=100").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    encoded("be:2", &refs)
+}
+
+fn assert_quiet_success(status: std::process::ExitStatus, stderr: &str) {
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr, got: {stderr}");
+}
+
+#[test]
+fn split_ends_quietly_when_its_reader_goes_away() {
+    let path = temp_file("long-split.bin", &long_stream());
+    let path = path.to_str().unwrap();
+    for extra in [&[][..], &["--json"], &["--brief"]] {
+        let mut args = vec!["split", "--framing", "be:2", path];
+        args.extend_from_slice(extra);
+        let (status, stderr) = closed_after_first_line(&args, b"", |first| {
+            assert!(!first.is_empty(), "{extra:?}");
+        });
+        assert_quiet_success(status, &stderr);
+    }
+    // From stdin too.
+    let (status, stderr) =
+        closed_after_first_line(&["split", "--framing", "be:2", "-"], &long_stream(), |_| {});
+    assert_quiet_success(status, &stderr);
+}
+
+#[test]
+fn send_ends_quietly_when_its_reader_goes_away() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "be:2",
+        "--echo",
+        "--quiet",
+    ]);
+    // 400 replies of 200 bytes: some 400 kB of dumps, far more than a pipe holds.
+    let message = "41".repeat(200);
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "be:2",
+            "--hex",
+            &message,
+            "--repeat",
+            "400",
+        ],
+        b"",
+        |first| assert!(first.starts_with("reply 1: 200 bytes"), "{first}"),
+    );
+    assert_quiet_success(status, &stderr);
+    serve.stop();
+}
+
+#[test]
+fn serve_ends_quietly_when_its_reader_goes_away() {
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--framing",
+            "lines",
+            "--echo",
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            // Its next line, the log of this message, has nowhere to go: the server stops, and
+            // closes this connection rather than answer.
+            let mut client = TcpStream::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            client.write_all(b"hello\n").unwrap();
+            let mut rest = Vec::new();
+            let read = client.read_to_end(&mut rest);
+            assert!(
+                read.is_ok()
+                    || read
+                        .as_ref()
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+                "closed, not timed out: {read:?}"
+            );
+            assert!(rest.is_empty(), "no reply: {rest:?}");
+        },
+    );
+    assert_quiet_success(status, &stderr);
 }

@@ -13,6 +13,7 @@ use crate::cli::BenchArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::outln;
 
 /// The longest one exchange may take before the run is called failed.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -97,8 +98,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .and_then(msgframe_conn::time_wait_toward);
     handle.shutdown();
     let _ = serving.await;
-    report(&style, &args, elapsed, &latencies, time_wait);
-    Ok(())
+    report(&style, &args, elapsed, &latencies, time_wait)
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -163,14 +163,14 @@ fn report(
     elapsed: Duration,
     h: &Histogram<u64>,
     time_wait: Option<usize>,
-) {
+) -> Result<()> {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let rate = args.count as f64 / secs;
     // Bodies both ways.
     let mb = (args.count as f64 * args.size as f64 * 2.0) / 1e6 / secs;
     let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
     if style.json {
-        dump::json_line(json!({
+        return dump::json_line(json!({
             "event": "summary",
             "framing": args.framing,
             "size": args.size,
@@ -187,9 +187,8 @@ fn report(
                 "max": h.max() as f64 / 1000.0,
             },
         }));
-        return;
     }
-    println!(
+    outln!(
         "{}",
         style.heading(&format!(
             "{} exchanges of {} bytes, {}, {} {} connection{}, in {:.2} s",
@@ -201,22 +200,22 @@ fn report(
             if args.connections == 1 { "" } else { "s" },
             secs
         ))
-    );
-    println!("  {rate:.0} exchanges/s, {mb:.2} MB/s of bodies (both ways)");
+    )?;
+    outln!("  {rate:.0} exchanges/s, {mb:.2} MB/s of bodies (both ways)")?;
     if let Some(n) = time_wait.filter(|_| args.short) {
-        println!(
+        outln!(
             "  {n} client sockets left in TIME_WAIT toward the host (--close {})",
             close_name(args.short_args.close)
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
         q(0.5),
         q(0.9),
         q(0.99),
         q(0.999),
         h.max() as f64 / 1000.0
-    );
+    )
 }
 
 /// A close policy by the name the command line takes.

@@ -20,10 +20,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::cli::ProxyArgs;
-use crate::cmd::serve::{announce_listening, listen_addr, server_builder};
+use crate::cmd::serve::{announce_listening, listen_addr, server_builder, Stop};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{out, outln};
 
 struct Setup {
     to: String,
@@ -35,6 +36,8 @@ struct Setup {
     style: Style,
     quiet: bool,
     started: Instant,
+    /// Shuts the server down when the log cannot be written.
+    stop: Arc<Stop>,
 }
 
 /// The upstream connection of one client connection, as its handler sees it.
@@ -78,6 +81,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         up.server_name.as_deref(),
         up.insecure,
     )?;
+    let stop = Stop::new(server.handle());
     let handle = server.handle();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -94,11 +98,12 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             style,
             quiet: args.quiet,
             started: Instant::now(),
+            stop: Arc::clone(&stop),
         }),
         upstreams: Arc::default(),
     };
     server.serve(proxy).await?;
-    Ok(())
+    stop.outcome()
 }
 
 impl Handler for Proxy {
@@ -119,7 +124,9 @@ impl Handler for Proxy {
 
     fn handle(&self, connection: Connection, message: Bytes) -> Self::Future {
         let setup = Arc::clone(&self.setup);
-        show(&setup, connection.id(), "client -> host", &message);
+        if !show(&setup, connection.id(), "client -> host", &message) {
+            return Box::pin(async { Reply::Close });
+        }
         let upstream = self
             .upstreams
             .lock()
@@ -188,17 +195,19 @@ async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Ups
         client.close().await;
         return format!("connecting to {}: {e}", setup.to);
     }
-    note(
-        setup,
-        id,
-        &format!("{} connected; relaying to {}", connection.peer(), setup.to),
-    );
+    let connected = format!("{} connected; relaying to {}", connection.peer(), setup.to);
+    if !note(setup, id, &connected) {
+        client.close().await;
+        return "the log cannot be written".to_owned();
+    }
     ready.send_replace(Upstream::Ready(client.sender()));
     let reason = loop {
         tokio::select! {
             message = client.recv() => match message {
                 Some(message) => {
-                    show(setup, id, "host -> client", &message);
+                    if !show(setup, id, "host -> client", &message) {
+                        break "the log cannot be written".to_owned();
+                    }
                     if let Err(e) = connection.push(message, setup.write_timeout).await {
                         break format!("writing host -> client: {e}");
                     }
@@ -217,15 +226,22 @@ async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Ups
     reason
 }
 
-fn note(setup: &Setup, id: u64, text: &str) {
-    if setup.style.json {
-        dump::json_line(json!({"event": "note", "connection": id, "text": text}));
+/// Logs a note on a connection; `false` when the log cannot be written (the server is stopping).
+fn note(setup: &Setup, id: u64, text: &str) -> bool {
+    let written = if setup.style.json {
+        dump::json_line(json!({"event": "note", "connection": id, "text": text}))
     } else {
-        println!("{}", setup.style.dim(&format!("#{id} {text}")));
-    }
+        outln!("{}", setup.style.dim(&format!("#{id} {text}")))
+    };
+    setup.stop.check(written.and_then(|()| crate::out::flush()))
 }
 
-fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
+/// Logs a message; `false` when the log cannot be written (the server is stopping).
+fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) -> bool {
+    setup.stop.check(log(setup, id, direction, message))
+}
+
+fn log(setup: &Setup, id: u64, direction: &str, message: &[u8]) -> Result<()> {
     let style = &setup.style;
     if style.json {
         dump::json_line(json!({
@@ -235,14 +251,14 @@ fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
             "length": message.len(),
             "at_ms": dump::millis(setup.started.elapsed()),
             "hex": hex::display(message).to_string(),
-        }));
+        }))?;
     } else {
         let head = format!("#{id} {direction}: {} bytes", message.len());
         if setup.quiet {
-            println!("{head}");
+            outln!("{head}")?;
         } else {
-            print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+            out!("{}\n{}", style.heading(&head), style.hexdump(message, "  "))?;
         }
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    crate::out::flush()
 }

@@ -1,6 +1,5 @@
 //! `msgframe send`: send messages to a host and show its replies.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,6 +11,7 @@ use crate::cli::{OutputMode, SendArgs};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{errln, out, outln};
 
 /// The message to send: --hex, --file, or stdin.
 fn message(args: &SendArgs) -> Result<Vec<u8>> {
@@ -107,7 +107,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                 event = events.recv() => match event {
                     Ok(msgframe_conn::Event::Disconnected { reason, .. }) => {
                         if !shown.style.json {
-                            eprintln!("{}", shown.style.dim(&format!("connection ended: {reason}")));
+                            errln!("{}", shown.style.dim(&format!("connection ended: {reason}")));
                         }
                         break;
                     }
@@ -174,34 +174,28 @@ impl Shown {
     fn reply(&mut self, index: u64, reply: &[u8], rtt: Duration) -> Result<()> {
         self.count += 1;
         if self.style.json {
-            dump::json_line(json!({
+            return dump::json_line(json!({
                 "event": "reply",
                 "index": index,
                 "length": reply.len(),
                 "rtt_ms": dump::millis(rtt),
                 "hex": hex::display(reply).to_string(),
             }));
-            return Ok(());
         }
         match self.mode {
-            OutputMode::Raw => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(reply)?;
-                out.flush()?;
-            }
+            OutputMode::Raw => crate::out::bytes(reply),
             OutputMode::Dump => {
-                println!(
+                outln!(
                     "{}",
                     self.style.heading(&format!(
                         "reply {index}: {} bytes in {:.3} ms",
                         reply.len(),
                         dump::millis(rtt)
                     ))
-                );
-                print!("{}", self.style.hexdump(reply, "  "));
+                )?;
+                out!("{}", self.style.hexdump(reply, "  "))
             }
         }
-        Ok(())
     }
 
     fn sent(&mut self, index: u64, len: usize, took: Duration) -> Result<()> {
@@ -211,37 +205,32 @@ impl Shown {
                 "index": index,
                 "length": len,
                 "ms": dump::millis(took),
-            }));
+            }))
         } else if self.mode == OutputMode::Dump {
-            println!("sent {index}: {len} bytes in {:.3} ms", dump::millis(took));
+            outln!("sent {index}: {len} bytes in {:.3} ms", dump::millis(took))
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 
     fn unsolicited(&mut self, message: &[u8]) -> Result<()> {
         if self.style.json {
-            dump::json_line(json!({
+            return dump::json_line(json!({
                 "event": "message",
                 "length": message.len(),
                 "hex": hex::display(message).to_string(),
             }));
-            return Ok(());
         }
         match self.mode {
-            OutputMode::Raw => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(message)?;
-                out.flush()?;
-            }
+            OutputMode::Raw => crate::out::bytes(message),
             OutputMode::Dump => {
-                println!(
+                outln!(
                     "{}",
                     self.style
                         .heading(&format!("message from the host: {} bytes", message.len()))
-                );
-                print!("{}", self.style.hexdump(message, "  "));
+                )?;
+                out!("{}", self.style.hexdump(message, "  "))
             }
         }
-        Ok(())
     }
 }

@@ -1,11 +1,13 @@
 //! `msgframe serve`: a mock host that answers every message.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
-use msgframe_conn::{AnswerHeartbeats, Connection, IpNet, Reply, Server, ServerBuilder};
+use msgframe_conn::{
+    AnswerHeartbeats, Connection, IpNet, Reply, Server, ServerBuilder, ServerHandle,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -13,6 +15,7 @@ use crate::cli::{ServeArgs, ServerLimitArgs, ServerTlsArgs};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{errln, out, outln};
 
 /// How the mock host answers.
 enum Answer {
@@ -68,11 +71,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     announce_listening(&style, server.local_addr(), &args.framing)?;
     if let Some(addr) = return_links {
         if style.json {
-            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}));
+            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}))?;
         } else {
-            println!("return links on {addr}");
+            outln!("return links on {addr}")?;
         }
+        crate::out::flush()?;
     }
+    let stop = Stop::new(server.handle());
     let handle = server.handle();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -82,11 +87,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
     let answer = Arc::new(answer);
     let quiet = args.quiet;
+    let stopping = Arc::clone(&stop);
     server
         .serve(move |conn: Connection, message: Bytes| {
             let answer = Arc::clone(&answer);
+            let stop = Arc::clone(&stopping);
             async move {
-                log_message(&style, &conn, &message, started, quiet);
+                if !stop.check(log_message(&style, &conn, &message, started, quiet)) {
+                    return Reply::Close;
+                }
                 match &*answer {
                     Answer::Echo => Reply::Send(message),
                     Answer::Fixed(reply) => Reply::Send(reply.clone()),
@@ -94,7 +103,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                         Ok(reply) if reply.is_empty() => Reply::Nothing,
                         Ok(reply) => Reply::Send(reply.into()),
                         Err(e) => {
-                            eprintln!("--exec `{cmd}` failed: {e}; closing the connection");
+                            errln!("--exec `{cmd}` failed: {e}; closing the connection");
                             Reply::Close
                         }
                     },
@@ -102,7 +111,44 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             }
         })
         .await?;
-    Ok(())
+    stop.outcome()
+}
+
+/// Ends a server whose output can no longer be written: the first such failure is kept and the
+/// server shut down; the command then ends with it (quietly, when the reader of stdout went away).
+pub struct Stop {
+    handle: ServerHandle,
+    failure: Mutex<Option<Failure>>,
+}
+
+impl Stop {
+    pub fn new(handle: ServerHandle) -> Arc<Stop> {
+        Arc::new(Stop {
+            handle,
+            failure: Mutex::new(None),
+        })
+    }
+
+    /// `true` when `written` is `Ok`; otherwise keeps its failure, shuts the server down, and
+    /// returns `false`.
+    pub fn check(&self, written: Result<()>) -> bool {
+        let Err(failure) = written else {
+            return true;
+        };
+        if let Ok(mut kept) = self.failure.lock() {
+            kept.get_or_insert(failure);
+        }
+        self.handle.shutdown();
+        false
+    }
+
+    /// What the command ends with once the server has stopped.
+    pub fn outcome(&self) -> Result<()> {
+        match self.failure.lock().ok().and_then(|mut kept| kept.take()) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A server speaking `framing` with the limits and TLS given on the command line.
@@ -141,15 +187,20 @@ pub fn announce_listening(style: &Style, addr: std::net::SocketAddr, framing: &s
     if style.json {
         dump::json_line(
             json!({"event": "listening", "addr": addr.to_string(), "framing": framing}),
-        );
+        )?;
     } else {
-        println!("listening on {addr} ({framing})");
+        outln!("listening on {addr} ({framing})")?;
     }
-    std::io::Write::flush(&mut std::io::stdout())?;
-    Ok(())
+    crate::out::flush()
 }
 
-fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instant, quiet: bool) {
+fn log_message(
+    style: &Style,
+    conn: &Connection,
+    message: &[u8],
+    started: Instant,
+    quiet: bool,
+) -> Result<()> {
     if style.json {
         dump::json_line(json!({
             "event": "message",
@@ -159,16 +210,16 @@ fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instan
             "length": message.len(),
             "at_ms": dump::millis(started.elapsed()),
             "hex": hex::display(message).to_string(),
-        }));
-        return;
-    }
-    let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
-    if quiet {
-        println!("{head}");
+        }))?;
     } else {
-        print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+        let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
+        if quiet {
+            outln!("{head}")?;
+        } else {
+            out!("{}\n{}", style.heading(&head), style.hexdump(message, "  "))?;
+        }
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    crate::out::flush()
 }
 
 /// Runs `cmd` through the shell with `message` on its stdin; its stdout is the reply.

@@ -7,6 +7,7 @@ use crate::cli::SniffArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::outln;
 
 pub fn run(args: SniffArgs) -> Result<()> {
     let style = Style::new(args.common.json);
@@ -14,24 +15,24 @@ pub fn run(args: SniffArgs) -> Result<()> {
     for stream in input::streams(&args.input)? {
         let candidates = sniff::sniff(&stream.data);
         if !style.json {
-            println!(
+            outln!(
                 "{}",
                 style.heading(&format!("{}: {} bytes", stream.label, stream.data.len()))
-            );
+            )?;
             if stream.data.len() > sniff::SNIFF_LIMIT {
-                println!(
+                outln!(
                     "{}",
                     style.dim(&format!(
                         "  (judged on the first {} bytes)",
                         sniff::SNIFF_LIMIT
                     ))
-                );
+                )?;
             }
         }
         if candidates.is_empty() {
             unexplained.push(stream.label.clone());
             if !style.json {
-                println!("  no framing finds a frame at the start of this stream");
+                outln!("  no framing finds a frame at the start of this stream")?;
             }
             continue;
         }
@@ -48,16 +49,16 @@ pub fn run(args: SniffArgs) -> Result<()> {
                     "examined": c.examined,
                     "coverage": (c.coverage() * 1000.0).round() / 1000.0,
                     "evidence": c.evidence,
-                }));
+                }))?;
                 continue;
             }
-            println!(
+            outln!(
                 "  {}  {}",
                 style.heading(&format!("{}. --framing {}", rank + 1, c.spec)),
                 style.dim(&format!("(score {:.1})", c.score))
-            );
+            )?;
             for line in &c.evidence {
-                println!("       {line}");
+                outln!("       {line}")?;
             }
         }
     }

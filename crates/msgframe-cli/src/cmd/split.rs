@@ -9,6 +9,7 @@ use crate::cli::SplitArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input::{self, Stream};
+use crate::out::{out, outln};
 
 /// How a stream ended under the framing.
 enum End {
@@ -27,7 +28,7 @@ pub fn run(args: SplitArgs) -> Result<()> {
     let mut invalid = Vec::new();
     for stream in input::streams(&args.input)? {
         let framing = input::framing(&args.framing)?;
-        if let End::Invalid { offset, reason } = split(&style, &args, framing, &stream) {
+        if let End::Invalid { offset, reason } = split(&style, &args, framing, &stream)? {
             invalid.push(format!(
                 "{}: invalid at offset {offset}: {reason}",
                 stream.label
@@ -46,10 +47,10 @@ fn split(
     args: &SplitArgs,
     framing: msgframe_codec::Framing,
     stream: &Stream,
-) -> End {
+) -> Result<End> {
     let data = &stream.data;
     if !style.json {
-        println!(
+        outln!(
             "{}",
             style.heading(&format!(
                 "{}: {} bytes, framing {}",
@@ -57,7 +58,7 @@ fn split(
                 data.len(),
                 args.framing
             ))
-        );
+        )?;
     }
     let mut frames = 0usize;
     let mut gaps = stream.gaps.iter().peekable();
@@ -71,7 +72,7 @@ fn split(
                         break;
                     }
                     gaps.next();
-                    gap_note(style, gap_at, missing);
+                    gap_note(style, gap_at, missing)?;
                 }
                 show_frame(
                     style,
@@ -81,7 +82,7 @@ fn split(
                     frame.offset,
                     frame.len,
                     frame.frame,
-                );
+                )?;
             }
             Err(e) if e.is_truncated() => {
                 end = End::Partial {
@@ -98,22 +99,22 @@ fn split(
         }
     }
     for &(gap_at, missing) in gaps {
-        gap_note(style, gap_at, missing);
+        gap_note(style, gap_at, missing)?;
     }
-    summary(style, stream, frames, &end);
-    end
+    summary(style, stream, frames, &end)?;
+    Ok(end)
 }
 
-fn gap_note(style: &Style, at: usize, missing: u64) {
+fn gap_note(style: &Style, at: usize, missing: u64) -> Result<()> {
     if style.json {
-        dump::json_line(json!({"event": "gap", "offset": at, "missing": missing}));
+        dump::json_line(json!({"event": "gap", "offset": at, "missing": missing}))
     } else {
-        println!(
+        outln!(
             "{}",
             style.bad(&format!(
                 "  the capture misses {missing} bytes at offset {at}: frames across it are not what was sent"
             ))
-        );
+        )
     }
 }
 
@@ -125,9 +126,9 @@ fn show_frame(
     offset: usize,
     span: usize,
     body: &[u8],
-) {
+) -> Result<()> {
     if style.json {
-        dump::json_line(json!({
+        return dump::json_line(json!({
             "event": "frame",
             "stream": stream.label,
             "index": index,
@@ -136,18 +137,18 @@ fn show_frame(
             "body_length": body.len(),
             "hex": hex::display(body).to_string(),
         }));
-        return;
     }
-    println!(
+    outln!(
         "#{index}  offset {offset}  {span} bytes on the wire, body {} bytes",
         body.len()
-    );
+    )?;
     if !args.brief {
-        print!("{}", style.hexdump(body, "  "));
+        out!("{}", style.hexdump(body, "  "))?;
     }
+    Ok(())
 }
 
-fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) {
+fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) -> Result<()> {
     let (complete, text, stopped_at) = match end {
         End::Complete => (true, "every byte is in a whole frame".to_owned(), None),
         End::Partial { offset, buffered } => (
@@ -170,16 +171,16 @@ fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) {
             "complete": complete,
             "stopped_at": stopped_at,
             "reason": if complete { None } else { Some(text) },
-        }));
+        }))
     } else {
         let line = format!("{frames} frames; {text}");
-        println!(
+        outln!(
             "{}",
             if complete {
                 style.dim(&line)
             } else {
                 style.bad(&line)
             }
-        );
+        )
     }
 }

@@ -657,3 +657,68 @@ fn serve_ends_quietly_when_its_reader_goes_away() {
     );
     assert_quiet_success(status, &stderr);
 }
+
+#[test]
+fn short_flags_as_netcat_and_tcpdump_users_type_them() {
+    let serve = Running::start(&["serve", "-l", "127.0.0.1:0", "-f", "lines", "--echo", "-q"]);
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "lines",
+            "-w",
+            "10s",
+            "-q",
+            "-vv",
+        ])
+        .args(["--hex", "6869", "--repeat", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    // -q: one line per reply, no hex dump.
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().all(|l| l.starts_with("reply ")), "{out}");
+    let log = serve.stop();
+    assert_eq!(log.matches("-> 2 bytes").count(), 2, "{log}");
+    assert!(!log.contains("|hi|"), "no dump: {log}");
+
+    let path = temp_file("short-flags.bin", &encoded("be:2", &[b"0800", b"0810"]));
+    let out = msgframe()
+        .args(["split", "-f", "be:2", "-q", "-v"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("body 4 bytes").count(), 2, "{out}");
+    assert!(!out.contains("|0800|"), "no dump: {out}");
+}
+
+#[test]
+fn an_address_without_a_port_is_a_usage_error_that_says_so() {
+    let expected = "'localhost' has no port: write HOST:PORT, e.g. localhost:9000";
+    for args in [
+        &["send", "--to", "localhost", "-f", "be:2", "--hex", "00"][..],
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            "localhost",
+            "-f",
+            "be:2",
+        ],
+        &["serve", "-l", "localhost", "-f", "be:2", "--echo"],
+    ] {
+        let assert = msgframe().args(args).assert().code(2);
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

@@ -42,6 +42,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut shown = Shown {
         style,
         mode: args.out,
+        quiet: args.quiet,
         count: 0,
     };
     if args.short {
@@ -167,6 +168,8 @@ async fn connection_outcome(
 struct Shown {
     style: Style,
     mode: OutputMode,
+    /// One line per message, without the hex dump.
+    quiet: bool,
     count: u64,
 }
 
@@ -193,7 +196,7 @@ impl Shown {
                         dump::millis(rtt)
                     ))
                 )?;
-                out!("{}", self.style.hexdump(reply, "  "))
+                self.dump(reply)
             }
         }
     }
@@ -229,8 +232,16 @@ impl Shown {
                     self.style
                         .heading(&format!("message from the host: {} bytes", message.len()))
                 )?;
-                out!("{}", self.style.hexdump(message, "  "))
+                self.dump(message)
             }
         }
+    }
+
+    /// The hex dump under a message's heading, unless quiet.
+    fn dump(&self, message: &[u8]) -> Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
+        out!("{}", self.style.hexdump(message, "  "))
     }
 }

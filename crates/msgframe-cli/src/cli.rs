@@ -117,7 +117,9 @@ Examples:
   msgframe send --to host:9000 --framing bcd:2 --file echo-0800.bin --repeat 10
   echo -n 0800 | msgframe send --to host:9000 --framing be:2 --out raw > reply.bin
   msgframe send --to host:9000 --framing eof --short --file request.xml
-  msgframe send --to host:9000 -f be:2 -w 2s -q --hex 30383030 --repeat 1000")]
+  msgframe send --to host:9000 -f be:2 -w 2s -q --hex 30383030 --repeat 1000
+  msgframe send --to host:9000 -f lines -i          # type a line, see its reply
+  msgframe send --to host:9000 -f ascii:4 --lines hex --file requests.hex")]
     Send(SendArgs),
 
     /// Run a mock host: answer every message (echo, a fixed reply, or a command's output).
@@ -186,6 +188,23 @@ pub struct SendArgs {
     /// Read the message from this file (raw bytes); without --hex or --file, from stdin.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// One message per line of stdin (or --file), each sent as it is read and its reply shown:
+    /// the line's text (`--lines`), or hex (`--lines hex`; lines starting with # skipped). Empty
+    /// lines are skipped. On a terminal, interactive (see -i).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        default_missing_value = "text",
+        conflicts_with_all = ["hex", "repeat"]
+    )]
+    pub lines: Option<LineFormat>,
+    /// Interactive: each line typed is sent and its reply shown, until Ctrl-D; a line that cannot
+    /// be sent is reported and the next one read. Lines of text unless --lines hex; what --lines
+    /// does when stdin is a terminal.
+    #[arg(short, long, conflicts_with_all = ["hex", "file", "repeat"])]
+    pub interactive: bool,
     /// The longest wait for each reply (and for connecting).
     #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub timeout: Duration,
@@ -261,6 +280,15 @@ pub struct ServerTlsArgs {
     /// How long a client may take to finish the TLS handshake.
     #[arg(long, value_parser = duration, default_value = "10s", value_name = "DURATION")]
     pub handshake_timeout: Duration,
+}
+
+/// How `send --lines` reads a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineFormat {
+    /// The line is the message (without its line ending).
+    Text,
+    /// The line is the message in hex (spaces, colons and 0x prefixes allowed).
+    Hex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -722,3 +722,187 @@ fn an_address_without_a_port_is_a_usage_error_that_says_so() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+/// The JSON lines of an output.
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn send_lines_sends_each_line_and_shows_each_reply() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "ascii:4",
+        "--echo",
+        "-q",
+    ]);
+    // Text: a line ending in CR LF, an empty line (skipped), a last line without its newline.
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "--json",
+        ])
+        .write_stdin("hello\r\nworld\n\nlast")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let replies: Vec<_> = json_lines(&out).iter().map(|r| r["hex"].clone()).collect();
+    assert_eq!(replies, ["68656c6c6f", "776f726c64", "6c617374"]);
+    // Hex, from a file: comments and blank lines skipped.
+    let path = temp_file("lines.hex", b"# a sign-on\n30 38 30 30\n\n0x41:42\n");
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+        ])
+        .arg("--file")
+        .arg(&path)
+        .args(["--out", "raw"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, b"0800AB");
+    // Short connections too: one per line.
+    msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "--short",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin("one\ntwo\n")
+        .assert()
+        .success()
+        .stdout("onetwo");
+    let log = serve.stop();
+    assert_eq!(log.matches(" bytes").count(), 7, "{log}");
+}
+
+#[test]
+fn a_bad_line_ends_a_piped_send_but_not_an_interactive_one() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "ascii:4",
+        "--echo",
+        "-q",
+    ]);
+    let input = "4142\nzz\n4344\n";
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin(input)
+        .assert()
+        .code(2)
+        .stdout("AB");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("line 2: `z` at character 0"), "{err}");
+    // Interactive: reported, and the next line sent.
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+            "-i",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stdout("ABCD");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("Ctrl-D to end"), "{err}");
+    assert!(err.contains("line 2: `z` at character 0"), "{err}");
+    // A line the framing cannot carry: the same.
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4,max=50",
+            "--lines",
+        ])
+        .write_stdin(format!("ok\n{}\n", "x".repeat(100)))
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("line 2 cannot be framed as ascii:4,max=50"),
+        "{err}"
+    );
+}
+
+#[test]
+fn send_interactive_sends_each_line_as_it_is_typed() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let serve = Running::start(&["serve", "-l", "127.0.0.1:0", "-f", "lines", "--echo", "-q"]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("msgframe"))
+        .args(["send", "--to", &serve.addr, "-f", "lines", "-i", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut typed = child.stdin.take().unwrap();
+    let (tx, replies) = mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { return };
+            let _ = tx.send(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+        }
+    });
+    // Each reply comes while the input is still open: the line was sent as soon as it was typed.
+    for (line, hex) in [("hello", "68656c6c6f"), ("again", "616761696e")] {
+        writeln!(typed, "{line}").unwrap();
+        let reply = replies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a reply to a line typed, before the input ends");
+        assert_eq!(reply["hex"], hex);
+    }
+    drop(typed);
+    assert!(child.wait().unwrap().success());
+    serve.stop();
+}

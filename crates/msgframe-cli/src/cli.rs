@@ -128,7 +128,9 @@ Examples:
   msgframe serve --listen 127.0.0.1:9000 --framing ascii:4 --echo
   msgframe serve --listen 0.0.0.0:9000 --framing bcd:2 --reply-hex '0810...'
   msgframe serve --listen :9000 --framing be:2 --exec './host-logic.sh'
-  msgframe serve -l :9000 -f lines --echo -q")]
+  msgframe serve -l :9000 -f lines --echo -q
+  msgframe serve -l :9000 -f be:2 --exec ./host.sh --exec-timeout 2s --allow 10.0.0.0/8
+  msgframe serve -l :9000 -f ascii:4 --echo --deny 192.0.2.7 --message-timeout 5s")]
     Serve(ServeArgs),
 
     /// Stand between a client and a host, show every message both ways, and optionally re-frame
@@ -309,6 +311,10 @@ pub struct ServeArgs {
     pub framing: String,
     #[command(flatten)]
     pub reply: ReplyArgs,
+    /// Kill an --exec command still running after this long, and close its connection
+    /// (default 30s).
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub exec_timeout: Option<Duration>,
     /// Two links (simplex): each client's requests arrive on --listen and its return link, dialled
     /// from the same address to this one, carries the replies.
     #[arg(long, value_name = "ADDR", value_parser = listen_address)]
@@ -319,6 +325,10 @@ pub struct ServeArgs {
     pub answer_keepalives: bool,
     #[command(flatten)]
     pub limits: ServerLimitArgs,
+    /// Close a connection whose reply is not written within this long (a client that does not
+    /// read).
+    #[arg(long, value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    pub write_timeout: Duration,
     /// Do not dump each message, only log one line per message.
     #[arg(short, long)]
     pub quiet: bool,
@@ -343,12 +353,13 @@ pub struct ServerLimitArgs {
     /// The most connections at once.
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Serve only clients in these networks (CIDR, repeatable: 10.0.0.0/8).
-    #[arg(long, value_name = "CIDR")]
-    pub allow: Vec<String>,
-    /// Never serve clients in these networks (CIDR, repeatable; wins over --allow).
-    #[arg(long, value_name = "CIDR")]
-    pub deny: Vec<String>,
+    /// Serve only clients in this network (repeatable): 10.0.0.0/8, 2001:db8::/32, or one
+    /// address (10.1.2.3). Others are refused as they connect.
+    #[arg(long, value_name = "NET")]
+    pub allow: Vec<msgframe_conn::IpNet>,
+    /// Never serve clients in this network (repeatable, as --allow; wins over --allow).
+    #[arg(long, value_name = "NET")]
+    pub deny: Vec<msgframe_conn::IpNet>,
 }
 
 #[derive(Debug, Args)]
@@ -364,7 +375,8 @@ pub struct ReplyArgs {
     #[arg(long, value_name = "PATH")]
     pub reply_file: Option<PathBuf>,
     /// Run this shell command for every message: the body on its stdin, the reply from its stdout
-    /// (nothing on stdout: no reply).
+    /// (nothing on stdout: no reply); the client's address in MSGFRAME_PEER_ADDR and
+    /// MSGFRAME_PEER_PORT. A command that fails or overruns --exec-timeout closes the connection.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -873,7 +873,6 @@ fn a_bad_line_ends_a_piped_send_but_not_an_interactive_one() {
 
 #[test]
 fn send_interactive_sends_each_line_as_it_is_typed() {
-    use std::io::BufRead;
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
 
@@ -905,4 +904,165 @@ fn send_interactive_sends_each_line_as_it_is_typed() {
     drop(typed);
     assert!(child.wait().unwrap().success());
     serve.stop();
+}
+
+/// Whether the other side closed `stream` (end of stream or a reset) rather than answer; a read
+/// that times out is neither, and fails the test.
+fn closed_unanswered(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    match stream.read_to_end(&mut got) {
+        Ok(_) => got.is_empty(),
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                panic!("not closed within 30 s")
+            }
+            _ => got.is_empty(),
+        },
+    }
+}
+
+#[test]
+fn serve_refuses_denied_clients_and_those_not_allowed() {
+    for (refused, rules) in [
+        (true, &["--deny", "127.0.0.1"][..]),
+        (true, &["--allow", "10.0.0.0/8"]),
+        (true, &["--allow", "127.0.0.0/8", "--deny", "127.0.0.1/32"]),
+        (false, &["--deny", "10.0.0.0/8", "--allow", "127.0.0.1"]),
+    ] {
+        let mut args = vec!["serve", "-l", "127.0.0.1:0", "-f", "be:2", "--echo"];
+        args.extend_from_slice(rules);
+        args.extend_from_slice(&["--message-timeout", "10s", "--write-timeout", "10s"]);
+        let serve = Running::start(&args);
+        let mut client = TcpStream::connect(&serve.addr).unwrap();
+        // Refused as it connects: this write may already fail.
+        let written = client.write_all(b"\x00\x02hi");
+        if refused {
+            assert!(closed_unanswered(&mut client), "{rules:?}: refused");
+        } else {
+            written.unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut echoed = [0u8; 4];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(&echoed, b"\x00\x02hi", "{rules:?}: served");
+        }
+        serve.stop();
+    }
+    let assert = msgframe()
+        .args([
+            "serve",
+            "-l",
+            ":0",
+            "-f",
+            "be:2",
+            "--echo",
+            "--allow",
+            "10.0.0.0/33",
+        ])
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("`10.0.0.0/33` is not an IP address or network"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_exec_sees_the_peers_address() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "lines",
+        "--exec",
+        r#"printf '%s %s' "$MSGFRAME_PEER_ADDR" "$MSGFRAME_PEER_PORT""#,
+    ]);
+    let mut client = TcpStream::connect(&serve.addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(b"who am I?\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&client)
+        .read_line(&mut line)
+        .unwrap();
+    let port = client.local_addr().unwrap().port();
+    assert_eq!(line, format!("127.0.0.1 {port}\n"));
+    serve.stop();
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+#[cfg(target_os = "linux")]
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command's name in parentheses.
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn serve_exec_that_overruns_its_timeout_closes_the_connection() {
+    let pid_file = temp_file("exec-overrun.pid", b"");
+    // The shell starts a second process and waits for it: both must go.
+    let cmd = format!(
+        "sleep 300 & echo $! > '{}'; wait; echo late",
+        pid_file.display()
+    );
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "lines",
+        "--exec",
+        &cmd,
+        "--exec-timeout",
+        "1s",
+    ]);
+    let mut client = TcpStream::connect(&serve.addr).unwrap();
+    client.write_all(b"hello\n").unwrap();
+    assert!(closed_unanswered(&mut client), "closed, no late reply");
+    #[cfg(target_os = "linux")]
+    {
+        // Empty when the command was cut short before it got that far (a loaded machine).
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !pid.is_empty() && !ended(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "what the command started is still running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The server itself goes on.
+    let mut next = TcpStream::connect(&serve.addr).unwrap();
+    next.write_all(b"again\n").unwrap();
+    assert!(closed_unanswered(&mut next));
+    serve.stop();
+    msgframe()
+        .args([
+            "serve",
+            "-l",
+            ":0",
+            "-f",
+            "lines",
+            "--echo",
+            "--exec-timeout",
+            "1s",
+        ])
+        .assert()
+        .code(2)
+        .stderr("msgframe: --exec-timeout applies to --exec only\n");
 }

@@ -723,6 +723,34 @@ fn an_address_without_a_port_is_a_usage_error_that_says_so() {
     }
 }
 
+#[test]
+fn proxy_ends_quietly_when_its_reader_goes_away() {
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    // Holds the connection the proxy opens until the test ends.
+    let _accepting = std::thread::spawn(move || host.accept());
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            &host_addr,
+            "-f",
+            "be:2",
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            // The proxy's note that this client is connected has nowhere to go: it stops.
+            let mut client = TcpStream::connect(addr).unwrap();
+            let _ = client.write_all(b"\x00\x02hi");
+            assert!(closed_unanswered(&mut client));
+        },
+    );
+    assert_quiet_success(status, &stderr);
+}
+
 /// The JSON lines of an output.
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
     out.split(|&b| b == b'\n')

@@ -2,6 +2,7 @@
 # Installs the third-party peers of tests/interop_jvm_erlang.rs from Debian's packages:
 #   - Netty (libnetty-java; jars in /usr/share/java) and a JDK to compile the Netty peer with javac
 #   - Erlang/OTP (erlang-base: erl and escript)
+#   - tcpdump, which records the peers' traffic on loopback for tests/interop_sniff.rs
 # Idempotent and non-interactive: packages already installed are left alone (no apt-get at all when
 # everything is there). Prints the installed versions, one line each.
 set -euo pipefail
@@ -19,7 +20,7 @@ installed() {
     dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
 }
 
-packages=(libnetty-java erlang-base)
+packages=(libnetty-java erlang-base tcpdump)
 # javac: any JDK will do; install Debian's default one only when there is none.
 command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
 
@@ -43,3 +44,4 @@ otp_version=$(cat "/usr/lib/erlang/releases/${otp_release}/OTP_VERSION" 2>/dev/n
 erts=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(version)]), halt().')
 echo "erlang OTP ${otp_version} erts ${erts} (erlang-base $(dpkg-query -W -f='${Version}' erlang-base))"
 echo "java $(javac -version 2>&1 | awk '{print $2}')"
+echo "$(tcpdump --version 2>&1 | head -n 1) (tcpdump $(dpkg-query -W -f='${Version}' tcpdump))"

@@ -5,7 +5,10 @@
 //! link layers; IPv4 and IPv6), sorts TCP segments into [`Conversation`]s, and puts each
 //! direction back in sequence order ([`Flow`]): retransmitted segments are dropped, reordered
 //! ones put in place, and stretches the capture lacks are reported as [`Gap`]s, never papered
-//! over.
+//! over. A file cut short (a copy cut short, a capture stopped mid-write) is read up to the cut,
+//! and the cut reported ([`Capture::truncated`]); [`parse_capture`] reads one already in memory.
+//! Packets are numbered and timestamped ([`Captured`]), and each flow knows which packet
+//! completed it up to any point ([`Flow::captured_by`]): the packet, and time, of a frame.
 //!
 //! [`detect_format`] tells a capture from raw bytes by its magic number, and
 //! [`Capture::select`] picks the conversation to read ([`Select`]: the first, by index, or by
@@ -26,6 +29,9 @@ mod reassembly;
 mod select;
 pub mod synth;
 
-pub use read::{detect_format, read_capture, Capture, CaptureError, Conversation, FileFormat};
-pub use reassembly::{Flow, Gap, Reassembler};
+pub use read::{
+    detect_format, parse_capture, read_capture, Capture, CaptureError, Conversation, FileFormat,
+    Truncation,
+};
+pub use reassembly::{Captured, Flow, Gap, Reassembler};
 pub use select::{Select, SelectError};

@@ -1,15 +1,19 @@
 //! Reading pcap and pcapng files into TCP conversations.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::fmt;
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::DataLink;
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
-use crate::reassembly::{Flow, Reassembler};
+use std::time::Duration;
+
+use crate::reassembly::{Captured, Flow, Reassembler};
 
 /// Why a capture cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +22,8 @@ pub enum CaptureError {
     /// Neither a pcap nor a pcapng file.
     #[error("not a pcap or pcapng capture (the file starts with {0})")]
     UnknownFormat(String),
-    /// The file is damaged or cut short.
+    /// The file is damaged (a record that cannot be what it says it is), or cut short before its
+    /// first packet. A file cut short later is read up to the cut: see [`Capture::truncated`].
     #[error("reading the capture: {0}")]
     Format(String),
     /// Reading the file failed.
@@ -33,6 +38,41 @@ pub struct Capture {
     pub conversations: Vec<Conversation>,
     /// Packets that were not TCP over IP (ARP, UDP, ...), or whose link layer is not supported.
     pub skipped: usize,
+    /// Where the file was cut short, when it was: everything before the cut was read, the
+    /// record the cut falls in was not.
+    pub truncated: Option<Truncation>,
+}
+
+/// Where a capture file ends in the middle of a record (a packet, or a pcapng block), as a copy
+/// or a capture stopped mid-write leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    /// Where the record cut short starts, in bytes from the start of the file: every record
+    /// before it was read.
+    pub offset: usize,
+    /// Where the file ends (its length): inside the record.
+    pub file_len: usize,
+    /// The record's full length as its header gives it (header included), when the header
+    /// itself is there.
+    pub record_len: Option<u64>,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let have = self.file_len - self.offset;
+        match self.record_len {
+            Some(len) => write!(
+                f,
+                "truncated capture: the file ends at byte {}, {have} bytes into the {len}-byte record at byte {}",
+                self.file_len, self.offset
+            ),
+            None => write!(
+                f,
+                "truncated capture: the file ends at byte {}, {have} bytes into the header of the record at byte {}",
+                self.file_len, self.offset
+            ),
+        }
+    }
 }
 
 /// Both directions of one TCP connection.
@@ -46,6 +86,10 @@ pub struct Conversation {
     pub to_server: Flow,
     /// What the server sent.
     pub to_client: Flow,
+    /// Its first packet, either way.
+    pub first: Captured,
+    /// Its last packet, either way.
+    pub last: Captured,
 }
 
 /// One TCP segment, as the link and IP layers leave it.
@@ -64,6 +108,11 @@ struct Collecting {
     server: SocketAddr,
     to_server: Reassembler,
     to_client: Reassembler,
+    /// Packets each way.
+    to_server_packets: usize,
+    to_client_packets: usize,
+    first: Captured,
+    last: Captured,
 }
 
 #[derive(Default)]
@@ -71,17 +120,30 @@ struct Collector {
     conversations: Vec<Collecting>,
     by_endpoints: HashMap<(SocketAddr, SocketAddr), usize>,
     skipped: usize,
+    /// Packets so far, TCP or not.
+    packets: u64,
 }
 
 impl Collector {
-    fn packet(&mut self, linktype: DataLink, data: &[u8]) {
+    /// The next packet of the file, captured at `time`.
+    fn packet(&mut self, linktype: DataLink, data: &[u8], time: Duration) {
+        let at = self.next(time);
         match segment(linktype, data) {
-            Some(segment) => self.segment(segment),
+            Some(segment) => self.segment(segment, at),
             None => self.skipped += 1,
         }
     }
 
-    fn segment(&mut self, s: Segment<'_>) {
+    /// Numbers the next packet of the file, read or not.
+    fn next(&mut self, time: Duration) -> Captured {
+        self.packets += 1;
+        Captured {
+            packet: self.packets,
+            time,
+        }
+    }
+
+    fn segment(&mut self, s: Segment<'_>, at: Captured) {
         let key = if s.from <= s.to {
             (s.from, s.to)
         } else {
@@ -100,6 +162,10 @@ impl Collector {
                 server,
                 to_server: Reassembler::default(),
                 to_client: Reassembler::default(),
+                to_server_packets: 0,
+                to_client_packets: 0,
+                first: at,
+                last: at,
             });
             self.conversations.len() - 1
         });
@@ -109,15 +175,18 @@ impl Collector {
             // The first packet was the server's after all.
             std::mem::swap(&mut c.client, &mut c.server);
         }
+        c.last = at;
         let flow = if s.from == c.client {
+            c.to_server_packets += 1;
             &mut c.to_server
         } else {
+            c.to_client_packets += 1;
             &mut c.to_client
         };
         if s.syn {
             flow.syn(s.seq);
         }
-        flow.segment(s.seq, s.payload);
+        flow.segment_at(s.seq, s.payload, at);
     }
 
     fn finish(self) -> Capture {
@@ -128,11 +197,20 @@ impl Collector {
                 .map(|c| Conversation {
                     client: c.client,
                     server: c.server,
-                    to_server: c.to_server.finish(),
-                    to_client: c.to_client.finish(),
+                    to_server: Flow {
+                        packets: c.to_server_packets,
+                        ..c.to_server.finish()
+                    },
+                    to_client: Flow {
+                        packets: c.to_client_packets,
+                        ..c.to_client.finish()
+                    },
+                    first: c.first,
+                    last: c.last,
                 })
                 .collect(),
             skipped: self.skipped,
+            truncated: None,
         }
     }
 }
@@ -209,61 +287,300 @@ pub fn detect_format(data: &[u8]) -> FileFormat {
 }
 
 /// Reads a pcap or pcapng capture (told apart by their first bytes, as [`detect_format`] does)
-/// into its TCP conversations.
+/// into its TCP conversations: the whole file is read into memory, then [`parse_capture`].
 ///
 /// # Errors
-/// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read.
-pub fn read_capture(reader: impl Read) -> Result<Capture, CaptureError> {
-    let mut reader = BufReader::new(reader);
-    let mut magic = [0u8; 4];
-    reader.read_exact(&mut magic)?;
-    let chained = std::io::Cursor::new(magic).chain(reader);
-    let format = |e: pcap_file::PcapError| CaptureError::Format(e.to_string());
+/// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read. A file cut
+/// short after its first header is no error: it is read up to the cut
+/// ([`Capture::truncated`]).
+pub fn read_capture(mut reader: impl Read) -> Result<Capture, CaptureError> {
+    let mut data = Vec::new();
+    reader.read_to_end(&mut data)?;
+    parse_capture(&data)
+}
+
+/// Parses a pcap or pcapng capture held in memory into its TCP conversations; see
+/// [`read_capture`].
+///
+/// A file cut short inside a record (a copy cut short, a capture stopped mid-write) is read up to
+/// that record, and the cut reported in [`Capture::truncated`].
+///
+/// ```
+/// use msgframe_capture::synth::{Conversation, Format};
+///
+/// let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+/// c.client_sends(b"0004ping").client_sends(b"0004pong");
+/// let mut file = c.write(Format::Pcap);
+/// file.truncate(file.len() - 5); // inside the last packet
+/// let capture = msgframe_capture::parse_capture(&file)?;
+/// assert_eq!(capture.conversations[0].to_server.data, b"0004ping");
+/// let cut = capture.truncated.unwrap();
+/// assert_eq!(cut.file_len, file.len());
+/// # Ok::<(), msgframe_capture::CaptureError>(())
+/// ```
+///
+/// # Errors
+/// [`CaptureError::UnknownFormat`] for a file that is neither format,
+/// [`CaptureError::Format`] for a damaged one, or one cut short in its first header.
+pub fn parse_capture(data: &[u8]) -> Result<Capture, CaptureError> {
     let mut collector = Collector::default();
-    match detect_format(&magic) {
-        FileFormat::PcapNg => {
-            let mut pcapng = PcapNgReader::new(chained).map_err(format)?;
-            // The link types of the current section's interfaces, by interface id.
-            let mut linktypes: Vec<DataLink> = Vec::new();
-            while let Some(block) = pcapng.next_block() {
-                let block = block.map_err(format)?;
-                let (interface, data) = match &block {
-                    Block::SectionHeader(_) => {
-                        linktypes.clear();
-                        continue;
-                    }
-                    Block::InterfaceDescription(idb) => {
-                        linktypes.push(idb.linktype);
-                        continue;
-                    }
-                    Block::EnhancedPacket(p) => (p.interface_id, p.data.as_ref()),
-                    Block::SimplePacket(p) => (0, p.data.as_ref()),
-                    Block::Packet(p) => (u32::from(p.interface_id), p.data.as_ref()),
-                    _ => continue,
-                };
-                match linktypes.get(interface as usize) {
-                    Some(linktype) => collector.packet(*linktype, data),
-                    None => collector.skipped += 1,
-                }
-            }
-        }
-        FileFormat::Pcap => {
-            let mut pcap = PcapReader::new(chained).map_err(format)?;
-            let linktype = pcap.header().datalink;
-            while let Some(packet) = pcap.next_packet() {
-                let packet = packet.map_err(format)?;
-                collector.packet(linktype, &packet.data);
-            }
-        }
+    let truncated = match detect_format(data) {
+        FileFormat::PcapNg => read_pcapng(data, &mut collector)?,
+        FileFormat::Pcap => read_pcap(data, &mut collector)?,
         FileFormat::Raw => {
-            return Err(CaptureError::UnknownFormat(
-                magic
+            let start = &data[..data.len().min(4)];
+            return Err(CaptureError::UnknownFormat(if start.is_empty() {
+                "nothing: it is empty".to_owned()
+            } else {
+                start
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect::<Vec<_>>()
-                    .join(" "),
-            ))
+                    .join(" ")
+            }));
+        }
+    };
+    let mut capture = collector.finish();
+    capture.truncated = truncated;
+    Ok(capture)
+}
+
+/// A damaged record at `offset`.
+fn damaged(offset: usize, e: PcapError) -> CaptureError {
+    CaptureError::Format(format!("the record at byte {offset} is damaged: {e}"))
+}
+
+/// A file whose first header is damaged or cut short.
+fn bad_header(what: &str, e: PcapError) -> CaptureError {
+    match e {
+        PcapError::IncompleteBuffer => {
+            CaptureError::Format(format!("the file ends inside its {what}"))
+        }
+        e => CaptureError::Format(format!("its {what} is damaged: {e}")),
+    }
+}
+
+/// A u32 at `at` in `data`, if there.
+fn u32_at(data: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
+    let bytes: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+    Some(match endianness {
+        Endianness::Big => u32::from_be_bytes(bytes),
+        Endianness::Little => u32::from_le_bytes(bytes),
+    })
+}
+
+/// The longest packet libpcap writes whatever the snapshot length (262,144 bytes).
+const MAX_SNAPLEN: u32 = 262_144;
+
+fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
+    let (mut rest, parser) =
+        PcapParser::new(data).map_err(|e| bad_header("pcap file header", e))?;
+    let header = parser.header();
+    while !rest.is_empty() {
+        let offset = data.len() - rest.len();
+        match parser.next_raw_packet(rest) {
+            Ok((next, packet)) => {
+                // Microseconds or nanoseconds; a fraction of a second or more carries over.
+                let unit = match header.ts_resolution {
+                    TsResolution::MicroSecond => 1000,
+                    TsResolution::NanoSecond => 1,
+                };
+                let time = Duration::from_secs(u64::from(packet.ts_sec))
+                    + Duration::from_nanos(u64::from(packet.ts_frac) * unit);
+                collector.packet(header.datalink, &packet.data, time);
+                rest = next;
+            }
+            Err(PcapError::IncompleteBuffer) => {
+                // A record: 16 bytes of header (the captured length at 8), then the packet.
+                let captured = u32_at(rest, 8, header.endianness);
+                if let Some(captured) =
+                    captured.filter(|&len| len > header.snaplen.max(MAX_SNAPLEN))
+                {
+                    // No packet is that long: a damaged length, not a file cut short.
+                    return Err(CaptureError::Format(format!(
+                        "the record at byte {offset} is damaged: it claims {captured} captured bytes, more than the file's snapshot length ({})",
+                        header.snaplen
+                    )));
+                }
+                let record_len = captured.map(|len| 16 + u64::from(len));
+                return Ok(Some(Truncation {
+                    offset,
+                    file_len: data.len(),
+                    record_len,
+                }));
+            }
+            Err(e) => return Err(damaged(offset, e)),
         }
     }
-    Ok(collector.finish())
+    Ok(None)
+}
+
+/// The total length of the pcapng block at the start of `data` (at 4, in the section's byte
+/// order; a section header's own byte order is told by its magic at 8), if its header is there.
+fn block_len(data: &[u8], endianness: Endianness) -> Option<u32> {
+    let endianness = if u32_at(data, 0, Endianness::Big) == Some(0x0a0d_0d0a) {
+        match u32_at(data, 8, Endianness::Big)? {
+            0x1a2b_3c4d => Endianness::Big,
+            _ => Endianness::Little,
+        }
+    } else {
+        endianness
+    };
+    u32_at(data, 4, endianness)
+}
+
+fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
+    let (mut rest, mut parser) =
+        PcapNgParser::new(data).map_err(|e| bad_header("pcapng section header", e))?;
+    // The current section's interfaces, by interface id.
+    let mut interfaces: Vec<Interface> = Vec::new();
+    // The time of the last packet: simple packet blocks carry none, and take it.
+    let mut time = Duration::ZERO;
+    while !rest.is_empty() {
+        let offset = data.len() - rest.len();
+        let endianness = parser.section().endianness;
+        let block = match parser.next_block(rest) {
+            Ok((next, block)) => {
+                rest = next;
+                block
+            }
+            Err(e) => {
+                let len = block_len(rest, endianness);
+                // Cut short: the block goes on past the end of the file (or its header does).
+                // A whole block that cannot be parsed is damaged.
+                let cut = len.is_none_or(|len| len as usize > rest.len());
+                if !cut {
+                    return Err(damaged(offset, e));
+                }
+                return Ok(Some(Truncation {
+                    offset,
+                    file_len: data.len(),
+                    record_len: len.map(u64::from),
+                }));
+            }
+        };
+        let (interface, packet, units) = match &block {
+            Block::SectionHeader(_) => {
+                interfaces.clear();
+                continue;
+            }
+            Block::InterfaceDescription(idb) => {
+                interfaces.push(Interface::of(idb));
+                continue;
+            }
+            // The parser gives the raw timestamp as a count of nanoseconds; it is a count of the
+            // interface's units.
+            Block::EnhancedPacket(p) => (
+                p.interface_id,
+                p.data.as_ref(),
+                Some(p.timestamp.as_nanos()),
+            ),
+            Block::SimplePacket(p) => (0, p.data.as_ref(), None),
+            Block::Packet(p) => (
+                u32::from(p.interface_id),
+                p.data.as_ref(),
+                Some(u128::from(p.timestamp)),
+            ),
+            _ => continue,
+        };
+        let interface = interfaces.get(interface as usize);
+        if let (Some(interface), Some(units)) = (interface, units) {
+            time = interface.time(units);
+        }
+        match interface {
+            Some(interface) => collector.packet(interface.linktype, packet, time),
+            None => {
+                collector.next(time);
+                collector.skipped += 1;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// What a pcapng interface says about its packets: their link layer, and how to read their
+/// timestamps.
+struct Interface {
+    linktype: DataLink,
+    /// `if_tsresol`: units of 10^-n seconds, or of 2^-n with the top bit set (default 6:
+    /// microseconds).
+    resolution: u8,
+    /// `if_tsoffset`: seconds to add to every timestamp.
+    offset: u64,
+}
+
+impl Interface {
+    fn of(
+        idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock,
+    ) -> Self {
+        let mut interface = Interface {
+            linktype: idb.linktype,
+            resolution: 6,
+            offset: 0,
+        };
+        for option in &idb.options {
+            match option {
+                InterfaceDescriptionOption::IfTsResol(r) => interface.resolution = *r,
+                InterfaceDescriptionOption::IfTsOffset(o) => interface.offset = *o,
+                _ => {}
+            }
+        }
+        interface
+    }
+
+    /// A timestamp of `units` of this interface's resolution, as time since 1970 (saturating:
+    /// a file controls these numbers).
+    fn time(&self, units: u128) -> Duration {
+        let nanos: u128 = if self.resolution & 0x80 == 0 {
+            let exp = u32::from(self.resolution);
+            if exp <= 9 {
+                units.saturating_mul(10u128.pow(9 - exp))
+            } else {
+                units / 10u128.checked_pow(exp - 9).unwrap_or(u128::MAX)
+            }
+        } else {
+            let exp = u32::from(self.resolution & 0x7f);
+            let whole = units.checked_shr(exp).unwrap_or(0);
+            let frac = units - whole.checked_shl(exp).unwrap_or(0);
+            whole.saturating_mul(1_000_000_000)
+                + (frac * 1_000_000_000).checked_shr(exp).unwrap_or(0)
+        };
+        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        Duration::new(
+            secs.saturating_add(self.offset),
+            (nanos % 1_000_000_000) as u32,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(resolution: u8, offset: u64) -> Interface {
+        Interface {
+            linktype: DataLink::ETHERNET,
+            resolution,
+            offset,
+        }
+    }
+
+    #[test]
+    fn pcapng_timestamps_follow_the_interface_resolution() {
+        let t = |resolution, units| interface(resolution, 0).time(units);
+        // The default: microseconds.
+        assert_eq!(t(6, 1_500_000), Duration::from_millis(1500));
+        assert_eq!(t(9, 1_500_000), Duration::from_micros(1500));
+        assert_eq!(t(3, 1_500), Duration::from_millis(1500));
+        assert_eq!(t(12, 1_500_000), Duration::from_nanos(1500));
+        // 2^-10 seconds: 1024 units a second.
+        assert_eq!(t(0x80 | 10, 1024 + 512), Duration::from_millis(1500));
+        assert_eq!(t(0x80, 3), Duration::from_secs(3));
+        // With an offset, in seconds.
+        assert_eq!(interface(6, 100).time(1), Duration::new(100, 1000));
+        // Whatever a file says, no overflow.
+        for resolution in [0, 1, 9, 10, 38, 39, 127, 0x80, 0x80 | 63, 0x80 | 64, 0xff] {
+            let _ = interface(resolution, u64::MAX).time(u128::from(u64::MAX));
+        }
+    }
 }

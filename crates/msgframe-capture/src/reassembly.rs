@@ -1,5 +1,17 @@
 //! One direction of a TCP conversation put back in sequence order. Pure: segments in, bytes out.
 
+use std::time::Duration;
+
+/// A packet of a capture: its number (from 1, every packet of the file counted, as Wireshark
+/// numbers them) and its timestamp. Ordered by number, then time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Captured {
+    /// The packet's number in the capture, from 1.
+    pub packet: u64,
+    /// When it was captured, since 1970-01-01 00:00:00 UTC.
+    pub time: Duration,
+}
+
 /// A stretch of the stream the capture does not hold: bytes the sender sent (their sequence
 /// numbers were skipped) that were never captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +35,40 @@ pub struct Flow {
     pub retransmitted: usize,
     /// Segments that arrived after a segment with later bytes (reordered), put in place.
     pub out_of_order: usize,
+    /// TCP packets in this direction, with or without payload (handshake, acknowledgements and
+    /// retransmissions included). Set by whoever feeds the reassembler; see
+    /// [`Conversation`](crate::Conversation).
+    pub packets: usize,
+    /// When the stream was whole up to where: `(end, packet)` says its first `end` bytes had all
+    /// been captured once `packet` was (the last of them to arrive, a reordered segment filling a
+    /// hole included). Ends increase, packets never decrease. Empty for segments given without
+    /// their packet ([`Reassembler::segment`]). See [`captured_by`](Flow::captured_by).
+    pub captured: Vec<(usize, Captured)>,
+}
+
+impl Flow {
+    /// The packet that completed the stream's first `end` bytes (the one that completed a frame
+    /// ending there), when the segments were given with their packets.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use msgframe_capture::{Captured, Reassembler};
+    ///
+    /// let at = |packet, ms| Captured { packet, time: Duration::from_millis(ms) };
+    /// let mut r = Reassembler::default();
+    /// r.syn(99);
+    /// r.segment_at(100, b"0004pi", at(4, 10));
+    /// r.segment_at(106, b"ng0004", at(5, 20));
+    /// r.segment_at(112, b"pong", at(6, 30));
+    /// let flow = r.finish();
+    /// assert_eq!(flow.captured_by(8), Some(at(5, 20))); // 0004ping
+    /// assert_eq!(flow.captured_by(16), Some(at(6, 30))); // 0004pong
+    /// assert_eq!(flow.captured_by(17), None);
+    /// ```
+    pub fn captured_by(&self, end: usize) -> Option<Captured> {
+        let i = self.captured.partition_point(|&(e, _)| e < end);
+        self.captured.get(i).map(|&(_, c)| c)
+    }
 }
 
 /// Collects one direction's segments, in capture order, then puts them in sequence order.
@@ -30,8 +76,8 @@ pub struct Flow {
 pub struct Reassembler {
     /// The sequence number of the first byte: the SYN's plus one, or the first segment's.
     base: Option<u32>,
-    /// (offset from base, payload), in arrival order.
-    segments: Vec<(u64, Vec<u8>)>,
+    /// (offset from base, payload, its packet), in arrival order.
+    segments: Vec<(u64, Vec<u8>, Option<Captured>)>,
     /// Byte ranges seen so far, sorted and merged, to tell retransmissions from new bytes.
     seen: Vec<(u64, u64)>,
     retransmitted: usize,
@@ -54,6 +100,16 @@ impl Reassembler {
 
     /// A segment with sequence number `seq` and `payload` (empty payloads are ignored).
     pub fn segment(&mut self, seq: u32, payload: &[u8]) {
+        self.add(seq, payload, None);
+    }
+
+    /// A segment, as [`segment`](Self::segment), carried by the capture's packet `at`: the flow
+    /// tells which packet completed which part of the stream ([`Flow::captured`]).
+    pub fn segment_at(&mut self, seq: u32, payload: &[u8], at: Captured) {
+        self.add(seq, payload, Some(at));
+    }
+
+    fn add(&mut self, seq: u32, payload: &[u8], at: Option<Captured>) {
         if payload.is_empty() {
             return;
         }
@@ -76,7 +132,7 @@ impl Reassembler {
         }
         self.highest_end = self.highest_end.max(end);
         self.mark(start, end);
-        self.segments.push((start, payload.to_vec()));
+        self.segments.push((start, payload.to_vec(), at));
     }
 
     /// Whether `start..end` lies entirely inside bytes already seen.
@@ -107,7 +163,7 @@ impl Reassembler {
     pub fn finish(mut self) -> Flow {
         let segments = self.segments.len() + self.retransmitted;
         // Stable: of two segments starting at the same offset, the one captured first wins.
-        self.segments.sort_by_key(|(start, _)| *start);
+        self.segments.sort_by_key(|(start, _, _)| *start);
         let mut flow = Flow {
             segments,
             retransmitted: self.retransmitted,
@@ -115,7 +171,9 @@ impl Reassembler {
             ..Flow::default()
         };
         let mut cursor = 0u64;
-        for (start, payload) in self.segments {
+        // The latest packet among those that brought the bytes placed so far.
+        let mut latest: Option<Captured> = None;
+        for (start, payload, at) in self.segments {
             let end = start + payload.len() as u64;
             if end <= cursor {
                 continue;
@@ -132,6 +190,11 @@ impl Reassembler {
                 flow.data.extend_from_slice(&payload[skip..]);
             }
             cursor = end;
+            if let Some(at) = at {
+                let at = latest.map_or(at, |l| l.max(at));
+                latest = Some(at);
+                flow.captured.push((flow.data.len(), at));
+            }
         }
         flow
     }
@@ -199,6 +262,35 @@ mod tests {
     fn sequence_numbers_wrap() {
         let f = flow(Some(u32::MAX - 2), &[(u32::MAX - 1, b"ab"), (0, b"cd")]);
         assert_eq!(f.data, b"abcd");
+    }
+
+    #[test]
+    fn a_frame_is_completed_by_the_last_of_its_packets_to_arrive() {
+        let at = |packet| Captured {
+            packet,
+            time: Duration::from_millis(packet * 10),
+        };
+        let mut r = Reassembler::default();
+        r.syn(99);
+        r.segment_at(100, b"abc", at(3));
+        // def is reordered: captured after ghi, it completes everything up to the end of ghi.
+        r.segment_at(106, b"ghi", at(4));
+        r.segment_at(103, b"def", at(5));
+        r.segment_at(109, b"jk", at(6));
+        // A retransmission of abc changes nothing.
+        r.segment_at(100, b"abc", at(7));
+        let f = r.finish();
+        assert_eq!(f.data, b"abcdefghijk");
+        assert_eq!(
+            f.captured,
+            [(3, at(3)), (6, at(5)), (9, at(5)), (11, at(6))]
+        );
+        assert_eq!(f.captured_by(0), Some(at(3)));
+        assert_eq!(f.captured_by(3), Some(at(3)));
+        assert_eq!(f.captured_by(4), Some(at(5)));
+        assert_eq!(f.captured_by(9), Some(at(5)));
+        assert_eq!(f.captured_by(10), Some(at(6)));
+        assert_eq!(f.captured_by(12), None);
     }
 
     #[test]

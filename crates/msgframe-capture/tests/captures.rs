@@ -2,9 +2,10 @@
 //! into conversations: handshake direction, retransmissions, reordering, gaps.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use msgframe_capture::synth::{Conversation, Format};
-use msgframe_capture::{read_capture, CaptureError, Gap};
+use msgframe_capture::{parse_capture, read_capture, CaptureError, Captured, Gap};
 
 const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
 const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 9000);
@@ -34,6 +35,20 @@ fn check(bytes: &[u8]) {
     assert_eq!(c.to_server.out_of_order, 1);
     assert!(c.to_server.gaps.is_empty());
     assert_eq!(c.to_client.data, b"0004pong");
+    // Packets numbered from 1, one millisecond apart from 0 (pcapng: in nanoseconds, as its
+    // interface says).
+    let at = |packet: u64| Captured {
+        packet,
+        time: Duration::from_millis(packet - 1),
+    };
+    assert_eq!((c.first, c.last), (at(1), at(8)));
+    assert_eq!((c.to_server.packets, c.to_client.packets), (6, 2));
+    // 0004ping: completed by its second segment (packet 4; its retransmission is 5).
+    assert_eq!(c.to_server.captured_by(8), Some(at(4)));
+    // 0002ok, then 0002go, captured the other way round: both complete with packet 7.
+    assert_eq!(c.to_server.captured_by(14), Some(at(7)));
+    assert_eq!(c.to_server.captured_by(20), Some(at(7)));
+    assert_eq!(c.to_client.captured_by(8), Some(at(8)));
 }
 
 #[test]
@@ -84,10 +99,102 @@ fn a_file_that_is_no_capture_is_refused_clearly() {
     let err = read_capture(&b"GET / HTTP/1.1\r\n"[..]).unwrap_err();
     assert!(matches!(err, CaptureError::UnknownFormat(_)), "{err}");
     assert!(err.to_string().contains("47 45 54 20"), "{err}");
-    let mut truncated = conversation().write(Format::Pcap);
-    truncated.truncate(truncated.len() - 3);
-    let err = read_capture(&truncated[..]).unwrap_err();
+    let err = read_capture(&b""[..]).unwrap_err();
+    assert!(matches!(err, CaptureError::UnknownFormat(_)), "{err}");
+    // Cut short inside the file header: nothing to read at all.
+    for format in [Format::Pcap, Format::PcapNg] {
+        let file = conversation().write(format);
+        let err = parse_capture(&file[..10]).unwrap_err();
+        assert!(matches!(err, CaptureError::Format(_)), "{err}");
+        assert!(err.to_string().contains("ends inside its"), "{err}");
+    }
+}
+
+#[test]
+fn a_damaged_record_is_an_error_not_a_truncation() {
+    // pcap: the second record claims 4 GiB (its captured length, 8 bytes into its header).
+    let mut file = conversation().write(Format::Pcap);
+    let first = 24 + 16 + u32::from_be_bytes(file[24 + 8..24 + 12].try_into().unwrap()) as usize;
+    file[first + 8..first + 12].copy_from_slice(&[0xff; 4]);
+    let err = parse_capture(&file).unwrap_err();
     assert!(matches!(err, CaptureError::Format(_)), "{err}");
+    assert!(
+        err.to_string().contains(&format!("record at byte {first}")),
+        "{err}"
+    );
+    // pcapng: a whole block whose trailing length disagrees with its leading one.
+    let mut file = conversation().write(Format::PcapNg);
+    let last_len = u32::from_le_bytes(file[file.len() - 4..].try_into().unwrap()) as usize;
+    let last = file.len() - last_len;
+    let end = file.len();
+    file[end - 4] ^= 0x04;
+    let err = parse_capture(&file).unwrap_err();
+    assert!(matches!(err, CaptureError::Format(_)), "{err}");
+    assert!(
+        err.to_string().contains(&format!("record at byte {last}")),
+        "{err}"
+    );
+}
+
+/// The client sends `0004ping`, the server `0004pong`, then the client `0004more`: each capture
+/// a prefix of the next (the same packets, one more each time).
+fn growing(format: Format) -> [Vec<u8>; 3] {
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.client_sends(b"0004ping");
+    let one = c.write(format);
+    c.server_sends(b"0004pong");
+    let two = c.write(format);
+    c.client_sends(b"0004more");
+    [one, two, c.write(format)]
+}
+
+#[test]
+fn a_capture_cut_short_is_read_up_to_the_cut() {
+    for format in [Format::Pcap, Format::PcapNg, Format::PcapRawIp] {
+        let [one, two, three] = growing(format);
+        assert!(
+            three.starts_with(&two) && two.starts_with(&one),
+            "{format:?}"
+        );
+        // Whole files: nothing truncated.
+        for whole in [&one, &two, &three] {
+            let capture = parse_capture(whole).unwrap();
+            assert_eq!(capture.truncated, None, "{format:?}");
+        }
+        // Cuts inside the last packet: its record header, its link and IP headers, its payload.
+        let last = two.len();
+        for cut in [last + 1, last + 8, last + 16, last + 30, three.len() - 1] {
+            let capture = parse_capture(&three[..cut]).unwrap();
+            let c = &capture.conversations[0];
+            assert_eq!(c.to_server.data, b"0004ping", "{format:?} cut at {cut}");
+            assert_eq!(c.to_client.data, b"0004pong", "{format:?} cut at {cut}");
+            let t = capture.truncated.unwrap();
+            assert_eq!((t.offset, t.file_len), (last, cut), "{format:?}");
+            assert_eq!(
+                t.record_len.is_some(),
+                cut - last >= if format == Format::PcapNg { 8 } else { 16 },
+                "{format:?} cut at {cut}"
+            );
+            if let Some(len) = t.record_len {
+                assert_eq!(len as usize, three.len() - last, "{format:?}");
+            }
+            let text = t.to_string();
+            assert!(
+                text.contains(&format!("ends at byte {cut}"))
+                    && text.contains(&format!("record at byte {last}")),
+                "{text}"
+            );
+        }
+        // A cut inside the packet before: only what came before that one.
+        let capture = parse_capture(&two[..two.len() - 3]).unwrap();
+        let c = &capture.conversations[0];
+        assert_eq!(c.to_server.data, b"0004ping");
+        assert_eq!(c.to_client.data, b"");
+        assert_eq!(capture.truncated.unwrap().offset, one.len());
+        // read_capture, from a reader, the same.
+        let capture = read_capture(&three[..three.len() - 1]).unwrap();
+        assert_eq!(capture.truncated.unwrap().offset, last);
+    }
 }
 
 #[test]
@@ -137,9 +244,12 @@ fn capture_of(ports: &[(u16, u16)]) -> msgframe_capture::Capture {
                 server: addr(([10, 0, 0, 2], server)),
                 to_server: Default::default(),
                 to_client: Default::default(),
+                first: Default::default(),
+                last: Default::default(),
             })
             .collect(),
         skipped: 3,
+        truncated: None,
     }
 }
 
@@ -186,4 +296,125 @@ fn an_index_wins_over_a_port() {
     assert_eq!(Select::new(None, Some(9000)), Select::Port(9000));
     assert_eq!(Select::new(None, None), Select::First);
     assert_eq!(Select::default(), Select::First);
+}
+
+#[test]
+fn a_recorder_writes_connections_as_they_happen_and_they_read_back() {
+    use msgframe_capture::synth::{Recorder, Side, MAX_SEGMENT};
+    let us = Duration::from_micros;
+    let base = Duration::from_secs(1_714_555_800);
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    let v4 = |s: &str| s.parse::<SocketAddr>().unwrap();
+    // Two connections at once, one over IPv6, and one whose ends are of both families (written
+    // IPv4-mapped).
+    let mut a = recorder
+        .open(v4("10.0.0.1:40000"), v4("10.0.0.2:9000"), base)
+        .unwrap();
+    let mut b = recorder
+        .open(v4("[fd00::1]:40001"), v4("[fd00::2]:9000"), base + us(1))
+        .unwrap();
+    let mut c = recorder
+        .open(v4("127.0.0.1:40002"), v4("[::1]:9000"), base + us(2))
+        .unwrap();
+    let big: Vec<u8> = (0..MAX_SEGMENT * 2 + 10).map(|i| i as u8).collect();
+    recorder
+        .data(&mut a, Side::Client, b"0004ping", base + us(10))
+        .unwrap();
+    recorder
+        .data(&mut b, Side::Client, &big, base + us(11))
+        .unwrap();
+    recorder
+        .data(&mut a, Side::Server, b"0004pong", base + us(12))
+        .unwrap();
+    recorder
+        .data(&mut c, Side::Server, b"hello", base + us(13))
+        .unwrap();
+    recorder
+        .data(&mut b, Side::Server, b"", base + us(14))
+        .unwrap();
+    recorder.close(&mut a, Side::Server, base + us(20)).unwrap();
+    recorder.close(&mut b, Side::Client, base + us(21)).unwrap();
+    // After its close, nothing more on a link.
+    recorder
+        .data(&mut a, Side::Client, b"late", base + us(22))
+        .unwrap();
+    recorder.close(&mut a, Side::Client, base + us(23)).unwrap();
+    assert!(a.is_closed() && !c.is_closed());
+    let file = recorder.into_inner();
+
+    let capture = parse_capture(&file).unwrap();
+    assert_eq!(capture.truncated, None);
+    assert_eq!(capture.skipped, 0);
+    let ends: Vec<_> = capture
+        .conversations
+        .iter()
+        .map(|c| (c.client.to_string(), c.server.to_string()))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("10.0.0.1:40000".into(), "10.0.0.2:9000".into()),
+            ("[fd00::1]:40001".into(), "[fd00::2]:9000".into()),
+            ("[::ffff:127.0.0.1]:40002".into(), "[::1]:9000".into()),
+        ]
+    );
+    let [a, b, c] = &capture.conversations[..] else {
+        panic!("three conversations");
+    };
+    assert_eq!(a.to_server.data, b"0004ping");
+    assert_eq!(a.to_client.data, b"0004pong");
+    assert_eq!(b.to_server.data, big);
+    assert_eq!(b.to_client.data, b"");
+    assert_eq!(c.to_client.data, b"hello");
+    for flow in [&a.to_server, &a.to_client, &b.to_server, &c.to_client] {
+        assert!(flow.gaps.is_empty() && flow.retransmitted == 0 && flow.out_of_order == 0);
+    }
+    // a, closed by the server: SYN, ACK, data, FIN from the client; SYN-ACK, data, FIN, the
+    // last ACK from the server.
+    assert_eq!((a.to_server.packets, a.to_client.packets), (4, 4));
+    // b: the big chunk in three segments.
+    assert_eq!(b.to_server.segments, 3);
+    assert_eq!((b.to_server.packets, b.to_client.packets), (7, 2));
+    // Real times, to the microsecond.
+    assert_eq!(a.first.time, base);
+    assert_eq!(a.last.time, base + us(20));
+    assert_eq!(a.to_server.captured_by(8).unwrap().time, base + us(10));
+    assert_eq!(a.to_client.captured_by(8).unwrap().time, base + us(12));
+    assert_eq!(c.last.time, base + us(13));
+}
+
+#[test]
+fn damaged_and_cut_captures_never_panic() {
+    // A small deterministic generator (xorshift): bytes flipped, cut, or both, at many places.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for format in [Format::Pcap, Format::PcapNg, Format::PcapRawIp] {
+        let file = conversation().write(format);
+        for _ in 0..10_000 {
+            let mut bytes = file.clone();
+            for _ in 0..=next() % 4 {
+                let at = next() as usize % bytes.len();
+                bytes[at] = next() as u8;
+            }
+            if next() % 2 == 0 {
+                bytes.truncate(next() as usize % bytes.len());
+            }
+            // An answer either way, never a panic; a truncation always lies within the file.
+            if let Ok(capture) = parse_capture(&bytes) {
+                if let Some(t) = capture.truncated {
+                    assert!(t.offset < t.file_len && t.file_len == bytes.len());
+                }
+                for c in &capture.conversations {
+                    for flow in [&c.to_server, &c.to_client] {
+                        let _ = flow.captured_by(flow.data.len());
+                    }
+                }
+            }
+        }
+    }
 }

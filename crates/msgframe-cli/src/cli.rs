@@ -140,32 +140,55 @@ Examples:
   msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
   # a terminal speaking ascii:4 in front of a host speaking be:2:
   msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2
-  msgframe proxy -l :9001 --to host:9000 -f bcd:2 -w 2s -q")]
+  msgframe proxy -l :9001 --to host:9000 -f bcd:2 -w 2s -q
+  # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
+  msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
+  msgframe split --framing be:2 relay.pcap")]
     Proxy(ProxyArgs),
 
     /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
-    /// frames and print them.
+    /// frames and print them; or list a capture's TCP conversations.
+    ///
+    /// Frames from a capture carry the time and number of the packet that completed them; both
+    /// directions of a conversation are shown interleaved in the order they were captured.
     #[command(after_long_help = "\
 Examples:
   msgframe split --framing bcd:2 stream.bin
-  msgframe split --framing ascii:4 failed-test.pcapng --port 9000 --direction to-server
+  msgframe split --list failed-test.pcapng
+  msgframe split --framing ascii:4 failed-test.pcapng --port 9000
+  msgframe split --framing ascii:4 failed-test.pcapng --stream 2 --direction to-server
   cat stream.bin | msgframe split --framing be:2 - --json
   msgframe split -f ascii:4 -q capture.pcap | head")]
     Split(SplitArgs),
 
-    /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng).
+    /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng), with a confidence.
+    ///
+    /// Exit status 4 when no framing is confident (random bytes, too few frames).
     #[command(after_long_help = "\
 Examples:
   msgframe sniff stream.bin
   msgframe sniff failed-test.pcap --stream 0 --direction to-client --top 3")]
     Sniff(SniffArgs),
 
-    /// A load run on loopback: an in-process server and clients; messages/s, MB/s, latency
-    /// percentiles.
+    /// Load a host (or an in-process echo host on loopback): requests/s, MB/s, errors and
+    /// timeouts, latency percentiles.
+    ///
+    /// Closed loop by default (each connection sends its next request when the last is
+    /// answered); `--rate` runs an open loop, requests on a fixed schedule with latency measured
+    /// from the scheduled time. Ends with a summary (`--json`: one JSON object); exit status 1
+    /// when any request failed or timed out.
     #[command(after_long_help = "\
 Examples:
   msgframe bench --framing be:2 --size 100 --count 100000 --connections 4
-  msgframe bench --framing ascii:4 --short --count 2000")]
+  msgframe bench --framing ascii:4 --short --count 2000
+  msgframe bench --to 10.1.2.3:9000 --framing ascii:4 --payload-hex '30 38 30 30 ...' --count 5000
+  # open loop, 500 requests a second for a minute; replies matched by their STAN (6 digits at
+  # offset 28 of this 0800), up to 256 in flight on each connection:
+  msgframe bench --to host:9000 --framing bcd:2 --payload-file 0800.bin --key 28:6 \\
+      --rate 500/s --duration 1m --connections 2 --timeout 2s
+  # closed loop, 16 requests in flight on one connection, a 4-byte big-endian sequence id at 8:
+  msgframe bench --to host:7890 --framing be:4,counts-header --payload-file submit.bin \\
+      --key 8:4:be --connections 1 --in-flight 16 --duration 30s")]
     Bench(BenchArgs),
 
     /// A mock host and a client in one process, exchanging messages in several framings, showing
@@ -406,6 +429,16 @@ pub struct ProxyArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write what crosses the clients' side of the proxy to this pcap file, as it happens: each
+    /// connection as TCP packets (a handshake, a segment per message as framed for the client,
+    /// FINs), with real times. Wireshark opens it and `msgframe split` reads it back (with TLS,
+    /// the messages are in the clear).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Write a hex dump of every message that crosses to this file, as it happens: its time,
+    /// connection and direction (framed for the client), and connections opening and closing.
+    #[arg(long, value_name = "FILE")]
+    pub hex_dump: Option<PathBuf>,
     /// TLS towards the clients: terminate it here (--tls --cert --key [--ca]).
     #[command(flatten)]
     pub tls: ServerTlsArgs,
@@ -441,13 +474,17 @@ pub struct UpstreamTlsArgs {
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     /// The framing to cut the stream with.
-    #[arg(short, long, value_name = "SPEC")]
-    pub framing: String,
+    #[arg(short, long, value_name = "SPEC", required_unless_present = "list")]
+    pub framing: Option<String>,
     #[command(flatten)]
     pub input: CaptureInput,
     /// Print one line per frame, without the hex dump.
     #[arg(short = 'q', long, visible_alias = "quiet")]
     pub brief: bool,
+    /// List the capture's TCP conversations (endpoints, packets and bytes each way, first and
+    /// last packet's time) instead of splitting one (then split one with --stream N).
+    #[arg(long, conflicts_with_all = ["framing", "brief", "port", "stream", "direction"])]
+    pub list: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -456,7 +493,7 @@ pub struct SplitArgs {
 pub struct SniffArgs {
     #[command(flatten)]
     pub input: CaptureInput,
-    /// How many candidates to show.
+    /// How many answers to show.
     #[arg(long, default_value_t = 5, value_name = "K")]
     pub top: usize,
     #[command(flatten)]
@@ -486,24 +523,63 @@ pub enum Direction {
     ToServer,
     /// What the server sent.
     ToClient,
-    /// Both, one after the other.
+    /// Both: `split` interleaves their frames in the order they were captured, `sniff` judges
+    /// each on its own.
     Both,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Load this host instead of the in-process echo host on loopback.
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
+    pub to: Option<String>,
     /// The framing of messages both ways.
     #[arg(short, long, value_name = "SPEC", default_value = "be:2")]
     pub framing: String,
-    /// Body size of each message, in bytes.
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
-    pub size: usize,
-    /// How many request/reply exchanges in all.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub count: u64,
-    /// How many client connections share them.
+    /// A request body of this many `x` bytes (100 unless --payload, --payload-hex or
+    /// --payload-file gives the body).
+    #[arg(long, value_name = "BYTES", conflicts_with_all = ["payload", "payload_hex", "payload_file"])]
+    pub size: Option<usize>,
+    /// The request body, as text.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["payload_hex", "payload_file"])]
+    pub payload: Option<String>,
+    /// The request body, as hex.
+    #[arg(long, value_name = "HEX", conflicts_with = "payload_file")]
+    pub payload_hex: Option<String>,
+    /// The request body, from this file (raw bytes).
+    #[arg(long, value_name = "PATH")]
+    pub payload_file: Option<PathBuf>,
+    /// How many requests in all (100000 unless --duration; with both, whichever ends first).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Issue requests for this long (those in flight then get their --timeout to finish).
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Open loop: issue requests on a fixed schedule at this rate (`200/s`, `1.5k/s`, `30/m`),
+    /// whatever the host does, and measure each latency from its scheduled time, so waiting for
+    /// a slow host counts. Without it, closed loop: each of --connections × --in-flight issues
+    /// its next request as soon as the last is answered.
+    #[arg(long, value_parser = rate, value_name = "N/s")]
+    pub rate: Option<Rate>,
+    /// How many client connections share the requests (short: how many at once).
     #[arg(long, default_value_t = 4, value_name = "K")]
     pub connections: usize,
+    /// Requests waiting for replies on each connection at once: closed loop, how many are kept
+    /// going; open loop, the most (more wait their turn, and that wait counts). Above 1 needs
+    /// --key. Default 1; 256 in open loop with --key.
+    #[arg(long, value_name = "N", conflicts_with = "short")]
+    pub in_flight: Option<usize>,
+    /// Match replies to requests by the LEN bytes at OFFSET of each message body (as ISO 8583's
+    /// STAN), so that several may be in flight on a connection: every request gets a counter
+    /// there, from 1, as decimal digits (`digits`, the default) or a big- or little-endian
+    /// number (`be`, `le`). With --short, each reply's key is checked. Without --key, a long
+    /// connection carries one request at a time and the next message is its reply.
+    #[arg(long, value_parser = key_spec, value_name = "OFFSET:LEN[:FORMAT]")]
+    pub key: Option<KeySpec>,
+    /// The longest wait for each reply (and for connecting); a request without a reply by then
+    /// counts as timed out.
+    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
     /// A new connection for every exchange.
     #[arg(long)]
     pub short: bool,
@@ -511,6 +587,72 @@ pub struct BenchArgs {
     pub short_args: ShortArgs,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// A request rate, per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+/// Parses rates such as `200/s`, `200`, `1.5k/s`, `30/m`.
+fn rate(s: &str) -> Result<Rate, String> {
+    let bad = || format!("`{s}` is not a rate; examples: 200/s, 1.5k/s, 30/m");
+    let (n, per) = match s.split_once('/') {
+        Some((n, "s")) => (n, 1.0),
+        Some((n, "m")) => (n, 60.0),
+        Some(_) => return Err(bad()),
+        None => (s, 1.0),
+    };
+    let (n, scale) = match n.strip_suffix(['k', 'K']) {
+        Some(n) => (n, 1e3),
+        None => (n, 1.0),
+    };
+    let n: f64 = n.trim().parse().map_err(|_| bad())?;
+    let per_second = n * scale / per;
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return Err(format!("`{s}`: the rate must be above zero"));
+    }
+    Ok(Rate(per_second))
+}
+
+/// Where the request key sits in a message, and how the bench writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub offset: usize,
+    pub len: usize,
+    pub format: KeyFormat,
+}
+
+/// How a request's counter is written into its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// ASCII decimal digits, zero-padded.
+    Digits,
+    /// A big-endian number.
+    BigEndian,
+    /// A little-endian number.
+    LittleEndian,
+}
+
+/// Parses `OFFSET:LEN[:FORMAT]`.
+fn key_spec(s: &str) -> Result<KeySpec, String> {
+    let bad = || format!("`{s}` is not OFFSET:LEN[:digits|be|le]; examples: 4:6, 8:4:be");
+    let mut parts = s.split(':');
+    let offset = parts.next().and_then(|p| p.trim().parse().ok());
+    let len = parts.next().and_then(|p| p.trim().parse().ok());
+    let format = match parts.next() {
+        None | Some("digits") => KeyFormat::Digits,
+        Some("be") => KeyFormat::BigEndian,
+        Some("le") => KeyFormat::LittleEndian,
+        Some(_) => return Err(bad()),
+    };
+    match (offset, len, parts.next()) {
+        (Some(offset), Some(len), None) if len > 0 => Ok(KeySpec {
+            offset,
+            len,
+            format,
+        }),
+        _ => Err(bad()),
+    }
 }
 
 /// How short connections are made and closed (`send --short`, `bench --short`).

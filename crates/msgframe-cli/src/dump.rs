@@ -84,6 +84,30 @@ pub fn json_line(value: serde_json::Value) -> crate::error::Result<()> {
     crate::out::outln!("{value}")
 }
 
+/// A time since 1970 (a capture's timestamp) in RFC 3339, UTC, with milliseconds:
+/// `2024-05-01T09:30:00.123Z`. Past the year 9999 (a file can say anything), the seconds since
+/// 1970.
+pub fn timestamp(since_epoch: std::time::Duration) -> String {
+    timestamp_with(since_epoch, humantime::format_rfc3339_millis)
+}
+
+/// As [`timestamp`], with microseconds.
+pub fn timestamp_micros(since_epoch: std::time::Duration) -> String {
+    timestamp_with(since_epoch, humantime::format_rfc3339_micros)
+}
+
+fn timestamp_with(
+    since_epoch: std::time::Duration,
+    format: fn(std::time::SystemTime) -> humantime::Rfc3339Timestamp,
+) -> String {
+    // The last second of the year 9999.
+    const LAST: u64 = 253_402_300_799;
+    match std::time::UNIX_EPOCH.checked_add(since_epoch) {
+        Some(time) if since_epoch.as_secs() <= LAST => format(time).to_string(),
+        _ => format!("{:.6}s after 1970", since_epoch.as_secs_f64()),
+    }
+}
+
 /// A duration as milliseconds with three decimals.
 pub fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
@@ -92,6 +116,22 @@ pub fn millis(d: std::time::Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_and_never_panic() {
+        use std::time::Duration;
+        assert_eq!(
+            timestamp(Duration::from_millis(1_714_555_800_123)),
+            "2024-05-01T09:30:00.123Z"
+        );
+        assert_eq!(timestamp(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            timestamp_micros(Duration::from_micros(1_714_555_800_123_456)),
+            "2024-05-01T09:30:00.123456Z"
+        );
+        assert!(timestamp(Duration::from_secs(253_402_300_800)).ends_with("s after 1970"));
+        assert!(timestamp(Duration::MAX).ends_with("s after 1970"));
+    }
 
     #[test]
     fn a_hexdump_shows_offsets_hex_and_ascii() {

@@ -15,6 +15,8 @@ pub const PEER: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The data is invalid.
 pub const DATA: u8 = 3;
+/// `sniff`: no framing is confident.
+pub const UNDECIDED: u8 = 4;
 /// Not a failure: the reader of stdout went away, and the command ends quietly.
 const STDOUT_CLOSED: u8 = 0;
 
@@ -30,6 +32,13 @@ impl Failure {
         Failure {
             message: message.to_string(),
             code: USAGE,
+        }
+    }
+
+    pub fn undecided(message: impl fmt::Display) -> Self {
+        Failure {
+            message: message.to_string(),
+            code: UNDECIDED,
         }
     }
 

@@ -60,6 +60,25 @@ pub struct Stream {
     pub data: Vec<u8>,
     /// Stretches missing from a capture: (offset in `data`, bytes missing).
     pub gaps: Vec<(usize, u64)>,
+    /// For a direction of a captured conversation: which, and when its bytes were captured.
+    pub captured: Option<CapturedFlow>,
+}
+
+/// One direction of a captured TCP conversation.
+pub struct CapturedFlow {
+    /// `to-server` or `to-client`.
+    pub direction: &'static str,
+    /// `sender -> receiver`.
+    pub arrow: String,
+    /// The capture's packets that completed the stream up to each point.
+    pub flow: msgframe_capture::Flow,
+}
+
+impl Stream {
+    /// The packet that completed the stream's first `end` bytes, for a captured stream.
+    pub fn packet_at(&self, end: usize) -> Option<msgframe_capture::Captured> {
+        self.captured.as_ref()?.flow.captured_by(end)
+    }
 }
 
 /// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
@@ -77,41 +96,59 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
             label: name,
             data,
             gaps: Vec::new(),
+            captured: None,
         }]);
     }
-    let capture = msgframe_capture::read_capture(&data[..])
-        .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    let capture = capture(&name, &data)?;
+    drop(data);
     let which = Select::new(input.stream, input.port);
-    let (index, c) = capture
+    let (index, _) = capture
         .select(which)
         .map_err(|e| Failure::data(format!("{name}: {e}")))?;
-    if which == Select::First && capture.conversations.len() > 1 {
+    let count = capture.conversations.len();
+    if which == Select::First && count > 1 {
         errln!(
-            "{name}: {} TCP conversations; reading the first (choose with --stream N or --port P)",
-            capture.conversations.len()
+            "{name}: {count} TCP conversations; reading the first (choose with --stream N or --port P; list them with split --list)"
         );
     }
+    let Some(c) = capture.conversations.into_iter().nth(index) else {
+        return Err(Failure::data(format!(
+            "{name}: no TCP conversation {index}"
+        )));
+    };
     let mut out = Vec::new();
-    let mut push = |label: String, flow: &msgframe_capture::Flow| {
+    let mut push = |direction, from, to, mut flow: msgframe_capture::Flow| {
+        let arrow = format!("{from} -> {to}");
         out.push(Stream {
-            label,
-            data: flow.data.clone(),
+            label: format!("{name} #{index} {arrow}"),
             gaps: flow.gaps.iter().map(|g| (g.offset, g.missing)).collect(),
+            // The bytes stay here; the flow keeps when they were captured.
+            data: std::mem::take(&mut flow.data),
+            captured: Some(CapturedFlow {
+                direction,
+                arrow,
+                flow,
+            }),
         })
     };
     if input.direction != Direction::ToClient {
-        push(
-            format!("{name} #{index} {} -> {}", c.client, c.server),
-            &c.to_server,
-        );
+        push("to-server", c.client, c.server, c.to_server);
     }
     if input.direction != Direction::ToServer {
-        push(
-            format!("{name} #{index} {} -> {}", c.server, c.client),
-            &c.to_client,
-        );
+        push("to-client", c.server, c.client, c.to_client);
     }
     Ok(out)
+}
+
+/// The TCP conversations of a capture in `data`; a capture cut short is read up to the cut, with a
+/// warning on stderr.
+pub fn capture(name: &str, data: &[u8]) -> Result<msgframe_capture::Capture> {
+    let capture =
+        msgframe_capture::parse_capture(data).map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    if let Some(cut) = &capture.truncated {
+        errln!("msgframe: warning: {name}: {cut}; read up to that record");
+    }
+    Ok(capture)
 }
 
 /// The TLS configuration of a client, from its options; `None` without `--tls`.

@@ -11,6 +11,7 @@ mod dump;
 mod error;
 mod input;
 mod out;
+mod record;
 
 use std::process::ExitCode;
 

@@ -298,6 +298,140 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
 }
 
 #[test]
+fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
+    // An echo host, for two connections.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in host.incoming().take(2) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let pcap = temp_file("relay.pcap", b"");
+    let hex_dump = temp_file("relay.txt", b"");
+    let proxy = Running::start(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--to",
+        &host_addr,
+        "--framing",
+        "be:2",
+        "--quiet",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--hex-dump",
+        hex_dump.to_str().unwrap(),
+    ]);
+    let bodies: Vec<Vec<u8>> = (0..6)
+        .map(|i| format!("0200{i:06} amount={}{}", i * 100, "x".repeat(i * 500)).into_bytes())
+        .collect();
+    // Two clients one after the other: all six messages, then the first two.
+    let mut ports = Vec::new();
+    for count in [6, 2] {
+        let mut client = TcpStream::connect(&proxy.addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        ports.push(client.local_addr().unwrap().port());
+        for body in &bodies[..count] {
+            let framed = encoded("be:2", &[body]);
+            client.write_all(&framed).unwrap();
+            let mut echoed = vec![0u8; framed.len()];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(echoed, framed);
+        }
+    }
+    let proxy_addr = proxy.addr.clone();
+    let (stopped, _) = proxy.interrupt();
+    assert!(stopped, "the proxy ends cleanly on Ctrl-C");
+
+    // The conversations: one per client, the proxy's end where it listened.
+    let assert = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&pcap)
+        .assert()
+        .success();
+    assert!(
+        assert.get_output().stderr.is_empty(),
+        "no warning: the file is whole"
+    );
+    let list = json_lines(&assert.get_output().stdout);
+    assert_eq!(list.len(), 2, "{list:?}");
+    for (c, (port, count)) in list.iter().zip([(ports[0], 6), (ports[1], 2)]) {
+        assert_eq!(c["client"], format!("127.0.0.1:{port}"));
+        assert_eq!(c["server"], proxy_addr);
+        let bytes: usize = bodies[..count].iter().map(|b| b.len() + 2).sum();
+        assert_eq!(c["to_server"]["bytes"], bytes);
+        assert_eq!(c["to_client"]["bytes"], bytes);
+        assert_eq!(c["to_server"]["missing"], 0);
+        // The handshake (3), a segment per message each way, the FINs and the last ACK (3).
+        let packets = c["to_server"]["packets"].as_u64().unwrap()
+            + c["to_client"]["packets"].as_u64().unwrap();
+        assert_eq!(packets, 2 * count as u64 + 6, "{c}");
+    }
+
+    // Frame for frame: each request, then its echo, in the order they crossed.
+    for (stream, count) in [("0", 6), ("1", 2)] {
+        let assert = msgframe()
+            .args(["split", "--framing", "be:2", "--json", "--stream", stream])
+            .arg(&pcap)
+            .assert()
+            .success();
+        let lines = json_lines(&assert.get_output().stdout);
+        let frames: Vec<(String, String)> = lines
+            .iter()
+            .filter(|l| l["event"] == "frame")
+            .map(|f| {
+                assert!(f["ts"].as_str().unwrap().ends_with('Z'), "{f}");
+                (
+                    f["direction"].as_str().unwrap().to_owned(),
+                    f["hex"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = bodies[..count]
+            .iter()
+            .flat_map(|b| {
+                let hex = msgframe_codec::header::hex::display(b).to_string();
+                [
+                    ("to-server".to_owned(), hex.clone()),
+                    ("to-client".to_owned(), hex),
+                ]
+            })
+            .collect();
+        assert_eq!(frames, expected, "stream {stream}");
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert!(ends.iter().all(|e| e["complete"] == true), "{ends:?}");
+    }
+
+    // The hex dump: every message both ways, with its time; the connections open and close.
+    let text = std::fs::read_to_string(&hex_dump).unwrap();
+    assert_eq!(text.matches(" client -> host: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" host -> client: ").count(), 8, "{text}");
+    assert_eq!(text.matches(" opened 127.0.0.1:").count(), 2, "{text}");
+    assert_eq!(text.matches(" closed: ").count(), 2, "{text}");
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.ends_with(&format!(
+            " #1 client -> host: {} bytes",
+            bodies[0].len() + 2
+        )),
+        "{text}"
+    );
+    assert!(first.contains('T') && first.contains("Z #1"), "{first}");
+    assert!(text.contains("|..0200000000 amo|"), "{text}");
+}
+
+#[test]
 fn serve_keeps_a_base24_link_that_sends_bare_keepalives() {
     for extra in [&[][..], &["--answer-keepalives"][..]] {
         let mut args = vec![
@@ -390,10 +524,54 @@ fn sniff_ranks_the_true_framing_first() {
             .get_output()
             .stdout
             .clone();
-        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        let (top, verdict) = (&lines[0], &lines[1]);
+        assert_eq!(top["event"], "answer", "{top}");
         assert_eq!(top["spec"], spec, "{top}");
         assert_eq!(top["frames"], 5);
+        assert_eq!(verdict["event"], "verdict", "{verdict}");
+        assert_eq!(verdict["confident"], true, "{verdict}");
+        assert_eq!(verdict["spec"], spec, "{verdict}");
     }
+}
+
+#[test]
+fn sniff_on_random_bytes_is_not_confident_and_exits_with_4() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let bytes: Vec<u8> = (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let path = temp_file("sniff-random.bin", &bytes);
+    let out = msgframe().arg("sniff").arg(&path).assert().code(4);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stdout.contains("no framing is confident"), "{stdout}");
+    assert!(stderr.contains("no framing is confident"), "{stderr}");
+    let out = msgframe()
+        .args(["sniff", "--json"])
+        .arg(&path)
+        .assert()
+        .code(4);
+    let last = out
+        .get_output()
+        .stdout
+        .trim_ascii()
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .unwrap()
+        .to_vec();
+    let verdict: serde_json::Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(verdict["event"], "verdict");
+    assert_eq!(verdict["confident"], false, "{verdict}");
 }
 
 #[test]
@@ -427,7 +605,8 @@ fn split_and_sniff_read_captures_with_retransmissions_and_reordering() {
             .get_output()
             .stdout
             .clone();
-        let top: serde_json::Value = serde_json::from_slice(out.trim_ascii()).unwrap();
+        let first = out.split(|&b| b == b'\n').next().unwrap();
+        let top: serde_json::Value = serde_json::from_slice(first).unwrap();
         assert_eq!(top["spec"], "ascii:4", "{top}");
     }
 }
@@ -449,6 +628,241 @@ fn a_gap_in_a_capture_is_reported() {
         .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("misses 8 bytes at offset 8"), "{out}");
+}
+
+#[test]
+fn a_capture_cut_short_is_split_up_to_the_cut_with_a_warning() {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends(b"0004ping").client_sends(b"0004pong");
+    let whole = c.write(Format::Pcap);
+    c.client_sends(b"0004lost");
+    let longer = c.write(Format::Pcap);
+    // Cut inside the last packet, 20 bytes into its record.
+    let cut = whole.len() + 20;
+    let path = temp_file("cut-short.pcap", &longer[..cut]);
+    let assert = msgframe()
+        .args([
+            "split",
+            "--framing",
+            "ascii:4",
+            "--brief",
+            "--direction",
+            "to-server",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert_eq!(out.matches("body 4 bytes").count(), 2, "{out}");
+    assert!(out.contains("every byte is in a whole frame"), "{out}");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("warning") && err.contains("truncated capture"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("ends at byte {cut}"))
+            && err.contains(&format!("record at byte {}", whole.len())),
+        "{err}"
+    );
+    // A damaged capture is still refused: exit 3.
+    let mut damaged = longer.clone();
+    let at = whole.len() + 8;
+    damaged[at..at + 4].copy_from_slice(&[0xff; 4]);
+    let path = temp_file("damaged.pcap", &damaged);
+    msgframe()
+        .args(["split", "--framing", "ascii:4"])
+        .arg(&path)
+        .assert()
+        .code(3);
+}
+
+/// The JSON lines of an output.
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// A conversation of four exchanges captured one packet a millisecond (packets 1 and 2 are the
+/// handshake): the client's `0004ping` in two segments captured the wrong way round (packets 4
+/// and 3), the server's `0004pong` (5), the client's `0004more` (6), the server's `0004done`
+/// (7).
+fn exchanges() -> Conversation {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    c.client_sends_reordered(b"000", b"4ping")
+        .server_sends(b"0004pong")
+        .client_sends(b"0004more")
+        .server_sends(b"0004done");
+    c
+}
+
+#[test]
+fn split_shows_both_directions_in_capture_order_with_their_packets_times() {
+    for format in [Format::Pcap, Format::PcapNg] {
+        let path = temp_file(
+            &format!("exchanges-{format:?}.cap"),
+            &exchanges().write(format),
+        );
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--json"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let lines = json_lines(&out);
+        let frames: Vec<_> = lines.iter().filter(|l| l["event"] == "frame").collect();
+        let seen: Vec<(&str, &str, u64, &str)> = frames
+            .iter()
+            .map(|f| {
+                (
+                    f["hex"].as_str().unwrap(),
+                    f["direction"].as_str().unwrap(),
+                    f["packet"].as_u64().unwrap(),
+                    f["ts"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let hex = |s: &str| msgframe_codec::header::hex::display(s.as_bytes()).to_string();
+        let (ping, pong, more, done) = (hex("ping"), hex("pong"), hex("more"), hex("done"));
+        assert_eq!(
+            seen,
+            [
+                // Completed by packet 4, the first segment, captured second.
+                (&*ping, "to-server", 4, "1970-01-01T00:00:00.003Z"),
+                (&*pong, "to-client", 5, "1970-01-01T00:00:00.004Z"),
+                (&*more, "to-server", 6, "1970-01-01T00:00:00.005Z"),
+                (&*done, "to-client", 7, "1970-01-01T00:00:00.006Z"),
+            ],
+            "{format:?}"
+        );
+        // Each direction ends with its own summary.
+        let ends: Vec<_> = lines.iter().filter(|l| l["event"] == "end").collect();
+        assert_eq!(ends.len(), 2);
+        assert!(ends
+            .iter()
+            .all(|e| e["frames"] == 2 && e["complete"] == true));
+
+        // In text: the time, the direction, the frame, its packet.
+        let out = msgframe()
+            .args(["split", "--framing", "ascii:4", "--brief"])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        let frame_lines: Vec<&str> = out.lines().filter(|l| l.contains(" offset ")).collect();
+        assert_eq!(frame_lines.len(), 4, "{out}");
+        assert!(
+            frame_lines[0].starts_with(
+                "1970-01-01T00:00:00.003Z  10.0.0.1:40000 -> 10.0.0.2:9000  #1  offset 0"
+            ) && frame_lines[0].ends_with("(packet 4)"),
+            "{out}"
+        );
+        assert!(
+            frame_lines[1].starts_with(
+                "1970-01-01T00:00:00.004Z  10.0.0.2:9000 -> 10.0.0.1:40000  #1  offset 0"
+            ),
+            "{out}"
+        );
+        assert!(frame_lines[3].contains("#2  offset 8"), "{out}");
+
+        // One direction: the same times, no direction label.
+        let out = msgframe()
+            .args([
+                "split",
+                "--framing",
+                "ascii:4",
+                "--brief",
+                "--direction",
+                "to-client",
+            ])
+            .arg(&path)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\n1970-01-01T00:00:00.006Z  #2  offset 8  8 bytes on the wire, body 4 bytes  (packet 7)\n"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn split_lists_a_captures_conversations() {
+    let mut c = exchanges();
+    c.client_sends_uncaptured(b"0004lost")
+        .client_sends(b"0004last");
+    let path = temp_file("list.pcap", &c.write(Format::Pcap));
+    let out = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let c = &lines[0];
+    assert_eq!(c["event"], "conversation");
+    assert_eq!(c["index"], 0);
+    assert_eq!(
+        (c["client"].as_str(), c["server"].as_str()),
+        (Some("10.0.0.1:40000"), Some("10.0.0.2:9000"))
+    );
+    // SYN, two segments of ping, more, last; SYN-ACK, pong, done.
+    assert_eq!(c["to_server"]["packets"], 5);
+    assert_eq!(c["to_server"]["bytes"], 24);
+    assert_eq!(c["to_server"]["missing"], 8);
+    assert_eq!(c["to_client"]["packets"], 3);
+    assert_eq!(c["to_client"]["bytes"], 16);
+    assert_eq!(c["first"], "1970-01-01T00:00:00.000Z");
+    assert_eq!(c["last"], "1970-01-01T00:00:00.007Z");
+    assert_eq!(
+        (c["first_packet"].as_u64(), c["last_packet"].as_u64()),
+        (Some(1), Some(8))
+    );
+
+    let out = msgframe()
+        .args(["split", "--list"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("1 TCP conversation (0 other packets)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#0  10.0.0.1:40000 -> 10.0.0.2:9000  to server: 5 packets, 24 bytes (8 missing); to client: 3 packets, 16 bytes  1970-01-01T00:00:00.000Z to 1970-01-01T00:00:00.007Z"),
+        "{out}"
+    );
+    // Not on raw bytes, and not with a framing.
+    let raw = temp_file("list.bin", b"0004ping");
+    msgframe()
+        .args(["split", "--list"])
+        .arg(&raw)
+        .assert()
+        .code(2);
+    msgframe()
+        .args(["split", "--list", "--framing", "be:2"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    // Without --list, a framing is needed.
+    msgframe().args(["split"]).arg(&path).assert().code(2);
 }
 
 #[test]
@@ -480,7 +894,350 @@ fn bench_runs_briefly_and_summarises() {
         .get_output()
         .stdout
         .clone();
-    assert!(String::from_utf8_lossy(&out).contains("exchanges/s"));
+    assert!(String::from_utf8_lossy(&out).contains("req/s"));
+}
+
+/// The summary a `bench --json` run ends with.
+fn bench_summary(out: &[u8]) -> serde_json::Value {
+    let summary = json_lines(out).pop().expect("a summary line");
+    assert_eq!(summary["event"], "summary", "{summary}");
+    summary
+}
+
+/// Every percentile is there, above zero and in order.
+fn assert_percentiles(summary: &serde_json::Value) {
+    let latency = &summary["latency_ms"];
+    let values: Vec<f64> = ["p50", "p90", "p99", "p999", "max"]
+        .iter()
+        .map(|p| {
+            latency[p]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{p}: {summary}"))
+        })
+        .collect();
+    assert!(values[0] > 0.0, "{summary}");
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{summary}");
+}
+
+#[test]
+fn bench_loads_a_real_serve_with_a_fixed_count_and_prints_percentiles() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "be:2",
+        "--echo",
+        "--quiet",
+    ]);
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2"])
+        .args(["--count", "200", "--connections", "2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(summary["to"], serve.addr.as_str());
+    assert_eq!(summary["count"], 200);
+    assert_eq!(summary["ok"], 200);
+    assert_eq!(summary["errors"], 0);
+    assert_eq!(summary["timeouts"], 0);
+    assert_eq!(summary["loop"], "closed");
+    assert!(summary["messages_per_second"].as_f64().unwrap() > 0.0);
+    assert_percentiles(&summary);
+
+    // The body from a file; the summary as text.
+    let file = temp_file(
+        "bench-payload.bin",
+        b"0800 a request of 37 bytes, from file",
+    );
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2"])
+        .args(["--count", "100", "--payload-file"])
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("100 ok, 0 errors, 0 timeouts"), "{out}");
+    for part in [" req/s", "p50 ", "p90 ", "p99 ", "p99.9 ", "max "] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+
+    // Short connections to the same host, a key in each request checked in its reply.
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "be:2", "--short"])
+        .args(["--count", "20", "--connections", "2", "--json"])
+        .args([
+            "--payload-hex",
+            "30 38 30 30 00 00 00 00",
+            "--key",
+            "4:4:be",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(
+        (summary["ok"].as_u64(), summary["short"].as_bool()),
+        (Some(20), Some(true))
+    );
+    assert_percentiles(&summary);
+
+    let log = serve.stop();
+    assert_eq!(log.matches("-> 100 bytes").count(), 200, "{log}");
+    assert_eq!(log.matches("-> 37 bytes").count(), 100, "{log}");
+    assert_eq!(log.matches("-> 8 bytes").count(), 20, "{log}");
+}
+
+#[test]
+fn bench_open_loop_issues_requests_on_a_schedule() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "ascii:4",
+        "--echo",
+        "--quiet",
+    ]);
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "ascii:4"])
+        .args(["--rate", "200/s", "--duration", "1s", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    let count = summary["count"].as_u64().unwrap();
+    assert!((100..=300).contains(&count), "{summary}");
+    assert_eq!(summary["ok"], count);
+    assert_eq!(summary["errors"], 0);
+    assert_eq!(summary["loop"], "open");
+    assert_eq!(summary["rate"], 200.0);
+    assert!(
+        summary["issue_lag_ms"]["max"].as_f64().is_some(),
+        "{summary}"
+    );
+    assert_percentiles(&summary);
+    // A count ends an open loop too.
+    let out = msgframe()
+        .args(["bench", "--to", &serve.addr, "--framing", "ascii:4"])
+        .args(["--rate", "1k/s", "--count", "50", "--short"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("50 requests to "), "{out}");
+    assert!(out.contains("open loop at 1.00k req/s"), "{out}");
+    assert!(out.contains("latency ms (from the schedule)"), "{out}");
+}
+
+/// What a test host saw on one connection: the bodies received, and how many batches it answered
+/// in reverse order.
+type Seen = (Vec<Vec<u8>>, usize);
+
+/// An echo host (be:2) that answers out of order: it holds what arrives and answers each batch
+/// (four messages, or what came before a 20 ms lull) last first. For each of `connections`
+/// connections, once it closes: what it saw.
+fn reordering_echo(connections: usize) -> (String, std::sync::mpsc::Receiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut s) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+                let (mut seen, mut reversed) = (Vec::new(), 0);
+                let (mut buf, mut pending) = (Vec::new(), Vec::<Vec<u8>>::new());
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let lull = match s.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            false
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            true
+                        }
+                        Err(_) => break,
+                    };
+                    while buf.len() >= 2 {
+                        let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+                        if buf.len() < 2 + len {
+                            break;
+                        }
+                        let body: Vec<u8> = buf.drain(..2 + len).skip(2).collect();
+                        seen.push(body.clone());
+                        pending.push(body);
+                    }
+                    if pending.len() >= 4 || (lull && !pending.is_empty()) {
+                        reversed += usize::from(pending.len() > 1);
+                        let mut out = Vec::new();
+                        for body in pending.drain(..).rev() {
+                            out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+                            out.extend_from_slice(&body);
+                        }
+                        if s.write_all(&out).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = tx.send((seen, reversed));
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn bench_matches_replies_by_key_with_several_in_flight() {
+    let (addr, done) = reordering_echo(2);
+    let payload = "0200______ pay 100";
+    let out = msgframe()
+        .args([
+            "bench",
+            "--to",
+            &addr,
+            "--framing",
+            "be:2",
+            "--payload",
+            payload,
+        ])
+        .args(["--key", "4:6", "--connections", "2", "--in-flight", "8"])
+        .args(["--count", "400", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = bench_summary(&out);
+    assert_eq!(summary["ok"], 400, "{summary}");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert_eq!(summary["timeouts"], 0, "{summary}");
+    assert_eq!(summary["unmatched"], 0, "{summary}");
+    assert_eq!(summary["in_flight"], 8, "{summary}");
+    assert_percentiles(&summary);
+
+    // The host saw 400 requests, each the payload with its own six-digit key.
+    let mut keys = std::collections::BTreeSet::new();
+    let mut reversed = 0;
+    for _ in 0..2 {
+        let (seen, r) = done.recv_timeout(Duration::from_secs(20)).unwrap();
+        reversed += r;
+        for body in seen {
+            assert_eq!(body.len(), payload.len());
+            assert_eq!((&body[..4], &body[10..]), (&b"0200"[..], &b" pay 100"[..]));
+            assert!(body[4..10].iter().all(u8::is_ascii_digit), "{body:?}");
+            assert!(keys.insert(body[4..10].to_vec()), "a key twice: {body:?}");
+        }
+    }
+    assert_eq!(keys.len(), 400);
+    assert!(reversed > 0, "the host answered some batches out of order");
+}
+
+/// A host that takes `connections` connections and reads everything, answering nothing.
+fn silent_host(connections: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn bench_counts_timeouts_from_a_host_that_does_not_answer_and_exits_with_1() {
+    let addr = silent_host(4);
+    for extra in [&[][..], &["--key", "0:4", "--in-flight", "3"][..]] {
+        let assert = msgframe()
+            .args(["bench", "--to", &addr, "--count", "6", "--connections", "2"])
+            .args(["--timeout", "200ms", "--json"])
+            .args(extra)
+            .assert()
+            .code(1);
+        let summary = bench_summary(&assert.get_output().stdout);
+        assert_eq!(summary["count"], 6, "{extra:?} {summary}");
+        assert_eq!(summary["timeouts"], 6, "{extra:?} {summary}");
+        assert_eq!(summary["ok"], 0, "{summary}");
+        assert_eq!(summary["errors"], 0, "{summary}");
+        assert!(summary["latency_ms"].is_null(), "{summary}");
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("6 of 6 requests failed: 6 timed out"), "{err}");
+    }
+}
+
+#[test]
+fn bench_refuses_bad_options_and_an_unreachable_host() {
+    for bad in [
+        &["--in-flight", "8"][..],
+        &["--size", "8", "--key", "4:6"],
+        &["--rate", "0/s"],
+        &["--rate", "fast"],
+        &["--key", "4"],
+        &["--payload-hex", "zz"],
+        &["--key", "0:1", "--in-flight", "5", "--connections", "2"],
+        &["--short", "--in-flight", "2", "--key", "0:4"],
+    ] {
+        let assert = msgframe().arg("bench").args(bad).assert().code(2);
+        assert!(!assert.get_output().stderr.is_empty(), "{bad:?}");
+    }
+    // Nothing listens on a port just freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to = format!("127.0.0.1:{port}");
+    let assert = msgframe()
+        .args(["bench", "--to", &to, "--count", "5"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("cannot connect") && err.contains("refused"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Short connections: each refusal counted.
+    let assert = msgframe()
+        .args(["bench", "--to", &to, "--count", "5", "--short", "--json"])
+        .assert()
+        .code(1);
+    let summary = bench_summary(&assert.get_output().stdout);
+    assert_eq!(summary["errors"], 5, "{summary}");
+    let help = msgframe()
+        .args(["bench", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(help).unwrap().contains("Examples:"));
 }
 
 #[test]
@@ -749,14 +1506,6 @@ fn proxy_ends_quietly_when_its_reader_goes_away() {
         },
     );
     assert_quiet_success(status, &stderr);
-}
-
-/// The JSON lines of an output.
-fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
-    out.split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
 }
 
 #[test]

@@ -470,3 +470,78 @@ async fn the_program_closes_a_connection_gracefully_and_learns_when_it_ended() {
     assert!(handle.connections().is_empty() || handle.connection(conn.id()).is_none());
     assert_eq!(handle.stats().errors, 0, "a close is no error");
 }
+
+/// An echo handler that records every refusal the server tells it of, and why each connection
+/// ended.
+#[derive(Clone, Default)]
+struct Recording {
+    refused: Arc<Mutex<Vec<(SocketAddr, msgframe_conn::policy::Refusal)>>>,
+    ended: Arc<Mutex<Vec<String>>>,
+}
+
+impl Handler for Recording {
+    type Future = std::future::Ready<Reply>;
+
+    fn handle(&self, _c: Connection, m: Bytes) -> Self::Future {
+        std::future::ready(Reply::Send(m))
+    }
+
+    fn opened(&self, connection: &Connection) {
+        let (connection, ended) = (connection.clone(), Arc::clone(&self.ended));
+        tokio::spawn(async move {
+            let why = connection.closed().await;
+            ended.lock().unwrap().push(why.to_string());
+        });
+    }
+
+    fn refused(&self, peer: SocketAddr, refusal: &msgframe_conn::policy::Refusal) {
+        self.refused.lock().unwrap().push((peer, *refusal));
+    }
+}
+
+#[tokio::test]
+async fn the_handler_learns_of_each_refusal_and_why_each_connection_ended() {
+    use msgframe_conn::policy::Refusal;
+    let recording = Recording::default();
+    let builder = Server::builder("ascii:4,max=100".parse().unwrap())
+        .deny(["127.0.0.2".parse().unwrap()])
+        .max_per_client(1);
+    let (addr, _handle, _task) = start(builder, recording.clone()).await;
+    // A refused connection is reset: at once, or as soon as it reads.
+    let refused = |from: &'static str| async move {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let Ok(mut stream) = socket.connect(addr).await else {
+            return true;
+        };
+        let mut buf = [0u8; 8];
+        matches!(
+            tokio::time::timeout(S, stream.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    };
+    assert!(refused("127.0.0.2").await, "denied");
+    // Accepted in order: the first is counted before the second is looked at.
+    let mut bad = connect_raw(addr, "127.0.0.3").await;
+    assert!(refused("127.0.0.3").await, "one connection per client");
+    bad.write_all(b"12x4hello").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(S, bad.read_to_end(&mut rest)).await;
+    for _ in 0..100 {
+        if !recording.ended.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = recording.refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0.ip().to_string(), "127.0.0.2");
+    assert_eq!(refused[0].1, Refusal::Denied);
+    assert_eq!(refused[1].1, Refusal::PerClientCap { cap: 1 });
+    let ended = recording.ended.lock().unwrap().clone();
+    // The malformed frame, with its bytes.
+    assert!(
+        ended[0].contains("31 32 78 34") || ended[0].contains("0x78"),
+        "{ended:?}"
+    );
+}

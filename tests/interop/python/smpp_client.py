@@ -2,15 +2,16 @@
 """An SMPP 3.4 client (an ESME) built on smpplib, for msgframe's interoperability tests
 (tests/interop_python.rs), where the SMSC is msgframe's.
 
-    smpp_client.py PORT
+    smpp_client.py PORT [ROUNDS]
 
 Against 127.0.0.1:PORT, with smpplib's own Client (which frames every PDU by its 4-byte big-endian
 command_length, counting itself):
 
   1. bind_transceiver as system_id "msgframe-test", password "secret"; the bind_transceiver_resp
      must carry system_id "MSGFRAME-SMSC".
-  2. submit_sm with short messages of 0, 1, 100 and 254 bytes (254: the most short_message holds);
-     each submit_sm_resp must carry a message_id and the submit_sm's sequence number.
+  2. submit_sm with short messages of 0, 1, 100 and 254 bytes (254: the most short_message holds),
+     ROUNDS times over (default 1); each submit_sm_resp must carry a message_id and the
+     submit_sm's sequence number.
   3. enquire_link; the enquire_link_resp must carry its sequence number.
   4. read_once() twice: the SMSC sends a deliver_sm and an enquire_link, which smpplib answers
      itself (deliver_sm_resp, enquire_link_resp).
@@ -34,7 +35,7 @@ def say(*words):
     print(*words, flush=True)
 
 
-def main(port):
+def main(port, rounds=1):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
     step = "connect"
@@ -53,7 +54,7 @@ def main(port):
 
         step = "submit_sm"
         message_ids = []
-        for text in SHORT_MESSAGES:
+        for text in SHORT_MESSAGES * rounds:
             pdu = client.send_message(
                 source_addr_ton=smpplib.consts.SMPP_TON_INTL,
                 source_addr="15550001",
@@ -97,6 +98,6 @@ def main(port):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), *(int(a) for a in sys.argv[2:]))

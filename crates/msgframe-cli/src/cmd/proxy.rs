@@ -5,16 +5,21 @@
 //! connection opens its own upstream connection at once (a host may speak first), and each
 //! direction is relayed on its own (a host may send without being asked). When either side ends,
 //! both connections close.
+//!
+//! With `--pcap` and `--hex-dump`, every message is also written down as it crosses, as framed on
+//! the client's side; the files are complete when the proxy stops (Ctrl-C, or SIGTERM).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use msgframe_capture::synth::Side;
 use msgframe_codec::header::hex;
-use msgframe_codec::Framing;
+use msgframe_codec::{Encoder, Framing};
 use msgframe_conn::{Connection, Handler, LongClient, LongSender, Reply};
 use serde_json::json;
 use tokio::sync::watch;
@@ -24,7 +29,8 @@ use crate::cmd::serve::{announce_listening, listen_addr, server_builder, Stop};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
-use crate::out::{out, outln};
+use crate::out::{errln, out, outln};
+use crate::record::{self, Recording};
 
 struct Setup {
     to: String,
@@ -38,6 +44,26 @@ struct Setup {
     started: Instant,
     /// Shuts the server down when the log cannot be written.
     stop: Arc<Stop>,
+    /// Where clients connect: the proxy's end of their connections.
+    listening: SocketAddr,
+    /// The clients' framing: messages are written down as framed for them.
+    client_framing: Framing,
+    recording: Option<Recording>,
+}
+
+impl Setup {
+    /// Writes down `message` of connection `id`, sent by `from`, as framed on the client's side.
+    fn record(&self, id: u64, from: Side, message: &[u8]) {
+        let Some(recording) = &self.recording else {
+            return;
+        };
+        let mut framed = BytesMut::new();
+        match self.client_framing.encode(message, &mut framed) {
+            Ok(_) => recording.message(id, from, &framed),
+            // It was read or is about to be written in this framing: not expected.
+            Err(e) => errln!("msgframe: warning: #{id}: a message not written down: {e}"),
+        }
+    }
 }
 
 /// The upstream connection of one client connection, as its handler sees it.
@@ -60,13 +86,14 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         Some(spec) => input::framing(spec)?,
         None => client_framing.clone(),
     };
-    let builder =
-        server_builder(client_framing, &args.limits, &args.tls)?.write_timeout(args.write_timeout);
+    let builder = server_builder(client_framing.clone(), &args.limits, &args.tls)?
+        .write_timeout(args.write_timeout);
     let addr = listen_addr(&args.listen);
     let server = builder
         .bind(addr.as_str())
         .await
         .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
+    let recording = Recording::create(args.pcap.as_deref(), args.hex_dump.as_deref())?;
     let style = Style::new(args.common.json);
     let shown = match &args.upstream_framing {
         Some(up) => format!("{} <-> {up}", args.framing),
@@ -84,10 +111,10 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     let stop = Stop::new(server.handle());
     let handle = server.handle();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            handle.shutdown();
-        }
+        stop_signal().await;
+        handle.shutdown();
     });
+    let listening = server.local_addr();
     let proxy = Proxy {
         setup: Arc::new(Setup {
             to: args.to.clone(),
@@ -99,17 +126,50 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             quiet: args.quiet,
             started: Instant::now(),
             stop: Arc::clone(&stop),
+            listening,
+            client_framing,
+            recording,
         }),
         upstreams: Arc::default(),
     };
-    server.serve(proxy).await?;
+    let setup = Arc::clone(&proxy.setup);
+    let served = server.serve(proxy).await;
+    // Connections still open are closed in the files, which are then complete (also when the
+    // log's reader went away).
+    if let Some(recording) = &setup.recording {
+        recording.finish()?;
+    }
+    served?;
     stop.outcome()
+}
+
+/// Ctrl-C, or (Unix) SIGTERM: the proxy stops.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    // Without a signal handler, only an ended program stops it.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 impl Handler for Proxy {
     type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
     fn opened(&self, connection: &Connection) {
+        if let Some(recording) = &self.setup.recording {
+            let local = record::local_end(self.setup.listening, connection.peer());
+            recording.opened(connection.id(), connection.peer(), local);
+        }
         let (tx, rx) = watch::channel(Upstream::Connecting);
         if let Ok(mut upstreams) = self.upstreams.lock() {
             upstreams.insert(connection.id(), rx);
@@ -124,7 +184,10 @@ impl Handler for Proxy {
 
     fn handle(&self, connection: Connection, message: Bytes) -> Self::Future {
         let setup = Arc::clone(&self.setup);
-        if !show(&setup, connection.id(), "client -> host", &message) {
+        let shown = show(&setup, connection.id(), "client -> host", &message);
+        // The client sent it, whether or not the log could show it.
+        setup.record(connection.id(), Side::Client, &message);
+        if !shown {
             return Box::pin(async { Reply::Close });
         }
         let upstream = self
@@ -168,17 +231,25 @@ async fn upstream(
     upstreams: Arc<Mutex<HashMap<u64, watch::Receiver<Upstream>>>>,
 ) {
     let id = connection.id();
-    let reason = relay(&setup, &connection, &ready).await;
+    let (reason, first) = relay(&setup, &connection, &ready).await;
     ready.send_replace(Upstream::Gone);
     note(&setup, id, &format!("closed: {reason}"));
+    if let Some(recording) = &setup.recording {
+        recording.closed(id, first, &reason);
+    }
     connection.close();
     if let Ok(mut upstreams) = upstreams.lock() {
         upstreams.remove(&id);
     }
 }
 
-/// Relays the host's messages to the client; returns why it stopped.
-async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Upstream>) -> String {
+/// Relays the host's messages to the client; returns why it stopped, and which side of the
+/// client's connection closes it first: the client, or the proxy (for the host).
+async fn relay(
+    setup: &Setup,
+    connection: &Connection,
+    ready: &watch::Sender<Upstream>,
+) -> (String, Side) {
     let id = connection.id();
     let mut builder = LongClient::builder([setup.to.clone()], setup.host_framing.clone())
         .reconnect(false)
@@ -189,16 +260,16 @@ async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Ups
     }
     let mut client = match builder.start() {
         Ok(client) => client,
-        Err(e) => return format!("connecting to {}: {e}", setup.to),
+        Err(e) => return (format!("connecting to {}: {e}", setup.to), Side::Server),
     };
     if let Err(e) = client.wait_connected(setup.connect_timeout).await {
         client.close().await;
-        return format!("connecting to {}: {e}", setup.to);
+        return (format!("connecting to {}: {e}", setup.to), Side::Server);
     }
     let connected = format!("{} connected; relaying to {}", connection.peer(), setup.to);
     if !note(setup, id, &connected) {
         client.close().await;
-        return "the log cannot be written".to_owned();
+        return ("the log cannot be written".to_owned(), Side::Server);
     }
     ready.send_replace(Upstream::Ready(client.sender()));
     let reason = loop {
@@ -206,20 +277,32 @@ async fn relay(setup: &Setup, connection: &Connection, ready: &watch::Sender<Ups
             message = client.recv() => match message {
                 Some(message) => {
                     if !show(setup, id, "host -> client", &message) {
-                        break "the log cannot be written".to_owned();
+                        // Not relayed, so not written down.
+                        break ("the log cannot be written".to_owned(), Side::Server);
                     }
+                    // Written down before it is written: the client's answer cannot come first.
+                    setup.record(id, Side::Server, &message);
                     if let Err(e) = connection.push(message, setup.write_timeout).await {
-                        break format!("writing host -> client: {e}");
+                        break (format!("writing host -> client: {e}"), Side::Server);
                     }
                 }
                 None => {
                     break match client.last_failure() {
-                        Some(e) => format!("host side: {e}"),
-                        None => "host side: closed".to_owned(),
+                        Some(e) => (format!("host side: {e}"), Side::Server),
+                        None => ("host side: closed".to_owned(), Side::Server),
                     }
                 }
             },
-            cause = connection.closed() => break format!("client side: {cause}"),
+            cause = connection.closed() => {
+                // The client closed or broke it, or the proxy closed it (reaped, shutting down).
+                let first = match *cause {
+                    msgframe_conn::Disconnect::PeerClosed
+                    | msgframe_conn::Disconnect::Read(_)
+                    | msgframe_conn::Disconnect::Write(_) => Side::Client,
+                    _ => Side::Server,
+                };
+                break (format!("client side: {cause}"), first);
+            }
         }
     };
     client.close().await;

@@ -1,6 +1,7 @@
 //! `msgframe split`: cut a captured stream into frames, and say exactly where and why it stops
-//! being valid.
+//! being valid; or list a capture's TCP conversations.
 
+use msgframe_capture::{detect_format, Capture, Captured, FileFormat};
 use msgframe_codec::header::hex;
 use msgframe_codec::StreamFrames;
 use serde_json::json;
@@ -21,20 +22,92 @@ enum End {
     Invalid { offset: usize, reason: String },
 }
 
+/// What a stream holds under the framing, in stream order.
+enum Item<'a> {
+    /// The `index`th frame (from 1): `span` bytes on the wire from `offset`, and its body;
+    /// `packet`, the capture's packet that completed it.
+    Frame {
+        index: usize,
+        offset: usize,
+        span: usize,
+        body: &'a [u8],
+        packet: Option<Captured>,
+    },
+    /// Bytes the capture misses at `at`.
+    Gap { at: usize, missing: u64 },
+}
+
+/// A stream cut into frames.
+struct Cut<'a> {
+    stream: &'a Stream,
+    items: Vec<Item<'a>>,
+    frames: usize,
+    end: End,
+}
+
+impl Cut<'_> {
+    /// Where each item falls in the capture: its frame's packet number; a gap, that of the
+    /// frame after it (or before, at the end). Never decreasing along the stream.
+    fn order(&self) -> Vec<u64> {
+        let mut keys: Vec<Option<u64>> = self
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Frame { packet, .. } => packet.map(|p| p.packet),
+                Item::Gap { .. } => None,
+            })
+            .collect();
+        let mut next = None;
+        for key in keys.iter_mut().rev() {
+            next = key.or(next);
+            *key = next;
+        }
+        let mut last = 0;
+        keys.into_iter()
+            .map(|key| {
+                last = key.unwrap_or(last).max(last);
+                last
+            })
+            .collect()
+    }
+}
+
 pub fn run(args: SplitArgs) -> Result<()> {
+    if args.list {
+        return list(&args);
+    }
+    let Some(spec) = args.framing.as_deref() else {
+        return Err(Failure::usage("split needs --framing SPEC (or --list)"));
+    };
     // Validate the spec before reading anything.
-    input::framing(&args.framing)?;
+    input::framing(spec)?;
     let style = Style::new(args.common.json);
-    let mut invalid = Vec::new();
-    for stream in input::streams(&args.input)? {
-        let framing = input::framing(&args.framing)?;
-        if let End::Invalid { offset, reason } = split(&style, &args, framing, &stream)? {
-            invalid.push(format!(
-                "{}: invalid at offset {offset}: {reason}",
-                stream.label
-            ));
+    let streams = input::streams(&args.input)?;
+    let cuts = streams
+        .iter()
+        .map(|stream| Ok(cut(input::framing(spec)?, stream)))
+        .collect::<Result<Vec<_>>>()?;
+    match &cuts[..] {
+        // Both directions of a captured conversation: interleaved, as captured.
+        [a, b] if a.stream.captured.is_some() && b.stream.captured.is_some() => {
+            interleaved(&style, &args, spec, a, b)?
+        }
+        _ => {
+            for c in &cuts {
+                single(&style, &args, spec, c)?;
+            }
         }
     }
+    let invalid: Vec<String> = cuts
+        .iter()
+        .filter_map(|c| match &c.end {
+            End::Invalid { offset, reason } => Some(format!(
+                "{}: invalid at offset {offset}: {reason}",
+                c.stream.label
+            )),
+            _ => None,
+        })
+        .collect();
     if invalid.is_empty() {
         Ok(())
     } else {
@@ -42,24 +115,9 @@ pub fn run(args: SplitArgs) -> Result<()> {
     }
 }
 
-fn split(
-    style: &Style,
-    args: &SplitArgs,
-    framing: msgframe_codec::Framing,
-    stream: &Stream,
-) -> Result<End> {
+fn cut(framing: msgframe_codec::Framing, stream: &Stream) -> Cut<'_> {
     let data = &stream.data;
-    if !style.json {
-        outln!(
-            "{}",
-            style.heading(&format!(
-                "{}: {} bytes, framing {}",
-                stream.label,
-                data.len(),
-                args.framing
-            ))
-        )?;
-    }
+    let mut items = Vec::new();
     let mut frames = 0usize;
     let mut gaps = stream.gaps.iter().peekable();
     let mut end = End::Complete;
@@ -67,22 +125,20 @@ fn split(
         match item {
             Ok(frame) => {
                 frames += 1;
-                while let Some(&&(gap_at, missing)) = gaps.peek() {
-                    if gap_at > frame.end() {
+                while let Some(&&(at, missing)) = gaps.peek() {
+                    if at > frame.end() {
                         break;
                     }
                     gaps.next();
-                    gap_note(style, gap_at, missing)?;
+                    items.push(Item::Gap { at, missing });
                 }
-                show_frame(
-                    style,
-                    args,
-                    stream,
-                    frames,
-                    frame.offset,
-                    frame.len,
-                    frame.frame,
-                )?;
+                items.push(Item::Frame {
+                    index: frames,
+                    offset: frame.offset,
+                    span: frame.len,
+                    body: frame.frame,
+                    packet: stream.packet_at(frame.end()),
+                });
             }
             Err(e) if e.is_truncated() => {
                 end = End::Partial {
@@ -98,58 +154,155 @@ fn split(
             }
         }
     }
-    for &(gap_at, missing) in gaps {
-        gap_note(style, gap_at, missing)?;
+    for &(at, missing) in gaps {
+        items.push(Item::Gap { at, missing });
     }
-    summary(style, stream, frames, &end)?;
-    Ok(end)
+    Cut {
+        stream,
+        items,
+        frames,
+        end,
+    }
 }
 
-fn gap_note(style: &Style, at: usize, missing: u64) -> Result<()> {
-    if style.json {
-        dump::json_line(json!({"event": "gap", "offset": at, "missing": missing}))
-    } else {
+/// One stream: a heading, its frames, how it ended.
+fn single(style: &Style, args: &SplitArgs, spec: &str, cut: &Cut<'_>) -> Result<()> {
+    let stream = cut.stream;
+    if !style.json {
         outln!(
             "{}",
-            style.bad(&format!(
-                "  the capture misses {missing} bytes at offset {at}: frames across it are not what was sent"
+            style.heading(&format!(
+                "{}: {} bytes, framing {spec}",
+                stream.label,
+                stream.data.len(),
             ))
-        )
+        )?;
     }
+    for item in &cut.items {
+        show(style, args, stream, item, false)?;
+    }
+    summary(style, cut, false)
 }
 
-fn show_frame(
+/// Both directions of a conversation, frames interleaved in the order the capture completed
+/// them (as a followed stream shows them), each labelled with its direction.
+fn interleaved(
+    style: &Style,
+    args: &SplitArgs,
+    spec: &str,
+    a: &Cut<'_>,
+    b: &Cut<'_>,
+) -> Result<()> {
+    if !style.json {
+        outln!(
+            "{}",
+            style.heading(&format!(
+                "{} ({} bytes) and back ({} bytes), framing {spec}, in capture order",
+                a.stream.label,
+                a.stream.data.len(),
+                b.stream.data.len(),
+            ))
+        )?;
+    }
+    let (order_a, order_b) = (a.order(), b.order());
+    let (mut i, mut j) = (0, 0);
+    while i < a.items.len() || j < b.items.len() {
+        let take_a = j == b.items.len() || (i < a.items.len() && order_a[i] <= order_b[j]);
+        if take_a {
+            show(style, args, a.stream, &a.items[i], true)?;
+            i += 1;
+        } else {
+            show(style, args, b.stream, &b.items[j], true)?;
+            j += 1;
+        }
+    }
+    summary(style, a, true)?;
+    summary(style, b, true)
+}
+
+fn show(
     style: &Style,
     args: &SplitArgs,
     stream: &Stream,
-    index: usize,
-    offset: usize,
-    span: usize,
-    body: &[u8],
+    item: &Item<'_>,
+    labelled: bool,
 ) -> Result<()> {
-    if style.json {
-        return dump::json_line(json!({
-            "event": "frame",
-            "stream": stream.label,
-            "index": index,
-            "offset": offset,
-            "length": span,
-            "body_length": body.len(),
-            "hex": hex::display(body).to_string(),
-        }));
+    let direction = stream.captured.as_ref();
+    match *item {
+        Item::Gap { at, missing } => {
+            if style.json {
+                dump::json_line(json!({
+                    "event": "gap",
+                    "stream": stream.label,
+                    "direction": direction.map(|d| d.direction),
+                    "offset": at,
+                    "missing": missing,
+                }))
+            } else {
+                let arrow = match direction {
+                    Some(d) if labelled => format!("{}: ", d.arrow),
+                    _ => String::new(),
+                };
+                outln!(
+                    "{}",
+                    style.bad(&format!(
+                        "  {arrow}the capture misses {missing} bytes at offset {at}: frames across it are not what was sent"
+                    ))
+                )
+            }
+        }
+        Item::Frame {
+            index,
+            offset,
+            span,
+            body,
+            packet,
+        } => {
+            if style.json {
+                let mut line = json!({
+                    "event": "frame",
+                    "stream": stream.label,
+                    "index": index,
+                    "offset": offset,
+                    "length": span,
+                    "body_length": body.len(),
+                    "hex": hex::display(body).to_string(),
+                });
+                if let Some(d) = direction {
+                    line["direction"] = json!(d.direction);
+                }
+                if let Some(p) = packet {
+                    line["packet"] = json!(p.packet);
+                    line["ts"] = json!(dump::timestamp(p.time));
+                }
+                return dump::json_line(line);
+            }
+            let mut head = String::new();
+            if let Some(p) = packet {
+                head.push_str(&dump::timestamp(p.time));
+                head.push_str("  ");
+            }
+            if let (Some(d), true) = (direction, labelled) {
+                head.push_str(&d.arrow);
+                head.push_str("  ");
+            }
+            let packet = packet.map_or(String::new(), |p| format!("  (packet {})", p.packet));
+            outln!(
+                "{head}#{index}  offset {offset}  {span} bytes on the wire, body {} bytes{}",
+                body.len(),
+                style.dim(&packet)
+            )?;
+            if !args.brief {
+                out!("{}", style.hexdump(body, "  "))?;
+            }
+            Ok(())
+        }
     }
-    outln!(
-        "#{index}  offset {offset}  {span} bytes on the wire, body {} bytes",
-        body.len()
-    )?;
-    if !args.brief {
-        out!("{}", style.hexdump(body, "  "))?;
-    }
-    Ok(())
 }
 
-fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) -> Result<()> {
-    let (complete, text, stopped_at) = match end {
+fn summary(style: &Style, cut: &Cut<'_>, labelled: bool) -> Result<()> {
+    let stream = cut.stream;
+    let (complete, text, stopped_at) = match &cut.end {
         End::Complete => (true, "every byte is in a whole frame".to_owned(), None),
         End::Partial { offset, buffered } => (
             false,
@@ -166,14 +319,18 @@ fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) -> Result<(
         dump::json_line(json!({
             "event": "end",
             "stream": stream.label,
-            "frames": frames,
+            "frames": cut.frames,
             "bytes": stream.data.len(),
             "complete": complete,
             "stopped_at": stopped_at,
             "reason": if complete { None } else { Some(text) },
         }))
     } else {
-        let line = format!("{frames} frames; {text}");
+        let arrow = match &stream.captured {
+            Some(d) if labelled => format!("{}: ", d.arrow),
+            _ => String::new(),
+        };
+        let line = format!("{arrow}{} frames; {text}", cut.frames);
         outln!(
             "{}",
             if complete {
@@ -183,4 +340,74 @@ fn summary(style: &Style, stream: &Stream, frames: usize, end: &End) -> Result<(
             }
         )
     }
+}
+
+/// `split --list`: the capture's TCP conversations, one a line.
+fn list(args: &SplitArgs) -> Result<()> {
+    let path = &args.input.file;
+    let name = path.display().to_string();
+    let data = input::read_file(path)?;
+    if detect_format(&data) == FileFormat::Raw {
+        return Err(Failure::usage(format!(
+            "{name} is not a pcap or pcapng capture: --list lists a capture's TCP conversations"
+        )));
+    }
+    let capture: Capture = input::capture(&name, &data)?;
+    let style = Style::new(args.common.json);
+    if !style.json {
+        outln!(
+            "{}",
+            style.heading(&format!(
+                "{name}: {} TCP conversation{} ({} other packets)",
+                capture.conversations.len(),
+                if capture.conversations.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                capture.skipped
+            ))
+        )?;
+    }
+    for (index, c) in capture.conversations.iter().enumerate() {
+        let way = |flow: &msgframe_capture::Flow| {
+            let missing: u64 = flow.gaps.iter().map(|g| g.missing).sum();
+            (flow.packets, flow.data.len(), missing)
+        };
+        let (to_server, to_client) = (way(&c.to_server), way(&c.to_client));
+        if style.json {
+            let way = |(packets, bytes, missing): (usize, usize, u64)| json!({"packets": packets, "bytes": bytes, "missing": missing});
+            dump::json_line(json!({
+                "event": "conversation",
+                "index": index,
+                "client": c.client.to_string(),
+                "server": c.server.to_string(),
+                "to_server": way(to_server),
+                "to_client": way(to_client),
+                "first": dump::timestamp(c.first.time),
+                "last": dump::timestamp(c.last.time),
+                "first_packet": c.first.packet,
+                "last_packet": c.last.packet,
+            }))?;
+            continue;
+        }
+        let way = |(packets, bytes, missing): (usize, usize, u64)| {
+            let missing = if missing > 0 {
+                format!(" ({missing} missing)")
+            } else {
+                String::new()
+            };
+            format!("{packets} packets, {bytes} bytes{missing}")
+        };
+        outln!(
+            "#{index}  {} -> {}  to server: {}; to client: {}  {} to {}",
+            c.client,
+            c.server,
+            way(to_server),
+            way(to_client),
+            dump::timestamp(c.first.time),
+            dump::timestamp(c.last.time),
+        )?;
+    }
+    Ok(())
 }

@@ -52,6 +52,31 @@ impl Running {
         line.trim_end().to_owned()
     }
 
+    /// Stops it as Ctrl-C does (SIGINT) and waits for it to end (killing it after 20 s):
+    /// whether it exited successfully, and the rest of its output.
+    pub fn interrupt(mut self) -> (bool, String) {
+        let _ = StdCommand::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let success = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.success(),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break false;
+                }
+            }
+        };
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        (success, rest)
+    }
+
     /// The output so far, after stopping it.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();

@@ -52,6 +52,7 @@ pub(crate) async fn serve<H: Handler>(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     if let Err(refusal) = admit(&shared, peer) {
+                        handler.refused(peer, &refusal);
                         refuse(stream, peer, refusal, &config, &shared);
                         continue;
                     }

@@ -55,6 +55,13 @@ pub trait Handler: Send + Sync + 'static {
     fn opened(&self, connection: &Connection) {
         let _ = connection;
     }
+
+    /// A connection from `peer` was refused before any work for it: by the allow or deny list,
+    /// or a cap (see [`Refusal`](crate::policy::Refusal)). For logs; does nothing unless
+    /// implemented. (Why an accepted connection ended: [`Connection::closed`].)
+    fn refused(&self, peer: std::net::SocketAddr, refusal: &crate::policy::Refusal) {
+        let _ = (peer, refusal);
+    }
 }
 
 impl<F, Fut> Handler for F

@@ -181,9 +181,9 @@ impl ByteModel {
 
 /// A 16-bit hash of a match context.
 fn context_hash(context: &[u8]) -> u16 {
-    let h = context
-        .iter()
-        .fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let h = context.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (h ^ (h >> 16)) as u16
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use msgframe_capture::synth::{Conversation, Format};
 use msgframe_codec::{Encoder, Framing};
-use support::{closed_after_first_line, msgframe, Running};
+use support::{closed_after_first_line, closed_before_output, msgframe, Running};
 
 fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
     let framing: Framing = spec.parse().unwrap();
@@ -1473,6 +1473,7 @@ fn an_address_without_a_port_is_a_usage_error_that_says_so() {
             "be:2",
         ],
         &["serve", "-l", "localhost", "-f", "be:2", "--echo"],
+        &["bench", "--to", "localhost", "-f", "be:2", "--count", "1"],
     ] {
         let assert = msgframe().args(args).assert().code(2);
         let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
@@ -1506,6 +1507,105 @@ fn proxy_ends_quietly_when_its_reader_goes_away() {
         },
     );
     assert_quiet_success(status, &stderr);
+}
+
+#[test]
+fn sniff_ends_quietly_when_its_reader_goes_away() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let random: Vec<u8> = (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    // A confident answer, and none (exit 4 with a reader): nobody reads either, so status 0.
+    for (stream, what) in [(long_stream(), "framed"), (random, "random")] {
+        for extra in [&[][..], &["--json"], &["--top", "5"]] {
+            let mut args = vec!["sniff", "-"];
+            args.extend_from_slice(extra);
+            let (status, stderr) = closed_before_output(&args, &stream);
+            assert_eq!(status.code(), Some(0), "{what} {extra:?}: {stderr}");
+            assert!(stderr.is_empty(), "{what} {extra:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn bench_ends_quietly_when_its_reader_goes_away() {
+    for extra in [&[][..], &["--json"]] {
+        let mut args = vec!["bench", "-f", "be:2", "--count", "50", "--connections", "1"];
+        args.extend_from_slice(extra);
+        let (status, stderr) = closed_before_output(&args, b"");
+        assert_quiet_success(status, &stderr);
+    }
+}
+
+#[test]
+fn split_of_a_capture_and_its_list_end_quietly_when_their_reader_goes_away() {
+    let capture = exchanges().write(Format::Pcap);
+    for args in [
+        &["split", "--list", "-"][..],
+        &["split", "--list", "--json", "-"],
+        // Both directions interleaved, and one.
+        &["split", "-f", "ascii:4", "-"],
+        &["split", "-f", "ascii:4", "--json", "-"],
+        &["split", "-f", "ascii:4", "--direction", "to-client", "-"],
+    ] {
+        let (status, stderr) = closed_before_output(args, &capture);
+        assert_quiet_success(status, &stderr);
+    }
+}
+
+#[test]
+fn a_proxy_whose_reader_goes_away_still_completes_its_recordings() {
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    // Holds the connection the proxy opens until the test ends.
+    let _accepting = std::thread::spawn(move || host.accept());
+    let dir = std::env::temp_dir().join(format!("msgframe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("closed-log.pcap");
+    let hex = dir.join("closed-log.txt");
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            &host_addr,
+            "-f",
+            "be:2",
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--hex-dump",
+            hex.to_str().unwrap(),
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            let mut client = TcpStream::connect(addr).unwrap();
+            let _ = client.write_all(b"\x00\x02hi");
+            assert!(closed_unanswered(&mut client));
+        },
+    );
+    assert_quiet_success(status, &stderr);
+    // The connection is in both files, opened and closed.
+    let out = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&pcap)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["event"], "conversation");
+    let text = std::fs::read_to_string(&hex).unwrap();
+    assert_eq!(text.matches(" opened 127.0.0.1:").count(), 1, "{text}");
+    assert_eq!(text.matches(" closed: ").count(), 1, "{text}");
 }
 
 #[test]

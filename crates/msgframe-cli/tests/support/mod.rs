@@ -146,3 +146,47 @@ pub fn closed_after_first_line(
     feeding.join().unwrap();
     (status, errors.join().unwrap())
 }
+
+/// Runs `msgframe` with its stdout a pipe whose reader is gone before `stdin` is written to it:
+/// a command that reads all of its stdin before it writes (split, sniff) finds its stdout closed
+/// at its first write, however little it has to say. Returns how the command ended and what it
+/// wrote on stderr. A command that is still running after 60 s is killed and the test fails.
+pub fn closed_before_output(args: &[&str], stdin: &[u8]) -> (ExitStatus, String) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The only read end of the pipe goes here, before the command has its input.
+    drop(child.stdout.take());
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let feeding = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`msgframe {}` still running 60 s after its stdout closed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    feeding.join().unwrap();
+    (status, errors.join().unwrap())
+}

@@ -3,12 +3,86 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Parses durations such as `500ms`, `5s`, `2m`, `1h 30m`.
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration ({e}); examples: 500ms, 5s, 2m"))
+}
+
+/// An address to connect to: HOST:PORT (`[::1]:9000` for an IPv6 address).
+fn host_port(s: &str) -> Result<String, String> {
+    address(s, false)
+}
+
+/// An address to listen on: HOST:PORT, or `:PORT` for every interface.
+fn listen_address(s: &str) -> Result<String, String> {
+    address(s, true)
+}
+
+/// Checks that `s` has the shape of HOST:PORT (the host may be empty when `listening`), so that
+/// a missing port is a usage error that says how to write one rather than an error of the
+/// system's resolver.
+fn address(s: &str, listening: bool) -> Result<String, String> {
+    let example = |host: &str| {
+        if listening {
+            format!("{host}:9000 (or :9000 for every interface)")
+        } else {
+            format!("{host}:9000")
+        }
+    };
+    let no_port =
+        |host: &str| format!("'{s}' has no port: write HOST:PORT, e.g. {}", example(host));
+    if s.is_empty() {
+        return Err(format!(
+            "an empty address: write HOST:PORT, e.g. {}",
+            example("localhost")
+        ));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "'{s}' has no host: write HOST:PORT, e.g. {}",
+            if listening {
+                format!(":{s} (every interface) or 127.0.0.1:{s}")
+            } else {
+                format!("localhost:{s}")
+            }
+        ));
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return Err(format!(
+                "'{s}' has no closing `]`: write [IPv6]:PORT, e.g. [::1]:9000"
+            ));
+        };
+        match after.strip_prefix(':') {
+            Some(port) => (inside, port),
+            None if after.is_empty() => return Err(no_port(s)),
+            None => return Err(format!("'{s}': write [IPv6]:PORT, e.g. [{inside}]:9000")),
+        }
+    } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(format!(
+            "'{s}' has no port: write [IPv6]:PORT, e.g. [{s}]:9000"
+        ));
+    } else {
+        match s.rsplit_once(':') {
+            Some(split) => split,
+            None => return Err(no_port(s)),
+        }
+    };
+    if port.is_empty() {
+        return Err(no_port(host));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!("'{s}': `{port}` is not a port (0 to 65535)"));
+    }
+    if host.is_empty() && !listening {
+        return Err(format!(
+            "'{s}' has no host: write HOST:PORT, e.g. localhost{s}"
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// netcat that understands framing: talk to, imitate, bridge and inspect peers that frame their
@@ -42,7 +116,10 @@ Examples:
   msgframe send --to 10.1.2.3:9000 --framing ascii:4 --hex '30 38 30 30 ...'
   msgframe send --to host:9000 --framing bcd:2 --file echo-0800.bin --repeat 10
   echo -n 0800 | msgframe send --to host:9000 --framing be:2 --out raw > reply.bin
-  msgframe send --to host:9000 --framing eof --short --file request.xml")]
+  msgframe send --to host:9000 --framing eof --short --file request.xml
+  msgframe send --to host:9000 -f be:2 -w 2s -q --hex 30383030 --repeat 1000
+  msgframe send --to host:9000 -f lines -i          # type a line, see its reply
+  msgframe send --to host:9000 -f ascii:4 --lines hex --file requests.hex")]
     Send(SendArgs),
 
     /// Run a mock host: answer every message (echo, a fixed reply, or a command's output).
@@ -50,7 +127,10 @@ Examples:
 Examples:
   msgframe serve --listen 127.0.0.1:9000 --framing ascii:4 --echo
   msgframe serve --listen 0.0.0.0:9000 --framing bcd:2 --reply-hex '0810...'
-  msgframe serve --listen :9000 --framing be:2 --exec './host-logic.sh'")]
+  msgframe serve --listen :9000 --framing be:2 --exec './host-logic.sh'
+  msgframe serve -l :9000 -f lines --echo -q
+  msgframe serve -l :9000 -f be:2 --exec ./host.sh --exec-timeout 2s --allow 10.0.0.0/8
+  msgframe serve -l :9000 -f ascii:4 --echo --deny 192.0.2.7 --message-timeout 5s")]
     Serve(ServeArgs),
 
     /// Stand between a client and a host, show every message both ways, and optionally re-frame
@@ -60,6 +140,7 @@ Examples:
   msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
   # a terminal speaking ascii:4 in front of a host speaking be:2:
   msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2
+  msgframe proxy -l :9001 --to host:9000 -f bcd:2 -w 2s -q
   # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
   msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
   msgframe split --framing be:2 relay.pcap")]
@@ -76,7 +157,8 @@ Examples:
   msgframe split --list failed-test.pcapng
   msgframe split --framing ascii:4 failed-test.pcapng --port 9000
   msgframe split --framing ascii:4 failed-test.pcapng --stream 2 --direction to-server
-  cat stream.bin | msgframe split --framing be:2 - --json")]
+  cat stream.bin | msgframe split --framing be:2 - --json
+  msgframe split -f ascii:4 -q capture.pcap | head")]
     Split(SplitArgs),
 
     /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng), with a confidence.
@@ -117,10 +199,10 @@ Examples:
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The host, as HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
     pub to: String,
     /// The framing of requests (and replies, unless --reply-framing).
-    #[arg(long, value_name = "SPEC")]
+    #[arg(short, long, value_name = "SPEC")]
     pub framing: String,
     /// A different framing for replies (`eof`: the reply ends when the host closes).
     #[arg(long, value_name = "SPEC")]
@@ -131,8 +213,25 @@ pub struct SendArgs {
     /// Read the message from this file (raw bytes); without --hex or --file, from stdin.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// One message per line of stdin (or --file), each sent as it is read and its reply shown:
+    /// the line's text (`--lines`), or hex (`--lines hex`; lines starting with # skipped). Empty
+    /// lines are skipped. On a terminal, interactive (see -i).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        default_missing_value = "text",
+        conflicts_with_all = ["hex", "repeat"]
+    )]
+    pub lines: Option<LineFormat>,
+    /// Interactive: each line typed is sent and its reply shown, until Ctrl-D; a line that cannot
+    /// be sent is reported and the next one read. Lines of text unless --lines hex; what --lines
+    /// does when stdin is a terminal.
+    #[arg(short, long, conflicts_with_all = ["hex", "file", "repeat"])]
+    pub interactive: bool,
     /// The longest wait for each reply (and for connecting).
-    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub timeout: Duration,
     /// Send the message this many times.
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -146,7 +245,7 @@ pub struct SendArgs {
     pub short: bool,
     /// Two links (simplex): messages go out on the connection to --to, replies come back on a
     /// second connection dialled to this address.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "short")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port, conflicts_with = "short")]
     pub simplex_in: Option<String>,
     #[command(flatten)]
     pub short_args: ShortArgs,
@@ -156,6 +255,9 @@ pub struct SendArgs {
     /// How replies are written: an annotated hex dump, or the raw bodies (for piping).
     #[arg(long, value_enum, default_value_t = OutputMode::Dump)]
     pub out: OutputMode,
+    /// One line per reply (its length and round-trip time), without the hex dump.
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
     #[command(flatten)]
@@ -205,6 +307,15 @@ pub struct ServerTlsArgs {
     pub handshake_timeout: Duration,
 }
 
+/// How `send --lines` reads a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineFormat {
+    /// The line is the message (without its line ending).
+    Text,
+    /// The line is the message in hex (spaces, colons and 0x prefixes allowed).
+    Hex,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputMode {
     /// Offset, hex and ASCII, with the round-trip time.
@@ -216,16 +327,20 @@ pub enum OutputMode {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on (`:9000` means all interfaces, port 9000; port 0 picks one).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(short, long, value_name = "ADDR", value_parser = listen_address)]
     pub listen: String,
-    #[arg(long, value_name = "SPEC")]
     /// The framing of messages both ways.
+    #[arg(short, long, value_name = "SPEC")]
     pub framing: String,
     #[command(flatten)]
     pub reply: ReplyArgs,
+    /// Kill an --exec command still running after this long, and close its connection
+    /// (default 30s).
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub exec_timeout: Option<Duration>,
     /// Two links (simplex): each client's requests arrive on --listen and its return link, dialled
     /// from the same address to this one, carries the replies.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = listen_address)]
     pub simplex_return: Option<String>,
     /// Answer zero-length keep-alives with zero-length keep-alives, as BASE24-TCP hosts do (on
     /// `be:2,trailer=03,counts-trailer` the bare `00 00`), without the reply rule.
@@ -233,8 +348,12 @@ pub struct ServeArgs {
     pub answer_keepalives: bool,
     #[command(flatten)]
     pub limits: ServerLimitArgs,
+    /// Close a connection whose reply is not written within this long (a client that does not
+    /// read).
+    #[arg(long, value_parser = duration, default_value = "30s", value_name = "DURATION")]
+    pub write_timeout: Duration,
     /// Do not dump each message, only log one line per message.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
     pub tls: ServerTlsArgs,
@@ -257,12 +376,13 @@ pub struct ServerLimitArgs {
     /// The most connections at once.
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Serve only clients in these networks (CIDR, repeatable: 10.0.0.0/8).
-    #[arg(long, value_name = "CIDR")]
-    pub allow: Vec<String>,
-    /// Never serve clients in these networks (CIDR, repeatable; wins over --allow).
-    #[arg(long, value_name = "CIDR")]
-    pub deny: Vec<String>,
+    /// Serve only clients in this network (repeatable): 10.0.0.0/8, 2001:db8::/32, or one
+    /// address (10.1.2.3). Others are refused as they connect.
+    #[arg(long, value_name = "NET")]
+    pub allow: Vec<msgframe_conn::IpNet>,
+    /// Never serve clients in this network (repeatable, as --allow; wins over --allow).
+    #[arg(long, value_name = "NET")]
+    pub deny: Vec<msgframe_conn::IpNet>,
 }
 
 #[derive(Debug, Args)]
@@ -278,7 +398,8 @@ pub struct ReplyArgs {
     #[arg(long, value_name = "PATH")]
     pub reply_file: Option<PathBuf>,
     /// Run this shell command for every message: the body on its stdin, the reply from its stdout
-    /// (nothing on stdout: no reply).
+    /// (nothing on stdout: no reply); the client's address in MSGFRAME_PEER_ADDR and
+    /// MSGFRAME_PEER_PORT. A command that fails or overruns --exec-timeout closes the connection.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
 }
@@ -286,19 +407,19 @@ pub struct ReplyArgs {
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The address clients connect to.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(short, long, value_name = "ADDR", value_parser = listen_address)]
     pub listen: String,
     /// The host to forward to, as HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
     pub to: String,
     /// The framing clients speak.
-    #[arg(long, value_name = "SPEC")]
+    #[arg(short, long, value_name = "SPEC")]
     pub framing: String,
     /// The framing the host speaks, when it differs: messages are re-framed both ways.
     #[arg(long, value_name = "SPEC")]
     pub upstream_framing: Option<String>,
     /// The longest wait to connect to the host.
-    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub connect_timeout: Duration,
     /// The longest a message may take to be written to either side.
     #[arg(long, value_parser = duration, default_value = "30s", value_name = "DURATION")]
@@ -306,7 +427,7 @@ pub struct ProxyArgs {
     #[command(flatten)]
     pub limits: ServerLimitArgs,
     /// Do not dump each message, only log one line per message.
-    #[arg(long)]
+    #[arg(short, long)]
     pub quiet: bool,
     /// Write what crosses the clients' side of the proxy to this pcap file, as it happens: each
     /// connection as TCP packets (a handshake, a segment per message as framed for the client,
@@ -353,12 +474,12 @@ pub struct UpstreamTlsArgs {
 #[derive(Debug, Args)]
 pub struct SplitArgs {
     /// The framing to cut the stream with.
-    #[arg(long, value_name = "SPEC", required_unless_present = "list")]
+    #[arg(short, long, value_name = "SPEC", required_unless_present = "list")]
     pub framing: Option<String>,
     #[command(flatten)]
     pub input: CaptureInput,
     /// Print one line per frame, without the hex dump.
-    #[arg(long)]
+    #[arg(short = 'q', long, visible_alias = "quiet")]
     pub brief: bool,
     /// List the capture's TCP conversations (endpoints, packets and bytes each way, first and
     /// last packet's time) instead of splitting one (then split one with --stream N).
@@ -410,10 +531,10 @@ pub enum Direction {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Load this host instead of the in-process echo host on loopback.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
     pub to: Option<String>,
     /// The framing of messages both ways.
-    #[arg(long, value_name = "SPEC", default_value = "be:2")]
+    #[arg(short, long, value_name = "SPEC", default_value = "be:2")]
     pub framing: String,
     /// A request body of this many `x` bytes (100 unless --payload, --payload-hex or
     /// --payload-file gives the body).
@@ -558,4 +679,63 @@ pub struct Common {
     /// One JSON object per line (per frame or per result) instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Verbosity: -v, -vv. Accepted by every command; hidden from the help until a command says
+    /// more with it.
+    #[arg(short, long, action = ArgAction::Count, global = true, hide = true)]
+    pub verbose: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_address_needs_a_port() {
+        for ok in [
+            "localhost:9000",
+            "10.1.2.3:0",
+            "[::1]:9000",
+            "host.example:65535",
+        ] {
+            assert_eq!(host_port(ok).as_deref(), Ok(ok));
+        }
+        assert_eq!(
+            host_port("localhost").unwrap_err(),
+            "'localhost' has no port: write HOST:PORT, e.g. localhost:9000"
+        );
+        assert_eq!(
+            host_port("localhost:").unwrap_err(),
+            "'localhost:' has no port: write HOST:PORT, e.g. localhost:9000"
+        );
+        assert_eq!(
+            host_port("::1").unwrap_err(),
+            "'::1' has no port: write [IPv6]:PORT, e.g. [::1]:9000"
+        );
+        assert!(host_port("[::1]").unwrap_err().contains("has no port"));
+        assert!(host_port("9000").unwrap_err().contains("localhost:9000"));
+        assert!(host_port(":9000").unwrap_err().contains("has no host"));
+        assert!(host_port("host:http")
+            .unwrap_err()
+            .contains("`http` is not a port"));
+        assert!(host_port("host:70000").unwrap_err().contains("not a port"));
+    }
+
+    #[test]
+    fn a_listening_address_may_leave_out_the_host() {
+        for ok in [":9000", "0.0.0.0:0", "[::]:9000", "localhost:9000"] {
+            assert_eq!(listen_address(ok).as_deref(), Ok(ok));
+        }
+        assert!(listen_address("9000")
+            .unwrap_err()
+            .contains(":9000 (every interface)"));
+        assert!(listen_address("localhost")
+            .unwrap_err()
+            .contains("has no port: write HOST:PORT, e.g. localhost:9000 (or :9000"));
+    }
 }

@@ -80,8 +80,8 @@ impl Style {
 }
 
 /// Prints one JSON object on a line of its own.
-pub fn json_line(value: serde_json::Value) {
-    println!("{value}");
+pub fn json_line(value: serde_json::Value) -> crate::error::Result<()> {
+    crate::out::outln!("{value}")
 }
 
 /// A time since 1970 (a capture's timestamp) in RFC 3339, UTC, with milliseconds:

@@ -17,6 +17,8 @@ pub const USAGE: u8 = 2;
 pub const DATA: u8 = 3;
 /// `sniff`: no framing is confident.
 pub const UNDECIDED: u8 = 4;
+/// Not a failure: the reader of stdout went away, and the command ends quietly.
+const STDOUT_CLOSED: u8 = 0;
 
 impl Failure {
     pub fn peer(message: impl fmt::Display) -> Self {
@@ -45,6 +47,20 @@ impl Failure {
             message: message.to_string(),
             code: DATA,
         }
+    }
+
+    /// The reader of stdout went away (`msgframe split … | head -1`): the command stops at once
+    /// and ends quietly with exit status 0, as `cat` and `grep` do.
+    pub fn stdout_closed() -> Self {
+        Failure {
+            message: "stdout closed".to_owned(),
+            code: STDOUT_CLOSED,
+        }
+    }
+
+    /// Whether this is [`Failure::stdout_closed`]: nothing to report.
+    pub fn is_stdout_closed(&self) -> bool {
+        self.code == STDOUT_CLOSED
     }
 }
 

@@ -9,6 +9,7 @@ use msgframe_codec::Framing;
 
 use crate::cli::{CaptureInput, Direction};
 use crate::error::{Failure, Result};
+use crate::out::errln;
 
 /// A framing spec; a bad one is a usage error that points at the bad part.
 pub fn framing(spec: &str) -> Result<Framing> {
@@ -106,7 +107,7 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
         .map_err(|e| Failure::data(format!("{name}: {e}")))?;
     let count = capture.conversations.len();
     if which == Select::First && count > 1 {
-        eprintln!(
+        errln!(
             "{name}: {count} TCP conversations; reading the first (choose with --stream N or --port P; list them with split --list)"
         );
     }
@@ -145,7 +146,7 @@ pub fn capture(name: &str, data: &[u8]) -> Result<msgframe_capture::Capture> {
     let capture =
         msgframe_capture::parse_capture(data).map_err(|e| Failure::data(format!("{name}: {e}")))?;
     if let Some(cut) = &capture.truncated {
-        eprintln!("msgframe: warning: {name}: {cut}; read up to that record");
+        errln!("msgframe: warning: {name}: {cut}; read up to that record");
     }
     Ok(capture)
 }
@@ -175,7 +176,7 @@ pub fn client_tls(
         config = config.server_name(name);
     }
     if insecure {
-        eprintln!("msgframe: WARNING: --insecure: the host's certificate is not checked");
+        errln!("msgframe: WARNING: --insecure: the host's certificate is not checked");
         config = config.dangerous_accept_any_server_certificate();
     }
     Ok(Some(config.build()?))

@@ -10,6 +10,7 @@ mod cmd;
 mod dump;
 mod error;
 mod input;
+mod out;
 mod record;
 
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("msgframe: cannot start the runtime: {e}");
+            out::errln!("msgframe: cannot start the runtime: {e}");
             return ExitCode::from(error::PEER);
         }
     };
@@ -46,8 +47,9 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.is_stdout_closed() => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("msgframe: {}", failure.message);
+            out::errln!("msgframe: {}", failure.message);
             ExitCode::from(failure.code)
         }
     }

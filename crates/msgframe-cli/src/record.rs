@@ -13,6 +13,7 @@ use msgframe_capture::synth::{Link, Recorder, Side};
 
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
+use crate::out::errln;
 
 /// The files being written, shared by every connection's tasks: one lock keeps each file's
 /// records in the order they happened.
@@ -47,7 +48,7 @@ impl<W> Output<W> {
         }
         if let Err(e) = write(&mut self.out) {
             let message = format!("writing {}: {e}", self.path.display());
-            eprintln!("msgframe: warning: {message}; no longer writing it");
+            errln!("msgframe: warning: {message}; no longer writing it");
             self.failed = Some(message);
         }
     }

@@ -1,17 +1,18 @@
 //! The built `msgframe` binary, driven as a user would: against a real `serve` on loopback, a
 //! proxy re-framing between two framings (checked byte for byte on both sides), split and sniff on
-//! streams and captures written by the library, bench and demo.
+//! streams and captures written by the library, bench and demo; every command in a pipe whose
+//! reader goes away.
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use msgframe_capture::synth::{Conversation, Format};
 use msgframe_codec::{Encoder, Framing};
-use support::{msgframe, Running};
+use support::{closed_after_first_line, closed_before_output, msgframe, Running};
 
 fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
     let framing: Framing = spec.parse().unwrap();
@@ -676,6 +677,7 @@ fn a_capture_cut_short_is_split_up_to_the_cut_with_a_warning() {
         .code(3);
 }
 
+/// The JSON lines of an output.
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
     out.split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -1311,4 +1313,633 @@ fn errors_are_one_line_with_documented_exit_codes() {
         .stdout
         .clone();
     assert!(String::from_utf8(help).unwrap().contains("Examples:"));
+}
+
+/// A stream of many frames, so that its dump is far larger than a pipe holds.
+fn long_stream() -> Vec<u8> {
+    let bodies: Vec<Vec<u8>> = (0..20_000)
+        .map(|i| format!("0200{i:06} amount=100").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    encoded("be:2", &refs)
+}
+
+fn assert_quiet_success(status: std::process::ExitStatus, stderr: &str) {
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr, got: {stderr}");
+}
+
+#[test]
+fn split_ends_quietly_when_its_reader_goes_away() {
+    let path = temp_file("long-split.bin", &long_stream());
+    let path = path.to_str().unwrap();
+    for extra in [&[][..], &["--json"], &["--brief"]] {
+        let mut args = vec!["split", "--framing", "be:2", path];
+        args.extend_from_slice(extra);
+        let (status, stderr) = closed_after_first_line(&args, b"", |first| {
+            assert!(!first.is_empty(), "{extra:?}");
+        });
+        assert_quiet_success(status, &stderr);
+    }
+    // From stdin too.
+    let (status, stderr) =
+        closed_after_first_line(&["split", "--framing", "be:2", "-"], &long_stream(), |_| {});
+    assert_quiet_success(status, &stderr);
+}
+
+#[test]
+fn send_ends_quietly_when_its_reader_goes_away() {
+    let serve = Running::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--framing",
+        "be:2",
+        "--echo",
+        "--quiet",
+    ]);
+    // 400 replies of 200 bytes: some 400 kB of dumps, far more than a pipe holds.
+    let message = "41".repeat(200);
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "send",
+            "--to",
+            &serve.addr,
+            "--framing",
+            "be:2",
+            "--hex",
+            &message,
+            "--repeat",
+            "400",
+        ],
+        b"",
+        |first| assert!(first.starts_with("reply 1: 200 bytes"), "{first}"),
+    );
+    assert_quiet_success(status, &stderr);
+    serve.stop();
+}
+
+#[test]
+fn serve_ends_quietly_when_its_reader_goes_away() {
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--framing",
+            "lines",
+            "--echo",
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            // Its next line, the log of this message, has nowhere to go: the server stops, and
+            // closes this connection rather than answer.
+            let mut client = TcpStream::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            client.write_all(b"hello\n").unwrap();
+            let mut rest = Vec::new();
+            let read = client.read_to_end(&mut rest);
+            assert!(
+                read.is_ok()
+                    || read
+                        .as_ref()
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+                "closed, not timed out: {read:?}"
+            );
+            assert!(rest.is_empty(), "no reply: {rest:?}");
+        },
+    );
+    assert_quiet_success(status, &stderr);
+}
+
+#[test]
+fn short_flags_as_netcat_and_tcpdump_users_type_them() {
+    let serve = Running::start(&["serve", "-l", "127.0.0.1:0", "-f", "lines", "--echo", "-q"]);
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "lines",
+            "-w",
+            "10s",
+            "-q",
+            "-vv",
+        ])
+        .args(["--hex", "6869", "--repeat", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    // -q: one line per reply, no hex dump.
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().all(|l| l.starts_with("reply ")), "{out}");
+    let log = serve.stop();
+    assert_eq!(log.matches("-> 2 bytes").count(), 2, "{log}");
+    assert!(!log.contains("|hi|"), "no dump: {log}");
+
+    let path = temp_file("short-flags.bin", &encoded("be:2", &[b"0800", b"0810"]));
+    let out = msgframe()
+        .args(["split", "-f", "be:2", "-q", "-v"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("body 4 bytes").count(), 2, "{out}");
+    assert!(!out.contains("|0800|"), "no dump: {out}");
+}
+
+#[test]
+fn an_address_without_a_port_is_a_usage_error_that_says_so() {
+    let expected = "'localhost' has no port: write HOST:PORT, e.g. localhost:9000";
+    for args in [
+        &["send", "--to", "localhost", "-f", "be:2", "--hex", "00"][..],
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            "localhost",
+            "-f",
+            "be:2",
+        ],
+        &["serve", "-l", "localhost", "-f", "be:2", "--echo"],
+        &["bench", "--to", "localhost", "-f", "be:2", "--count", "1"],
+    ] {
+        let assert = msgframe().args(args).assert().code(2);
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn proxy_ends_quietly_when_its_reader_goes_away() {
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    // Holds the connection the proxy opens until the test ends.
+    let _accepting = std::thread::spawn(move || host.accept());
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            &host_addr,
+            "-f",
+            "be:2",
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            // The proxy's note that this client is connected has nowhere to go: it stops.
+            let mut client = TcpStream::connect(addr).unwrap();
+            let _ = client.write_all(b"\x00\x02hi");
+            assert!(closed_unanswered(&mut client));
+        },
+    );
+    assert_quiet_success(status, &stderr);
+}
+
+#[test]
+fn sniff_ends_quietly_when_its_reader_goes_away() {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let random: Vec<u8> = (0..3000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    // A confident answer, and none (exit 4 with a reader): nobody reads either, so status 0.
+    for (stream, what) in [(long_stream(), "framed"), (random, "random")] {
+        for extra in [&[][..], &["--json"], &["--top", "5"]] {
+            let mut args = vec!["sniff", "-"];
+            args.extend_from_slice(extra);
+            let (status, stderr) = closed_before_output(&args, &stream);
+            assert_eq!(status.code(), Some(0), "{what} {extra:?}: {stderr}");
+            assert!(stderr.is_empty(), "{what} {extra:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn bench_ends_quietly_when_its_reader_goes_away() {
+    for extra in [&[][..], &["--json"]] {
+        let mut args = vec!["bench", "-f", "be:2", "--count", "50", "--connections", "1"];
+        args.extend_from_slice(extra);
+        let (status, stderr) = closed_before_output(&args, b"");
+        assert_quiet_success(status, &stderr);
+    }
+}
+
+#[test]
+fn split_of_a_capture_and_its_list_end_quietly_when_their_reader_goes_away() {
+    let capture = exchanges().write(Format::Pcap);
+    for args in [
+        &["split", "--list", "-"][..],
+        &["split", "--list", "--json", "-"],
+        // Both directions interleaved, and one.
+        &["split", "-f", "ascii:4", "-"],
+        &["split", "-f", "ascii:4", "--json", "-"],
+        &["split", "-f", "ascii:4", "--direction", "to-client", "-"],
+    ] {
+        let (status, stderr) = closed_before_output(args, &capture);
+        assert_quiet_success(status, &stderr);
+    }
+}
+
+#[test]
+fn a_proxy_whose_reader_goes_away_still_completes_its_recordings() {
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_addr = host.local_addr().unwrap().to_string();
+    // Holds the connection the proxy opens until the test ends.
+    let _accepting = std::thread::spawn(move || host.accept());
+    let dir = std::env::temp_dir().join(format!("msgframe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("closed-log.pcap");
+    let hex = dir.join("closed-log.txt");
+    let (status, stderr) = closed_after_first_line(
+        &[
+            "proxy",
+            "-l",
+            "127.0.0.1:0",
+            "--to",
+            &host_addr,
+            "-f",
+            "be:2",
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--hex-dump",
+            hex.to_str().unwrap(),
+        ],
+        b"",
+        |first| {
+            let addr = first.split_whitespace().nth(2).unwrap();
+            let mut client = TcpStream::connect(addr).unwrap();
+            let _ = client.write_all(b"\x00\x02hi");
+            assert!(closed_unanswered(&mut client));
+        },
+    );
+    assert_quiet_success(status, &stderr);
+    // The connection is in both files, opened and closed.
+    let out = msgframe()
+        .args(["split", "--list", "--json"])
+        .arg(&pcap)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["event"], "conversation");
+    let text = std::fs::read_to_string(&hex).unwrap();
+    assert_eq!(text.matches(" opened 127.0.0.1:").count(), 1, "{text}");
+    assert_eq!(text.matches(" closed: ").count(), 1, "{text}");
+}
+
+#[test]
+fn send_lines_sends_each_line_and_shows_each_reply() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "ascii:4",
+        "--echo",
+        "-q",
+    ]);
+    // Text: a line ending in CR LF, an empty line (skipped), a last line without its newline.
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "--json",
+        ])
+        .write_stdin("hello\r\nworld\n\nlast")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let replies: Vec<_> = json_lines(&out).iter().map(|r| r["hex"].clone()).collect();
+    assert_eq!(replies, ["68656c6c6f", "776f726c64", "6c617374"]);
+    // Hex, from a file: comments and blank lines skipped.
+    let path = temp_file("lines.hex", b"# a sign-on\n30 38 30 30\n\n0x41:42\n");
+    let out = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+        ])
+        .arg("--file")
+        .arg(&path)
+        .args(["--out", "raw"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, b"0800AB");
+    // Short connections too: one per line.
+    msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "--short",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin("one\ntwo\n")
+        .assert()
+        .success()
+        .stdout("onetwo");
+    let log = serve.stop();
+    assert_eq!(log.matches(" bytes").count(), 7, "{log}");
+}
+
+#[test]
+fn a_bad_line_ends_a_piped_send_but_not_an_interactive_one() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "ascii:4",
+        "--echo",
+        "-q",
+    ]);
+    let input = "4142\nzz\n4344\n";
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin(input)
+        .assert()
+        .code(2)
+        .stdout("AB");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("line 2: `z` at character 0"), "{err}");
+    // Interactive: reported, and the next line sent.
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4",
+            "--lines",
+            "hex",
+            "-i",
+        ])
+        .args(["--out", "raw"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stdout("ABCD");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("Ctrl-D to end"), "{err}");
+    assert!(err.contains("line 2: `z` at character 0"), "{err}");
+    // A line the framing cannot carry: the same.
+    let assert = msgframe()
+        .args([
+            "send",
+            "--to",
+            &serve.addr,
+            "-f",
+            "ascii:4,max=50",
+            "--lines",
+        ])
+        .write_stdin(format!("ok\n{}\n", "x".repeat(100)))
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("line 2 cannot be framed as ascii:4,max=50"),
+        "{err}"
+    );
+}
+
+#[test]
+fn send_interactive_sends_each_line_as_it_is_typed() {
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let serve = Running::start(&["serve", "-l", "127.0.0.1:0", "-f", "lines", "--echo", "-q"]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("msgframe"))
+        .args(["send", "--to", &serve.addr, "-f", "lines", "-i", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut typed = child.stdin.take().unwrap();
+    let (tx, replies) = mpsc::channel();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { return };
+            let _ = tx.send(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+        }
+    });
+    // Each reply comes while the input is still open: the line was sent as soon as it was typed.
+    for (line, hex) in [("hello", "68656c6c6f"), ("again", "616761696e")] {
+        writeln!(typed, "{line}").unwrap();
+        let reply = replies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a reply to a line typed, before the input ends");
+        assert_eq!(reply["hex"], hex);
+    }
+    drop(typed);
+    assert!(child.wait().unwrap().success());
+    serve.stop();
+}
+
+/// Whether the other side closed `stream` (end of stream or a reset) rather than answer; a read
+/// that times out is neither, and fails the test.
+fn closed_unanswered(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    match stream.read_to_end(&mut got) {
+        Ok(_) => got.is_empty(),
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                panic!("not closed within 30 s")
+            }
+            _ => got.is_empty(),
+        },
+    }
+}
+
+#[test]
+fn serve_refuses_denied_clients_and_those_not_allowed() {
+    for (refused, rules) in [
+        (true, &["--deny", "127.0.0.1"][..]),
+        (true, &["--allow", "10.0.0.0/8"]),
+        (true, &["--allow", "127.0.0.0/8", "--deny", "127.0.0.1/32"]),
+        (false, &["--deny", "10.0.0.0/8", "--allow", "127.0.0.1"]),
+    ] {
+        let mut args = vec!["serve", "-l", "127.0.0.1:0", "-f", "be:2", "--echo"];
+        args.extend_from_slice(rules);
+        args.extend_from_slice(&["--message-timeout", "10s", "--write-timeout", "10s"]);
+        let serve = Running::start(&args);
+        let mut client = TcpStream::connect(&serve.addr).unwrap();
+        // Refused as it connects: this write may already fail.
+        let written = client.write_all(b"\x00\x02hi");
+        if refused {
+            assert!(closed_unanswered(&mut client), "{rules:?}: refused");
+        } else {
+            written.unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut echoed = [0u8; 4];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(&echoed, b"\x00\x02hi", "{rules:?}: served");
+        }
+        serve.stop();
+    }
+    let assert = msgframe()
+        .args([
+            "serve",
+            "-l",
+            ":0",
+            "-f",
+            "be:2",
+            "--echo",
+            "--allow",
+            "10.0.0.0/33",
+        ])
+        .assert()
+        .code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("`10.0.0.0/33` is not an IP address or network"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_exec_sees_the_peers_address() {
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "lines",
+        "--exec",
+        r#"printf '%s %s' "$MSGFRAME_PEER_ADDR" "$MSGFRAME_PEER_PORT""#,
+    ]);
+    let mut client = TcpStream::connect(&serve.addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(b"who am I?\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&client)
+        .read_line(&mut line)
+        .unwrap();
+    let port = client.local_addr().unwrap().port();
+    assert_eq!(line, format!("127.0.0.1 {port}\n"));
+    serve.stop();
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+#[cfg(target_os = "linux")]
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command's name in parentheses.
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn serve_exec_that_overruns_its_timeout_closes_the_connection() {
+    let pid_file = temp_file("exec-overrun.pid", b"");
+    // The shell starts a second process and waits for it: both must go.
+    let cmd = format!(
+        "sleep 300 & echo $! > '{}'; wait; echo late",
+        pid_file.display()
+    );
+    let serve = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "-f",
+        "lines",
+        "--exec",
+        &cmd,
+        "--exec-timeout",
+        "1s",
+    ]);
+    let mut client = TcpStream::connect(&serve.addr).unwrap();
+    client.write_all(b"hello\n").unwrap();
+    assert!(closed_unanswered(&mut client), "closed, no late reply");
+    #[cfg(target_os = "linux")]
+    {
+        // Empty when the command was cut short before it got that far (a loaded machine).
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !pid.is_empty() && !ended(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "what the command started is still running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The server itself goes on.
+    let mut next = TcpStream::connect(&serve.addr).unwrap();
+    next.write_all(b"again\n").unwrap();
+    assert!(closed_unanswered(&mut next));
+    serve.stop();
+    msgframe()
+        .args([
+            "serve",
+            "-l",
+            ":0",
+            "-f",
+            "lines",
+            "--echo",
+            "--exec-timeout",
+            "1s",
+        ])
+        .assert()
+        .code(2)
+        .stderr("msgframe: --exec-timeout applies to --exec only\n");
 }

@@ -28,6 +28,7 @@ use crate::cli::{BenchArgs, KeyFormat, KeySpec};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::outln;
 
 /// The body size without --size or a payload.
 const DEFAULT_SIZE: usize = 100;
@@ -178,7 +179,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         unmatched,
         time_wait,
     };
-    summary.report(&style);
+    summary.report(&style)?;
     summary.verdict()
 }
 
@@ -681,7 +682,7 @@ struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    fn report(&self, style: &Style) {
+    fn report(&self, style: &Style) -> Result<()> {
         let (args, t) = (self.args, self.tally);
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let count = t.done();
@@ -698,7 +699,7 @@ impl Summary<'_> {
                     "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999), "max": max,
                 })
             });
-            dump::json_line(json!({
+            return dump::json_line(json!({
                 "event": "summary",
                 "to": args.to,
                 "framing": args.framing,
@@ -724,7 +725,6 @@ impl Summary<'_> {
                 "latency_ms": latency,
                 "issue_lag_ms": self.lag().map(|(p50, p99, max)| json!({"p50": p50, "p99": p99, "max": max})),
             }));
-            return;
         }
         let host = match &args.to {
             Some(to) => format!("to {to}"),
@@ -735,7 +735,7 @@ impl Summary<'_> {
             None if args.short => "closed loop".to_owned(),
             None => format!("closed loop, {} in flight each", self.plan.in_flight),
         };
-        println!(
+        outln!(
             "{}",
             style.heading(&format!(
                 "{count} requests {host} in {secs:.2} s: {}, {}-byte requests, {} {} connection{}, {shape}",
@@ -745,11 +745,11 @@ impl Summary<'_> {
                 if args.short { "short" } else { "long" },
                 if args.connections == 1 { "" } else { "s" },
             ))
-        );
-        println!(
+        )?;
+        outln!(
             "  {}, {mb:.2} MB/s of bodies (both ways)",
             readable_rate(rate)
-        );
+        )?;
         let counts = format!(
             "  {} ok, {} errors, {} timeouts (--timeout {})",
             t.ok,
@@ -758,24 +758,24 @@ impl Summary<'_> {
             humantime::format_duration(args.timeout)
         );
         if t.errors + t.timeouts > 0 {
-            println!("{}", style.bad(&counts));
+            outln!("{}", style.bad(&counts))?;
         } else {
-            println!("{counts}");
+            outln!("{counts}")?;
         }
         if self.unmatched > 0 {
-            println!(
+            outln!(
                 "  {} replies answered no waiting request (late, or an unknown key)",
                 self.unmatched
-            );
+            )?;
         }
         if let Some(n) = self.time_wait.filter(|_| args.short) {
-            println!(
+            outln!(
                 "  {n} client sockets left in TIME_WAIT toward the host (--close {})",
                 close_name(args.short_args.close)
-            );
+            )?;
         }
         if answered {
-            println!(
+            outln!(
                 "  latency ms{}: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
                 if self.plan.rate.is_some() {
                     " (from the schedule)"
@@ -787,19 +787,20 @@ impl Summary<'_> {
                 q(0.99),
                 q(0.999),
                 max
-            );
+            )?;
         } else {
-            println!("  latency: no request was answered");
+            outln!("  latency: no request was answered")?;
         }
         if let Some((p50, p99, max)) = self.lag() {
-            println!(
+            outln!(
                 "  {}",
                 style.dim(&format!(
                     "issued behind schedule ms: p50 {p50:.3}  p99 {p99:.3}  max {max:.3} \
                      (this program's timer and load; in the latency)"
                 ))
-            );
+            )?;
         }
+        Ok(())
     }
 
     /// Open loop: how late requests were issued after their scheduled time (p50, p99, max, in

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::dump::Style;
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{out, outln};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -81,15 +82,15 @@ async fn host(_conn: Connection, request: Bytes) -> Reply {
 
 pub async fn run() -> Result<()> {
     let style = Style::new(false);
-    println!(
+    outln!(
         "{}",
         style.heading("msgframe demo: a mock host and a client on loopback, a tap between them")
-    );
+    )?;
     for scenario in SCENARIOS {
         run_one(&style, scenario).await?;
     }
     run_pair(&style).await?;
-    println!("\nEvery exchange above crossed real TCP connections on 127.0.0.1.");
+    outln!("\nEvery exchange above crossed real TCP connections on 127.0.0.1.")?;
     Ok(())
 }
 
@@ -104,10 +105,10 @@ async fn run_one(style: &Style, s: &Scenario) -> Result<()> {
     let serving = tokio::spawn(server.serve(host));
     let (tap_addr, wire) = tap(host_addr).await?;
 
-    println!(
+    outln!(
         "\n{}",
         style.heading(&format!("{}  (--framing {})", s.title, s.spec))
-    );
+    )?;
     let reply = if s.short {
         ShortClient::new(framing)
             .timeout(TIMEOUT)
@@ -125,12 +126,12 @@ async fn run_one(style: &Style, s: &Scenario) -> Result<()> {
         let wire = wire.lock().map_err(|_| Failure::peer("demo tap failed"))?;
         (wire.0.clone(), wire.1.clone())
     };
-    println!("  client sends {}", shown(s.request));
-    println!("  on the wire, client -> host ({} bytes):", to_host.len());
-    print!("{}", style.hexdump(&to_host, "    "));
-    println!("  on the wire, host -> client ({} bytes):", to_client.len());
-    print!("{}", style.hexdump(&to_client, "    "));
-    println!("  client receives {}", shown(&reply));
+    outln!("  client sends {}", shown(s.request))?;
+    outln!("  on the wire, client -> host ({} bytes):", to_host.len())?;
+    out!("{}", style.hexdump(&to_host, "    "))?;
+    outln!("  on the wire, host -> client ({} bytes):", to_client.len())?;
+    out!("{}", style.hexdump(&to_client, "    "))?;
+    outln!("  client receives {}", shown(&reply))?;
     handle.shutdown();
     let _ = serving.await;
     Ok(())
@@ -155,12 +156,12 @@ async fn run_pair(style: &Style) -> Result<()> {
     let serving = tokio::spawn(server.serve(host));
     let (out_tap, out_wire) = tap(host_addr).await?;
     let (in_tap, in_wire) = tap(return_addr).await?;
-    println!(
+    outln!(
         "\n{}",
         style.heading(&format!(
             "two links (simplex): out on one connection, back on another  (--framing {spec}, send --simplex-in)"
         ))
-    );
+    )?;
     let request = b"0200 purchase 99.00";
     let client = LongClient::builder([out_tap.to_string()], framing)
         .simplex_dial([in_tap.to_string()])
@@ -175,18 +176,18 @@ async fn run_pair(style: &Style) -> Result<()> {
             .map_err(|_| Failure::peer("demo tap failed"))
     };
     let (sent, back) = (recorded(&out_wire, true)?, recorded(&in_wire, false)?);
-    println!("  client sends {}", shown(request));
-    println!(
+    outln!("  client sends {}", shown(request))?;
+    outln!(
         "  on the outbound link, client -> host ({} bytes):",
         sent.len()
-    );
-    print!("{}", style.hexdump(&sent, "    "));
-    println!(
+    )?;
+    out!("{}", style.hexdump(&sent, "    "))?;
+    outln!(
         "  on the inbound link, host -> client ({} bytes):",
         back.len()
-    );
-    print!("{}", style.hexdump(&back, "    "));
-    println!("  client receives {}", shown(&reply));
+    )?;
+    out!("{}", style.hexdump(&back, "    "))?;
+    outln!("  client receives {}", shown(&reply))?;
     handle.shutdown();
     let _ = serving.await;
     Ok(())

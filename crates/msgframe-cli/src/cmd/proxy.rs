@@ -25,10 +25,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::cli::ProxyArgs;
-use crate::cmd::serve::{announce_listening, listen_addr, server_builder};
+use crate::cmd::serve::{announce_listening, listen_addr, server_builder, Stop};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{errln, out, outln};
 use crate::record::{self, Recording};
 
 struct Setup {
@@ -41,6 +42,8 @@ struct Setup {
     style: Style,
     quiet: bool,
     started: Instant,
+    /// Shuts the server down when the log cannot be written.
+    stop: Arc<Stop>,
     /// Where clients connect: the proxy's end of their connections.
     listening: SocketAddr,
     /// The clients' framing: messages are written down as framed for them.
@@ -58,7 +61,7 @@ impl Setup {
         match self.client_framing.encode(message, &mut framed) {
             Ok(_) => recording.message(id, from, &framed),
             // It was read or is about to be written in this framing: not expected.
-            Err(e) => eprintln!("msgframe: warning: #{id}: a message not written down: {e}"),
+            Err(e) => errln!("msgframe: warning: #{id}: a message not written down: {e}"),
         }
     }
 }
@@ -105,6 +108,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         up.server_name.as_deref(),
         up.insecure,
     )?;
+    let stop = Stop::new(server.handle());
     let handle = server.handle();
     tokio::spawn(async move {
         stop_signal().await;
@@ -121,6 +125,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
             style,
             quiet: args.quiet,
             started: Instant::now(),
+            stop: Arc::clone(&stop),
             listening,
             client_framing,
             recording,
@@ -129,12 +134,13 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     };
     let setup = Arc::clone(&proxy.setup);
     let served = server.serve(proxy).await;
-    // Connections still open are closed in the files, which are then complete.
+    // Connections still open are closed in the files, which are then complete (also when the
+    // log's reader went away).
     if let Some(recording) = &setup.recording {
         recording.finish()?;
     }
     served?;
-    Ok(())
+    stop.outcome()
 }
 
 /// Ctrl-C, or (Unix) SIGTERM: the proxy stops.
@@ -178,8 +184,12 @@ impl Handler for Proxy {
 
     fn handle(&self, connection: Connection, message: Bytes) -> Self::Future {
         let setup = Arc::clone(&self.setup);
-        show(&setup, connection.id(), "client -> host", &message);
+        let shown = show(&setup, connection.id(), "client -> host", &message);
+        // The client sent it, whether or not the log could show it.
         setup.record(connection.id(), Side::Client, &message);
+        if !shown {
+            return Box::pin(async { Reply::Close });
+        }
         let upstream = self
             .upstreams
             .lock()
@@ -256,17 +266,20 @@ async fn relay(
         client.close().await;
         return (format!("connecting to {}: {e}", setup.to), Side::Server);
     }
-    note(
-        setup,
-        id,
-        &format!("{} connected; relaying to {}", connection.peer(), setup.to),
-    );
+    let connected = format!("{} connected; relaying to {}", connection.peer(), setup.to);
+    if !note(setup, id, &connected) {
+        client.close().await;
+        return ("the log cannot be written".to_owned(), Side::Server);
+    }
     ready.send_replace(Upstream::Ready(client.sender()));
     let reason = loop {
         tokio::select! {
             message = client.recv() => match message {
                 Some(message) => {
-                    show(setup, id, "host -> client", &message);
+                    if !show(setup, id, "host -> client", &message) {
+                        // Not relayed, so not written down.
+                        break ("the log cannot be written".to_owned(), Side::Server);
+                    }
                     // Written down before it is written: the client's answer cannot come first.
                     setup.record(id, Side::Server, &message);
                     if let Err(e) = connection.push(message, setup.write_timeout).await {
@@ -296,15 +309,22 @@ async fn relay(
     reason
 }
 
-fn note(setup: &Setup, id: u64, text: &str) {
-    if setup.style.json {
-        dump::json_line(json!({"event": "note", "connection": id, "text": text}));
+/// Logs a note on a connection; `false` when the log cannot be written (the server is stopping).
+fn note(setup: &Setup, id: u64, text: &str) -> bool {
+    let written = if setup.style.json {
+        dump::json_line(json!({"event": "note", "connection": id, "text": text}))
     } else {
-        println!("{}", setup.style.dim(&format!("#{id} {text}")));
-    }
+        outln!("{}", setup.style.dim(&format!("#{id} {text}")))
+    };
+    setup.stop.check(written.and_then(|()| crate::out::flush()))
 }
 
-fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
+/// Logs a message; `false` when the log cannot be written (the server is stopping).
+fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) -> bool {
+    setup.stop.check(log(setup, id, direction, message))
+}
+
+fn log(setup: &Setup, id: u64, direction: &str, message: &[u8]) -> Result<()> {
     let style = &setup.style;
     if style.json {
         dump::json_line(json!({
@@ -314,14 +334,14 @@ fn show(setup: &Setup, id: u64, direction: &str, message: &[u8]) {
             "length": message.len(),
             "at_ms": dump::millis(setup.started.elapsed()),
             "hex": hex::display(message).to_string(),
-        }));
+        }))?;
     } else {
         let head = format!("#{id} {direction}: {} bytes", message.len());
         if setup.quiet {
-            println!("{head}");
+            outln!("{head}")?;
         } else {
-            print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+            out!("{}\n{}", style.heading(&head), style.hexdump(message, "  "))?;
         }
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    crate::out::flush()
 }

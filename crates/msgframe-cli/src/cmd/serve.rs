@@ -1,11 +1,11 @@
 //! `msgframe serve`: a mock host that answers every message.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
-use msgframe_conn::{AnswerHeartbeats, Connection, IpNet, Reply, Server, ServerBuilder};
+use msgframe_conn::{AnswerHeartbeats, Connection, Reply, Server, ServerBuilder, ServerHandle};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -13,12 +13,16 @@ use crate::cli::{ServeArgs, ServerLimitArgs, ServerTlsArgs};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::{errln, out, outln};
+
+/// How long an --exec command may run without --exec-timeout.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the mock host answers.
 enum Answer {
     Echo,
     Fixed(Bytes),
-    Exec(String),
+    Exec { cmd: String, timeout: Duration },
 }
 
 /// `:9000` means every interface.
@@ -39,16 +43,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     } else if let Some(path) = &args.reply.reply_file {
         Answer::Fixed(input::read_file(path)?.into())
     } else if let Some(cmd) = &args.reply.exec {
-        Answer::Exec(cmd.clone())
+        Answer::Exec {
+            cmd: cmd.clone(),
+            timeout: args.exec_timeout.unwrap_or(EXEC_TIMEOUT),
+        }
     } else {
         return Err(Failure::usage(
             "one of --echo, --reply-hex, --reply-file, --exec",
         ));
     };
+    if args.exec_timeout.is_some() && args.reply.exec.is_none() {
+        return Err(Failure::usage("--exec-timeout applies to --exec only"));
+    }
     if let Answer::Fixed(reply) = &answer {
         input::frameable(&framing, &args.framing, reply, "the reply")?;
     }
-    let mut builder = server_builder(framing, &args.limits, &args.tls)?;
+    let mut builder =
+        server_builder(framing, &args.limits, &args.tls)?.write_timeout(args.write_timeout);
     if args.answer_keepalives {
         builder = builder.answer_heartbeats(AnswerHeartbeats::empty_frames());
     }
@@ -68,11 +79,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     announce_listening(&style, server.local_addr(), &args.framing)?;
     if let Some(addr) = return_links {
         if style.json {
-            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}));
+            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}))?;
         } else {
-            println!("return links on {addr}");
+            outln!("return links on {addr}")?;
         }
+        crate::out::flush()?;
     }
+    let stop = Stop::new(server.handle());
     let handle = server.handle();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -82,27 +95,70 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
     let answer = Arc::new(answer);
     let quiet = args.quiet;
+    let stopping = Arc::clone(&stop);
     server
         .serve(move |conn: Connection, message: Bytes| {
             let answer = Arc::clone(&answer);
+            let stop = Arc::clone(&stopping);
             async move {
-                log_message(&style, &conn, &message, started, quiet);
+                if !stop.check(log_message(&style, &conn, &message, started, quiet)) {
+                    return Reply::Close;
+                }
                 match &*answer {
                     Answer::Echo => Reply::Send(message),
                     Answer::Fixed(reply) => Reply::Send(reply.clone()),
-                    Answer::Exec(cmd) => match exec(cmd, &message).await {
-                        Ok(reply) if reply.is_empty() => Reply::Nothing,
-                        Ok(reply) => Reply::Send(reply.into()),
-                        Err(e) => {
-                            eprintln!("--exec `{cmd}` failed: {e}; closing the connection");
-                            Reply::Close
+                    Answer::Exec { cmd, timeout } => {
+                        match exec(cmd, *timeout, conn.peer(), &message).await {
+                            Ok(reply) if reply.is_empty() => Reply::Nothing,
+                            Ok(reply) => Reply::Send(reply.into()),
+                            Err(e) => {
+                                errln!("--exec `{cmd}` failed: {e}; closing the connection");
+                                Reply::Close
+                            }
                         }
-                    },
+                    }
                 }
             }
         })
         .await?;
-    Ok(())
+    stop.outcome()
+}
+
+/// Ends a server whose output can no longer be written: the first such failure is kept and the
+/// server shut down; the command then ends with it (quietly, when the reader of stdout went away).
+pub struct Stop {
+    handle: ServerHandle,
+    failure: Mutex<Option<Failure>>,
+}
+
+impl Stop {
+    pub fn new(handle: ServerHandle) -> Arc<Stop> {
+        Arc::new(Stop {
+            handle,
+            failure: Mutex::new(None),
+        })
+    }
+
+    /// `true` when `written` is `Ok`; otherwise keeps its failure, shuts the server down, and
+    /// returns `false`.
+    pub fn check(&self, written: Result<()>) -> bool {
+        let Err(failure) = written else {
+            return true;
+        };
+        if let Ok(mut kept) = self.failure.lock() {
+            kept.get_or_insert(failure);
+        }
+        self.handle.shutdown();
+        false
+    }
+
+    /// What the command ends with once the server has stopped.
+    pub fn outcome(&self) -> Result<()> {
+        match self.failure.lock().ok().and_then(|mut kept| kept.take()) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A server speaking `framing` with the limits and TLS given on the command line.
@@ -123,17 +179,9 @@ pub fn server_builder(
     if let Some(n) = limits.max_connections {
         builder = builder.max_connections(n);
     }
-    let networks = |list: &[String]| {
-        list.iter()
-            .map(|net| {
-                net.parse::<IpNet>()
-                    .map_err(|e| Failure::usage(format!("--allow/--deny: {e}")))
-            })
-            .collect::<Result<Vec<IpNet>>>()
-    };
     Ok(builder
-        .allow(networks(&limits.allow)?)
-        .deny(networks(&limits.deny)?))
+        .allow(limits.allow.iter().copied())
+        .deny(limits.deny.iter().copied()))
 }
 
 /// The first line a server prints: where it listens (tests and scripts read the port from it).
@@ -141,15 +189,20 @@ pub fn announce_listening(style: &Style, addr: std::net::SocketAddr, framing: &s
     if style.json {
         dump::json_line(
             json!({"event": "listening", "addr": addr.to_string(), "framing": framing}),
-        );
+        )?;
     } else {
-        println!("listening on {addr} ({framing})");
+        outln!("listening on {addr} ({framing})")?;
     }
-    std::io::Write::flush(&mut std::io::stdout())?;
-    Ok(())
+    crate::out::flush()
 }
 
-fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instant, quiet: bool) {
+fn log_message(
+    style: &Style,
+    conn: &Connection,
+    message: &[u8],
+    started: Instant,
+    quiet: bool,
+) -> Result<()> {
     if style.json {
         dump::json_line(json!({
             "event": "message",
@@ -159,31 +212,66 @@ fn log_message(style: &Style, conn: &Connection, message: &[u8], started: Instan
             "length": message.len(),
             "at_ms": dump::millis(started.elapsed()),
             "hex": hex::display(message).to_string(),
-        }));
-        return;
-    }
-    let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
-    if quiet {
-        println!("{head}");
+        }))?;
     } else {
-        print!("{}\n{}", style.heading(&head), style.hexdump(message, "  "));
+        let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
+        if quiet {
+            outln!("{head}")?;
+        } else {
+            out!("{}\n{}", style.heading(&head), style.hexdump(message, "  "))?;
+        }
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    crate::out::flush()
 }
 
-/// Runs `cmd` through the shell with `message` on its stdin; its stdout is the reply.
-async fn exec(cmd: &str, message: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut child = tokio::process::Command::new("sh")
+/// Runs `cmd` through the shell with `message` on its stdin and the client's address in its
+/// environment (as socat does); its stdout is the reply. A command still running after
+/// `timeout` is killed.
+async fn exec(
+    cmd: &str,
+    timeout: Duration,
+    peer: std::net::SocketAddr,
+    message: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    match tokio::time::timeout(timeout, run_command(cmd, peer, message)).await {
+        Ok(outcome) => outcome,
+        // Dropping the command's future kills it.
+        Err(_) => Err(std::io::Error::other(format!(
+            "still running after {} (--exec-timeout)",
+            humantime::format_duration(timeout)
+        ))),
+    }
+}
+
+async fn run_command(
+    cmd: &str,
+    peer: std::net::SocketAddr,
+    message: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
+        .env("MSGFRAME_PEER_ADDR", peer.ip().to_canonical().to_string())
+        .env("MSGFRAME_PEER_PORT", peer.port().to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+        .kill_on_drop(true);
+    // A process group of its own, so that a command cut short is killed with all it started.
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command.spawn()?;
+    let group = ProcessGroup::of(child.id());
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(message).await?;
+        match stdin.write_all(message).await {
+            // A command need not read the message.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written?,
+        }
     }
     let output = child.wait_with_output().await?;
+    // It ran to its end: what it left running in the background is its own business.
+    group.release();
     if !output.status.success() {
         return Err(std::io::Error::other(format!(
             "exited with {}",
@@ -191,4 +279,29 @@ async fn exec(cmd: &str, message: &[u8]) -> std::io::Result<Vec<u8>> {
         )));
     }
     Ok(output.stdout)
+}
+
+/// The process group of an --exec command, killed when dropped before the command ends (an
+/// overrun, a failure, a server that stops waiting).
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn of(leader: Option<u32>) -> ProcessGroup {
+        ProcessGroup(leader)
+    }
+
+    fn release(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|id| i32::try_from(id).ok()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
 }

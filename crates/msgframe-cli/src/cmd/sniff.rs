@@ -7,6 +7,7 @@ use crate::cli::SniffArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::out::outln;
 
 pub fn run(args: SniffArgs) -> Result<()> {
     let style = Style::new(args.common.json);
@@ -14,25 +15,25 @@ pub fn run(args: SniffArgs) -> Result<()> {
     for stream in input::streams(&args.input)? {
         let sniffed = sniff::sniff(&stream.data);
         if !style.json {
-            println!(
+            outln!(
                 "{}",
                 style.heading(&format!("{}: {} bytes", stream.label, stream.data.len()))
-            );
+            )?;
             if stream.data.len() > sniff::SNIFF_LIMIT {
-                println!(
+                outln!(
                     "{}",
                     style.dim(&format!(
                         "  (judged on the first {} bytes)",
                         sniff::SNIFF_LIMIT
                     ))
-                );
+                )?;
             }
         }
         for (rank, a) in sniffed.answers.iter().take(args.top.max(1)).enumerate() {
             if style.json {
-                dump::json_line(answer_json(&stream.label, rank + 1, a));
+                dump::json_line(answer_json(&stream.label, rank + 1, a))?;
             } else {
-                print_answer(&style, rank + 1, a);
+                print_answer(&style, rank + 1, a)?;
             }
         }
         let confident = sniffed.confident();
@@ -44,18 +45,18 @@ pub fn run(args: SniffArgs) -> Result<()> {
                 "spec": confident.map(|a| a.specs[0].clone()),
                 "confidence": sniffed.answers.first().map(|a| rounded(a.confidence, 1000.0)),
                 "tried": sniffed.tried,
-            }));
+            }))?;
         } else {
             match confident {
-                Some(a) => println!(
+                Some(a) => outln!(
                     "  {}",
                     style.heading(&format!(
                         "→ --framing {}  ({})",
                         a.specs[0],
                         percent(a.confidence)
                     ))
-                ),
-                None => println!("  {}", not_confident(&sniffed)),
+                )?,
+                None => outln!("  {}", not_confident(&sniffed))?,
             }
         }
         if confident.is_none() {
@@ -72,8 +73,8 @@ pub fn run(args: SniffArgs) -> Result<()> {
     }
 }
 
-fn print_answer(style: &Style, rank: usize, a: &Answer) {
-    println!(
+fn print_answer(style: &Style, rank: usize, a: &Answer) -> Result<()> {
+    outln!(
         "  {}  {}",
         style.heading(&format!("{rank}. --framing {}", a.specs[0])),
         style.dim(&format!(
@@ -81,9 +82,9 @@ fn print_answer(style: &Style, rank: usize, a: &Answer) {
             percent(a.confidence),
             a.bits
         ))
-    );
+    )?;
     if a.specs.len() > 1 {
-        println!(
+        outln!(
             "       same frames: {}",
             a.specs[1..]
                 .iter()
@@ -91,14 +92,15 @@ fn print_answer(style: &Style, rank: usize, a: &Answer) {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("  ")
-        );
+        )?;
     }
     for line in &a.evidence {
-        println!("       {line}");
+        outln!("       {line}")?;
     }
     if let Some(undecided) = &a.undecided {
-        println!("       {undecided}");
+        outln!("       {undecided}")?;
     }
+    Ok(())
 }
 
 fn answer_json(stream: &str, rank: usize, a: &Answer) -> serde_json::Value {

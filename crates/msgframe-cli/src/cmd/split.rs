@@ -10,6 +10,7 @@ use crate::cli::SplitArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input::{self, Stream};
+use crate::out::{out, outln};
 
 /// How a stream ended under the framing.
 enum End {
@@ -89,11 +90,11 @@ pub fn run(args: SplitArgs) -> Result<()> {
     match &cuts[..] {
         // Both directions of a captured conversation: interleaved, as captured.
         [a, b] if a.stream.captured.is_some() && b.stream.captured.is_some() => {
-            interleaved(&style, &args, spec, a, b)
+            interleaved(&style, &args, spec, a, b)?
         }
         _ => {
             for c in &cuts {
-                single(&style, &args, spec, c);
+                single(&style, &args, spec, c)?;
             }
         }
     }
@@ -165,29 +166,35 @@ fn cut(framing: msgframe_codec::Framing, stream: &Stream) -> Cut<'_> {
 }
 
 /// One stream: a heading, its frames, how it ended.
-fn single(style: &Style, args: &SplitArgs, spec: &str, cut: &Cut<'_>) {
+fn single(style: &Style, args: &SplitArgs, spec: &str, cut: &Cut<'_>) -> Result<()> {
     let stream = cut.stream;
     if !style.json {
-        println!(
+        outln!(
             "{}",
             style.heading(&format!(
                 "{}: {} bytes, framing {spec}",
                 stream.label,
                 stream.data.len(),
             ))
-        );
+        )?;
     }
     for item in &cut.items {
-        show(style, args, stream, item, false);
+        show(style, args, stream, item, false)?;
     }
-    summary(style, cut, false);
+    summary(style, cut, false)
 }
 
 /// Both directions of a conversation, frames interleaved in the order the capture completed
 /// them (as a followed stream shows them), each labelled with its direction.
-fn interleaved(style: &Style, args: &SplitArgs, spec: &str, a: &Cut<'_>, b: &Cut<'_>) {
+fn interleaved(
+    style: &Style,
+    args: &SplitArgs,
+    spec: &str,
+    a: &Cut<'_>,
+    b: &Cut<'_>,
+) -> Result<()> {
     if !style.json {
-        println!(
+        outln!(
             "{}",
             style.heading(&format!(
                 "{} ({} bytes) and back ({} bytes), framing {spec}, in capture order",
@@ -195,25 +202,31 @@ fn interleaved(style: &Style, args: &SplitArgs, spec: &str, a: &Cut<'_>, b: &Cut
                 a.stream.data.len(),
                 b.stream.data.len(),
             ))
-        );
+        )?;
     }
     let (order_a, order_b) = (a.order(), b.order());
     let (mut i, mut j) = (0, 0);
     while i < a.items.len() || j < b.items.len() {
         let take_a = j == b.items.len() || (i < a.items.len() && order_a[i] <= order_b[j]);
         if take_a {
-            show(style, args, a.stream, &a.items[i], true);
+            show(style, args, a.stream, &a.items[i], true)?;
             i += 1;
         } else {
-            show(style, args, b.stream, &b.items[j], true);
+            show(style, args, b.stream, &b.items[j], true)?;
             j += 1;
         }
     }
-    summary(style, a, true);
-    summary(style, b, true);
+    summary(style, a, true)?;
+    summary(style, b, true)
 }
 
-fn show(style: &Style, args: &SplitArgs, stream: &Stream, item: &Item<'_>, labelled: bool) {
+fn show(
+    style: &Style,
+    args: &SplitArgs,
+    stream: &Stream,
+    item: &Item<'_>,
+    labelled: bool,
+) -> Result<()> {
     let direction = stream.captured.as_ref();
     match *item {
         Item::Gap { at, missing } => {
@@ -224,18 +237,18 @@ fn show(style: &Style, args: &SplitArgs, stream: &Stream, item: &Item<'_>, label
                     "direction": direction.map(|d| d.direction),
                     "offset": at,
                     "missing": missing,
-                }));
+                }))
             } else {
                 let arrow = match direction {
                     Some(d) if labelled => format!("{}: ", d.arrow),
                     _ => String::new(),
                 };
-                println!(
+                outln!(
                     "{}",
                     style.bad(&format!(
                         "  {arrow}the capture misses {missing} bytes at offset {at}: frames across it are not what was sent"
                     ))
-                );
+                )
             }
         }
         Item::Frame {
@@ -262,8 +275,7 @@ fn show(style: &Style, args: &SplitArgs, stream: &Stream, item: &Item<'_>, label
                     line["packet"] = json!(p.packet);
                     line["ts"] = json!(dump::timestamp(p.time));
                 }
-                dump::json_line(line);
-                return;
+                return dump::json_line(line);
             }
             let mut head = String::new();
             if let Some(p) = packet {
@@ -275,19 +287,20 @@ fn show(style: &Style, args: &SplitArgs, stream: &Stream, item: &Item<'_>, label
                 head.push_str("  ");
             }
             let packet = packet.map_or(String::new(), |p| format!("  (packet {})", p.packet));
-            println!(
+            outln!(
                 "{head}#{index}  offset {offset}  {span} bytes on the wire, body {} bytes{}",
                 body.len(),
                 style.dim(&packet)
-            );
+            )?;
             if !args.brief {
-                print!("{}", style.hexdump(body, "  "));
+                out!("{}", style.hexdump(body, "  "))?;
             }
+            Ok(())
         }
     }
 }
 
-fn summary(style: &Style, cut: &Cut<'_>, labelled: bool) {
+fn summary(style: &Style, cut: &Cut<'_>, labelled: bool) -> Result<()> {
     let stream = cut.stream;
     let (complete, text, stopped_at) = match &cut.end {
         End::Complete => (true, "every byte is in a whole frame".to_owned(), None),
@@ -311,21 +324,21 @@ fn summary(style: &Style, cut: &Cut<'_>, labelled: bool) {
             "complete": complete,
             "stopped_at": stopped_at,
             "reason": if complete { None } else { Some(text) },
-        }));
+        }))
     } else {
         let arrow = match &stream.captured {
             Some(d) if labelled => format!("{}: ", d.arrow),
             _ => String::new(),
         };
         let line = format!("{arrow}{} frames; {text}", cut.frames);
-        println!(
+        outln!(
             "{}",
             if complete {
                 style.dim(&line)
             } else {
                 style.bad(&line)
             }
-        );
+        )
     }
 }
 
@@ -342,7 +355,7 @@ fn list(args: &SplitArgs) -> Result<()> {
     let capture: Capture = input::capture(&name, &data)?;
     let style = Style::new(args.common.json);
     if !style.json {
-        println!(
+        outln!(
             "{}",
             style.heading(&format!(
                 "{name}: {} TCP conversation{} ({} other packets)",
@@ -354,7 +367,7 @@ fn list(args: &SplitArgs) -> Result<()> {
                 },
                 capture.skipped
             ))
-        );
+        )?;
     }
     for (index, c) in capture.conversations.iter().enumerate() {
         let way = |flow: &msgframe_capture::Flow| {
@@ -375,7 +388,7 @@ fn list(args: &SplitArgs) -> Result<()> {
                 "last": dump::timestamp(c.last.time),
                 "first_packet": c.first.packet,
                 "last_packet": c.last.packet,
-            }));
+            }))?;
             continue;
         }
         let way = |(packets, bytes, missing): (usize, usize, u64)| {
@@ -386,7 +399,7 @@ fn list(args: &SplitArgs) -> Result<()> {
             };
             format!("{packets} packets, {bytes} bytes{missing}")
         };
-        println!(
+        outln!(
             "#{index}  {} -> {}  to server: {}; to client: {}  {} to {}",
             c.client,
             c.server,
@@ -394,7 +407,7 @@ fn list(args: &SplitArgs) -> Result<()> {
             way(to_client),
             dump::timestamp(c.first.time),
             dump::timestamp(c.last.time),
-        );
+        )?;
     }
     Ok(())
 }

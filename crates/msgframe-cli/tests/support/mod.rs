@@ -2,9 +2,9 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
@@ -92,4 +92,101 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `msgframe` with `stdin` on its stdin and its stdout a pipe whose reader goes away after
+/// the first line, as `| head -1` does; `then` runs once the pipe is closed, with that line.
+/// Returns how the command ended and what it wrote on stderr. A command that is still running
+/// after 60 s is killed and the test fails.
+pub fn closed_after_first_line(
+    args: &[&str],
+    stdin: &[u8],
+    then: impl FnOnce(&str),
+) -> (ExitStatus, String) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let feeding = std::thread::spawn(move || {
+        // The command may stop reading before the end: that is its business.
+        let _ = input.write_all(&stdin);
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader, and with it the only read end of the pipe, is gone here.
+    then(&first);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`msgframe {}` still running 60 s after its stdout closed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    feeding.join().unwrap();
+    (status, errors.join().unwrap())
+}
+
+/// Runs `msgframe` with its stdout a pipe whose reader is gone before `stdin` is written to it:
+/// a command that reads all of its stdin before it writes (split, sniff) finds its stdout closed
+/// at its first write, however little it has to say. Returns how the command ended and what it
+/// wrote on stderr. A command that is still running after 60 s is killed and the test fails.
+pub fn closed_before_output(args: &[&str], stdin: &[u8]) -> (ExitStatus, String) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("msgframe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The only read end of the pipe goes here, before the command has its input.
+    drop(child.stdout.take());
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let feeding = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`msgframe {}` still running 60 s after its stdout closed",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    feeding.join().unwrap();
+    (status, errors.join().unwrap())
 }

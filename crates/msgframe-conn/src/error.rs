@@ -1,6 +1,7 @@
 //! The one error type of this crate, with the typed causes it carries: why a connection ended
 //! ([`Disconnect`]) and why a message was not sent ([`NotSent`]).
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +86,7 @@ pub enum Error {
     /// The call's time ran out after its message was sent (a request without reply), or while
     /// its message was being written (`written: false`: the rest still goes out before any later
     /// message, so the stream stays well framed).
-    #[error("timed out after {elapsed:?} {}", if *.written { "waiting for the reply" } else { "writing the message" })]
+    #[error("timed out after {} {}", Readable(*.elapsed), if *.written { "waiting for the reply" } else { "writing the message" })]
     TimedOut {
         /// Whether the whole message was written.
         written: bool,
@@ -95,7 +96,7 @@ pub enum Error {
 
     /// No connection was up within the time waited (or one came and was lost); `last` says why
     /// the last attempt failed or the last connection ended.
-    #[error("not connected after {waited:?}{}", match .last { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
+    #[error("not connected after {}{}", Readable(*.waited), match .last { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
     NotConnected {
         /// How long the call waited.
         waited: Duration,
@@ -296,7 +297,7 @@ pub enum Disconnect {
     #[error("writing failed: {}", describe(.0))]
     Write(#[source] msgframe_io::Error),
     /// A reply or push was not written within the write time limit (a peer that does not read).
-    #[error("a message was not written within {0:?}")]
+    #[error("a message was not written within {}", Readable(*.0))]
     WriteTimedOut(Duration),
     /// The application did not take incoming messages and the overflow policy is to close.
     #[error("the application's queue of incoming messages was full (overflow policy: close)")]
@@ -408,7 +409,7 @@ pub enum TlsError {
         name: String,
     },
     /// The handshake did not finish in time.
-    #[error("TLS handshake not finished{}", match .timeout { Some(t) => format!(" within {t:?}"), None => " in time".to_owned() })]
+    #[error("TLS handshake not finished{}", match .timeout { Some(t) => format!(" within {}", Readable(*t)), None => " in time".to_owned() })]
     HandshakeTimeout {
         /// The time allowed, when known.
         timeout: Option<Duration>,
@@ -518,5 +519,72 @@ impl From<&str> for ConfigError {
 impl From<String> for ConfigError {
     fn from(reason: String) -> Self {
         ConfigError::Other(reason)
+    }
+}
+
+/// A duration as a message shows it: three significant digits in the largest unit that fits
+/// (`1.00 s`, `250 ms`, `12.5 µs`), whole seconds from 100 s on.
+pub(crate) struct Readable(pub(crate) Duration);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.as_nanos();
+        if nanos == 0 {
+            return f.write_str("0 s");
+        }
+        if nanos < 1_000 {
+            return write!(f, "{nanos} ns");
+        }
+        let units = [(1e3, "µs"), (1e6, "ms"), (1e9, "s")];
+        let mut unit = units
+            .iter()
+            .rposition(|&(scale, _)| nanos as f64 >= scale)
+            .unwrap_or(0);
+        loop {
+            let (scale, name) = units[unit];
+            let value = nanos as f64 / scale;
+            let decimals = match value {
+                v if v >= 99.95 => 0,
+                v if v >= 9.995 => 1,
+                _ => 2,
+            };
+            // 999.7 ms reads 1.00 s, not 1000 ms.
+            if decimals == 0 && value >= 999.5 && unit + 1 < units.len() {
+                unit += 1;
+                continue;
+            }
+            return write!(f, "{value:.decimals$} {name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_messages_read_as_people_write_them() {
+        let shown = |d: Duration| Readable(d).to_string();
+        assert_eq!(shown(Duration::from_nanos(1_001_150_624)), "1.00 s");
+        assert_eq!(shown(Duration::from_millis(250)), "250 ms");
+        assert_eq!(shown(Duration::from_micros(1_234)), "1.23 ms");
+        assert_eq!(shown(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(shown(Duration::from_micros(999_700)), "1.00 s");
+        assert_eq!(shown(Duration::from_micros(9_999)), "10.0 ms");
+        assert_eq!(shown(Duration::from_nanos(12_500)), "12.5 µs");
+        assert_eq!(shown(Duration::from_nanos(800)), "800 ns");
+        assert_eq!(shown(Duration::from_secs(30)), "30.0 s");
+        assert_eq!(shown(Duration::from_secs(3600)), "3600 s");
+        assert_eq!(shown(Duration::ZERO), "0 s");
+        let e = Error::TimedOut {
+            written: true,
+            elapsed: Duration::from_nanos(5_000_183_992),
+        };
+        assert_eq!(
+            e.to_string(),
+            "timed out after 5.00 s waiting for the reply"
+        );
+        let d = Disconnect::WriteTimedOut(Duration::from_millis(250));
+        assert_eq!(d.to_string(), "a message was not written within 250 ms");
     }
 }

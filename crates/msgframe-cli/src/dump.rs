@@ -108,9 +108,51 @@ fn timestamp_with(
     }
 }
 
+/// The time now (the wall clock), as [`timestamp`] writes it: what every log line of `serve` and
+/// `proxy` starts with (JSON `ts`).
+pub fn now() -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    timestamp(since_epoch)
+}
+
 /// A duration as milliseconds with three decimals.
 pub fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A duration as text shows it: three significant digits in the largest unit that fits
+/// (`1.00 s`, `250 ms`, `1.23 ms`, `12.5 µs`), whole seconds from 100 s on. Every duration the
+/// command prints in text (latencies, timeouts in messages) goes through here.
+pub fn duration(d: std::time::Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0 s".to_owned();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos} ns");
+    }
+    let units = [(1e3, "µs"), (1e6, "ms"), (1e9, "s")];
+    let mut unit = units
+        .iter()
+        .rposition(|&(scale, _)| nanos as f64 >= scale)
+        .unwrap_or(0);
+    loop {
+        let (scale, name) = units[unit];
+        let value = nanos as f64 / scale;
+        let decimals = match value {
+            v if v >= 99.95 => 0,
+            v if v >= 9.995 => 1,
+            _ => 2,
+        };
+        // 999.7 ms reads 1.00 s, not 1000 ms.
+        if decimals == 0 && value >= 999.5 && unit + 1 < units.len() {
+            unit += 1;
+            continue;
+        }
+        return format!("{value:.decimals$} {name}");
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +173,23 @@ mod tests {
         );
         assert!(timestamp(Duration::from_secs(253_402_300_800)).ends_with("s after 1970"));
         assert!(timestamp(Duration::MAX).ends_with("s after 1970"));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_nanos(1_001_150_624)), "1.00 s");
+        assert_eq!(duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(duration(Duration::from_micros(1_234)), "1.23 ms");
+        assert_eq!(duration(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(duration(Duration::from_micros(999_700)), "1.00 s");
+        assert_eq!(duration(Duration::from_nanos(12_500)), "12.5 µs");
+        assert_eq!(duration(Duration::from_nanos(800)), "800 ns");
+        assert_eq!(duration(Duration::from_secs(5)), "5.00 s");
+        assert_eq!(duration(Duration::from_secs(3600)), "3600 s");
+        assert_eq!(duration(Duration::ZERO), "0 s");
+        let now = now();
+        assert!(now.len() == 24 && now.ends_with('Z'), "{now}");
     }
 
     #[test]

@@ -497,10 +497,7 @@ async fn long_clients<K: Key>(
         let failure = match outcome {
             Ok(Ok(Ok(()))) => continue,
             Ok(Ok(Err(why))) => why,
-            Ok(Err(_)) => format!(
-                "not connected within {}",
-                humantime::format_duration(timeout)
-            ),
+            Ok(Err(_)) => format!("not connected within {}", dump::duration(timeout)),
             Err(e) => e.to_string(),
         };
         for client in &started {
@@ -755,7 +752,7 @@ impl Summary<'_> {
             t.ok,
             t.errors,
             t.timeouts,
-            humantime::format_duration(args.timeout)
+            dump::duration(args.timeout)
         );
         if t.errors + t.timeouts > 0 {
             outln!("{}", style.bad(&counts))?;

@@ -238,7 +238,7 @@ async fn exec(
         // Dropping the command's future kills it.
         Err(_) => Err(std::io::Error::other(format!(
             "still running after {} (--exec-timeout)",
-            humantime::format_duration(timeout)
+            dump::duration(timeout)
         ))),
     }
 }

@@ -103,7 +103,8 @@ pub struct Cli {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the peer or the network failed (refused, reset, timed out, closed early)
+  1  the peer or the network failed (refused, reset, timed out, closed early, sent an invalid
+     frame)
   2  usage: a bad option, framing spec, hex string or file
   3  the data is invalid: a stream stops being valid frames, a capture is damaged or holds no
      such stream, no framing explains a stream";
@@ -676,13 +677,32 @@ pub struct ShortArgs {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// One JSON object per line (per frame or per result) instead of text.
+    /// One JSON object per line (per frame, event or result) instead of text, each event with
+    /// its time (`ts`) where it happens live; an error that ends the command is an `error` event
+    /// on stdout too (with `message` and `code`), besides its line on stderr.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Verbosity: -v, -vv. Accepted by every command; hidden from the help until a command says
-    /// more with it.
-    #[arg(short, long, action = ArgAction::Count, global = true, hide = true)]
+    /// The library's own log on stderr, with timestamps: -v its info events (a server listening
+    /// and stopping, connections refused or ended by an error or a deadline, a client's connects
+    /// and reconnects), -vv debug too (every connection accepted and closed), -vvv trace.
+    /// RUST_LOG, when set, overrides it (e.g. RUST_LOG=msgframe_conn=debug).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
+}
+
+impl Command {
+    /// The options every command but `demo` shares.
+    pub fn common(&self) -> Option<&Common> {
+        match self {
+            Command::Send(args) => Some(&args.common),
+            Command::Serve(args) => Some(&args.common),
+            Command::Proxy(args) => Some(&args.common),
+            Command::Split(args) => Some(&args.common),
+            Command::Sniff(args) => Some(&args.common),
+            Command::Bench(args) => Some(&args.common),
+            Command::Demo => None,
+        }
+    }
 }
 
 #[cfg(test)]

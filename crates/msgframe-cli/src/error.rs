@@ -65,11 +65,44 @@ impl Failure {
 }
 
 impl From<msgframe_conn::Error> for Failure {
+    /// What happened, first: a frame the peer got wrong reads "peer sent an invalid frame: …"
+    /// (with its offset and bytes), not the connection loss it caused. Durations read `1.00 s`
+    /// (the library writes them so in its messages).
     fn from(e: msgframe_conn::Error) -> Self {
+        if let Some(frame) = invalid_frame(&e) {
+            return Failure::peer(format!("peer sent an invalid frame: {frame}"));
+        }
         match e.fault() {
             msgframe_conn::Fault::Caller | msgframe_conn::Fault::Configuration => Failure::usage(e),
             _ => Failure::peer(e),
         }
+    }
+}
+
+/// The peer's frame that broke the framing (malformed, or longer than allowed), when that is why
+/// `e` happened: read directly, or the cause of a lost connection.
+pub fn invalid_frame(e: &msgframe_conn::Error) -> Option<&msgframe_io::Error> {
+    use msgframe_conn::{Disconnect, Error};
+    match e {
+        Error::Frame(read) => invalid(read),
+        Error::ConnectionLost { cause, .. } | Error::Disconnected(cause) => match &**cause {
+            Disconnect::Read(read) => invalid(read),
+            _ => None,
+        },
+        Error::NotConnected {
+            last: Some(last), ..
+        } => invalid_frame(last),
+        _ => None,
+    }
+}
+
+/// Whether a read error is a frame the peer got wrong.
+fn invalid(read: &msgframe_io::Error) -> Option<&msgframe_io::Error> {
+    use msgframe_codec::CodecError;
+    match read {
+        msgframe_io::Error::Malformed(_)
+        | msgframe_io::Error::TooLong(CodecError::FrameTooLong { .. }) => Some(read),
+        _ => None,
     }
 }
 

@@ -58,6 +58,22 @@ pub fn note(args: fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "{args}");
 }
 
+/// Reports a failure: its line on stderr (`msgframe: …`) and, with `--json`, an `error` event on
+/// stdout too, so that a reader of the JSON lines learns why they stop. A stdout that cannot take
+/// the event loses it: the line on stderr is there.
+pub fn report(failure: &Failure, json: bool) {
+    note(format_args!("msgframe: {}", failure.message));
+    if json {
+        let _ = crate::dump::json_line(serde_json::json!({
+            "event": "error",
+            "ts": crate::dump::now(),
+            "message": failure.message,
+            "code": failure.code,
+        }))
+        .and_then(|()| flush());
+    }
+}
+
 /// A reader gone away ends the command quietly; anything else is an error.
 fn failed(e: io::Error) -> Failure {
     if e.kind() == io::ErrorKind::BrokenPipe {

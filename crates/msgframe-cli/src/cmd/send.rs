@@ -32,6 +32,8 @@ struct Lines {
     format: LineFormat,
     /// A line that cannot be sent is reported and skipped, rather than ending the command.
     interactive: bool,
+    /// Reports are JSON events too (--json).
+    json: bool,
     /// The number of the last line read.
     number: u64,
     framing: Framing,
@@ -73,6 +75,7 @@ impl Messages {
             source,
             format: args.lines.unwrap_or(LineFormat::Text),
             interactive: args.interactive || terminal,
+            json: args.common.json,
             number: 0,
             framing: framing.clone(),
             spec: args.framing.clone(),
@@ -119,7 +122,7 @@ impl Lines {
             match self.message(&line) {
                 Ok(Some(body)) => return Ok(Some(body)),
                 Ok(None) => {}
-                Err(e) if self.interactive => errln!("msgframe: {}", e.message),
+                Err(e) if self.interactive => crate::out::report(&e, self.json),
                 Err(e) => return Err(e),
             }
         }
@@ -219,8 +222,9 @@ pub async fn run(args: SendArgs) -> Result<()> {
     {
         Ok(outcome) => outcome.map_err(Failure::peer),
         Err(_) => Err(Failure::peer(format!(
-            "not connected to {} within {:?}",
-            args.to, args.timeout
+            "not connected to {} within {}",
+            args.to,
+            dump::duration(args.timeout)
         ))),
     };
     if let Err(e) = connected {
@@ -288,7 +292,7 @@ async fn exchange(
         index += 1;
         match exchange_one(args, link, body, index, shown).await {
             Err(e) if messages.interactive() && !e.is_stdout_closed() => {
-                errln!("msgframe: {}", e.message);
+                crate::out::report(&e, shown.style.json);
             }
             outcome => outcome?,
         }
@@ -371,9 +375,9 @@ impl Shown {
                 outln!(
                     "{}",
                     self.style.heading(&format!(
-                        "reply {index}: {} bytes in {:.3} ms",
+                        "reply {index}: {} bytes in {}",
                         reply.len(),
-                        dump::millis(rtt)
+                        dump::duration(rtt)
                     ))
                 )?;
                 self.dump(reply)
@@ -390,7 +394,7 @@ impl Shown {
                 "ms": dump::millis(took),
             }))
         } else if self.mode == OutputMode::Dump {
-            outln!("sent {index}: {len} bytes in {:.3} ms", dump::millis(took))
+            outln!("sent {index}: {len} bytes in {}", dump::duration(took))
         } else {
             Ok(())
         }

@@ -7,6 +7,9 @@ use std::fmt;
 pub struct Failure {
     pub message: String,
     pub code: u8,
+    /// The command's own JSON output already says it (sniff's verdict, bench's summary, split's
+    /// end of each stream): with `--json`, no `error` event repeats it.
+    pub in_output: bool,
 }
 
 /// The peer or the network failed.
@@ -25,6 +28,7 @@ impl Failure {
         Failure {
             message: message.to_string(),
             code: PEER,
+            in_output: false,
         }
     }
 
@@ -32,6 +36,7 @@ impl Failure {
         Failure {
             message: message.to_string(),
             code: USAGE,
+            in_output: false,
         }
     }
 
@@ -39,6 +44,7 @@ impl Failure {
         Failure {
             message: message.to_string(),
             code: UNDECIDED,
+            in_output: false,
         }
     }
 
@@ -46,6 +52,7 @@ impl Failure {
         Failure {
             message: message.to_string(),
             code: DATA,
+            in_output: false,
         }
     }
 
@@ -55,7 +62,14 @@ impl Failure {
         Failure {
             message: "stdout closed".to_owned(),
             code: STDOUT_CLOSED,
+            in_output: false,
         }
+    }
+
+    /// The command's JSON output already says it (see [`Failure::in_output`]).
+    pub fn in_output(mut self) -> Self {
+        self.in_output = true;
+        self
     }
 
     /// Whether this is [`Failure::stdout_closed`]: nothing to report.
@@ -84,24 +98,14 @@ impl From<msgframe_conn::Error> for Failure {
 pub fn invalid_frame(e: &msgframe_conn::Error) -> Option<&msgframe_io::Error> {
     use msgframe_conn::{Disconnect, Error};
     match e {
-        Error::Frame(read) => invalid(read),
+        Error::Frame(read) => crate::event::invalid_frame(read).then_some(read),
         Error::ConnectionLost { cause, .. } | Error::Disconnected(cause) => match &**cause {
-            Disconnect::Read(read) => invalid(read),
+            Disconnect::Read(read) => crate::event::invalid_frame(read).then_some(read),
             _ => None,
         },
         Error::NotConnected {
             last: Some(last), ..
         } => invalid_frame(last),
-        _ => None,
-    }
-}
-
-/// Whether a read error is a frame the peer got wrong.
-fn invalid(read: &msgframe_io::Error) -> Option<&msgframe_io::Error> {
-    use msgframe_codec::CodecError;
-    match read {
-        msgframe_io::Error::Malformed(_)
-        | msgframe_io::Error::TooLong(CodecError::FrameTooLong { .. }) => Some(read),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod cmd;
 mod dump;
 mod error;
+mod event;
 mod input;
 mod out;
 mod record;

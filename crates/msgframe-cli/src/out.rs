@@ -59,11 +59,12 @@ pub fn note(args: fmt::Arguments<'_>) {
 }
 
 /// Reports a failure: its line on stderr (`msgframe: …`) and, with `--json`, an `error` event on
-/// stdout too, so that a reader of the JSON lines learns why they stop. A stdout that cannot take
-/// the event loses it: the line on stderr is there.
+/// stdout too, so that a reader of the JSON lines learns why they stop (unless the command's own
+/// output already said it). A stdout that cannot take the event loses it: the line on stderr is
+/// there.
 pub fn report(failure: &Failure, json: bool) {
     note(format_args!("msgframe: {}", failure.message));
-    if json {
+    if json && !failure.in_output {
         let _ = crate::dump::json_line(serde_json::json!({
             "event": "error",
             "ts": crate::dump::now(),

@@ -830,7 +830,7 @@ impl Summary<'_> {
         if let Some(first) = &t.first_error {
             message.push_str(&format!(" (first: {first})"));
         }
-        Err(Failure::peer(message))
+        Err(Failure::peer(message).in_output())
     }
 }
 

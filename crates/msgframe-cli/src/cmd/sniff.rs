@@ -69,7 +69,8 @@ pub fn run(args: SniffArgs) -> Result<()> {
         Err(Failure::undecided(format!(
             "no framing is confident for {}",
             undecided.join(", ")
-        )))
+        ))
+        .in_output())
     }
 }
 

@@ -111,7 +111,7 @@ pub fn run(args: SplitArgs) -> Result<()> {
     if invalid.is_empty() {
         Ok(())
     } else {
-        Err(Failure::data(invalid.join("; ")))
+        Err(Failure::data(invalid.join("; ")).in_output())
     }
 }
 

@@ -1,17 +1,25 @@
 //! `msgframe serve`: a mock host that answers every message.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msgframe_codec::header::hex;
-use msgframe_conn::{AnswerHeartbeats, Connection, Reply, Server, ServerBuilder, ServerHandle};
+use msgframe_conn::{
+    AnswerHeartbeats, Connection, Disconnect, Handler, Reply, Server, ServerBuilder, ServerHandle,
+    Stats,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::cli::{ServeArgs, ServerLimitArgs, ServerTlsArgs};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
+use crate::event::{self, Closes, Pending};
 use crate::input;
 use crate::out::{errln, out, outln};
 
@@ -79,7 +87,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     announce_listening(&style, server.local_addr(), &args.framing)?;
     if let Some(addr) = return_links {
         if style.json {
-            dump::json_line(json!({"event": "return_links", "addr": addr.to_string()}))?;
+            dump::json_line(json!({
+                "event": "return_links",
+                "ts": dump::now(),
+                "addr": addr.to_string(),
+            }))?;
         } else {
             outln!("return links on {addr}")?;
         }
@@ -87,41 +99,278 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let stop = Stop::new(server.handle());
     let handle = server.handle();
+    let stopping = handle.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            handle.shutdown();
-        }
+        stop_signal().await;
+        stopping.shutdown();
     });
-    let started = Instant::now();
-    let answer = Arc::new(answer);
-    let quiet = args.quiet;
-    let stopping = Arc::clone(&stop);
-    server
-        .serve(move |conn: Connection, message: Bytes| {
-            let answer = Arc::clone(&answer);
-            let stop = Arc::clone(&stopping);
-            async move {
-                if !stop.check(log_message(&style, &conn, &message, started, quiet)) {
-                    return Reply::Close;
-                }
-                match &*answer {
-                    Answer::Echo => Reply::Send(message),
-                    Answer::Fixed(reply) => Reply::Send(reply.clone()),
-                    Answer::Exec { cmd, timeout } => {
-                        match exec(cmd, *timeout, conn.peer(), &message).await {
-                            Ok(reply) if reply.is_empty() => Reply::Nothing,
-                            Ok(reply) => Reply::Send(reply.into()),
-                            Err(e) => {
-                                errln!("--exec `{cmd}` failed: {e}; closing the connection");
-                                Reply::Close
-                            }
+    let host = Host {
+        answer,
+        log: Arc::new(Log {
+            style,
+            quiet: args.quiet,
+            started: Instant::now(),
+            stop: Arc::clone(&stop),
+            closes: Closes::default(),
+            pending: Pending::default(),
+            notes: Mutex::default(),
+        }),
+    };
+    let log = Arc::clone(&host.log);
+    server.serve(host).await?;
+    // The last connections' close lines, then the counters.
+    log.pending.written(CLOSE_LINES_WAIT).await;
+    stop.outcome()?;
+    log.counters(&handle.stats())
+}
+
+/// How long a stopping server waits for the close lines of its last connections.
+const CLOSE_LINES_WAIT: Duration = Duration::from_secs(2);
+
+/// Ctrl-C, or (Unix) SIGTERM: the server stops gracefully.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    // Without a signal handler, only an ended program stops it.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The mock host: answers every message, and logs connections, refusals and messages.
+struct Host {
+    answer: Answer,
+    log: Arc<Log>,
+}
+
+impl Handler for Host {
+    type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    fn opened(&self, connection: &Connection) {
+        let log = Arc::clone(&self.log);
+        if !log.stop.check(log.connected(connection)) {
+            connection.close();
+        }
+        log.pending.add();
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let end = connection.closed().await;
+            log.closes.count(&end);
+            log.stop.check(log.closed(&connection, &end));
+            log.pending.done();
+        });
+    }
+
+    fn refused(&self, peer: SocketAddr, refusal: &msgframe_conn::policy::Refusal) {
+        let log = &self.log;
+        log.stop
+            .check(event::log_refused(&log.style, peer, refusal));
+    }
+
+    fn handle(&self, conn: Connection, message: Bytes) -> Self::Future {
+        let log = Arc::clone(&self.log);
+        if !log.stop.check(log.message(&conn, &message)) {
+            return Box::pin(async { Reply::Close });
+        }
+        match &self.answer {
+            Answer::Echo => Box::pin(async { Reply::Send(message) }),
+            Answer::Fixed(reply) => {
+                let reply = reply.clone();
+                Box::pin(async { Reply::Send(reply) })
+            }
+            Answer::Exec { cmd, timeout } => {
+                let (cmd, timeout) = (cmd.clone(), *timeout);
+                Box::pin(async move {
+                    match exec(&cmd, timeout, conn.peer(), &message).await {
+                        Ok(reply) if reply.is_empty() => Reply::Nothing,
+                        Ok(reply) => Reply::Send(reply.into()),
+                        Err(e) => {
+                            let why = format!("--exec `{cmd}` failed: {e}");
+                            errln!("msgframe: {why}; closing the connection");
+                            log.note(conn.id(), why);
+                            Reply::Close
                         }
                     }
-                }
+                })
             }
-        })
-        .await?;
-    stop.outcome()
+        }
+    }
+}
+
+/// `serve`'s log on stdout: every connection opened, closed (with why) or refused, and every
+/// message, each line starting with the time it happened (JSON: `ts`); the counters at the end.
+struct Log {
+    style: Style,
+    quiet: bool,
+    started: Instant,
+    /// Shuts the server down when the log cannot be written.
+    stop: Arc<Stop>,
+    closes: Closes,
+    pending: Pending,
+    /// Why the handler closed a connection, by connection, for its close line.
+    notes: Mutex<HashMap<u64, String>>,
+}
+
+impl Log {
+    fn connected(&self, conn: &Connection) -> Result<()> {
+        let certificate = conn.peer_identity().map(|id| id.subject.clone());
+        if self.style.json {
+            dump::json_line(json!({
+                "event": "connected",
+                "ts": dump::now(),
+                "connection": conn.id(),
+                "peer": conn.peer().to_string(),
+                "certificate": certificate,
+            }))?;
+        } else {
+            let who = match certificate {
+                Some(subject) => format!(" ({subject})"),
+                None => String::new(),
+            };
+            let line = format!("#{} {} connected{who}", conn.id(), conn.peer());
+            outln!("{} {}", dump::now(), self.style.dim(&line))?;
+        }
+        crate::out::flush()
+    }
+
+    fn closed(&self, conn: &Connection, end: &Disconnect) -> Result<()> {
+        let note = self
+            .notes
+            .lock()
+            .ok()
+            .and_then(|mut n| n.remove(&conn.id()));
+        let reason = match note {
+            Some(note) if matches!(end, Disconnect::Handler) => format!("{end}: {note}"),
+            _ => end.to_string(),
+        };
+        if self.style.json {
+            dump::json_line(json!({
+                "event": "closed",
+                "ts": dump::now(),
+                "connection": conn.id(),
+                "peer": conn.peer().to_string(),
+                "cause": event::cause(end),
+                "reason": reason,
+            }))?;
+        } else {
+            let line = format!("#{} {} closed: {reason}", conn.id(), conn.peer());
+            let line = if event::is_clean(end) {
+                self.style.dim(&line)
+            } else {
+                self.style.bad(&line)
+            };
+            outln!("{} {line}", dump::now())?;
+        }
+        crate::out::flush()
+    }
+
+    fn message(&self, conn: &Connection, message: &[u8]) -> Result<()> {
+        if self.style.json {
+            dump::json_line(json!({
+                "event": "message",
+                "ts": dump::now(),
+                "connection": conn.id(),
+                "peer": conn.peer().to_string(),
+                "certificate": conn.peer_identity().map(|id| id.subject.clone()),
+                "length": message.len(),
+                "at_ms": dump::millis(self.started.elapsed()),
+                "hex": hex::display(message).to_string(),
+            }))?;
+        } else {
+            let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
+            if self.quiet {
+                outln!("{} {head}", dump::now())?;
+            } else {
+                out!(
+                    "{} {}\n{}",
+                    dump::now(),
+                    self.style.heading(&head),
+                    self.style.hexdump(message, "  ")
+                )?;
+            }
+        }
+        crate::out::flush()
+    }
+
+    /// Keeps why the handler is about to close connection `id`, for its close line.
+    fn note(&self, id: u64, why: String) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.insert(id, why);
+        }
+    }
+
+    /// The server's counters, once it has stopped.
+    fn counters(&self, stats: &Stats) -> Result<()> {
+        let closes = self.closes.counts();
+        let refused = stats.refused_address + stats.refused_total_cap + stats.refused_per_client;
+        if self.style.json {
+            dump::json_line(json!({
+                "event": "stopped",
+                "ts": dump::now(),
+                "accepted": stats.accepted,
+                "refused": {
+                    "address": stats.refused_address,
+                    "total_cap": stats.refused_total_cap,
+                    "per_client_cap": stats.refused_per_client,
+                },
+                "frames_in": stats.frames_in,
+                "bytes_in": stats.bytes_in,
+                "frames_out": stats.frames_out,
+                "bytes_out": stats.bytes_out,
+                "closed": closes,
+                "reaped_idle": stats.reaped_idle,
+                "reaped_slow": stats.reaped_slow,
+                "errors": stats.errors,
+                "tls_handshake_failed": stats.tls_handshake_failed,
+                "tls_handshake_timeout": stats.tls_handshake_timeout,
+            }))?;
+            return crate::out::flush();
+        }
+        outln!(
+            "{} {}",
+            dump::now(),
+            self.style.heading(&format!(
+                "stopped: {} accepted, {refused} refused ({} by address, {} server full, {} client at its cap)",
+                stats.accepted,
+                stats.refused_address,
+                stats.refused_total_cap,
+                stats.refused_per_client
+            ))
+        )?;
+        outln!(
+            "  in: {} frames, {} bytes; out: {} frames, {} bytes",
+            stats.frames_in,
+            stats.bytes_in,
+            stats.frames_out,
+            stats.bytes_out
+        )?;
+        let closed: Vec<String> = closes
+            .iter()
+            .map(|(cause, n)| format!("{n} {}", cause.replace('_', " ")))
+            .collect();
+        if closed.is_empty() {
+            outln!("  closed: none")?;
+        } else {
+            outln!("  closed: {}", closed.join(", "))?;
+        }
+        if stats.tls_handshake_failed + stats.tls_handshake_timeout > 0 {
+            outln!(
+                "  TLS handshakes: {} failed, {} not finished in time",
+                stats.tls_handshake_failed,
+                stats.tls_handshake_timeout
+            )?;
+        }
+        crate::out::flush()
+    }
 }
 
 /// Ends a server whose output can no longer be written: the first such failure is kept and the
@@ -187,39 +436,14 @@ pub fn server_builder(
 /// The first line a server prints: where it listens (tests and scripts read the port from it).
 pub fn announce_listening(style: &Style, addr: std::net::SocketAddr, framing: &str) -> Result<()> {
     if style.json {
-        dump::json_line(
-            json!({"event": "listening", "addr": addr.to_string(), "framing": framing}),
-        )?;
-    } else {
-        outln!("listening on {addr} ({framing})")?;
-    }
-    crate::out::flush()
-}
-
-fn log_message(
-    style: &Style,
-    conn: &Connection,
-    message: &[u8],
-    started: Instant,
-    quiet: bool,
-) -> Result<()> {
-    if style.json {
         dump::json_line(json!({
-            "event": "message",
-            "connection": conn.id(),
-            "peer": conn.peer().to_string(),
-            "certificate": conn.peer_identity().map(|id| id.subject.clone()),
-            "length": message.len(),
-            "at_ms": dump::millis(started.elapsed()),
-            "hex": hex::display(message).to_string(),
+            "event": "listening",
+            "ts": dump::now(),
+            "addr": addr.to_string(),
+            "framing": framing,
         }))?;
     } else {
-        let head = format!("#{} {} -> {} bytes", conn.id(), conn.peer(), message.len());
-        if quiet {
-            outln!("{head}")?;
-        } else {
-            out!("{}\n{}", style.heading(&head), style.hexdump(message, "  "))?;
-        }
+        outln!("listening on {addr} ({framing})")?;
     }
     crate::out::flush()
 }

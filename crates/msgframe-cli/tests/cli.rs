@@ -294,7 +294,18 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
     std::thread::sleep(Duration::from_millis(300));
     let log = proxy.stop();
     assert!(log.contains("host -> client: 5 bytes"), "{log}");
-    assert!(log.contains("closed: client side: reaped: idle"), "{log}");
+    let port = first.local_addr().unwrap().port();
+    assert!(
+        log.contains(&format!("#1 client 127.0.0.1:{port} closed: reaped: idle")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "#1 host {host_addr} closed: closed by the proxy: the client side ended"
+        )),
+        "{log}"
+    );
+    assert!(log.contains(" refused: server full"), "{log}");
 }
 
 #[test]

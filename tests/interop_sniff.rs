@@ -26,9 +26,10 @@
 //!
 //! The test prints one row per stream (the peer that wrote the bytes, the direction, the true
 //! spec, frames, sniff's first answer, its confidence, right or wrong), then sniff's first three
-//! answers for every stream it got wrong. It asserts nothing about how often sniff is right: only
-//! that every conversation was captured whole (no packet dropped, no gap), that the true spec cuts
-//! each stream into exactly the frames sent, and that nothing panics. The table and the captures
+//! answers for every stream it got wrong. It asserts that every conversation was captured whole
+//! (no packet dropped, no gap), that the true spec cuts each stream into exactly the frames sent,
+//! that no confident answer is wrong, and that the right answer comes first on at least 90 % of
+//! the streams (measured: 70 of 74, 55 of the 59 third-party ones). The table and the captures
 //! are also kept in `<target>/tmp/sniff-captures/`.
 //!
 //! tcpdump needs root. Missing tcpdump or peers: skipped locally (one line each), a failure when
@@ -1265,4 +1266,22 @@ fn sniff_on_captures_of_the_interop_peers() {
     let saved = capture_dir().join("table.txt");
     std::fs::write(&saved, &text).expect("write the table");
     println!("(table and captures in {})", capture_dir().display());
+    // What sniff promises on these independent streams: no confident answer is wrong, and the
+    // right one comes first on at least nine in ten (the misses measured: streams of repeated
+    // bytes cut in fixed sizes, which carry no evidence and are called not confident).
+    let confidently_wrong: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.right && r.sniffed.confident().is_some())
+        .map(|r| format!("{} ({})", r.direction, r.spec))
+        .collect();
+    assert!(
+        confidently_wrong.is_empty(),
+        "confident and wrong: {confidently_wrong:?}"
+    );
+    let right = rows.iter().filter(|r| r.right).count();
+    assert!(
+        10 * right >= 9 * rows.len(),
+        "right first on {right} of {} streams",
+        rows.len()
+    );
 }

@@ -256,7 +256,7 @@ pub struct SendArgs {
     /// How replies are written: an annotated hex dump, or the raw bodies (for piping).
     #[arg(long, value_enum, default_value_t = OutputMode::Dump)]
     pub out: OutputMode,
-    /// One line per reply (its length and round-trip time), without the hex dump.
+    /// One line per reply (its length and latency, request to reply), without the hex dump.
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -319,7 +319,7 @@ pub enum LineFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputMode {
-    /// Offset, hex and ASCII, with the round-trip time.
+    /// Offset, hex and ASCII, with the latency (request to reply).
     Dump,
     /// The reply bodies, nothing else.
     Raw,

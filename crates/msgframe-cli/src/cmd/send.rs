@@ -358,14 +358,16 @@ struct Shown {
 }
 
 impl Shown {
-    fn reply(&mut self, index: u64, reply: &[u8], rtt: Duration) -> Result<()> {
+    /// A reply, `latency` after its request was handed over (connecting included with
+    /// --short).
+    fn reply(&mut self, index: u64, reply: &[u8], latency: Duration) -> Result<()> {
         self.count += 1;
         if self.style.json {
             return dump::json_line(json!({
                 "event": "reply",
                 "index": index,
                 "length": reply.len(),
-                "rtt_ms": dump::millis(rtt),
+                "latency_ms": dump::millis(latency),
                 "hex": hex::display(reply).to_string(),
             }));
         }
@@ -377,7 +379,7 @@ impl Shown {
                     self.style.heading(&format!(
                         "reply {index}: {} bytes in {}",
                         reply.len(),
-                        dump::duration(rtt)
+                        dump::duration(latency)
                     ))
                 )?;
                 self.dump(reply)

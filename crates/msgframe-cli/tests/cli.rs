@@ -12,7 +12,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use msgframe_capture::synth::{Conversation, Format};
 use msgframe_codec::{Encoder, Framing};
-use support::{closed_after_first_line, closed_before_output, msgframe, Running};
+use support::{
+    closed_after_first_line, closed_before_output, closed_unanswered, msgframe, Running,
+};
 
 fn encoded(spec: &str, bodies: &[&[u8]]) -> Vec<u8> {
     let framing: Framing = spec.parse().unwrap();
@@ -1794,24 +1796,6 @@ fn send_interactive_sends_each_line_as_it_is_typed() {
     drop(typed);
     assert!(child.wait().unwrap().success());
     serve.stop();
-}
-
-/// Whether the other side closed `stream` (end of stream or a reset) rather than answer; a read
-/// that times out is neither, and fails the test.
-fn closed_unanswered(stream: &mut TcpStream) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut got = Vec::new();
-    match stream.read_to_end(&mut got) {
-        Ok(_) => got.is_empty(),
-        Err(e) => match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                panic!("not closed within 30 s")
-            }
-            _ => got.is_empty(),
-        },
-    }
 }
 
 #[test]

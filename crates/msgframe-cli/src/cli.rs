@@ -124,6 +124,12 @@ Examples:
     Send(SendArgs),
 
     /// Run a mock host: answer every message (echo, a fixed reply, or a command's output).
+    ///
+    /// Logs every connection opened, closed (with why: the peer closed it, a malformed frame and
+    /// its bytes, idle or too slow, a write timeout) or refused, and every message, each line
+    /// starting with the time (RFC 3339, UTC; JSON `ts`). Ctrl-C or SIGTERM stops it gracefully,
+    /// and it prints its counters: accepted, refused by reason, frames and bytes each way, closes
+    /// by cause.
     #[command(after_long_help = "\
 Examples:
   msgframe serve --listen 127.0.0.1:9000 --framing ascii:4 --echo
@@ -131,17 +137,25 @@ Examples:
   msgframe serve --listen :9000 --framing be:2 --exec './host-logic.sh'
   msgframe serve -l :9000 -f lines --echo -q
   msgframe serve -l :9000 -f be:2 --exec ./host.sh --exec-timeout 2s --allow 10.0.0.0/8
-  msgframe serve -l :9000 -f ascii:4 --echo --deny 192.0.2.7 --message-timeout 5s")]
+  msgframe serve -l :9000 -f ascii:4 --echo --deny 192.0.2.7 --message-timeout 5s
+  # events as JSON lines, the library's own log (-v) in a file:
+  msgframe serve -l :9000 -f ascii:4 --echo --json -v 2> library.log")]
     Serve(ServeArgs),
 
     /// Stand between a client and a host, show every message both ways, and optionally re-frame
     /// between two framings.
+    ///
+    /// Logs each connection's client side and host side connecting and closing (with why), every
+    /// message with the time since the client message it answers (replies taken in order), and
+    /// refusals; each line starts with the time (RFC 3339, UTC; JSON `ts`).
     #[command(after_long_help = "\
 Examples:
   msgframe proxy --listen 127.0.0.1:9001 --to host:9000 --framing ascii:4
   # a terminal speaking ascii:4 in front of a host speaking be:2:
   msgframe proxy --listen :9001 --to host:9000 --framing ascii:4 --upstream-framing be:2
   msgframe proxy -l :9001 --to host:9000 -f bcd:2 -w 2s -q
+  # why connections end, as JSON:
+  msgframe proxy -l :9001 --to host:9000 -f be:2 --json | grep '\"event\":\"closed\"'
   # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
   msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
   msgframe split --framing be:2 relay.pcap")]

@@ -444,6 +444,29 @@ async fn a_send_without_connection_is_not_sent_by_its_deadline() {
 }
 
 #[tokio::test]
+async fn local_addr_is_the_address_the_peer_sees_while_connected() {
+    // The peer writes back the address it accepted the connection from.
+    let peer = Peer::start(|mut conn| async move {
+        let seen = conn.peer.to_string();
+        conn.write(seen.as_bytes()).await;
+        while conn.read().await.is_some() {}
+    })
+    .await;
+    let mut client = LongClient::builder([peer.host()], be2())
+        .reconnect(false)
+        .start()
+        .unwrap();
+    assert_eq!(client.local_addr(), None, "nothing before a connection");
+    client.wait_connected(5 * S).await.unwrap();
+    let local = client.local_addr().expect("the connection's local address");
+    let seen = tokio::time::timeout(5 * S, client.recv()).await.unwrap();
+    assert_eq!(seen.as_deref(), Some(local.to_string().as_bytes()));
+    assert_ne!(local.port(), peer.addr.port());
+    client.close().await;
+    assert_eq!(client.local_addr(), None, "none once closed");
+}
+
+#[tokio::test]
 async fn without_reconnect_the_client_shuts_down_when_its_connection_ends() {
     let peer = Peer::start(|mut conn| async move {
         conn.write(b"bye").await;

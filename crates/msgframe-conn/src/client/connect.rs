@@ -105,6 +105,8 @@ pub(crate) struct Link {
     pub(crate) read: BoxRead,
     pub(crate) write: BoxWrite,
     pub(crate) peer: std::net::SocketAddr,
+    /// This end's address, when the socket tells it.
+    pub(crate) local: Option<std::net::SocketAddr>,
     /// The keepalive settings the kernel reported right after connecting.
     pub(crate) keepalive: io::Result<Keepalive>,
 }
@@ -123,6 +125,7 @@ pub(crate) async fn open(
 ) -> Result<Link, Error> {
     let stream = connect(host, per_attempt, deadline, keepalive).await?;
     let peer = stream.peer_addr()?;
+    let local = stream.local_addr().ok();
     let keepalive = read_keepalive(&stream);
     match secure(host, stream, deadline, security).await? {
         Secured::Plain(stream) => {
@@ -131,6 +134,7 @@ pub(crate) async fn open(
                 read: Box::new(read),
                 write: Box::new(write),
                 peer,
+                local,
                 keepalive,
             })
         }
@@ -141,6 +145,7 @@ pub(crate) async fn open(
                 read: Box::new(read),
                 write: Box::new(write),
                 peer,
+                local,
                 keepalive,
             })
         }

@@ -171,7 +171,10 @@ impl<K: Key> Driver<K> {
                 break;
             }
         }
-        self.state.send_modify(|s| s.connected = None);
+        self.state.send_modify(|s| {
+            s.connected = None;
+            s.local = None;
+        });
         // Queued messages were not sent: their callers learn it when the queue goes.
         self.emit(Event::Shutdown);
     }
@@ -252,6 +255,7 @@ impl<K: Key> Driver<K> {
         inbound: Option<Link>,
     ) -> Option<Arc<Disconnect>> {
         let config = Arc::clone(&self.config);
+        let local = link.local;
         // A simplex pair reads the inbound link, writes the outbound one, and watches the
         // outbound link's reading half; the inbound link's writing half stays open, unused.
         let (read, mut side, mut _unused) = match inbound {
@@ -287,6 +291,7 @@ impl<K: Key> Driver<K> {
         } = session;
         self.state.send_modify(|s| {
             s.connected = Some(host.to_owned());
+            s.local = local;
             s.connections += 1;
         });
         self.emit(Event::Connected {
@@ -295,7 +300,10 @@ impl<K: Key> Driver<K> {
         });
         loop {
             let (cause, inbound_failed) = self.drive(&mut reader, &mut writer, &mut side).await;
-            self.state.send_modify(|s| s.connected = None);
+            self.state.send_modify(|s| {
+                s.connected = None;
+                s.local = None;
+            });
             let simplex = match &config.simplex {
                 Some(simplex) if inbound_failed && side.is_some() && !self.shutting_down() => {
                     simplex.clone()
@@ -314,6 +322,7 @@ impl<K: Key> Driver<K> {
             _unused = Some(inbound.write);
             self.state.send_modify(|s| {
                 s.connected = Some(host.to_owned());
+                s.local = local;
                 s.connections += 1;
             });
             self.emit(Event::Connected {
@@ -643,6 +652,7 @@ fn inbound_link(read: BoxRead, write: BoxWrite, from: std::net::SocketAddr) -> L
         read,
         write,
         peer: from,
+        local: None,
         keepalive: Err(std::io::Error::other("not read for an inbound link")),
     }
 }

@@ -164,6 +164,13 @@ impl<K: Key> LongClient<K> {
         self.state.borrow().connected.clone()
     }
 
+    /// The local address (this end's address and port) of the connection up now, if any: with
+    /// [`Event::Connected`]'s `addr`, the two ends of the connection. For a simplex pair, its
+    /// outbound link's.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.state.borrow().local
+    }
+
     /// Why the last connection attempt failed or the last connection ended, if one did.
     pub fn last_failure(&self) -> Option<Arc<Error>> {
         self.state.borrow().last_failure.clone()

@@ -1,5 +1,12 @@
-//! What a proxy relays, written down as it happens: a pcap file of the client's side of each
-//! connection (`--pcap`), and a timestamped hex dump of every message (`--hex-dump`).
+//! What a proxy relays, written down as it happens: a pcap file of both legs of each connection
+//! (`--pcap`), and a timestamped hex dump of every message (`--hex-dump`).
+//!
+//! In the pcap, each proxied connection is two TCP conversations: the client's, between the
+//! client and the proxy's listening end, carrying each message as framed for the client; and
+//! the host's, between the proxy's upstream local address and the host, carrying each message
+//! as framed for the host (`--upstream-framing`). Each has its own handshake, sequence numbers
+//! and FINs (the side that closed first first), with the times things happened. The hex dump
+//! shows the client's leg.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,8 +31,8 @@ pub struct Recording {
 struct State {
     pcap: Option<Output<Recorder<BufWriter<File>>>>,
     hex: Option<Output<BufWriter<File>>>,
-    /// The pcap's view of each open connection, by connection id.
-    links: HashMap<u64, Link>,
+    /// The pcap's view of each open connection's legs, by connection id and leg.
+    links: HashMap<(u64, Leg), Link>,
     /// Once finished, later events (connections still winding down) are not written.
     finished: bool,
 }
@@ -89,6 +96,32 @@ pub fn local_end(listening: SocketAddr, client: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listening.port())
 }
 
+/// One leg of a proxied connection. On both, [`Side::Client`] is the side that connected (the
+/// client; the proxy towards the host) and [`Side::Server`] the side connected to (the proxy
+/// towards the client; the host): a client's message is sent by the client side of both legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Leg {
+    /// Between the client and the proxy.
+    Client,
+    /// Between the proxy and the host.
+    Host,
+}
+
+/// The proxy's end of its connection to `host`: its local address, or, when it is not known (the
+/// connection already gone), the unspecified address of the host's family with port 0.
+pub fn upstream_end(local: Option<SocketAddr>, host: SocketAddr) -> SocketAddr {
+    match local {
+        Some(local) => canonical(local),
+        None => {
+            let ip = match host.ip().to_canonical() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            };
+            SocketAddr::new(ip, 0)
+        }
+    }
+}
+
 fn side_name(side: Side) -> &'static str {
     match side {
         Side::Client => "client -> host",
@@ -148,13 +181,7 @@ impl Recording {
     pub fn opened(&self, id: u64, client: SocketAddr, local: SocketAddr) {
         let client = canonical(client);
         self.with(|state, time| {
-            if let Some(pcap) = &mut state.pcap {
-                let mut link = None;
-                pcap.write(|r| r.open(client, local, time).map(|l| link = Some(l)));
-                if let Some(link) = link {
-                    state.links.insert(id, link);
-                }
-            }
+            state.open(id, Leg::Client, client, local, time);
             if let Some(hex) = &mut state.hex {
                 let line = format!(
                     "{} #{id} opened {client} -> {local}\n",
@@ -165,12 +192,22 @@ impl Recording {
         });
     }
 
-    /// Connection `id` carried `bytes` (a message as framed on the client's side) `from` one
-    /// side.
-    pub fn message(&self, id: u64, from: Side, bytes: &[u8]) {
+    /// Connection `id`'s host leg, from the proxy's `local` end to `host`, opened (in the pcap
+    /// only).
+    pub fn host_opened(&self, id: u64, local: SocketAddr, host: SocketAddr) {
+        let host = canonical(host);
+        self.with(|state, time| state.open(id, Leg::Host, local, host, time));
+    }
+
+    /// Connection `id` carried `bytes` (a message as framed on that leg) `from` one side, on
+    /// `leg` (the hex dump shows the client's leg).
+    pub fn message(&self, id: u64, leg: Leg, from: Side, bytes: &[u8]) {
         self.with(|state, time| {
-            if let (Some(pcap), Some(link)) = (&mut state.pcap, state.links.get_mut(&id)) {
+            if let (Some(pcap), Some(link)) = (&mut state.pcap, state.links.get_mut(&(id, leg))) {
                 pcap.write(|r| r.data(link, from, bytes, time));
+            }
+            if leg == Leg::Host {
+                return;
             }
             if let Some(hex) = &mut state.hex {
                 let style = Style {
@@ -189,15 +226,20 @@ impl Recording {
         });
     }
 
-    /// Connection `id` closed, `first` closing first, for `reason`.
+    /// Connection `id`'s host leg closed, `first` closing first (in the pcap only).
+    pub fn host_closed(&self, id: u64, first: Side) {
+        self.with(|state, time| state.close_leg(id, Leg::Host, first, time));
+    }
+
+    /// Connection `id`'s client leg closed, `first` closing first, for `reason`.
     pub fn closed(&self, id: u64, first: Side, reason: &str) {
         self.with(|state, time| {
             state.close(id, first, reason, time);
         });
     }
 
-    /// The proxy stops: every connection still open is closed (the proxy's side first), both
-    /// files flushed, and nothing more written.
+    /// The proxy stops: every leg still open is closed (the proxy's side first), both files
+    /// flushed, and nothing more written.
     ///
     /// # Errors
     /// A usage error naming the first write that failed, if one did.
@@ -209,10 +251,13 @@ impl Recording {
             return Ok(());
         }
         let time = now();
-        let mut open: Vec<u64> = state.links.keys().copied().collect();
+        let mut open: Vec<(u64, Leg)> = state.links.keys().copied().collect();
         open.sort_unstable();
-        for id in open {
-            state.close(id, Side::Server, "the proxy stopped", time);
+        for (id, leg) in open {
+            match leg {
+                Leg::Client => state.close(id, Side::Server, "the proxy stopped", time),
+                Leg::Host => state.close_leg(id, Leg::Host, Side::Client, time),
+            }
         }
         state.flush();
         state.finished = true;
@@ -232,10 +277,27 @@ impl Recording {
 }
 
 impl State {
-    fn close(&mut self, id: u64, first: Side, reason: &str, time: Duration) {
-        if let (Some(pcap), Some(mut link)) = (&mut self.pcap, self.links.remove(&id)) {
+    /// Leg `leg` of connection `id`, from `client` to `server`, opens in the pcap.
+    fn open(&mut self, id: u64, leg: Leg, client: SocketAddr, server: SocketAddr, time: Duration) {
+        if let Some(pcap) = &mut self.pcap {
+            let mut link = None;
+            pcap.write(|r| r.open(client, server, time).map(|l| link = Some(l)));
+            if let Some(link) = link {
+                self.links.insert((id, leg), link);
+            }
+        }
+    }
+
+    /// Leg `leg` of connection `id` closes in the pcap, `first` closing first.
+    fn close_leg(&mut self, id: u64, leg: Leg, first: Side, time: Duration) {
+        if let (Some(pcap), Some(mut link)) = (&mut self.pcap, self.links.remove(&(id, leg))) {
             pcap.write(|r| r.close(&mut link, first, time));
         }
+    }
+
+    /// Connection `id`'s client leg closes, for `reason`.
+    fn close(&mut self, id: u64, first: Side, reason: &str, time: Duration) {
+        self.close_leg(id, Leg::Client, first, time);
         if let Some(hex) = &mut self.hex {
             let line = format!("{} #{id} closed: {reason}\n", dump::timestamp_micros(time));
             hex.write(|w| w.write_all(line.as_bytes()));
@@ -279,5 +341,16 @@ mod tests {
             local_end(addr("[::]:9001"), addr("[::1]:40000")),
             addr("[::1]:9001")
         );
+    }
+
+    #[test]
+    fn the_proxys_upstream_end_is_its_local_address_or_a_stand_in() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            upstream_end(Some(addr("[::ffff:10.0.0.5]:40000")), addr("10.0.0.2:9000")),
+            addr("10.0.0.5:40000")
+        );
+        assert_eq!(upstream_end(None, addr("10.0.0.2:9000")), addr("0.0.0.0:0"));
+        assert_eq!(upstream_end(None, addr("[::1]:9000")), addr("[::]:0"));
     }
 }

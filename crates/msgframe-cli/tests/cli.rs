@@ -312,12 +312,29 @@ fn proxy_relays_a_host_that_speaks_first_and_keeps_the_servers_limits() {
 
 #[test]
 fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
-    // An echo host, for two connections.
+    proxy_pcap_reads_back(None);
+}
+
+#[test]
+fn proxy_writes_the_host_leg_as_framed_for_the_host_with_upstream_framing() {
+    proxy_pcap_reads_back(Some("be:4"));
+}
+
+/// A proxy with `--pcap` and `--hex-dump` (and `--upstream-framing upstream`), two clients one
+/// after the other: both legs of each connection in the pcap, frame for frame.
+fn proxy_pcap_reads_back(upstream: Option<&str>) {
+    let host_framing = upstream.unwrap_or("be:2");
+    // The length of a message's header, for the host.
+    let host_header = if upstream.is_some() { 4 } else { 2 };
+    // An echo host, for two connections (bytes back as they came, in any framing); it tells
+    // where each connection came from.
     let host = TcpListener::bind("127.0.0.1:0").unwrap();
     let host_addr = host.local_addr().unwrap().to_string();
+    let (from_tx, from_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in host.incoming().take(2) {
             let Ok(mut s) = stream else { return };
+            let _ = from_tx.send(s.peer_addr().unwrap());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = s.read(&mut buf) {
@@ -328,9 +345,10 @@ fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
             });
         }
     });
-    let pcap = temp_file("relay.pcap", b"");
-    let hex_dump = temp_file("relay.txt", b"");
-    let proxy = Running::start(&[
+    let tag = host_framing.replace(':', "");
+    let pcap = temp_file(&format!("relay-{tag}.pcap"), b"");
+    let hex_dump = temp_file(&format!("relay-{tag}.txt"), b"");
+    let mut args = vec![
         "proxy",
         "--listen",
         "127.0.0.1:0",
@@ -343,7 +361,11 @@ fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
         pcap.to_str().unwrap(),
         "--hex-dump",
         hex_dump.to_str().unwrap(),
-    ]);
+    ];
+    if let Some(upstream) = upstream {
+        args.extend(["--upstream-framing", upstream]);
+    }
+    let proxy = Running::start(&args);
     let bodies: Vec<Vec<u8>> = (0..6)
         .map(|i| format!("0200{i:06} amount={}{}", i * 100, "x".repeat(i * 500)).into_bytes())
         .collect();
@@ -367,7 +389,12 @@ fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
     let (stopped, _) = proxy.interrupt();
     assert!(stopped, "the proxy ends cleanly on Ctrl-C");
 
-    // The conversations: one per client, the proxy's end where it listened.
+    // Where the proxy's connections to the host came from.
+    let upstream_ends: Vec<String> = from_rx.try_iter().map(|a| a.to_string()).collect();
+    assert_eq!(upstream_ends.len(), 2);
+
+    // The conversations: two per client, its own (the proxy's end where it listened), then the
+    // proxy's to the host (from the upstream connection's own address).
     let assert = msgframe()
         .args(["split", "--list", "--json"])
         .arg(&pcap)
@@ -378,11 +405,17 @@ fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
         "no warning: the file is whole"
     );
     let list = json_lines(&assert.get_output().stdout);
-    assert_eq!(list.len(), 2, "{list:?}");
-    for (c, (port, count)) in list.iter().zip([(ports[0], 6), (ports[1], 2)]) {
-        assert_eq!(c["client"], format!("127.0.0.1:{port}"));
-        assert_eq!(c["server"], proxy_addr);
-        let bytes: usize = bodies[..count].iter().map(|b| b.len() + 2).sum();
+    assert_eq!(list.len(), 4, "{list:?}");
+    let legs = [
+        (format!("127.0.0.1:{}", ports[0]), &proxy_addr, 6, 2),
+        (upstream_ends[0].clone(), &host_addr, 6, host_header),
+        (format!("127.0.0.1:{}", ports[1]), &proxy_addr, 2, 2),
+        (upstream_ends[1].clone(), &host_addr, 2, host_header),
+    ];
+    for (c, (client, server, count, header)) in list.iter().zip(legs) {
+        assert_eq!(c["client"], client, "{c}");
+        assert_eq!(&c["server"], server, "{c}");
+        let bytes: usize = bodies[..count].iter().map(|b| b.len() + header).sum();
         assert_eq!(c["to_server"]["bytes"], bytes);
         assert_eq!(c["to_client"]["bytes"], bytes);
         assert_eq!(c["to_server"]["missing"], 0);
@@ -392,10 +425,16 @@ fn proxy_writes_what_crosses_as_a_pcap_that_split_reads_back_frame_for_frame() {
         assert_eq!(packets, 2 * count as u64 + 6, "{c}");
     }
 
-    // Frame for frame: each request, then its echo, in the order they crossed.
-    for (stream, count) in [("0", 6), ("1", 2)] {
+    // Frame for frame: each request, then its echo, in the order they crossed, as framed on
+    // each leg.
+    for (stream, framing, count) in [
+        ("0", "be:2", 6),
+        ("1", host_framing, 6),
+        ("2", "be:2", 2),
+        ("3", host_framing, 2),
+    ] {
         let assert = msgframe()
-            .args(["split", "--framing", "be:2", "--json", "--stream", stream])
+            .args(["split", "--framing", framing, "--json", "--stream", stream])
             .arg(&pcap)
             .assert()
             .success();
@@ -1616,8 +1655,13 @@ fn a_proxy_whose_reader_goes_away_still_completes_its_recordings() {
         .stdout
         .clone();
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["event"], "conversation");
+    // The client's leg and the host's.
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l["event"] == "conversation"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1]["server"], host_addr);
     let text = std::fs::read_to_string(&hex).unwrap();
     assert_eq!(text.matches(" opened 127.0.0.1:").count(), 1, "{text}");
     assert_eq!(text.matches(" closed: ").count(), 1, "{text}");

@@ -6,8 +6,10 @@
 //! direction is relayed on its own (a host may send without being asked). When either side ends,
 //! both connections close.
 //!
-//! With `--pcap` and `--hex-dump`, every message is also written down as it crosses, as framed on
-//! the client's side; the files are complete when the proxy stops (Ctrl-C, or SIGTERM).
+//! With `--pcap` and `--hex-dump`, every message is also written down as it crosses: in the pcap
+//! on both legs (client and proxy, as framed for the client; proxy and host, as framed for the
+//! host), in the hex dump as framed for the client. The files are complete when the proxy stops
+//! (Ctrl-C, or SIGTERM).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -20,7 +22,7 @@ use bytes::{Bytes, BytesMut};
 use msgframe_capture::synth::Side;
 use msgframe_codec::header::hex;
 use msgframe_codec::{Encoder, Framing};
-use msgframe_conn::{Connection, Disconnect, Handler, LongClient, LongSender, Reply};
+use msgframe_conn::{Connection, Disconnect, Event, Handler, LongClient, LongSender, Reply};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -31,7 +33,7 @@ use crate::error::{Failure, Result};
 use crate::event::{self, Pending};
 use crate::input;
 use crate::out::{errln, out, outln};
-use crate::record::{self, Recording};
+use crate::record::{self, Leg, Recording};
 
 struct Setup {
     to: String,
@@ -47,7 +49,7 @@ struct Setup {
     stop: Arc<Stop>,
     /// Where clients connect: the proxy's end of their connections.
     listening: SocketAddr,
-    /// The clients' framing: messages are written down as framed for them.
+    /// The clients' framing: messages are written down on the client leg as framed for them.
     client_framing: Framing,
     recording: Option<Recording>,
     /// Close lines still to be written.
@@ -55,14 +57,18 @@ struct Setup {
 }
 
 impl Setup {
-    /// Writes down `message` of connection `id`, sent by `from`, as framed on the client's side.
-    fn record(&self, id: u64, from: Side, message: &[u8]) {
+    /// Writes down `message` of connection `id`, sent by `from`, on `leg`, as framed on it.
+    fn record(&self, id: u64, leg: Leg, from: Side, message: &[u8]) {
         let Some(recording) = &self.recording else {
             return;
         };
+        let framing = match leg {
+            Leg::Client => &self.client_framing,
+            Leg::Host => &self.host_framing,
+        };
         let mut framed = BytesMut::new();
-        match self.client_framing.encode(message, &mut framed) {
-            Ok(_) => recording.message(id, from, &framed),
+        match framing.encode(message, &mut framed) {
+            Ok(_) => recording.message(id, leg, from, &framed),
             // It was read or is about to be written in this framing: not expected.
             Err(e) => errln!("msgframe: warning: #{id}: a message not written down: {e}"),
         }
@@ -242,7 +248,7 @@ impl Handler for Proxy {
         }
         let shown = show(&setup, connection.id(), "client -> host", &message, None);
         // The client sent it, whether or not the log could show it.
-        setup.record(connection.id(), Side::Client, &message);
+        setup.record(connection.id(), Leg::Client, Side::Client, &message);
         if !shown {
             return Box::pin(async { Reply::Close });
         }
@@ -259,6 +265,8 @@ impl Handler for Proxy {
                 Ok(Upstream::Ready(sender)) => sender,
                 _ => return Reply::Close,
             };
+            // Written down before it is written: the host's answer cannot come first.
+            setup.record(connection.id(), Leg::Host, Side::Client, &message);
             match sender.send_timeout(message, setup.write_timeout).await {
                 Ok(()) => Reply::Nothing,
                 Err(e) => {
@@ -288,7 +296,20 @@ async fn upstream(
     let relayed = relay(&setup, &connection, &ready, &asked).await;
     ready.send_replace(Upstream::Gone);
     if let Some(recording) = &setup.recording {
-        recording.closed(id, relayed.first, &relayed.reason);
+        // Both legs, the one that ended first first; on the host's, the host closes first when
+        // it ended it, the proxy otherwise.
+        let host_first = if relayed.host_ended {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        if relayed.client_ended {
+            recording.closed(id, relayed.first, &relayed.reason);
+            recording.host_closed(id, host_first);
+        } else {
+            recording.host_closed(id, host_first);
+            recording.closed(id, relayed.first, &relayed.reason);
+        }
     }
     let host_closed = |setup: &Setup| {
         if let Some((cause, reason)) = &relayed.host {
@@ -338,6 +359,8 @@ struct Relayed {
     first: Side,
     /// The client's side ended before the host's.
     client_ended: bool,
+    /// The host ended its connection (rather than the proxy).
+    host_ended: bool,
     /// The host side's close, when it was connected: its short cause and its reason.
     host: Option<(&'static str, String)>,
 }
@@ -364,6 +387,7 @@ async fn relay(
             reason: format!("host side: {why}"),
             first: Side::Server,
             client_ended: false,
+            host_ended: false,
             host: None,
         }
     };
@@ -381,12 +405,14 @@ async fn relay(
         client.close().await;
         return not_connected(why);
     }
+    open_host_leg(setup, id, &client);
     if !setup.stop.check(log_connected(setup, id, Side::Server, to)) {
         client.close().await;
         return Relayed {
             reason: "the log cannot be written".to_owned(),
             first: Side::Server,
             client_ended: false,
+            host_ended: false,
             host: Some(("closed", "closed by the proxy".to_owned())),
         };
     }
@@ -396,18 +422,21 @@ async fn relay(
         reason: why,
         first: Side::Server,
         client_ended: false,
+        host_ended: false,
     };
     let relayed = loop {
         tokio::select! {
             message = client.recv() => match message {
                 Some(message) => {
+                    // It crossed the host leg, whether or not it is relayed.
+                    setup.record(id, Leg::Host, Side::Server, &message);
                     let latency = asked.answered();
                     if !show(setup, id, "host -> client", &message, latency) {
                         // Not relayed, so not written down.
                         break by_proxy("the log cannot be written".to_owned());
                     }
                     // Written down before it is written: the client's answer cannot come first.
-                    setup.record(id, Side::Server, &message);
+                    setup.record(id, Leg::Client, Side::Server, &message);
                     if let Err(e) = connection.push(message, setup.write_timeout).await {
                         break by_proxy(format!("writing host -> client: {e}"));
                     }
@@ -424,6 +453,7 @@ async fn relay(
                         reason: format!("host side: {why}"),
                         first: Side::Server,
                         client_ended: false,
+                        host_ended: true,
                         host: Some((cause, why)),
                     };
                 }
@@ -440,6 +470,7 @@ async fn relay(
                     reason: format!("client side: {end}"),
                     first,
                     client_ended: true,
+                    host_ended: false,
                     host: Some(("closed", "closed by the proxy: the client side ended".to_owned())),
                 };
             }
@@ -447,6 +478,25 @@ async fn relay(
     };
     client.close().await;
     relayed
+}
+
+/// Opens connection `id`'s host leg in the pcap: from the upstream connection's local address
+/// to the host's address it connected to.
+fn open_host_leg(setup: &Setup, id: u64, client: &LongClient) {
+    let Some(recording) = &setup.recording else {
+        return;
+    };
+    let mut events = client.events();
+    let mut host = None;
+    while let Ok(event) = events.try_recv() {
+        if let Event::Connected { addr, .. } = event {
+            host = Some(addr);
+        }
+    }
+    if let Some(host) = host {
+        let local = record::upstream_end(client.local_addr(), host);
+        recording.host_opened(id, local, host);
+    }
 }
 
 /// Which side of a client's connection: the client's, or the host's.

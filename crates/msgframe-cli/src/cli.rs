@@ -158,7 +158,8 @@ Examples:
   msgframe proxy -l :9001 --to host:9000 -f be:2 --json | grep '\"event\":\"closed\"'
   # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
   msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
-  msgframe split --framing be:2 relay.pcap")]
+  msgframe split --list relay.pcap    # two conversations per connection: client's, host's
+  msgframe split --framing be:2 relay.pcap --stream 0")]
     Proxy(ProxyArgs),
 
     /// Cut a captured byte stream (a raw file, or a TCP stream of a pcap/pcapng capture) into
@@ -444,10 +445,12 @@ pub struct ProxyArgs {
     /// Do not dump each message, only log one line per message.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Write what crosses the clients' side of the proxy to this pcap file, as it happens: each
-    /// connection as TCP packets (a handshake, a segment per message as framed for the client,
-    /// FINs), with real times. Wireshark opens it and `msgframe split` reads it back (with TLS,
-    /// the messages are in the clear).
+    /// Write what crosses both sides of the proxy to this pcap file, as it happens: each
+    /// connection as two TCP conversations, client to proxy (each message as framed for the
+    /// client) and proxy to host (from the upstream connection's local address, each message as
+    /// framed for the host), each with a handshake, a segment per message and FINs, with real
+    /// times. Wireshark opens it and `msgframe split` reads it back (with TLS, the messages are
+    /// in the clear).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Write a hex dump of every message that crosses to this file, as it happens: its time,

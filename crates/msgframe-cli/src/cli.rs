@@ -158,7 +158,8 @@ Examples:
   msgframe proxy -l :9001 --to host:9000 -f be:2 --json | grep '\"event\":\"closed\"'
   # what crosses, for Wireshark (or msgframe split) and as text; Ctrl-C ends it:
   msgframe proxy --listen :9001 --to host:9000 --framing be:2 --pcap relay.pcap --hex-dump relay.txt
-  msgframe split --list relay.pcap    # two conversations per connection: client's, host's
+  # two conversations per connection, the client's and the host's:
+  msgframe split --list relay.pcap
   msgframe split --framing be:2 relay.pcap --stream 0")]
     Proxy(ProxyArgs),
 

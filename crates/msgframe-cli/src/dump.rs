@@ -126,33 +126,7 @@ pub fn millis(d: std::time::Duration) -> f64 {
 /// (`1.00 s`, `250 ms`, `1.23 ms`, `12.5 µs`), whole seconds from 100 s on. Every duration the
 /// command prints in text (latencies, timeouts in messages) goes through here.
 pub fn duration(d: std::time::Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0 s".to_owned();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos} ns");
-    }
-    let units = [(1e3, "µs"), (1e6, "ms"), (1e9, "s")];
-    let mut unit = units
-        .iter()
-        .rposition(|&(scale, _)| nanos as f64 >= scale)
-        .unwrap_or(0);
-    loop {
-        let (scale, name) = units[unit];
-        let value = nanos as f64 / scale;
-        let decimals = match value {
-            v if v >= 99.95 => 0,
-            v if v >= 9.995 => 1,
-            _ => 2,
-        };
-        // 999.7 ms reads 1.00 s, not 1000 ms.
-        if decimals == 0 && value >= 999.5 && unit + 1 < units.len() {
-            unit += 1;
-            continue;
-        }
-        return format!("{value:.decimals$} {name}");
-    }
+    msgframe_conn::ReadableDuration(d).to_string()
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ pub enum Error {
     /// The call's time ran out after its message was sent (a request without reply), or while
     /// its message was being written (`written: false`: the rest still goes out before any later
     /// message, so the stream stays well framed).
-    #[error("timed out after {} {}", Readable(*.elapsed), if *.written { "waiting for the reply" } else { "writing the message" })]
+    #[error("timed out after {} {}", ReadableDuration(*.elapsed), if *.written { "waiting for the reply" } else { "writing the message" })]
     TimedOut {
         /// Whether the whole message was written.
         written: bool,
@@ -96,7 +96,7 @@ pub enum Error {
 
     /// No connection was up within the time waited (or one came and was lost); `last` says why
     /// the last attempt failed or the last connection ended.
-    #[error("not connected after {}{}", Readable(*.waited), match .last { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
+    #[error("not connected after {}{}", ReadableDuration(*.waited), match .last { Some(l) => format!(" (last failure: {l})"), None => String::new() })]
     NotConnected {
         /// How long the call waited.
         waited: Duration,
@@ -297,7 +297,7 @@ pub enum Disconnect {
     #[error("writing failed: {}", describe(.0))]
     Write(#[source] msgframe_io::Error),
     /// A reply or push was not written within the write time limit (a peer that does not read).
-    #[error("a message was not written within {}", Readable(*.0))]
+    #[error("a message was not written within {}", ReadableDuration(*.0))]
     WriteTimedOut(Duration),
     /// The application did not take incoming messages and the overflow policy is to close.
     #[error("the application's queue of incoming messages was full (overflow policy: close)")]
@@ -409,7 +409,7 @@ pub enum TlsError {
         name: String,
     },
     /// The handshake did not finish in time.
-    #[error("TLS handshake not finished{}", match .timeout { Some(t) => format!(" within {}", Readable(*t)), None => " in time".to_owned() })]
+    #[error("TLS handshake not finished{}", match .timeout { Some(t) => format!(" within {}", ReadableDuration(*t)), None => " in time".to_owned() })]
     HandshakeTimeout {
         /// The time allowed, when known.
         timeout: Option<Duration>,
@@ -523,10 +523,21 @@ impl From<String> for ConfigError {
 }
 
 /// A duration as a message shows it: three significant digits in the largest unit that fits
-/// (`1.00 s`, `250 ms`, `12.5 µs`), whole seconds from 100 s on.
-pub(crate) struct Readable(pub(crate) Duration);
+/// (`1.00 s`, `250 ms`, `12.5 µs`), whole seconds from 100 s on. Every duration in this
+/// crate's errors is shown this way; logs and tools may use it too.
+///
+/// ```
+/// use std::time::Duration;
+/// use msgframe_conn::ReadableDuration;
+///
+/// assert_eq!(ReadableDuration(Duration::from_nanos(1_001_150_624)).to_string(), "1.00 s");
+/// assert_eq!(ReadableDuration(Duration::from_micros(999_700)).to_string(), "1.00 s");
+/// assert_eq!(ReadableDuration(Duration::from_millis(250)).to_string(), "250 ms");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadableDuration(pub Duration);
 
-impl fmt::Display for Readable {
+impl fmt::Display for ReadableDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = self.0.as_nanos();
         if nanos == 0 {
@@ -564,7 +575,7 @@ mod tests {
 
     #[test]
     fn durations_in_messages_read_as_people_write_them() {
-        let shown = |d: Duration| Readable(d).to_string();
+        let shown = |d: Duration| ReadableDuration(d).to_string();
         assert_eq!(shown(Duration::from_nanos(1_001_150_624)), "1.00 s");
         assert_eq!(shown(Duration::from_millis(250)), "250 ms");
         assert_eq!(shown(Duration::from_micros(1_234)), "1.23 ms");

@@ -51,7 +51,9 @@ pub use client::{
     Event, GroupEvent, LongClient, LongClientBuilder, LongPool, LongReceiver, LongSender,
     OutboundReads, PoolLink, Session, ShortClient,
 };
-pub use error::{CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, TlsError};
+pub use error::{
+    CertificateProblem, ConfigError, Disconnect, Error, Fault, NotSent, ReadableDuration, TlsError,
+};
 pub use heartbeat::{AnswerHeartbeats, Heartbeat};
 pub use message::{IntoMessage, Key};
 pub use policy::admission::IpNet;

@@ -24,7 +24,7 @@
 //!   frames with no reference count and no copy (it needs no refill);
 //! - `copy-only` (decode groups only): the buffer refill every decode iteration does, alone.
 //!
-//! Payloads are 16 B, 100 B, 1 KiB and 64 KiB (65 535 B with a 2-byte length: the largest body it
+//! Payloads are 16 B, 100 B, 1 KiB, 8 KiB and 64 KiB (65 535 B with a 2-byte length: the largest body it
 //! can describe; 65 536 B with a 4-byte length).
 //!
 //! - `decode-be{2,4}`: a stream of N frames of the payload (N makes about 1 MiB, at least 64) is
@@ -32,6 +32,10 @@
 //!   the same for every contender: `copy-only` measures it) and decodes every frame, each passed to
 //!   `black_box`. msgframe yields `Bytes` (it freezes the split-off `BytesMut`), tokio-util yields
 //!   the `BytesMut` as split off.
+//! - `framed-be{2,4}`: the same stream read through tokio-util's `FramedRead` on a current-thread
+//!   runtime, from memory in reads of at most 64 KiB (as a socket hands them out), with
+//!   `msgframe-tokio` (`Codec`) and `tokio-util`: what a tokio user of either codec gets, buffer
+//!   management included.
 //! - `encode-be{2,4}`: each iteration clears a reused `BytesMut` and encodes the payload N times
 //!   into it. `msgframe` and `msgframe-framing` take `&[u8]`; `msgframe-tokio` and `tokio-util` take `Bytes` by value
 //!   (`Encoder<Bytes>`), a clone of a static `Bytes` per frame (no reference count touched).
@@ -73,7 +77,7 @@ use tokio_util::codec::LengthDelimitedCodec;
 /// Length field widths, in bytes.
 const WIDTHS: [usize; 2] = [2, 4];
 /// Nominal payload sizes; capped at what the length field can describe.
-const PAYLOADS: [usize; 4] = [16, 100, 1024, 64 * 1024];
+const PAYLOADS: [usize; 5] = [16, 100, 1024, 8 * 1024, 64 * 1024];
 /// Decode streams and encode batches hold about this many bytes...
 const STREAM_BYTES: usize = 1024 * 1024;
 /// ...and at least this many frames.
@@ -416,6 +420,65 @@ fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
     group.finish();
 }
 
+/// An in-memory stream handed out at most 64 KiB a read, as a socket hands out what has arrived.
+struct Chunked<'a> {
+    rest: &'a [u8],
+}
+
+impl tokio::io::AsyncRead for Chunked<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = buf.remaining().min(64 * 1024).min(self.rest.len());
+        buf.put_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Every frame of `stream` through `FramedRead` with `codec`; returns how many.
+fn framed_read<C>(rt: &tokio::runtime::Runtime, stream: &[u8], codec: C) -> usize
+where
+    C: tokio_util::codec::Decoder,
+    C::Error: std::fmt::Debug,
+{
+    use futures_util::StreamExt;
+    rt.block_on(async {
+        let mut frames = tokio_util::codec::FramedRead::new(Chunked { rest: stream }, codec);
+        let mut n = 0;
+        while let Some(frame) = frames.next().await {
+            black_box(frame.expect("decode"));
+            n += 1;
+        }
+        n
+    })
+}
+
+fn bench_framed(c: &mut Criterion, cases: &[Case], width: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group(format!("framed-be{width}"));
+    for case in cases.iter().filter(|case| case.width == width) {
+        let frames = case.frames;
+        group.throughput(Throughput::Elements(frames as u64));
+        group.bench_function(BenchmarkId::new(MSGFRAME_TOKIO, &case.label), |b| {
+            b.iter(|| {
+                assert_eq!(
+                    framed_read(&rt, &case.stream, case.msgframe_tokio()),
+                    frames
+                )
+            });
+        });
+        group.bench_function(BenchmarkId::new(TOKIO_UTIL, &case.label), |b| {
+            b.iter(|| assert_eq!(framed_read(&rt, &case.stream, case.tokio_util()), frames));
+        });
+    }
+    group.finish();
+}
+
 fn bench_encode(c: &mut Criterion, cases: &[Case], width: usize) {
     let mut group = c.benchmark_group(format!("encode-be{width}"));
     for case in cases.iter().filter(|case| case.width == width) {
@@ -587,10 +650,31 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
             }
         }
     }
+    for width in WIDTHS {
+        let group = format!("framed-be{width}");
+        for case in cases.iter().filter(|case| case.width == width) {
+            let per_frame = |function: &str| {
+                support::mean_ns(&group, function, &case.label, since)
+                    .map(|ns| ns / case.frames as f64)
+            };
+            let (ours, theirs) = (per_frame(MSGFRAME_TOKIO), per_frame(TOKIO_UTIL));
+            found |= ours.is_some();
+            let mut row = vec!["-".to_owned(); rows[0].len()];
+            row[0] = "framed".to_owned();
+            row[1] = format!("be{width}");
+            row[2] = case.label.clone();
+            row[8] = support::cell(theirs);
+            row[10] = support::cell(ours);
+            row[15] = support::cell(support::ratio(theirs, ours));
+            rows.push(row);
+        }
+    }
     let mut table = String::from(
         "ns per frame (criterion mean of this run). Ratios are net of the buffer refill (`copy`)\n\
          that every owned decode iteration starts with; msgframe/hand <= 1.1 is the target,\n\
-         tokio-util/msgframe > 1 means msgframe is faster.\n\n",
+         tokio-util/msgframe > 1 means msgframe is faster. `framed` rows: FramedRead with\n\
+         msgframe-tokio's Codec and with tokio-util's codec, the ratio in tokio-util/msgframe\n\
+         (not net of anything).\n\n",
     );
     table.push_str(&support::table(&rows));
     found.then_some(table)
@@ -614,6 +698,9 @@ fn main() {
         .configure_from_args();
     for width in WIDTHS {
         bench_decode(&mut c, &cases, width);
+    }
+    for width in WIDTHS {
+        bench_framed(&mut c, &cases, width);
     }
     for width in WIDTHS {
         bench_encode(&mut c, &cases, width);

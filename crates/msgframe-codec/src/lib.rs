@@ -34,9 +34,11 @@
 //! # Ok::<(), msgframe_codec::CodecError>(())
 //! ```
 //!
-//! Frames are [`Bytes`] of their own: a frame of up to [`COPY_MAX`] bytes is copied out of the
-//! buffer (cheaper than sharing it, and a kept frame then never pins the buffer), a larger one that
-//! fills its allocation is split off without a copy. For messages parsed in place and dropped,
+//! Frames are [`Bytes`]: a frame of up to [`COPY_MAX`] bytes is copied out of the buffer into an
+//! allocation of its own (cheaper than sharing it, and a kept small frame then never pins the
+//! buffer), a larger one is split off without a copy and shares the buffer's allocation. A large
+//! frame that arrives over several reads is gathered into an allocation sized for it, so that
+//! keeping it keeps little else. For messages parsed in place and dropped,
 //! [`Decoder::decode_slice`] says where the next frame is without taking it, and the [`Parse`] trait
 //! walks a filled buffer and yields borrowed `&[u8]` frames, with no allocation at all;
 //! [`StreamFrames`] walks a whole stream held in memory (a file, a capture) to its end, with each
@@ -180,22 +182,28 @@ pub trait Decoder {
 }
 
 /// Frames up to this many bytes are copied out of the read buffer into an allocation of their own by
-/// [`Decoder::decode`] and the readers built on it: copying a small frame costs less than sharing
-/// the buffer, and a kept message then costs its own size, never a whole read buffer. Larger frames
-/// are split off without a copy when they fill most of the allocation they are in.
-pub const COPY_MAX: usize = 16 * 1024;
+/// [`Decoder::decode`] and the readers built on it: below it a copy costs less than sharing the
+/// buffer (measured: BENCHMARKS.md), and a kept message then costs its own size, never a whole read
+/// buffer. Larger frames are split off without a copy.
+///
+/// What a kept large frame pins is the allocation it was split from. [`Decoder::decode`] gathers a
+/// frame of more than `COPY_MAX` bytes that is still incomplete into an allocation sized for it
+/// (at most twice its size), and the readers hand over a block only when the message fills at
+/// least half of it; a frame that arrived whole in a larger buffer shares that buffer, as
+/// `tokio_util`'s codecs do (copy it with [`copy_frame`] to keep it apart).
+pub const COPY_MAX: usize = 2 * 1024;
 
-/// Whether a frame of `len` bytes in an allocation of `capacity` bytes may be shared rather than
-/// copied: it is large, and it fills at least 7/8 of the allocation (so that keeping it costs at
-/// most 1/8 more than its own size).
+/// Whether a frame of `len` bytes in an allocation of `allocation` bytes (the whole allocation, not
+/// what [`BytesMut::capacity`] says, which is the room from the buffer's current position) may be
+/// shared rather than copied: it is above [`COPY_MAX`], and keeping it keeps at most twice its size.
 #[inline]
-pub fn share_frame(len: usize, capacity: usize) -> bool {
-    len > COPY_MAX && capacity - capacity.min(len) <= len / 8
+pub fn share_frame(len: usize, allocation: usize) -> bool {
+    len > COPY_MAX && allocation / 2 <= len
 }
 
 /// Takes `buf[start..end]` out of `buf` as a [`Bytes`] and removes the first `consumed` bytes, as
-/// [`Decoder::decode`] does after [`Decoded::Frame`]: a copy for small frames, a zero-copy split
-/// for large ones that fill their allocation (see [`COPY_MAX`]).
+/// [`Decoder::decode`] does after [`Decoded::Frame`]: a copy for frames up to [`COPY_MAX`] bytes, a
+/// zero-copy split for larger ones.
 #[inline(always)]
 pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
     if end - start <= COPY_MAX {
@@ -203,7 +211,7 @@ pub fn take_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize)
         buf.advance(consumed);
         frame
     } else {
-        take_large_frame(buf, start, end, consumed)
+        split_frame(buf, start, end, consumed)
     }
 }
 
@@ -213,14 +221,9 @@ pub fn copy_frame(frame: &[u8]) -> Bytes {
     Bytes::from(Box::<[u8]>::from(frame))
 }
 
-/// [`take_frame`] for a frame above [`COPY_MAX`]: shared when it fills its allocation.
+/// [`take_frame`] for a frame above [`COPY_MAX`]: split off without a copy.
 #[inline(never)]
-fn take_large_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
-    if !share_frame(end - start, buf.capacity()) {
-        let frame = copy_frame(&buf[start..end]);
-        buf.advance(consumed);
-        return frame;
-    }
+fn split_frame(buf: &mut BytesMut, start: usize, end: usize, consumed: usize) -> Bytes {
     buf.advance(start);
     let frame = buf.split_to(end - start).freeze();
     buf.advance(consumed - end);
@@ -272,16 +275,29 @@ pub(crate) fn before_eof(found: Decoded) -> Option<Decoded> {
     }
 }
 
-/// After [`Decoded::Partial`]: removes the consumed bytes and reserves room for the rest of the
-/// frame, never more than 64 KiB beyond what has arrived (a claimed length allocates only as the
-/// peer actually sends), and nothing for a frame being discarded.
+/// After [`Decoded::Partial`]: removes the consumed bytes and makes room for the rest of the frame,
+/// never more than 64 KiB beyond what has arrived or twice what has (a claimed length allocates
+/// only as the peer actually sends), and nothing for a frame being discarded. A frame that will be
+/// split off (above [`COPY_MAX`]) is gathered into an allocation of its own size when the buffer's
+/// is too small for it or more than twice its size, so that keeping it keeps little else.
 fn partial<D: Decoder + ?Sized>(decoder: &D, buf: &mut BytesMut, consumed: usize) {
     buf.advance(consumed);
     if !decoder.is_between_frames() {
         return;
     }
-    if let Some(wanted) = decoder.bytes_wanted(buf.len()) {
-        buf.reserve(wanted.min(RESERVE_AHEAD));
+    let Some(wanted) = decoder.bytes_wanted(buf.len()) else {
+        return;
+    };
+    let total = buf.len().saturating_add(wanted);
+    if total <= COPY_MAX {
+        buf.reserve(wanted);
+        return;
+    }
+    let room = buf.len() + wanted.min(RESERVE_AHEAD.max(buf.len()));
+    if buf.capacity() < room || buf.capacity() / 2 > total {
+        let mut gathered = BytesMut::with_capacity(room);
+        gathered.extend_from_slice(buf);
+        *buf = gathered;
     }
 }
 

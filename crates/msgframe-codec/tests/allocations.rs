@@ -33,7 +33,7 @@ fn count_bytes<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     (
         out,
         change.allocations + change.reallocations,
-        change.bytes_allocated + change.bytes_reallocated.max(0) as usize,
+        change.bytes_allocated,
     )
 }
 

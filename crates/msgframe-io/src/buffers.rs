@@ -32,9 +32,10 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// in one of two ways:
 ///
 /// - **owned** ([`next_message`](ReadBuffer::next_message)): a [`Bytes`] that the application may
-///   keep. A message of at most [`COPY_MAX`](msgframe_codec::COPY_MAX) bytes is copied into an allocation of its own size,
-///   so keeping it never pins the read block; a larger one is read into a block sized for it (when
-///   the framing knows its length) and handed over without a copy.
+///   keep. A message is copied into an allocation of its own size unless it is larger than
+///   [`COPY_MAX`](msgframe_codec::COPY_MAX) and fills at least half of its block: keeping a message
+///   never keeps more than twice its size. A message larger than a 64 KiB block is read into a
+///   block sized for it (when the framing knows its length) and handed over without a copy.
 /// - **lent** ([`next_lent`](ReadBuffer::next_lent)): a `&[u8]` into the read block, valid until
 ///   the next call: no allocation, no copy, no reference count.
 ///
@@ -166,7 +167,7 @@ impl<D: Decoder> ReadBuffer<D> {
             self.start += consumed;
             return Ok(Some(message));
         }
-        // A large message that fills the block: hand the block over with it.
+        // A large message that fills at least half of the block: hand the block over with it.
         let mut head = self.block.split_to(to);
         head.advance(from);
         self.end -= to;
@@ -287,10 +288,11 @@ impl<D: Decoder> ReadBuffer<D> {
         if !self.shared && self.block.len() >= size {
             self.block.copy_within(self.start..self.end, 0);
         } else {
-            let mut block = BytesMut::with_capacity(size);
-            block.extend_from_slice(&self.block[self.start..self.end]);
-            block.resize(size, 0);
-            self.block = block;
+            // Zeroed by the allocator (`alloc_zeroed`): large blocks come as fresh pages that need
+            // no writing, where `resize` would write every byte.
+            let mut block = vec![0; size];
+            block[..live].copy_from_slice(&self.block[self.start..self.end]);
+            self.block = BytesMut::from(Bytes::from(block));
             self.shared = false;
         }
         self.start = 0;
@@ -356,6 +358,45 @@ impl<D: Decoder> ReadBuffer<D> {
         self.end = 0;
         self.shared = false;
         true
+    }
+
+    /// Takes the read block out when it holds no bytes and shares nothing with a message handed
+    /// over, for a pool of blocks that many mostly idle connections take turns with: the next read
+    /// gets its block from [`put_block`](Self::put_block), or allocates one. `None` when bytes are
+    /// buffered, or there is no block to take.
+    pub fn take_idle_block(&mut self) -> Option<BytesMut> {
+        self.return_lent();
+        if self.start != self.end || self.shared || self.block.is_empty() {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(std::mem::take(&mut self.block))
+    }
+
+    /// Gives a buffer that has no block (see [`take_idle_block`](Self::take_idle_block)) one to
+    /// read into: a block from [`take_idle_block`](Self::take_idle_block) of this or another
+    /// buffer (its length is its room, every byte initialised). Gives `block` back when the buffer
+    /// has a block already.
+    ///
+    /// # Errors
+    /// `block` itself, when the buffer has a block.
+    pub fn put_block(&mut self, block: BytesMut) -> Result<(), BytesMut> {
+        self.return_lent();
+        if !self.block.is_empty() || self.start != self.end {
+            return Err(block);
+        }
+        self.block = block;
+        self.start = 0;
+        self.end = 0;
+        self.shared = false;
+        Ok(())
+    }
+
+    /// Whether the buffer has a read block (it has none before the first read and after
+    /// [`release_idle_block`](Self::release_idle_block) or [`take_idle_block`](Self::take_idle_block)).
+    pub fn has_block(&self) -> bool {
+        !self.block.is_empty()
     }
 
     /// Records that the stream has ended: no more bytes will be appended.

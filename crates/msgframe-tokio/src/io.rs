@@ -140,6 +140,25 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
         self.buffer.release_idle_block()
     }
 
+    /// Takes the read block out when it holds no bytes, for a pool of blocks shared by many
+    /// mostly idle connections: see [`ReadBuffer::take_idle_block`].
+    pub fn take_idle_block(&mut self) -> Option<BytesMut> {
+        self.buffer.take_idle_block()
+    }
+
+    /// Gives a reader that has no read block one to read into: see [`ReadBuffer::put_block`].
+    ///
+    /// # Errors
+    /// `block` itself, when the reader has a block.
+    pub fn put_block(&mut self, block: BytesMut) -> Result<(), BytesMut> {
+        self.buffer.put_block(block)
+    }
+
+    /// Whether the reader holds a read block.
+    pub fn has_block(&self) -> bool {
+        self.buffer.has_block()
+    }
+
     /// Reads one whole message within `timeout`. On timeout the partial message stays buffered.
     ///
     /// # Errors

@@ -16,6 +16,7 @@ use msgframe_tokio::MessageReader;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::blocks;
 use super::return_link::ReturnLink;
 use tokio::sync::{oneshot, Notify};
 
@@ -369,12 +370,20 @@ impl Drop for PushQueue {
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// The TCP socket underneath, to wait for readability without a buffer.
     fn tcp(&self) -> &TcpStream;
+
+    /// Whether every byte to read is still in the socket once the reader has taken what the
+    /// stream gave: then a connection between messages can give its buffers back at once and
+    /// wait for the socket to be readable. Not so over TLS, whose layer may hold decrypted bytes
+    /// the socket no longer shows; such a connection keeps its buffers until it is quiet.
+    const UNBUFFERED: bool;
 }
 
 impl Transport for TcpStream {
     fn tcp(&self) -> &TcpStream {
         self
     }
+
+    const UNBUFFERED: bool = true;
 }
 
 #[cfg(feature = "tls")]
@@ -382,6 +391,8 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     fn tcp(&self) -> &TcpStream {
         self.get_ref().0
     }
+
+    const UNBUFFERED: bool = false;
 }
 
 /// Runs one connection until it ends; returns why.
@@ -461,8 +472,6 @@ enum Input<R> {
 enum Io {
     /// Bytes were read into the buffer.
     Filled,
-    /// The socket is readable (after the buffers were given back).
-    Readable,
     /// The message being written went out whole.
     Written,
 }
@@ -546,6 +555,15 @@ async fn drive<H: Handler, S: Transport>(
                 Err(e) => session.handle_read_error(now(), e),
             }
         }
+        if S::UNBUFFERED && reader.has_block() && reader.is_between_messages() {
+            // Between messages, the read block goes back to the thread's pool at once.
+            match reader.take_idle_block() {
+                Some(block) => blocks::give(block),
+                None => {
+                    reader.release_idle_buffer();
+                }
+            }
+        }
         while let Some(event) = session.poll_event() {
             match event {
                 ServerEvent::Handle(message) => {
@@ -575,7 +593,7 @@ async fn drive<H: Handler, S: Transport>(
             Some(Direction::Write)
         } else if session.wants_read() {
             Some(Direction::Read {
-                released: session.is_released(),
+                wait_first: session.is_released() || (S::UNBUFFERED && !reader.has_block()),
             })
         } else {
             None
@@ -597,8 +615,12 @@ async fn drive<H: Handler, S: Transport>(
                 replying = None;
                 session.handler_done(now, reply);
             }
-            Input::Io(Ok(Io::Filled | Io::Readable)) => session.readable(now),
+            Input::Io(Ok(Io::Filled)) => session.readable(now),
             Input::Io(Ok(Io::Written)) => {
+                if S::UNBUFFERED {
+                    // Nothing kept between messages: the next reply allocates its own.
+                    out = BytesMut::new();
+                }
                 if let Some(len) = writing.take() {
                     Counters::add(&counters.frames_out, 1);
                     Counters::add(&counters.bytes_out, len as u64);
@@ -626,13 +648,17 @@ async fn drive<H: Handler, S: Transport>(
 /// Which way the connection's bytes go now: one task reads and writes in turn.
 #[derive(Clone, Copy)]
 enum Direction {
-    Read { released: bool },
+    /// Read; `wait_first`: the connection holds no read block, so it waits for the socket to be
+    /// readable before it takes one.
+    Read {
+        wait_first: bool,
+    },
     Write,
 }
 
-/// Reads once into the reader's buffer (or, when the buffers were given back, waits until the
-/// socket is readable without allocating any); or writes the framed message in `out` whole.
-/// Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
+/// Reads once into the reader's buffer (first waiting, when it has no block, until the socket is
+/// readable, then taking a block from the thread's pool); or writes the framed message in `out`
+/// whole. Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
 async fn connection_io<S: Transport>(
     reader: &mut MessageReader<S, Framing>,
     back: Option<&mut ReturnLink>,
@@ -650,11 +676,15 @@ async fn connection_io<S: Transport>(
         return Ok(Io::Written);
     }
     match direction {
-        Direction::Read { released: true } => {
-            reader.get_ref().tcp().readable().await?;
-            Ok(Io::Readable)
-        }
-        Direction::Read { released: false } => {
+        Direction::Read { wait_first } => {
+            if wait_first {
+                reader.get_ref().tcp().readable().await?;
+            }
+            if !reader.has_block() {
+                if let Some(block) = blocks::take() {
+                    let _ = reader.put_block(block);
+                }
+            }
             reader.fill().await?;
             Ok(Io::Filled)
         }

@@ -4,6 +4,7 @@
 
 mod accept;
 mod blocking;
+mod blocks;
 mod connection;
 mod reply;
 mod return_link;

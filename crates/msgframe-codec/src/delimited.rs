@@ -274,6 +274,14 @@ impl Delimited {
 }
 
 impl Decoder for Delimited {
+    fn stream_offset(&self) -> u64 {
+        self.consumed
+    }
+
+    fn continue_at(&mut self, offset: u64) {
+        self.consumed = offset;
+    }
+
     fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         if let Some(offset) = self.poisoned {
             return Err(CodecError::Poisoned { offset });

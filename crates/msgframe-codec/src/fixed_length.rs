@@ -56,6 +56,14 @@ impl FixedLength {
 }
 
 impl Decoder for FixedLength {
+    fn stream_offset(&self) -> u64 {
+        self.consumed
+    }
+
+    fn continue_at(&mut self, offset: u64) {
+        self.consumed = offset;
+    }
+
     #[inline]
     fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         if buf.len() < self.len {

@@ -88,6 +88,14 @@ impl Decoder for Framing {
     fn is_between_frames(&self) -> bool {
         each!(self, f => f.is_between_frames())
     }
+
+    fn stream_offset(&self) -> u64 {
+        each!(self, f => f.stream_offset())
+    }
+
+    fn continue_at(&mut self, offset: u64) {
+        each!(self, f => f.continue_at(offset))
+    }
 }
 
 impl Parse for Framing {

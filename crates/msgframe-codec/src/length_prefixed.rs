@@ -553,11 +553,6 @@ impl LengthPrefixed {
         self.keepalives
     }
 
-    /// Bytes consumed from the stream so far: the stream offset of the next frame.
-    pub fn stream_offset(&self) -> u64 {
-        self.consumed
-    }
-
     #[cold]
     #[inline(never)]
     fn poison(&mut self, err: CodecError) -> CodecError {
@@ -925,6 +920,14 @@ impl LengthPrefixed {
 }
 
 impl Decoder for LengthPrefixed {
+    fn stream_offset(&self) -> u64 {
+        self.consumed
+    }
+
+    fn continue_at(&mut self, offset: u64) {
+        self.consumed = offset;
+    }
+
     #[inline(always)]
     fn decode_slice(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {
         // The common case, inlined: between frames, a whole frame buffered.

@@ -179,6 +179,19 @@ pub trait Decoder {
     fn is_between_frames(&self) -> bool {
         true
     }
+
+    /// How many bytes of the stream the decoder has consumed: the offset its errors name for the
+    /// next byte it is given. 0 for framings that count no offsets.
+    fn stream_offset(&self) -> u64 {
+        0
+    }
+
+    /// Makes a fresh decoder continue a stream at `offset` (from [`stream_offset`](Decoder::stream_offset)
+    /// of the decoder it replaces, between frames), so that its errors keep naming offsets in the
+    /// whole stream: a connection put aside while idle keeps only this number, not its decoder.
+    fn continue_at(&mut self, offset: u64) {
+        let _ = offset;
+    }
 }
 
 /// Frames up to this many bytes are copied out of the read buffer into an allocation of their own by

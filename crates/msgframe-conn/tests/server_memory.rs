@@ -1,6 +1,7 @@
 //! What an idle connection costs the server, counted by the allocator: heap bytes held per
 //! connection once connections have gone idle, against a bare tokio server (a task per
-//! connection holding its socket and nothing else: the floor).
+//! connection holding its socket and nothing else), which msgframe's server goes below by
+//! setting quiet connections aside.
 
 use std::alloc::System;
 use std::net::SocketAddr;
@@ -71,7 +72,7 @@ async fn bare_server() -> SocketAddr {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn an_idle_connection_holds_little_beyond_a_bare_tokio_task() {
+async fn an_idle_connection_costs_less_than_a_bare_tokio_task() {
     let bare = bare_server().await;
     // Warm up the runtime's own structures (first connections allocate slabs).
     let (_, warm) = held_per_connection(bare).await;
@@ -80,6 +81,7 @@ async fn an_idle_connection_holds_little_beyond_a_bare_tokio_task() {
     let (floor, bare_clients) = held_per_connection(bare).await;
     drop(bare_clients);
 
+    // Quiet connections are set aside after 1 s (the default), within the measurement's wait.
     let server = Server::builder("be:2".parse().unwrap())
         .bind("127.0.0.1:0")
         .await
@@ -89,16 +91,17 @@ async fn an_idle_connection_holds_little_beyond_a_bare_tokio_task() {
     tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
     let (ours, clients) = held_per_connection(addr).await;
     assert_eq!(handle.stats().open, N as u64);
-    let extra = ours - floor;
+    assert_eq!(handle.stats().set_aside, N as u64);
     println!(
         "heap per idle connection: bare tokio {floor:.0} B, msgframe server {ours:.0} B \
-         (+{extra:.0} B; both ends counted)"
+         (both ends counted)"
     );
-    // About 1.7-2.1 KB over the bare task (the connection task's future, its registry entry);
-    // a read block not given back would add 8 KiB or more.
+    // A connection set aside holds its handle, its place in the lot and the counts: about 370 B
+    // with the client's socket, where a bare task holds about 800 B. A task kept per connection
+    // would add a kilobyte or more, a read block not given back 8 KiB.
     assert!(
-        extra < 3072.0,
-        "{extra:.0} bytes per idle connection over the floor"
+        ours < floor,
+        "{ours:.0} bytes per idle connection, a bare tokio task {floor:.0}"
     );
     drop(clients);
 }

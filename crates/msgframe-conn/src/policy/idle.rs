@@ -55,6 +55,11 @@ impl IdleClock {
         self.message_started.get_or_insert(now);
     }
 
+    /// When the last whole message or server activity was.
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+
     /// Whether a partial message is being received.
     pub fn in_message(&self) -> bool {
         self.message_started.is_some()

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::connection::{self, Connection, Handler, PushQueue};
+use super::park::{Lot, Parked, Parking};
 use super::stats::Counters;
 use super::{ServerConfig, ServerShared};
 use crate::error::Disconnect;
@@ -31,6 +32,20 @@ pub(crate) async fn serve<H: Handler>(
 ) -> Result<(), Error> {
     let mut shutdown = shared.shutdown.subscribe();
     let mut tasks = JoinSet::new();
+    // Quiet plain-TCP connections wait in a lot, off the runtime, and come back through `revived`.
+    let (back, mut revived) = tokio::sync::mpsc::unbounded_channel();
+    let parking = if config.set_aside && config.tls.is_none() && config.simplex.is_none() {
+        match Parking::start(back, Arc::clone(&shared.counters)) {
+            Ok(parking) => Some(parking),
+            Err(e) => {
+                tracing::warn!(error = %e, "quiet connections stay on the runtime");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let lot = parking.as_ref().map(|p| Arc::clone(p.lot()));
     if let Some(super::ReturnSource::Accept(links)) = &config.simplex {
         let links = Arc::clone(links);
         let shutdown = shared.shutdown.subscribe();
@@ -42,12 +57,9 @@ pub(crate) async fn serve<H: Handler>(
         tokio::select! {
             biased;
             () = signalled(&mut shutdown) => break,
-            Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = ended {
-                    if e.is_panic() {
-                        tracing::error!("a connection's handler panicked; that connection is closed");
-                    }
-                }
+            Some(ended) = tasks.join_next(), if !tasks.is_empty() => joined(ended),
+            Some(parked) = revived.recv() => {
+                resume(parked, &config, &shared, &handler, lot.as_ref(), &mut tasks);
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -57,7 +69,7 @@ pub(crate) async fn serve<H: Handler>(
                         continue;
                     }
                     next_id += 1;
-                    start(stream, peer, next_id, &config, &shared, &handler, &mut tasks);
+                    start(stream, peer, next_id, &config, &shared, &handler, lot.as_ref(), &mut tasks);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "accept failed; pausing");
@@ -76,18 +88,68 @@ pub(crate) async fn serve<H: Handler>(
     for connection in open {
         connection.shut_down();
     }
+    // Connections set aside come back to close (their close request takes them back).
+    let outside = || lot.as_ref().map_or(0, |lot| lot.outside());
     let drained = tokio::time::timeout(config.grace, async {
-        while tasks.join_next().await.is_some() {}
+        while !tasks.is_empty() || outside() > 0 {
+            tokio::select! {
+                Some(ended) = tasks.join_next(), if !tasks.is_empty() => joined(ended),
+                Some(parked) = revived.recv() => {
+                    resume(parked, &config, &shared, &handler, lot.as_ref(), &mut tasks);
+                }
+            }
+        }
     })
     .await;
     if drained.is_err() {
         tracing::warn!(
-            open = tasks.len(),
+            open = tasks.len() + outside(),
             "shutdown grace over: closing the remaining connections"
         );
         tasks.shutdown().await;
     }
+    // Stops the lot's thread; connections still set aside close with it.
+    drop(parking);
     Ok(())
+}
+
+/// A connection's task ended.
+fn joined(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            tracing::error!("a connection's handler panicked; that connection is closed");
+        }
+    }
+}
+
+/// Gives a connection taken back from the lot a new task, which continues it.
+fn resume<H: Handler>(
+    parked: Parked,
+    config: &Arc<ServerConfig>,
+    shared: &Arc<ServerShared>,
+    handler: &Arc<H>,
+    lot: Option<&Arc<Lot>>,
+    tasks: &mut JoinSet<()>,
+) {
+    let Some(lot) = lot else { return };
+    lot.taken_back();
+    let span = tracing::info_span!("connection", id = parked.connection.id(), peer = %parked.connection.peer());
+    let task = connection::resume(
+        parked,
+        Arc::clone(handler),
+        Arc::clone(config),
+        Arc::clone(&shared.counters),
+        Arc::clone(lot),
+    );
+    let counters = Arc::clone(&shared.counters);
+    tasks.spawn(
+        async move {
+            if let Some(end) = task.await {
+                count_end(&end, &counters);
+            }
+        }
+        .instrument(span),
+    );
 }
 
 /// Counts the connection in, or says why not.
@@ -140,6 +202,7 @@ fn refuse(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
@@ -147,6 +210,7 @@ fn start<H: Handler>(
     config: &Arc<ServerConfig>,
     shared: &Arc<ServerShared>,
     handler: &Arc<H>,
+    lot: Option<&Arc<Lot>>,
     tasks: &mut JoinSet<()>,
 ) {
     let (connection, pushes, admitted) = register(id, peer, config, shared);
@@ -154,9 +218,10 @@ fn start<H: Handler>(
     let config = Arc::clone(config);
     let shared = Arc::clone(shared);
     let handler = Arc::clone(handler);
+    let lot = lot.cloned();
     let task = async move {
-        // Removes the connection from the counts however the task ends (aborted included).
-        let _admitted = admitted;
+        // Removes the connection from the counts however the task ends (aborted included),
+        // unless it is set aside: then it goes with the connection.
         tracing::debug!("accepted");
         // On Linux the listener's options are inherited: no system call here.
         let own_options = if config.options_inherited {
@@ -185,6 +250,8 @@ fn start<H: Handler>(
                     handler,
                     config.clone(),
                     Arc::clone(&counters),
+                    admitted,
+                    lot,
                 )
                 .await
             }
@@ -205,6 +272,8 @@ fn start<H: Handler>(
                             handler,
                             config.clone(),
                             Arc::clone(&counters),
+                            admitted,
+                            None,
                         )
                         .await,
                     )
@@ -215,7 +284,9 @@ fn start<H: Handler>(
                 }
             }
         };
-        count_end(&end, &counters);
+        if let Some(end) = end {
+            count_end(&end, &counters);
+        }
     };
     tasks.spawn(task.instrument(span));
 }

@@ -5,18 +5,21 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use msgframe_codec::{Encoder, Framing};
+use msgframe_codec::{Decoder, Encoder, Framing};
 use msgframe_tokio::MessageReader;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::accept::Admitted;
 use super::blocks;
+use super::park::{Lot, Parked};
 use super::return_link::ReturnLink;
 use tokio::sync::{oneshot, Notify};
 
@@ -57,9 +60,17 @@ pub trait Handler: Send + Sync + 'static {
         let _ = connection;
     }
 
+    /// A connection that [`opened`](Handler::opened) ended, and why: for logs, without a task
+    /// per connection waiting on [`Connection::closed`] (which would cost every quiet
+    /// connection a task again). Not called for connections cut off when the shutdown grace
+    /// runs out. Does nothing unless implemented.
+    fn closed(&self, connection: &Connection, why: &Disconnect) {
+        let _ = (connection, why);
+    }
+
     /// A connection from `peer` was refused before any work for it: by the allow or deny list,
     /// or a cap (see [`Refusal`](crate::policy::Refusal)). For logs; does nothing unless
-    /// implemented. (Why an accepted connection ended: [`Connection::closed`].)
+    /// implemented. (Why an accepted connection ended: [`closed`](Handler::closed).)
     fn refused(&self, peer: std::net::SocketAddr, refusal: &crate::policy::Refusal) {
         let _ = (peer, refusal);
     }
@@ -105,6 +116,8 @@ struct ConnectionInner {
     ended: Notify,
     /// Wakes the connection's thread, when it runs on one (the blocking server).
     waker: std::sync::OnceLock<Arc<mio::Waker>>,
+    /// Where the connection waits when it is set aside while quiet.
+    lot: std::sync::OnceLock<Arc<Lot>>,
     /// The client's certificate, with TLS and client certificates.
     #[cfg(feature = "tls")]
     identity: std::sync::OnceLock<crate::tls::PeerIdentity>,
@@ -119,6 +132,9 @@ struct Pushes {
     /// Why the connection's task is asked to close (the server shuts down, or the program closes
     /// it): it does once its handler is done.
     closing: Option<Arc<Disconnect>>,
+    /// Whether the connection is set aside in its lot (it has no task): a push or a close
+    /// request takes it back.
+    parked: bool,
 }
 
 impl fmt::Debug for Connection {
@@ -142,11 +158,13 @@ impl Connection {
                     closed: false,
                     ended: None,
                     closing: None,
+                    parked: false,
                 }),
                 queued: Notify::new(),
                 room: Notify::new(),
                 ended: Notify::new(),
                 waker: std::sync::OnceLock::new(),
+                lot: std::sync::OnceLock::new(),
                 #[cfg(feature = "tls")]
                 identity: std::sync::OnceLock::new(),
             }),
@@ -184,14 +202,24 @@ impl Connection {
     /// Asks the connection's task to close gracefully, `cause` saying why. Through the push
     /// queue's wake-up: an idle connection holds no shutdown watcher of its own.
     fn ask_to_close(&self, cause: Disconnect) {
-        if let Ok(mut pushes) = self.inner.pushes.lock() {
-            pushes.closing.get_or_insert_with(|| Arc::new(cause));
-        }
-        self.wake();
+        let parked = match self.inner.pushes.lock() {
+            Ok(mut pushes) => {
+                pushes.closing.get_or_insert_with(|| Arc::new(cause));
+                std::mem::take(&mut pushes.parked)
+            }
+            Err(_) => false,
+        };
+        self.wake(parked);
     }
 
-    /// Wakes the connection's task (or thread) for a push or a close request.
-    fn wake(&self) {
+    /// Wakes the connection's task (or thread) for a push or a close request; takes it back from
+    /// its lot when it was `parked` there.
+    fn wake(&self, parked: bool) {
+        if parked {
+            if let Some(lot) = self.inner.lot.get() {
+                lot.wake(self.inner.id);
+            }
+        }
         self.inner.queued.notify_one();
         if let Some(waker) = self.inner.waker.get() {
             // A failed wake-up leaves the thread to its next event or timer.
@@ -263,8 +291,9 @@ impl Connection {
             return Err((push, false));
         }
         pushes.waiting.push_back(push);
+        let parked = std::mem::take(&mut pushes.parked);
         drop(pushes);
-        self.wake();
+        self.wake(parked);
         Ok(())
     }
 
@@ -342,6 +371,13 @@ impl PushQueue {
         Some(Ok(push))
     }
 
+    /// A task serves the connection again: it is no longer set aside.
+    fn unpark(&self) {
+        if let Ok(mut pushes) = self.0.pushes.lock() {
+            pushes.parked = false;
+        }
+    }
+
     /// Records why the connection ended, for [`Connection::closed`].
     pub(crate) fn ended(&self, cause: &Arc<Disconnect>) {
         if let Ok(mut p) = self.0.pushes.lock() {
@@ -367,7 +403,7 @@ impl Drop for PushQueue {
 }
 
 /// A connection's byte stream: plain TCP, or TLS over it.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
     /// The TCP socket underneath, to wait for readability without a buffer.
     fn tcp(&self) -> &TcpStream;
 
@@ -376,6 +412,13 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// wait for the socket to be readable. Not so over TLS, whose layer may hold decrypted bytes
     /// the socket no longer shows; such a connection keeps its buffers until it is quiet.
     const UNBUFFERED: bool;
+
+    /// The plain socket, to be watched by the lot of quiet connections: only for
+    /// [`UNBUFFERED`](Transport::UNBUFFERED) transports.
+    fn into_std(self) -> io::Result<std::net::TcpStream>;
+
+    /// The transport again over a socket taken back from [`into_std`](Transport::into_std).
+    fn from_std(stream: std::net::TcpStream) -> io::Result<Self>;
 }
 
 impl Transport for TcpStream {
@@ -384,6 +427,14 @@ impl Transport for TcpStream {
     }
 
     const UNBUFFERED: bool = true;
+
+    fn into_std(self) -> io::Result<std::net::TcpStream> {
+        TcpStream::into_std(self)
+    }
+
+    fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
+        TcpStream::from_std(stream)
+    }
 }
 
 #[cfg(feature = "tls")]
@@ -393,9 +444,19 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     }
 
     const UNBUFFERED: bool = false;
+
+    fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn from_std(_: std::net::TcpStream) -> io::Result<Self> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
-/// Runs one connection until it ends; returns why.
+/// Runs one connection until it ends (returns why) or is set aside in `lot` while quiet
+/// (returns `None`: a later task continues it with [`resume`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<H: Handler, S: Transport>(
     stream: S,
     connection: Connection,
@@ -403,41 +464,145 @@ pub(crate) async fn run<H: Handler, S: Transport>(
     handler: Arc<H>,
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
-) -> Arc<Disconnect> {
+    admitted: Admitted,
+    lot: Option<Arc<Lot>>,
+) -> Option<Arc<Disconnect>> {
     // A simplex pair: this connection carries the peer's requests; replies and pushes go on its
     // return link, which the peer dials on the second listener.
     // One task reads and writes in turn: no split. Writes borrow the stream from the reader.
     let mut reader = MessageReader::new(stream, config.framing.clone());
     // Boxed, as every rarely-run step here: an idle connection's task then holds only what
     // waiting needs.
-    let (mut back, first) = match &config.simplex {
+    let (back, first) = match &config.simplex {
         Some(links) => match Box::pin(pair_links(links, &mut reader, connection.peer())).await {
             Some(pair) => pair,
             None => {
                 let cause = Arc::new(Disconnect::NoReturnLink);
                 pushes.ended(&cause);
-                return cause;
+                return Some(cause);
             }
         },
         None => (None, None),
     };
     handler.opened(&connection);
-    let pair = PairLinks {
-        back: back.as_mut(),
-        first,
+    let session = ServerSession::new(Arc::clone(&config.rules), now());
+    let served = Served {
+        connection,
+        pushes,
+        admitted,
+        lot: lot.filter(|_| S::UNBUFFERED && back.is_none()),
     };
-    let cause = Box::pin(drive(
-        &mut reader,
-        pair,
-        &connection,
-        &pushes,
-        &*handler,
-        &config,
-        &counters,
-    ))
-    .await;
+    serve(
+        reader, session, back, first, served, handler, config, counters,
+    )
+    .await
+}
+
+/// Continues a connection that was set aside while quiet, from where its last task left it.
+pub(crate) async fn resume<H: Handler>(
+    parked: Parked,
+    handler: Arc<H>,
+    config: Arc<ServerConfig>,
+    counters: Arc<Counters>,
+    lot: Arc<Lot>,
+) -> Option<Arc<Disconnect>> {
+    let Parked {
+        stream,
+        connection,
+        pushes,
+        admitted,
+        offset,
+        last_activity,
+        ..
+    } = parked;
+    pushes.unpark();
+    let stream = match TcpStream::from_std(std::net::TcpStream::from(stream)) {
+        Ok(stream) => stream,
+        Err(e) => {
+            let cause = Arc::new(Disconnect::read(e.into()));
+            pushes.ended(&cause);
+            return Some(cause);
+        }
+    };
+    let mut framing = config.framing.clone();
+    framing.continue_at(offset);
+    let reader = MessageReader::new(stream, framing);
+    let session = ServerSession::resumed(Arc::clone(&config.rules), now(), last_activity);
+    let served = Served {
+        connection,
+        pushes,
+        admitted,
+        lot: Some(lot),
+    };
+    serve(
+        reader, session, None, None, served, handler, config, counters,
+    )
+    .await
+}
+
+/// What a connection's task holds besides its socket and session.
+struct Served {
+    connection: Connection,
+    pushes: PushQueue,
+    /// The connection's place in the counts: given back when it ends.
+    admitted: Admitted,
+    /// Where to set the connection aside when it is quiet; `None` never does.
+    lot: Option<Arc<Lot>>,
+}
+
+/// Drives the connection's session until it ends (then closes the socket and returns why) or is
+/// quiet and set aside (returns `None`).
+#[allow(clippy::too_many_arguments)]
+async fn serve<H: Handler, S: Transport>(
+    mut reader: MessageReader<S, Framing>,
+    mut session: ServerSession<Outcome<()>>,
+    mut back: Option<ReturnLink>,
+    mut first: Option<Box<Bytes>>,
+    mut served: Served,
+    handler: Arc<H>,
+    config: Arc<ServerConfig>,
+    counters: Arc<Counters>,
+) -> Option<Arc<Disconnect>> {
+    let cause = loop {
+        let parking = served.lot.is_some();
+        let driven = Box::pin(drive(
+            &mut reader,
+            &mut session,
+            PairLinks {
+                back: back.as_mut(),
+                first: first.take(),
+            },
+            parking,
+            &served.connection,
+            &served.pushes,
+            &*handler,
+            &config,
+            &counters,
+        ))
+        .await;
+        match driven {
+            Driven::Closed(cause) => break cause,
+            Driven::Quiet(last_activity) => {
+                match set_aside(reader, &session, last_activity, served, &config) {
+                    SetAside::Done => return None,
+                    SetAside::Not(again) => {
+                        // A push or a close came first, or the socket cannot be watched.
+                        (reader, served) = *again;
+                    }
+                    SetAside::Failed(cause) => return Some(cause),
+                }
+            }
+        }
+    };
+    let Served {
+        connection,
+        pushes,
+        admitted: _admitted,
+        ..
+    } = served;
     pushes.ended(&cause);
     drop(pushes);
+    handler.closed(&connection, &cause);
     // Close politely (with TLS, a close_notify), unless the connection is broken.
     if !matches!(
         *cause,
@@ -453,7 +618,105 @@ pub(crate) async fn run<H: Handler, S: Transport>(
             let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, back.shutdown())).await;
         }
     }
-    cause
+    Some(cause)
+}
+
+/// How setting a quiet connection aside went.
+enum SetAside<S> {
+    /// It waits in its lot; its task ends.
+    Done,
+    /// Not now (a push or a close request came first, or its socket cannot be watched): the task
+    /// goes on serving it.
+    Not(Box<(MessageReader<S, Framing>, Served)>),
+    /// Its socket failed on the way.
+    Failed(Arc<Disconnect>),
+}
+
+/// Sets a quiet connection aside in its lot, unless a push or a close request is waiting: the
+/// push queue is held from that check until the connection is in the lot and marked so, so none
+/// is missed.
+fn set_aside<S: Transport>(
+    reader: MessageReader<S, Framing>,
+    session: &ServerSession<Outcome<()>>,
+    last_activity: Instant,
+    served: Served,
+    config: &ServerConfig,
+) -> SetAside<S> {
+    let Some(lot) = served.lot.clone() else {
+        return SetAside::Not(Box::new((reader, served)));
+    };
+    let inner = Arc::clone(&served.connection.inner);
+    let Some(mut queue) = quiet(&inner) else {
+        return SetAside::Not(Box::new((reader, served)));
+    };
+    let offset = reader.decoder().stream_offset();
+    let deadline = session
+        .poll_timeout()
+        .unwrap_or_else(|| crate::policy::heartbeat::far_future(last_activity));
+    let (stream, rest) = reader.into_parts();
+    debug_assert!(rest.is_empty(), "a quiet connection has nothing buffered");
+    let stream = match stream.into_std() {
+        Ok(stream) => mio::net::TcpStream::from_std(stream),
+        Err(e) => {
+            drop(queue);
+            let cause = Arc::new(Disconnect::read(e.into()));
+            served.pushes.ended(&cause);
+            return SetAside::Failed(cause);
+        }
+    };
+    let _ = inner.lot.get_or_init(|| Arc::clone(&lot));
+    let parked = Parked {
+        stream,
+        connection: served.connection,
+        pushes: served.pushes,
+        admitted: served.admitted,
+        offset,
+        last_activity,
+        deadline,
+    };
+    match lot.park(parked) {
+        Ok(()) => {
+            queue.parked = true;
+            SetAside::Done
+        }
+        Err(parked) => {
+            drop(queue);
+            let Parked {
+                stream,
+                connection,
+                pushes,
+                admitted,
+                ..
+            } = *parked;
+            let stream = match S::from_std(std::net::TcpStream::from(stream)) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let cause = Arc::new(Disconnect::read(e.into()));
+                    pushes.ended(&cause);
+                    return SetAside::Failed(cause);
+                }
+            };
+            let mut framing = config.framing.clone();
+            framing.continue_at(offset);
+            SetAside::Not(Box::new((
+                MessageReader::new(stream, framing),
+                Served {
+                    connection,
+                    pushes,
+                    admitted,
+                    lot: None,
+                },
+            )))
+        }
+    }
+}
+
+/// The push queue, held, when nothing waits in it and no close is asked for: nothing can be
+/// queued until the lock is let go.
+fn quiet(inner: &ConnectionInner) -> Option<std::sync::MutexGuard<'_, Pushes>> {
+    let pushes = inner.pushes.lock().ok()?;
+    let quiet = pushes.waiting.is_empty() && pushes.closing.is_none() && !pushes.closed;
+    quiet.then_some(pushes)
 }
 
 /// How long closing a connection may take (a TLS close_notify to a peer that does not read).
@@ -506,23 +769,32 @@ struct PairLinks<'a> {
     first: Option<Box<Bytes>>,
 }
 
+/// How a connection's loop ended.
+enum Driven {
+    /// The connection is over.
+    Closed(Arc<Disconnect>),
+    /// The connection is quiet (last active then) and may be set aside.
+    Quiet(Instant),
+}
+
 /// The connection's loop: do what the session says, wait for what happens next, tell the
-/// session.
+/// session. With `parking`, it returns once the connection is quiet enough to be set aside.
+#[allow(clippy::too_many_arguments)]
 async fn drive<H: Handler, S: Transport>(
     reader: &mut MessageReader<S, Framing>,
+    session: &mut ServerSession<Outcome<()>>,
     pair: PairLinks<'_>,
+    parking: bool,
     connection: &Connection,
     pushes: &PushQueue,
     handler: &H,
     config: &ServerConfig,
     counters: &Counters,
-) -> Arc<Disconnect> {
+) -> Driven {
     let PairLinks {
         mut back,
         mut first,
     } = pair;
-    let mut session: ServerSession<Outcome<()>> =
-        ServerSession::new(Arc::clone(&config.rules), now());
     // The write buffer, kept between messages and given back with the read buffer when idle.
     let mut out = BytesMut::new();
     // The length of the body being written, counted once it is out.
@@ -576,7 +848,14 @@ async fn drive<H: Handler, S: Transport>(
                     reader.release_idle_buffer();
                     out = BytesMut::new();
                 }
-                ServerEvent::Closed(cause) => return cause,
+                ServerEvent::Closed(cause) => return Driven::Closed(cause),
+            }
+        }
+        if parking && replying.is_none() && writing.is_none() && !closing {
+            if let Some(last_activity) = session.quiet() {
+                if reader.is_between_messages() && quiet(&connection.inner).is_some() {
+                    return Driven::Quiet(last_activity);
+                }
             }
         }
         if writing.is_none() {

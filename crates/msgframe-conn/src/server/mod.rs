@@ -6,6 +6,7 @@ mod accept;
 mod blocking;
 mod blocks;
 mod connection;
+mod park;
 mod reply;
 mod return_link;
 mod stats;
@@ -53,6 +54,9 @@ pub(crate) struct ServerConfig {
     pub(crate) tls: Option<ServerTlsConfig>,
     /// Simplex pairs: where the return links come from, when set.
     pub(crate) simplex: Option<ReturnSource>,
+    /// Whether quiet plain-TCP connections are set aside from the runtime (see
+    /// [`ServerBuilder::set_aside_quiet`]).
+    pub(crate) set_aside: bool,
 }
 
 #[cfg(feature = "tls")]
@@ -100,6 +104,25 @@ impl ServerBuilder {
     /// 30 s): a client that does not read cannot hold a handler forever.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         Arc::make_mut(&mut self.config.rules).write_timeout = timeout;
+        self
+    }
+
+    /// How long a connection must be quiet (no message, nothing written) before it gives its read
+    /// and write buffers back (default 1 s); a plain-TCP connection is then also set aside from
+    /// the runtime (see [`set_aside_quiet`](Self::set_aside_quiet)).
+    pub fn quiet_after(mut self, quiet: Duration) -> Self {
+        Arc::make_mut(&mut self.config.rules).release_after = quiet;
+        self
+    }
+
+    /// Whether quiet plain-TCP connections are set aside from the runtime (default `true`): a
+    /// connection quiet for [`quiet_after`](Self::quiet_after) ends its task, and waits with the
+    /// server's other quiet connections on one thread that watches their sockets, holding a few
+    /// hundred bytes instead of a task's kilobyte or more; it gets a new task as soon as its
+    /// socket is readable, a push or a close comes, or its idle time is up. Connections over
+    /// TLS and simplex pairs are never set aside.
+    pub fn set_aside_quiet(mut self, set_aside: bool) -> Self {
+        self.config.set_aside = set_aside;
         self
     }
 
@@ -405,6 +428,7 @@ impl Server {
                 options_inherited: false,
                 tls: None,
                 simplex: None,
+                set_aside: true,
             },
             policy: AdmissionPolicy::default(),
         }

@@ -31,6 +31,9 @@ pub struct Stats {
     pub errors: u64,
     /// Connections open now.
     pub open: u64,
+    /// Of those, connections set aside now: quiet, with no task and no buffer (see
+    /// [`ServerBuilder::set_aside_quiet`](crate::ServerBuilder::set_aside_quiet)).
+    pub set_aside: u64,
     /// TLS handshakes that failed (a certificate refused, a protocol error).
     pub tls_handshake_failed: u64,
     /// TLS handshakes not finished within the handshake deadline.
@@ -51,6 +54,7 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) open: AtomicU64,
+    pub(crate) set_aside: AtomicU64,
     pub(crate) tls_handshake_failed: AtomicU64,
     pub(crate) tls_handshake_timeout: AtomicU64,
 }
@@ -75,6 +79,7 @@ impl Counters {
             bytes_out: get(&self.bytes_out),
             errors: get(&self.errors),
             open: get(&self.open),
+            set_aside: get(&self.set_aside),
             tls_handshake_failed: get(&self.tls_handshake_failed),
             tls_handshake_timeout: get(&self.tls_handshake_timeout),
         }

@@ -161,6 +161,30 @@ impl<T: Caller> ServerSession<T> {
         }
     }
 
+    /// A session for a connection that was quiet since `last_activity` and was put aside: the
+    /// same rules and idle deadline as the session it continues. It is not [`quiet`](Self::quiet)
+    /// again before another quiet while (what woke the connection is seen to first).
+    pub fn resumed(rules: Arc<ServerRules>, now: Instant, last_activity: Instant) -> Self {
+        let mut session = ServerSession::new(rules, now);
+        session.clock.activity(last_activity);
+        session
+    }
+
+    /// When the connection has been quiet long enough to give its buffers back and nothing is
+    /// under way (no handler running, nothing to write, no push taken, no message begun), the
+    /// time of its last activity: the driver may then put the connection aside until the socket
+    /// is readable, a push or a close comes, or the idle deadline passes, and continue it with
+    /// [`resumed`](Self::resumed).
+    pub fn quiet(&self) -> Option<Instant> {
+        let idle = matches!(self.state, State::Open)
+            && self.released
+            && self.wants_read()
+            && self.push.is_none()
+            && self.events.is_empty()
+            && !self.clock.in_message();
+        idle.then(|| self.clock.last_activity())
+    }
+
     /// Whether to read now: open, no handler running, nothing to write.
     pub fn wants_read(&self) -> bool {
         matches!(self.state, State::Open)

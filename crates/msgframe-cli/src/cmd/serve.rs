@@ -161,13 +161,13 @@ impl Handler for Host {
             connection.close();
         }
         log.pending.add();
-        let connection = connection.clone();
-        tokio::spawn(async move {
-            let end = connection.closed().await;
-            log.closes.count(&end);
-            log.stop.check(log.closed(&connection, &end));
-            log.pending.done();
-        });
+    }
+
+    fn closed(&self, connection: &Connection, why: &msgframe_conn::Disconnect) {
+        let log = &self.log;
+        log.closes.count(why);
+        log.stop.check(log.closed(connection, why));
+        log.pending.done();
     }
 
     fn refused(&self, peer: SocketAddr, refusal: &msgframe_conn::policy::Refusal) {

@@ -356,7 +356,9 @@ impl LengthPrefixedConfig {
                         .is_some()),
             put,
             fast_encode_max: if put.is_binary_store() { fast_max } else { 0 },
-            fast_digits_max: if put.is_digit_word() { fast_max } else { 0 },
+            fast_decimal4_max: if put == Put::Decimal4 { fast_max } else { 0 },
+            fast_bcd2_max: if put == Put::Bcd2 { fast_max } else { 0 },
+            fast_hex4_max: if put == Put::Hex4 { fast_max } else { 0 },
             max,
             config: self,
             state: State::Head,
@@ -424,8 +426,8 @@ impl Field {
 /// How the length field is written, chosen when the framing is built: fixed-width stores for the
 /// common widths (4 ASCII decimal or hex digits and 2 BCD bytes computed in one machine word, see
 /// [`digits`]), four digits at a time for the other text and BCD widths. The value is checked
-/// before it is written (against `fast_encode_max` or `fast_digits_max`, or in `value_for`), so no
-/// writer checks it again.
+/// before it is written (against `fast_encode_max` and the digit fields' bounds, or in
+/// `value_for`), so no writer checks it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Put {
     U8,
@@ -481,12 +483,6 @@ impl Put {
             self,
             Put::U8 | Put::Be16 | Put::Be32 | Put::Le16 | Put::Le32
         )
-    }
-
-    /// Whether the field is 4 ASCII decimal or hex digits or 2 BCD bytes: [`Encoder::encode`]
-    /// computes it in one machine word and writes it with one fixed-width store.
-    fn is_digit_word(self) -> bool {
-        matches!(self, Put::Decimal4 | Put::Hex4 | Put::Bcd2)
     }
 }
 
@@ -586,9 +582,13 @@ pub struct LengthPrefixed {
     /// the field's largest value and the maximum; 0 otherwise. Empty bodies always take the general
     /// path.
     fast_encode_max: usize,
-    /// The same for a bare field of 4 ASCII decimal or hex digits or 2 BCD bytes, on the second
-    /// inlined fast path (checked only when the first one is not taken); 0 otherwise.
-    fast_digits_max: usize,
+    /// The same for a bare field of 4 ASCII decimal digits, on the digit fields' fast path
+    /// (checked only when the binary one is not taken); 0 otherwise.
+    fast_decimal4_max: usize,
+    /// The same for a bare field of 2 BCD bytes; 0 otherwise.
+    fast_bcd2_max: usize,
+    /// The same for a bare field of 4 ASCII hex digits; 0 otherwise.
+    fast_hex4_max: usize,
     max: usize,
     /// Whether a length field of 0 is read as a bare empty frame: a trailer framing where 0 frames
     /// nothing else, or one set to [`EmptyForm::Bare`].
@@ -1173,22 +1173,54 @@ impl Encoder for LengthPrefixed {
         let len = body.len();
         // 1 <= len <= fast_encode_max, in one comparison (an empty body wraps to usize::MAX).
         if len.wrapping_sub(1) >= self.fast_encode_max {
-            // The digit fields' fast path comes second, so that the binary one pays next to
-            // nothing for it (one match over all of them cost `be:2` through `Framing` 8 more
-            // instructions a frame in registers and jumps).
-            if len.wrapping_sub(1) < self.fast_digits_max {
-                return self.encode_digits(body, dst);
-            }
-            return self.encode_general(body, dst);
+            // The digit fields' fast paths, after the binary one so that it keeps its code (one
+            // match over all eight kinds cost `be:2` through `Framing` 8 instructions a frame in
+            // registers and jumps). Each kind has its own bound, which says both that the field
+            // is of that kind and that the length fits it; they are checked in this order, ASCII
+            // decimal first (a match on the kind is a chain of comparisons in whatever order the
+            // compiler picks). The reserves name the field's width as a constant, so that the
+            // store's own capacity check folds away.
+            let i = len.wrapping_sub(1);
+            let word = if i < self.fast_decimal4_max {
+                digits::decimal4(len as u32)
+            } else if i < self.fast_bcd2_max {
+                dst.reserve(2 + len);
+                dst.put_u16_le(digits::bcd2(len as u32));
+                dst.extend_from_slice(body);
+                return Ok(());
+            } else if i < self.fast_hex4_max {
+                digits::hex4(len as u32)
+            } else {
+                return self.encode_general(body, dst);
+            };
+            dst.reserve(4 + len);
+            dst.put_u32_le(word);
+            dst.extend_from_slice(body);
+            return Ok(());
         }
-        // The fast path: a bare binary length that `fast_encode_max` says fits the field.
-        dst.reserve(self.header_len + len);
+        // The fast path: a bare binary length that `fast_encode_max` says fits the field. Each
+        // arm reserves with its own width, a constant: the store's capacity check then folds away.
         match self.put {
-            Put::U8 => dst.put_u8(len as u8),
-            Put::Be16 => dst.put_u16(len as u16),
-            Put::Le16 => dst.put_u16_le(len as u16),
-            Put::Be32 => dst.put_u32(len as u32),
-            Put::Le32 => dst.put_u32_le(len as u32),
+            Put::U8 => {
+                dst.reserve(1 + len);
+                dst.put_u8(len as u8);
+            }
+            Put::Be16 => {
+                dst.reserve(2 + len);
+                dst.put_u16(len as u16);
+            }
+            Put::Le16 => {
+                dst.reserve(2 + len);
+                dst.put_u16_le(len as u16);
+            }
+            Put::Be32 => {
+                dst.reserve(4 + len);
+                dst.put_u32(len as u32);
+            }
+            Put::Le32 => {
+                dst.reserve(4 + len);
+                dst.put_u32_le(len as u32);
+            }
             _ => return self.encode_general(body, dst),
         }
         dst.extend_from_slice(body);
@@ -1213,23 +1245,6 @@ impl Encoder for LengthPrefixed {
 }
 
 impl LengthPrefixed {
-    /// [`Encoder::encode`]'s fast path for a bare field of 4 ASCII decimal or hex digits or 2
-    /// BCD bytes: `encode` has checked the length against `fast_digits_max`, so it fits the field
-    /// and the cast cannot truncate.
-    #[inline(always)]
-    fn encode_digits(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        dst.reserve(self.header_len + body.len());
-        let len = body.len() as u32;
-        match self.put {
-            Put::Decimal4 => dst.put_u32_le(digits::decimal4(len)),
-            Put::Hex4 => dst.put_u32_le(digits::hex4(len)),
-            Put::Bcd2 => dst.put_u16_le(digits::bcd2(len)),
-            _ => return self.encode_general(body, dst),
-        }
-        dst.extend_from_slice(body);
-        Ok(())
-    }
-
     /// [`Encoder::encode`] for every layout and length: fixed bytes, offsets, trailers, text
     /// and BCD fields, and lengths the field or the maximum refuses.
     #[inline(never)]
@@ -1356,6 +1371,19 @@ mod digits {
 mod tests {
     use super::*;
 
+    impl LengthPrefixed {
+        /// The bounds of the encoder's fast paths: binary, 4 decimal digits, 2 BCD bytes, 4 hex
+        /// digits.
+        fn fast_bounds(&self) -> [usize; 4] {
+            [
+                self.fast_encode_max,
+                self.fast_decimal4_max,
+                self.fast_bcd2_max,
+                self.fast_hex4_max,
+            ]
+        }
+    }
+
     /// Every encoding at every width it has.
     fn every_encoding() -> Vec<LengthEncoding> {
         let mut all = Vec::new();
@@ -1462,10 +1490,10 @@ mod tests {
                 config.max_frame_length = max;
                 let framing = config.build().unwrap();
                 let largest = framing.max_frame_length();
-                let fast_max = framing.fast_encode_max.max(framing.fast_digits_max);
-                assert_eq!(
-                    framing.fast_encode_max.min(framing.fast_digits_max),
-                    0,
+                let bounds = framing.fast_bounds();
+                let fast_max = bounds.into_iter().max().unwrap();
+                assert!(
+                    bounds.iter().filter(|&&b| b > 0).count() <= 1,
                     "{encoding}: one fast path at most"
                 );
                 if fast_max > 0 {
@@ -1517,7 +1545,11 @@ mod tests {
             let crate::Framing::LengthPrefixed(bare) = bare else {
                 panic!("{spec}");
             };
-            assert!(bare.fast_encode_max.max(bare.fast_digits_max) > 0, "{spec}");
+            assert_eq!(
+                bare.fast_bounds().iter().filter(|&&b| b > 0).count(),
+                1,
+                "{spec}"
+            );
             for options in [
                 ",counts-header",
                 ",before=00",
@@ -1529,8 +1561,7 @@ mod tests {
                 let crate::Framing::LengthPrefixed(framing) = spec.parse().unwrap() else {
                     panic!("{spec}");
                 };
-                assert_eq!(framing.fast_encode_max, 0, "{spec}");
-                assert_eq!(framing.fast_digits_max, 0, "{spec}");
+                assert_eq!(framing.fast_bounds(), [0; 4], "{spec}");
             }
         }
     }

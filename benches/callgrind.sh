@@ -15,8 +15,11 @@
 #   FRAMES=50000 benches/callgrind.sh                           # N (default 20000)
 #
 # Ratios: `/hand` is the workload's count over the `hand` contender's of the same operation,
-# header and payload (the be2 one for ascii4 and bcd2 headers); `/tokio-util` likewise over
-# tokio-util's. Below 1 means fewer instructions than that contender.
+# header and payload (the be2 one for ascii4, bcd2 and hex4 headers); `/tokio-util` likewise over
+# tokio-util's. Below 1 means fewer instructions than that contender. `/be2` is the count over the
+# same workload with a `be2` header (encode-msgframe-framing/ascii4/100 over
+# encode-msgframe-framing/be2/100): what a text or BCD header costs against the binary one, when
+# both are in the run.
 #
 # The table is printed and written to <cargo target dir>/instructions.txt.
 
@@ -120,6 +123,15 @@ reference() {
     done
 }
 
+# The same workload with a be2 header: encode-msgframe/bcd2/16 -> encode-msgframe/be2/16.
+same_be2() {
+    local w=$1 name rest header
+    name=${w%%/*}
+    rest=${w#*/}
+    header=${rest%%/*}
+    echo "${per_frame[$name/be2${rest#"$header"}]:-}"
+}
+
 ratio() {
     [[ -n $2 ]] || {
         echo -
@@ -129,10 +141,10 @@ ratio() {
 }
 
 rows=$(
-    echo "workload Ir/frame /hand /tokio-util"
+    echo "workload Ir/frame /hand /tokio-util /be2"
     for w in "${workloads[@]}"; do
         v=${per_frame[$w]}
-        echo "$w $v $(ratio "$v" "$(reference "$w" hand)") $(ratio "$v" "$(reference "$w" tokio-util)")"
+        echo "$w $v $(ratio "$v" "$(reference "$w" hand)") $(ratio "$v" "$(reference "$w" tokio-util)") $(ratio "$v" "$(same_be2 "$w")")"
     done
 )
 # Aligned like the other benches' tables: right-aligned columns, a rule under the header.
@@ -155,8 +167,9 @@ table=$(printf '%s\n' "$rows" | awk '
 elapsed=$(($(date +%s) - started))
 title="Instructions per frame (callgrind Ir, (Ir(2N) - Ir(N)) / N, N = $FRAMES; measured part only)"
 notes="/hand, /tokio-util: this count over that contender's for the same operation, header and payload
-(the be2 contender for ascii4 and bcd2); below 1 means fewer instructions. For read-* workloads
+(the be2 contender for ascii4, bcd2 and hex4); below 1 means fewer instructions. For read-* workloads
 (a BlockingReader over an in-memory stream) /hand is over read-raw, the stream's own reads.
+/be2: this count over the same workload's with a be2 header (- when that one is not in the run).
 $(valgrind --version), $(rustc --version 2>/dev/null || echo rustc ?), $(date +%F); ${elapsed} s"
 
 report=$(printf '%s\n\n%s\n\n%s\n' "$title" "$table" "$notes")

@@ -23,8 +23,9 @@
 //! - `encode-msgframe-tokio`: the [`Framing`] through msgframe-tokio's `Codec` as `Encoder<Bytes>`
 //!   (what a `FramedWrite` calls; a clone of a static `Bytes`, as for tokio-util).
 //!
-//! Headers: `be2`, `be4` (big-endian binary), and for `decode-owned`/`decode-borrowed` also `ascii4`
-//! (4 ASCII decimal digits) and `bcd2` (2 bytes of packed BCD).
+//! Headers: `be2`, `be4` (big-endian binary), and for `decode-owned`/`decode-borrowed`, the readers
+//! and `encode-msgframe`/`encode-msgframe-framing` also `ascii4` (4 ASCII decimal digits) and `bcd2`
+//! (2 bytes of packed BCD); the two encoders also run `hex4` (4 ASCII hex digits).
 //!
 //! Everything proportional to the frame count that is not the workload (encoding the stream a
 //! decoder reads, allocating the buffer an encoder writes to) happens before the measured part,
@@ -62,8 +63,11 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("decode-borrowed-framing", &["be2", "be4"]),
     ("encode-hand", &["be2", "be4"]),
     ("encode-tokio-util", &["be2", "be4"]),
-    ("encode-msgframe", &["be2", "be4"]),
-    ("encode-msgframe-framing", &["be2", "be4"]),
+    ("encode-msgframe", &["be2", "be4", "ascii4", "bcd2", "hex4"]),
+    (
+        "encode-msgframe-framing",
+        &["be2", "be4", "ascii4", "bcd2", "hex4"],
+    ),
     ("encode-msgframe-tokio", &["be2", "be4"]),
     ("read-raw", &["be2"]),
     ("read-owned", &["be2", "ascii4", "bcd2"]),
@@ -77,6 +81,7 @@ enum Header {
     Be4,
     Ascii4,
     Bcd2,
+    Hex4,
 }
 
 impl Header {
@@ -86,6 +91,7 @@ impl Header {
             "be4" => Header::Be4,
             "ascii4" => Header::Ascii4,
             "bcd2" => Header::Bcd2,
+            "hex4" => Header::Hex4,
             _ => return None,
         })
     }
@@ -96,6 +102,7 @@ impl Header {
             Header::Be4 => "be:4",
             Header::Ascii4 => "ascii:4",
             Header::Bcd2 => "bcd:2",
+            Header::Hex4 => "hex:4",
         }
     }
 
@@ -105,6 +112,7 @@ impl Header {
             Header::Be4 => LengthEncoding::big_endian(4),
             Header::Ascii4 => LengthEncoding::ascii_decimal(4),
             Header::Bcd2 => LengthEncoding::packed_bcd(2),
+            Header::Hex4 => LengthEncoding::ascii_hex(4),
         }
         .expect("valid length encoding")
     }
@@ -114,7 +122,7 @@ impl Header {
         match self {
             Header::Be2 => Some(2),
             Header::Be4 => Some(4),
-            Header::Ascii4 | Header::Bcd2 => None,
+            Header::Ascii4 | Header::Bcd2 | Header::Hex4 => None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Length-prefixed framing: a header holding the frame's length, then the frame.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use msgframe_header::{ByteOrder, EncodedLength, LengthEncoding, LengthField};
+use msgframe_header::{ByteOrder, LengthEncoding, LengthField};
 
 use crate::error::{FixedPart, Hex};
 use crate::{CodecError, Decoded, Decoder, Encoder, Parse, Status, DEFAULT_MAX_FRAME_LENGTH};
@@ -310,6 +310,20 @@ impl LengthPrefixedConfig {
         let offset = i64::try_from(offset).map_err(|_| {
             CodecError::InvalidConfig(format!("adjustment {} is out of range", self.adjustment))
         })?;
+        let put = Put::of(self.encoding);
+        // The largest body the encoder's fast paths frame: a bare length field (no offset, no
+        // fixed bytes, no trailer) holds the body's length itself, checked here once.
+        let fast_max = if offset == 0
+            && self.before.is_empty()
+            && self.after.is_empty()
+            && self.trailer.is_empty()
+        {
+            usize::try_from(self.encoding.max_length())
+                .unwrap_or(usize::MAX)
+                .min(max)
+        } else {
+            0
+        };
         Ok(LengthPrefixed {
             bare_read: !self.trailer.is_empty()
                 && (offset < 0 || self.empty_form_in_effect() == EmptyForm::Bare),
@@ -340,19 +354,11 @@ impl LengthPrefixedConfig {
                         .max_length()
                         .checked_add(offset as u64)
                         .is_some()),
-            fast_encode_max: match Field::of(self.encoding) {
-                Field::U8 | Field::Be16 | Field::Be32 | Field::Le16 | Field::Le32
-                    if offset == 0
-                        && self.before.is_empty()
-                        && self.after.is_empty()
-                        && self.trailer.is_empty() =>
-                {
-                    usize::try_from(self.encoding.max_length())
-                        .unwrap_or(usize::MAX)
-                        .min(max)
-                }
-                _ => 0,
-            },
+            put,
+            fast_encode_max: if put.is_binary_store() { fast_max } else { 0 },
+            fast_decimal4_max: if put == Put::Decimal4 { fast_max } else { 0 },
+            fast_bcd2_max: if put == Put::Bcd2 { fast_max } else { 0 },
+            fast_hex4_max: if put == Put::Hex4 { fast_max } else { 0 },
             max,
             config: self,
             state: State::Head,
@@ -414,6 +420,69 @@ impl Field {
             LengthEncoding::PackedBcd(_) => Field::Bcd,
             _ => Field::Other,
         }
+    }
+}
+
+/// How the length field is written, chosen when the framing is built: fixed-width stores for the
+/// common widths (4 ASCII decimal or hex digits and 2 BCD bytes computed in one machine word, see
+/// [`digits`]), four digits at a time for the other text and BCD widths. The value is checked
+/// before it is written (against `fast_encode_max` and the digit fields' bounds, or in
+/// `value_for`), so no writer checks it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Put {
+    U8,
+    Be16,
+    Be32,
+    Le16,
+    Le32,
+    /// A big-endian binary field of another width (3, 5..=8 bytes).
+    BeN(u8),
+    /// A little-endian binary field of another width.
+    LeN(u8),
+    /// Four ASCII decimal digits (`ascii:4`; strict or lenient, both write zeros).
+    Decimal4,
+    /// ASCII decimal digits, another width (1..=10).
+    Decimal(u8),
+    /// Four upper-case ASCII hex digits (`hex:4`).
+    Hex4,
+    /// Upper-case ASCII hex digits, another width (1..=16).
+    Hex(u8),
+    /// Two bytes of packed BCD (`bcd:2`).
+    Bcd2,
+    /// Packed BCD, another width (1..=5 bytes).
+    Bcd(u8),
+}
+
+impl Put {
+    fn of(encoding: LengthEncoding) -> Self {
+        // Widths are at most 16: `as u8` cannot truncate.
+        let width = encoding.width() as u8;
+        match encoding {
+            LengthEncoding::Binary(b) => match (b.order(), width) {
+                (_, 1) => Put::U8,
+                (ByteOrder::BigEndian, 2) => Put::Be16,
+                (ByteOrder::BigEndian, 4) => Put::Be32,
+                (ByteOrder::LittleEndian, 2) => Put::Le16,
+                (ByteOrder::LittleEndian, 4) => Put::Le32,
+                (ByteOrder::BigEndian, _) => Put::BeN(width),
+                (ByteOrder::LittleEndian, _) => Put::LeN(width),
+            },
+            LengthEncoding::AsciiDecimal(_) if width == 4 => Put::Decimal4,
+            LengthEncoding::AsciiDecimal(_) => Put::Decimal(width),
+            LengthEncoding::AsciiHex(_) if width == 4 => Put::Hex4,
+            LengthEncoding::AsciiHex(_) => Put::Hex(width),
+            LengthEncoding::PackedBcd(_) if width == 2 => Put::Bcd2,
+            LengthEncoding::PackedBcd(_) => Put::Bcd(width),
+        }
+    }
+
+    /// Whether the field is a binary length of 1, 2 or 4 bytes: [`Encoder::encode`] writes it
+    /// with one fixed-width store of the length.
+    fn is_binary_store(self) -> bool {
+        matches!(
+            self,
+            Put::U8 | Put::Be16 | Put::Be32 | Put::Le16 | Put::Le32
+        )
     }
 }
 
@@ -493,6 +562,8 @@ pub struct LengthPrefixed {
     length_at: usize,
     field_end: usize,
     field: Field,
+    /// How the length field is written.
+    put: Put,
     /// The largest value the length field holds.
     max_value: u64,
     /// Whether fixed bytes must be checked: asked for, and there are some.
@@ -506,10 +577,18 @@ pub struct LengthPrefixed {
     /// trailer, empty frames delivered, and no field value can overflow the offset. The hot path
     /// then skips every optional check.
     simple: bool,
-    /// The largest body [`Encoder::encode`] frames on its fast path when the header is a bare 1-,
-    /// 2- or 4-byte binary length (no offset, no fixed bytes, no trailer); 0 otherwise. Empty
-    /// bodies always take the general path.
+    /// The largest body [`Encoder::encode`] frames on its inlined fast path when the header is a
+    /// bare 1-, 2- or 4-byte binary length (no offset, no fixed bytes, no trailer): the smaller of
+    /// the field's largest value and the maximum; 0 otherwise. Empty bodies always take the general
+    /// path.
     fast_encode_max: usize,
+    /// The same for a bare field of 4 ASCII decimal digits, on the digit fields' fast path
+    /// (checked only when the binary one is not taken); 0 otherwise.
+    fast_decimal4_max: usize,
+    /// The same for a bare field of 2 BCD bytes; 0 otherwise.
+    fast_bcd2_max: usize,
+    /// The same for a bare field of 4 ASCII hex digits; 0 otherwise.
+    fast_hex4_max: usize,
     max: usize,
     /// Whether a length field of 0 is read as a bare empty frame: a trailer framing where 0 frames
     /// nothing else, or one set to [`EmptyForm::Bare`].
@@ -1060,25 +1139,22 @@ impl LengthPrefixed {
         if !self.config.before.is_empty() {
             dst.extend_from_slice(&self.config.before);
         }
-        // `value_for` checked the value against the field's maximum: the casts cannot truncate.
-        match self.field {
-            Field::U8 => dst.put_u8(value as u8),
-            Field::Be16 => dst.put_u16(value as u16),
-            Field::Le16 => dst.put_u16_le(value as u16),
-            Field::Be32 => dst.put_u32(value as u32),
-            Field::Le32 => dst.put_u32_le(value as u32),
-            _ => match self.config.encoding {
-                LengthEncoding::Binary(b) => match b.order() {
-                    ByteOrder::BigEndian => dst.put_uint(value, b.width()),
-                    ByteOrder::LittleEndian => dst.put_uint_le(value, b.width()),
-                },
-                other => {
-                    let mut field = [0u8; EncodedLength::CAPACITY];
-                    // Cannot fail: `value_for` checked the value against the field's maximum.
-                    let _ = other.encode_into(value, &mut field);
-                    dst.extend_from_slice(&field[..other.width()]);
-                }
-            },
+        // `value_for` checked the value against the field's maximum: the casts cannot truncate,
+        // and the digit writers get a value their width holds.
+        match self.put {
+            Put::U8 => dst.put_u8(value as u8),
+            Put::Be16 => dst.put_u16(value as u16),
+            Put::Le16 => dst.put_u16_le(value as u16),
+            Put::Be32 => dst.put_u32(value as u32),
+            Put::Le32 => dst.put_u32_le(value as u32),
+            Put::BeN(width) => dst.put_uint(value, usize::from(width)),
+            Put::LeN(width) => dst.put_uint_le(value, usize::from(width)),
+            Put::Decimal4 => dst.put_u32_le(digits::decimal4(value as u32)),
+            Put::Hex4 => dst.put_u32_le(digits::hex4(value as u32)),
+            Put::Bcd2 => dst.put_u16_le(digits::bcd2(value as u32)),
+            Put::Decimal(width) => digits::put_decimal(value, usize::from(width), dst),
+            Put::Hex(width) => digits::put_hex(value, usize::from(width), dst),
+            Put::Bcd(width) => digits::put_bcd(value, usize::from(width), dst),
         }
         if !self.config.after.is_empty() {
             dst.extend_from_slice(&self.config.after);
@@ -1100,16 +1176,54 @@ impl Encoder for LengthPrefixed {
         let len = body.len();
         // 1 <= len <= fast_encode_max, in one comparison (an empty body wraps to usize::MAX).
         if len.wrapping_sub(1) >= self.fast_encode_max {
-            return self.encode_general(body, dst);
+            // The digit fields' fast paths, after the binary one so that it keeps its code (one
+            // match over all eight kinds cost `be:2` through `Framing` 8 instructions a frame in
+            // registers and jumps). Each kind has its own bound, which says both that the field
+            // is of that kind and that the length fits it; they are checked in this order, ASCII
+            // decimal first (a match on the kind is a chain of comparisons in whatever order the
+            // compiler picks). The reserves name the field's width as a constant, so that the
+            // store's own capacity check folds away.
+            let i = len.wrapping_sub(1);
+            let word = if i < self.fast_decimal4_max {
+                digits::decimal4(len as u32)
+            } else if i < self.fast_bcd2_max {
+                dst.reserve(2 + len);
+                dst.put_u16_le(digits::bcd2(len as u32));
+                dst.extend_from_slice(body);
+                return Ok(());
+            } else if i < self.fast_hex4_max {
+                digits::hex4(len as u32)
+            } else {
+                return self.encode_general(body, dst);
+            };
+            dst.reserve(4 + len);
+            dst.put_u32_le(word);
+            dst.extend_from_slice(body);
+            return Ok(());
         }
-        // The fast path: a bare binary length that `fast_encode_max` says fits the field.
-        dst.reserve(self.header_len + len);
-        match self.field {
-            Field::U8 => dst.put_u8(len as u8),
-            Field::Be16 => dst.put_u16(len as u16),
-            Field::Le16 => dst.put_u16_le(len as u16),
-            Field::Be32 => dst.put_u32(len as u32),
-            Field::Le32 => dst.put_u32_le(len as u32),
+        // The fast path: a bare binary length that `fast_encode_max` says fits the field. Each
+        // arm reserves with its own width, a constant: the store's capacity check then folds away.
+        match self.put {
+            Put::U8 => {
+                dst.reserve(1 + len);
+                dst.put_u8(len as u8);
+            }
+            Put::Be16 => {
+                dst.reserve(2 + len);
+                dst.put_u16(len as u16);
+            }
+            Put::Le16 => {
+                dst.reserve(2 + len);
+                dst.put_u16_le(len as u16);
+            }
+            Put::Be32 => {
+                dst.reserve(4 + len);
+                dst.put_u32(len as u32);
+            }
+            Put::Le32 => {
+                dst.reserve(4 + len);
+                dst.put_u32_le(len as u32);
+            }
             _ => return self.encode_general(body, dst),
         }
         dst.extend_from_slice(body);
@@ -1161,6 +1275,297 @@ impl LengthPrefixed {
                 min: length + 1,
             }),
             (_, value) => value,
+        }
+    }
+}
+
+/// The digits of text and BCD length fields, computed in a machine word: four digits with a few
+/// multiplications and masks, no division loop, no table, no formatting. Each function expects a
+/// value its field holds: the caller has checked it, so none checks it again.
+///
+/// The four-digit words are in memory order in a little-endian integer (the first digit in the
+/// low byte): `put_u32_le` / `put_u16_le` store them as they are.
+mod digits {
+    use bytes::BytesMut;
+
+    /// `n` (below 10 000) as four ASCII decimal digits: `123` is `"0123"`.
+    #[inline(always)]
+    pub(super) fn decimal4(n: u32) -> u32 {
+        // The two pairs of digits in two 16-bit lanes: n / 100 in lane 0, n % 100 in lane 1.
+        // 5243 / 2^19 is 1/100 by a little excess, exact for n below 43 690.
+        let high = (n * 5243) >> 19;
+        let pairs = high | ((n - high * 100) << 16);
+        // Each lane divided by 10: 103 / 2^10 is exact below 179, and a lane below 100 times 103
+        // stays below 2^16, so the lanes do not mix; the mask drops what lane 1 shifts into lane 0.
+        let tens = ((pairs * 103) >> 10) & 0x000F_000F;
+        // Tens in the first byte of each lane, ones in the second.
+        let digits = tens | ((pairs - tens * 10) << 8);
+        digits | 0x3030_3030
+    }
+
+    /// `n` (below 10 000) as two bytes of packed BCD: `123` is `01 23`.
+    #[inline(always)]
+    pub(super) fn bcd2(n: u32) -> u16 {
+        // As in `decimal4`: the pairs in two 16-bit lanes, their tens.
+        let high = (n * 5243) >> 19;
+        let pairs = high | ((n - high * 100) << 16);
+        let tens = ((pairs * 103) >> 10) & 0x000F_000F;
+        // A pair p of t tens is t * 16 + (p - 10 t) = p + 6 t in BCD, below 0x9A: one byte.
+        let bcd = pairs + tens * 6;
+        // Lane 1's byte (bits 16..24) next to lane 0's (bits 0..8).
+        (bcd | (bcd >> 8)) as u16
+    }
+
+    /// `n` (below 65 536) as four upper-case ASCII hex digits: `123` is `"007B"`.
+    #[inline(always)]
+    pub(super) fn hex4(n: u32) -> u32 {
+        // The high byte in lane 0 and the low byte in lane 1 (16-bit lanes), then each lane's high
+        // nibble in its first byte and its low nibble in its second.
+        let bytes = ((n >> 8) & 0xFF) | ((n & 0xFF) << 16);
+        let nibbles = ((bytes >> 4) & 0x000F_000F) | ((bytes & 0x000F_000F) << 8);
+        // Adding 6 carries into bit 4 of the bytes holding 10..=15: those are letters, which start
+        // at 'A' = '0' + 10 + 7.
+        let letters = ((nibbles + 0x0606_0606) >> 4) & 0x0101_0101;
+        nibbles + 0x3030_3030 + letters * 7
+    }
+
+    /// Appends `value` (below 10^`width`) as `width` (1..=12) ASCII decimal digits.
+    pub(super) fn put_decimal(mut value: u64, width: usize, dst: &mut BytesMut) {
+        let mut field = [b'0'; 12];
+        // Four digits at a time from the right, while any are not zero.
+        for chunk in field.rchunks_exact_mut(4) {
+            if value == 0 {
+                break;
+            }
+            chunk.copy_from_slice(&decimal4((value % 10_000) as u32).to_le_bytes());
+            value /= 10_000;
+        }
+        dst.extend_from_slice(&field[field.len() - width..]);
+    }
+
+    /// Appends `value` (below 16^`width`) as `width` (1..=16) upper-case ASCII hex digits.
+    pub(super) fn put_hex(mut value: u64, width: usize, dst: &mut BytesMut) {
+        let mut field = [b'0'; 16];
+        for chunk in field.rchunks_exact_mut(4) {
+            if value == 0 {
+                break;
+            }
+            chunk.copy_from_slice(&hex4((value & 0xFFFF) as u32).to_le_bytes());
+            value >>= 16;
+        }
+        dst.extend_from_slice(&field[field.len() - width..]);
+    }
+
+    /// Appends `value` (below 100^`width`) as `width` (1..=6) bytes of packed BCD.
+    pub(super) fn put_bcd(mut value: u64, width: usize, dst: &mut BytesMut) {
+        let mut field = [0u8; 6];
+        for chunk in field.rchunks_exact_mut(2) {
+            if value == 0 {
+                break;
+            }
+            chunk.copy_from_slice(&bcd2((value % 10_000) as u32).to_le_bytes());
+            value /= 10_000;
+        }
+        dst.extend_from_slice(&field[field.len() - width..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl LengthPrefixed {
+        /// The bounds of the encoder's fast paths: binary, 4 decimal digits, 2 BCD bytes, 4 hex
+        /// digits.
+        fn fast_bounds(&self) -> [usize; 4] {
+            [
+                self.fast_encode_max,
+                self.fast_decimal4_max,
+                self.fast_bcd2_max,
+                self.fast_hex4_max,
+            ]
+        }
+    }
+
+    /// Every encoding at every width it has.
+    fn every_encoding() -> Vec<LengthEncoding> {
+        let mut all = Vec::new();
+        for width in 1..=10 {
+            let decimal = LengthEncoding::ascii_decimal(width).unwrap();
+            all.push(decimal);
+            if let LengthEncoding::AsciiDecimal(d) = decimal {
+                all.push(d.lenient().into());
+            }
+        }
+        for width in 1..=16 {
+            all.push(LengthEncoding::ascii_hex(width).unwrap());
+        }
+        for width in 1..=5 {
+            all.push(LengthEncoding::packed_bcd(width).unwrap());
+        }
+        for width in 1..=8 {
+            all.push(LengthEncoding::big_endian(width).unwrap());
+            all.push(LengthEncoding::little_endian(width).unwrap());
+        }
+        all
+    }
+
+    /// Values a field of largest value `max` can hold: the edges of every digit count, and a
+    /// spread in between (a fixed linear congruential sequence).
+    fn values(max: u64) -> Vec<u64> {
+        let mut values = vec![0, 1, max / 2, max - 1, max];
+        let mut power = 1u64;
+        while let Some(next) = power.checked_mul(10) {
+            values.extend([power - 1, power, next - 1]);
+            power = next;
+        }
+        for shift in 0..64 {
+            values.extend([(1u64 << shift) - 1, 1 << shift]);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            values.push(x % (max.saturating_add(1).max(1)));
+        }
+        values.retain(|&v| v <= max);
+        values
+    }
+
+    #[test]
+    fn four_digit_words_are_the_header_crates_fields_for_every_value() {
+        let ascii = LengthEncoding::ascii_decimal(4).unwrap();
+        let bcd = LengthEncoding::packed_bcd(2).unwrap();
+        for n in 0..10_000u32 {
+            let want = ascii.encode(u64::from(n)).unwrap();
+            assert_eq!(digits::decimal4(n).to_le_bytes(), want[..], "ascii:4 {n}");
+            let want = bcd.encode(u64::from(n)).unwrap();
+            assert_eq!(digits::bcd2(n).to_le_bytes(), want[..], "bcd:2 {n}");
+        }
+        let hex = LengthEncoding::ascii_hex(4).unwrap();
+        for n in 0..=0xFFFFu32 {
+            let want = hex.encode(u64::from(n)).unwrap();
+            assert_eq!(digits::hex4(n).to_le_bytes(), want[..], "hex:4 {n}");
+        }
+    }
+
+    #[test]
+    fn every_width_writes_the_header_crates_field() {
+        for encoding in every_encoding() {
+            let framing = LengthPrefixed::new(encoding).unwrap();
+            for value in values(encoding.max_length()) {
+                let mut dst = BytesMut::from(&b"xy"[..]);
+                framing.put_header(value, &mut dst);
+                let want = encoding.encode(value).unwrap();
+                assert_eq!(&dst[..2], b"xy", "{encoding}: {value}");
+                assert_eq!(&dst[2..], &want[..], "{encoding}: {value}");
+            }
+        }
+    }
+
+    /// `encode`'s result, bytes or error, and what `dst` holds after it.
+    fn encoded(
+        framing: &LengthPrefixed,
+        body: &[u8],
+        general: bool,
+    ) -> (Result<(), CodecError>, BytesMut) {
+        let mut dst = BytesMut::from(&b"xy"[..]);
+        let result = if general {
+            framing.encode_general(body, &mut dst)
+        } else {
+            Encoder::encode(framing, body, &mut dst)
+        };
+        (result, dst)
+    }
+
+    /// The fast path writes what the general path writes, at its edges and around them, and
+    /// refuses what it refuses with the same error, for every encoding and width, with and without
+    /// an explicit maximum.
+    #[test]
+    fn fast_path_writes_and_refuses_what_the_general_path_does() {
+        let big = vec![0x5Au8; DEFAULT_MAX_FRAME_LENGTH + 2];
+        let mut fast = 0;
+        for encoding in every_encoding() {
+            let field_max = usize::try_from(encoding.max_length()).unwrap_or(usize::MAX);
+            for max in [None, Some(1000.min(field_max)), Some(1)] {
+                let mut config = LengthPrefixedConfig::new(encoding);
+                config.max_frame_length = max;
+                let framing = config.build().unwrap();
+                let largest = framing.max_frame_length();
+                let bounds = framing.fast_bounds();
+                let fast_max = bounds.into_iter().max().unwrap();
+                assert!(
+                    bounds.iter().filter(|&&b| b > 0).count() <= 1,
+                    "{encoding}: one fast path at most"
+                );
+                if fast_max > 0 {
+                    fast += 1;
+                    assert_eq!(fast_max, largest, "{encoding}");
+                }
+                for len in [0, 1, 2, 9, 10, 99, 100, 255, 256, 999, 1000, 9999, 10_000]
+                    .into_iter()
+                    .chain([largest.saturating_sub(1), largest, largest + 1])
+                    .filter(|&len| len <= largest + 1)
+                {
+                    let body = &big[..len];
+                    let (fast_result, fast_bytes) = encoded(&framing, body, false);
+                    let (general_result, general_bytes) = encoded(&framing, body, true);
+                    assert_eq!(
+                        fast_result, general_result,
+                        "{encoding}, max {max:?}: {len}"
+                    );
+                    assert_eq!(fast_bytes, general_bytes, "{encoding}, max {max:?}: {len}");
+                    if len > largest {
+                        assert_eq!(
+                            fast_result,
+                            Err(CodecError::MessageTooLong {
+                                length: len,
+                                max: largest
+                            }),
+                            "{encoding}, max {max:?}"
+                        );
+                        assert_eq!(&fast_bytes[..], b"xy", "nothing written when refused");
+                    } else {
+                        let field = encoding.encode(len as u64).unwrap();
+                        let want = [&b"xy"[..], &field, body].concat();
+                        assert_eq!(fast_bytes[..], want[..], "{encoding}, max {max:?}: {len}");
+                    }
+                }
+            }
+        }
+        // Binary of 1, 2 and 4 bytes in either order (6), 4 ASCII decimal digits, strict and
+        // lenient (2), 4 hex digits, 2 BCD bytes: each with three maxima.
+        assert_eq!(fast, 3 * 10);
+    }
+
+    /// Only a bare length field takes the fast path: an offset, fixed bytes or a trailer keep the
+    /// general one, and write the same digits.
+    #[test]
+    fn fast_path_only_for_bare_fields() {
+        for spec in ["ascii:4", "bcd:2", "hex:4", "be:2"] {
+            let bare: crate::Framing = spec.parse().unwrap();
+            let crate::Framing::LengthPrefixed(bare) = bare else {
+                panic!("{spec}");
+            };
+            assert_eq!(
+                bare.fast_bounds().iter().filter(|&&b| b > 0).count(),
+                1,
+                "{spec}"
+            );
+            for options in [
+                ",counts-header",
+                ",before=00",
+                ",after=00",
+                ",trailer=03",
+                ",adjust=2",
+            ] {
+                let spec = format!("{spec}{options}");
+                let crate::Framing::LengthPrefixed(framing) = spec.parse().unwrap() else {
+                    panic!("{spec}");
+                };
+                assert_eq!(framing.fast_bounds(), [0; 4], "{spec}");
+            }
         }
     }
 }

@@ -638,15 +638,22 @@ fn end_of_stream_inside_unverified_header_bytes_expects_the_header() {
     );
 }
 
-/// The bare binary lengths encode on a fast path; its edges give the same bytes and errors as the
-/// general path: the empty body, the largest body the field or the maximum allows, one more.
+/// The bare binary lengths, 4 ASCII decimal or hex digits and 2 BCD bytes encode on fast paths;
+/// their edges give the same bytes and errors as the general path: the empty body, the largest body
+/// the field or the maximum allows, one more.
 #[test]
-fn bare_binary_lengths_encode_the_same_at_the_edges_of_the_fast_path() {
+fn bare_length_fields_encode_the_same_at_the_edges_of_the_fast_paths() {
     for (s, largest) in [
         ("be:1", 255),
         ("le:2", 65_535),
         ("be:2,max=1000", 1000),
         ("le:4,max=70000", 70_000),
+        ("ascii:4", 9999),
+        ("ascii:4,max=1000", 1000),
+        ("bcd:2", 9999),
+        ("bcd:2,max=100", 100),
+        ("hex:4", 65_535),
+        ("hex:4,max=4096", 4096),
     ] {
         let framing = spec(s);
         for len in [0, 1, largest] {
@@ -674,4 +681,20 @@ fn bare_binary_lengths_encode_the_same_at_the_edges_of_the_fast_path() {
     let mut out = BytesMut::new();
     counted.encode(b"", &mut out).unwrap();
     assert_eq!(&out[..], b"\x00\x02");
+    for (s, len, header) in [
+        ("ascii:4", 123, &b"0123"[..]),
+        ("ascii:4", 9999, b"9999"),
+        ("bcd:2", 123, b"\x01\x23"),
+        ("bcd:2", 9999, b"\x99\x99"),
+        ("hex:4", 123, b"007B"),
+        ("hex:4", 0xABCD, b"ABCD"),
+        ("ascii:4,counts-header", 123, b"0127"),
+        ("bcd:2,counts-header", 123, b"\x01\x25"),
+        ("hex:4,before=03,after=00", 0xFF, b"\x0300FF\x00"),
+    ] {
+        let mut out = BytesMut::new();
+        spec(s).encode(&body(len), &mut out).unwrap();
+        assert_eq!(&out[..header.len()], header, "{s}: {len}");
+        assert_eq!(out.len(), header.len() + len, "{s}: {len}");
+    }
 }

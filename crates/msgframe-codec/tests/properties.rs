@@ -612,6 +612,70 @@ proptest! {
     }
 }
 
+/// A bare length field of any encoding and width (no offset, fixed bytes or trailer: what the
+/// encoder's fast paths write) with a maximum small enough to write a body of its length: the
+/// field's largest value or the default where either is at most `70 000`, else one drawn below.
+fn bare_length_field() -> impl Strategy<Value = LengthPrefixed> {
+    (any_encoding(), any::<bool>(), 1usize..=70_000).prop_map(|(encoding, default, cap)| {
+        let field_max = usize::try_from(encoding.max_length()).unwrap_or(usize::MAX);
+        let mut config = LengthPrefixedConfig::new(encoding);
+        if !(default && field_max <= 70_000) {
+            config.max_frame_length = Some(cap.min(field_max));
+        }
+        config.build().unwrap()
+    })
+}
+
+/// A body length for a framing whose largest body is `largest`: the edges (empty, one byte, the
+/// largest, one more) half of the time, any length up to one more than the largest otherwise.
+fn body_length(largest: usize, pick: usize, any: usize) -> usize {
+    match pick {
+        0 => 0,
+        1 => 1,
+        2 => largest,
+        3 => largest + 1,
+        _ => any % (largest + 2),
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// `encode` writes the header crate's encoding of the length, then the body, exactly as
+    /// `encode_head` + body does, for every encoding and width and the edges of each; one byte
+    /// over the maximum is refused with the same error on both, and nothing is written.
+    #[test]
+    fn bare_length_fields_encode_as_the_header_crate_does(
+        framing in bare_length_field(),
+        pick in 0usize..8,
+        any_len in any::<usize>(),
+    ) {
+        let encoding = framing.config().encoding;
+        let largest = framing.max_frame_length();
+        let len = body_length(largest, pick, any_len);
+        let body = vec![0xA5u8; len];
+        let mut whole = BytesMut::from(&b"prefix"[..]);
+        let encoded = framing.encode(&body, &mut whole);
+        let mut head = BytesMut::from(&b"prefix"[..]);
+        let head_encoded = framing.encode_head(&body, &mut head);
+        prop_assert_eq!(&encoded, &head_encoded, "{} for {} bytes", encoding, len);
+        if len > largest {
+            prop_assert_eq!(
+                encoded,
+                Err(CodecError::MessageTooLong { length: len, max: largest }),
+                "{} for {} bytes", encoding, len
+            );
+            prop_assert_eq!(&whole[..], b"prefix");
+            prop_assert_eq!(&head[..], b"prefix");
+        } else {
+            let field = encoding.encode(len as u64).unwrap();
+            prop_assert_eq!(&head[6..], &field[..], "{} for {} bytes", encoding, len);
+            let expected = [&b"prefix"[..], &field, &body].concat();
+            prop_assert_eq!(&whole[..], &expected[..], "{} for {} bytes", encoding, len);
+        }
+    }
+}
+
 // =============================================================================================
 // Fixed length and until-EOF
 // =============================================================================================

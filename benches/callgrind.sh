@@ -105,8 +105,11 @@ done
 reference() {
     local w=$1 contender=$2 op rest header payload ref
     op=${w%%-*}
-    # Readers compare with the bare stream (`read-raw`) in the `/hand` column.
-    [[ $op == read && $contender == hand ]] && contender=raw
+    # Readers compare with the bare stream (`read-raw`, `read-tokio-raw`) in the `/hand` column.
+    if [[ $op == read && $contender == hand ]]; then
+        contender=raw
+        [[ $w == read-tokio-* ]] && contender=tokio-raw
+    fi
     rest=${w#*/}
     header=${rest%%/*}
     payload=100

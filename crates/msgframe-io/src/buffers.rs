@@ -215,6 +215,9 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline]
     pub fn for_each_buffered(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
         self.settle()?;
+        if !self.eof {
+            return self.for_each_live(f);
+        }
         let mut lent = 0;
         loop {
             match self.step() {
@@ -232,6 +235,42 @@ impl<D: Decoder> ReadBuffer<D> {
                 }
             }
         }
+    }
+
+    /// [`for_each_buffered`](Self::for_each_buffered) before the end of the stream: the hot loop
+    /// keeps the read position in a register and slices the buffered bytes once, instead of
+    /// reading, slicing and writing back the buffer's fields for every message.
+    #[inline(always)]
+    fn for_each_live(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
+        let buffered = &self.block[..self.end];
+        let mut at = self.start;
+        let mut lent = 0;
+        let result = loop {
+            let live = &buffered[at..];
+            match self.decoder.decode_slice(live) {
+                Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                }) => {
+                    f(&live[start..end]);
+                    at += consumed;
+                    lent += 1;
+                }
+                Ok(Decoded::Skip { consumed }) => at += consumed,
+                Ok(Decoded::Partial { consumed }) => {
+                    at += consumed;
+                    break Ok(lent);
+                }
+                Err(err) if lent == 0 => break Err(Error::from_decode(err)),
+                Err(err) => {
+                    self.deferred = Some(Error::from_decode(err));
+                    break Ok(lent);
+                }
+            }
+        };
+        self.start = at;
+        result
     }
 
     /// The message lent by the last [`next_lent`](ReadBuffer::next_lent), until the next call that

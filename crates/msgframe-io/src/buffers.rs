@@ -105,10 +105,18 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline(always)]
     fn settle(&mut self) -> Result<(), Error> {
         self.return_lent();
-        match self.deferred.take() {
-            Some(err) => Err(err),
-            None => Ok(()),
+        // Checked before it is taken: no write of the (large) `Option<Error>` on every call.
+        if self.deferred.is_some() {
+            return Err(self.take_deferred());
         }
+        Ok(())
+    }
+
+    /// The deferred error, out of line: it comes once per connection at most.
+    #[cold]
+    #[inline(never)]
+    fn take_deferred(&mut self) -> Error {
+        self.deferred.take().unwrap_or(Error::Closed)
     }
 
     /// Asks the decoder for the next frame, removing skipped bytes: `Ok(Some((start, end,

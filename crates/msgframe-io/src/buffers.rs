@@ -191,13 +191,27 @@ impl<D: Decoder> ReadBuffer<D> {
     /// As `next_message`.
     #[inline(always)]
     pub fn next_lent(&mut self) -> Result<Option<&[u8]>, Error> {
+        Ok(self.lend()?.map(|(from, to)| &self.block[from..to]))
+    }
+
+    /// [`next_lent`](Self::next_lent) as the message's place in the block, for readers that lend
+    /// it after a wait (see [`lent_at`](Self::lent_at)).
+    #[inline(always)]
+    pub(crate) fn lend(&mut self) -> Result<Option<(usize, usize)>, Error> {
         match self.find()? {
             Some((start, end, consumed)) => {
-                self.lent = Some((self.start + start, self.start + end, consumed));
-                Ok(Some(&self.block[self.start + start..self.start + end]))
+                let (from, to) = (self.start + start, self.start + end);
+                self.lent = Some((from, to, consumed));
+                Ok(Some((from, to)))
             }
             None => Ok(None),
         }
+    }
+
+    /// The message [`lend`](Self::lend) placed at `from..to`.
+    #[inline(always)]
+    pub(crate) fn lent_at(&self, from: usize, to: usize) -> &[u8] {
+        &self.block[from..to]
     }
 
     /// Lends every whole message already buffered to `f`, in order, without any I/O, and returns how

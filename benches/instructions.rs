@@ -24,7 +24,8 @@
 //!   (what a `FramedWrite` calls; a clone of a static `Bytes`, as for tokio-util).
 //! - `read-raw`, `read-owned`, `read-ref`, `read-each`: a `BlockingReader` over an in-memory stream
 //!   (its own 64 KiB reads; `read_message`, `read_ref`, `read_each`); `read-hand`: a hand-written
-//!   splitting reader over the same stream (the reference for `read-owned`);
+//!   splitting reader over the same stream (the reference for `read-owned`); `read-hand-lent`: the
+//!   least a lending reader does (each length read, the message lent from a 64 KiB buffer);
 //!   `read-tokio-raw`, `read-tokio-owned`, `read-tokio-ref`, `read-tokio-each`: the same for
 //!   msgframe-tokio's `MessageReader` over an in-memory `AsyncRead`. The in-memory equivalents of
 //!   `benches/loopback.rs`, without the kernel.
@@ -76,6 +77,7 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("read-ref", &["be2", "ascii4", "bcd2"]),
     ("read-each", &["be2", "ascii4", "bcd2"]),
     ("read-hand", &["be2"]),
+    ("read-hand-lent", &["be2"]),
     ("read-tokio-raw", &["be2"]),
     ("read-tokio-owned", &["be2"]),
     ("read-tokio-ref", &["be2"]),
@@ -221,6 +223,12 @@ enum Job {
     /// A hand-written splitting reader over the same stream (as in `benches/loopback.rs`).
     ReadHand {
         reader: HandReader,
+    },
+    /// The least a lending reader does (`hand-lent` in `benches/loopback.rs`): 64 KiB reads, each
+    /// length read and the message lent from the buffer, the partial one moved to the front.
+    ReadHandLent {
+        stream: MemoryStream,
+        buf: Vec<u8>,
     },
     /// The tokio readers over an in-memory `AsyncRead` (`Cursor<Bytes>`), on a current-thread
     /// runtime: its own 64 KiB reads, then `msgframe_tokio::MessageReader::read_message`,
@@ -422,6 +430,10 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
                 stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
                 buf: BytesMut::new(),
             },
+        },
+        "read-hand-lent" => Job::ReadHandLent {
+            stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
+            buf: vec![0; 64 * 1024],
         },
         "read-tokio-raw" => Job::ReadTokioRaw {
             rt: tokio_runtime(),
@@ -648,6 +660,26 @@ fn callgrind_measured_region(job: &mut Job, frames: usize) -> usize {
                 n += 1;
             }
         }
+        Job::ReadHandLent { stream, buf } => {
+            let mut have = 0;
+            while n < frames {
+                let got = std::io::Read::read(stream, &mut buf[have..]).expect("read");
+                assert!(got > 0, "the stream ended inside a message");
+                have += got;
+                let mut at = 0;
+                while have - at >= 2 {
+                    let len = usize::from(u16::from_be_bytes([buf[at], buf[at + 1]]));
+                    if have - at < 2 + len {
+                        break;
+                    }
+                    black_box(&buf[at + 2..at + 2 + len]);
+                    at += 2 + len;
+                    n += 1;
+                }
+                buf.copy_within(at..have, 0);
+                have -= at;
+            }
+        }
         Job::ReadTokioRaw { rt, stream, buf } => {
             rt.block_on(tokio_raw_reads(stream, buf));
             n = frames;
@@ -683,6 +715,7 @@ fn check(job: &Job, name: &str, frames: usize, done: usize) {
         | Job::ReadRef { .. }
         | Job::ReadEach { .. }
         | Job::ReadHand { .. }
+        | Job::ReadHandLent { .. }
         | Job::ReadTokioRaw { .. }
         | Job::ReadTokio { .. } => {}
         Job::EncodeHand { payload, dst, .. }

@@ -159,7 +159,8 @@ elapsed=$(($(date +%s) - started))
 title="Instructions per frame (callgrind Ir, (Ir(2N) - Ir(N)) / N, N = $FRAMES; measured part only)"
 notes="/hand, /tokio-util: this count over that contender's for the same operation, header and payload
 (the be2 contender for ascii4 and bcd2); below 1 means fewer instructions. For read-* workloads
-(a BlockingReader over an in-memory stream) /hand is over read-raw, the stream's own reads.
+(readers over an in-memory stream) /hand is over read-raw, the stream's own reads (read-tokio-*:
+over read-tokio-raw).
 $(valgrind --version), $(rustc --version 2>/dev/null || echo rustc ?), $(date +%F); ${elapsed} s"
 
 report=$(printf '%s\n\n%s\n\n%s\n' "$title" "$table" "$notes")

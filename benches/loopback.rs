@@ -32,16 +32,19 @@
 //!   reference's **in the same round** (`raw` time / contender time: 1.00 = as fast as no framing at all). The table
 //!   gives the median of those per-round ratios, their interquartile range and their minimum and
 //!   maximum, and the median rate in messages per second.
-//! - `round-trip` (criterion): one long connection, a request of 100 bytes and its echo, one at a
-//!   time. `raw` writes the 102 framed bytes with `write_all` and reads the 102-byte echo with
-//!   `read_exact`; `msgframe` uses `BlockingWriter::write_message` and
-//!   `BlockingReader::read_message` on both sides.
+//! - `round-trip`: one long connection, a request of 100 bytes and its echo, one at a time. `raw`
+//!   writes the 102 framed bytes with `write_all` and reads the 102-byte echo with `read_exact`;
+//!   `msgframe` uses `BlockingWriter::write_message` and `BlockingReader::read_message` on both
+//!   sides. Paired rounds too: 21 rounds of 2,000 round trips each, raw and msgframe alternating
+//!   which goes first; the ratio is taken within each round. A round trip is mostly two wake-ups
+//!   of a thread on the other core, so this measures latency, where framing costs little.
 //!
 //! The tables are printed and written to `target/criterion/msgframe-loopback.txt`.
 //!
 //! ```text
 //! cargo bench --bench loopback              # both
 //! cargo bench --bench loopback -- queued    # the queued-burst rounds only
+//! cargo bench --bench loopback -- round-trip
 //! LOOPBACK_ROUNDS=51 LOOPBACK_TRIES=1 cargo bench --bench loopback -- queued/100B
 //! ```
 
@@ -51,10 +54,9 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use criterion::{Criterion, Throughput};
 use futures_util::StreamExt;
 use msgframe_codec::{Encoder, Framing};
 use msgframe_io::{BlockingReader, BlockingWriter, MessageRead, MessageWrite};
@@ -63,8 +65,10 @@ use tokio::io::AsyncReadExt;
 
 /// The round trip's payload.
 const PAYLOAD: usize = 100;
-/// Round trips per measured batch.
+/// Round trips per batch.
 const TRIPS: usize = 2_000;
+/// Paired rounds of round trips.
+const TRIP_ROUNDS: usize = 21;
 /// Payloads of the queued-burst rounds.
 const PAYLOADS: [usize; 3] = [100, 1024, 16 * 1024];
 /// The burst one connection carries, at most: less when the receive buffer cannot hold it.
@@ -441,6 +445,7 @@ fn queued_rounds(
     filter: Option<&str>,
     rounds: usize,
     tries: usize,
+    warm_up: bool,
     notes: &mut Vec<String>,
 ) -> Vec<Vec<String>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -467,7 +472,7 @@ fn queued_rounds(
         let count = burst_max / (payload + 2);
         let wire = Arc::new(burst(payload, count));
         // Warm up: one burst each.
-        for which in 0..CONTENDERS.len() {
+        for which in (0..CONTENDERS.len()).filter(|_| warm_up) {
             read_all(which, net.queued(&wire), &rt);
         }
         let mut times = vec![Vec::with_capacity(rounds); CONTENDERS.len()];
@@ -546,76 +551,71 @@ fn echo(stream: TcpStream, framed: bool) {
     });
 }
 
-fn bench_round_trip(c: &mut Criterion) {
-    let mut group = c.benchmark_group("round-trip");
-    group.throughput(Throughput::Elements(TRIPS as u64));
-    group.sample_size(20);
-
+/// Round trips of raw and msgframe in paired rounds (each round one batch of [`TRIPS`] each, the
+/// order alternating): the row of the table, or `None` when `filter` leaves them out.
+fn round_trips(filter: Option<&str>, rounds: usize, trips: usize) -> Option<Vec<String>> {
+    if filter.is_some_and(|f| !format!("round-trip/{PAYLOAD}B").contains(f)) {
+        return None;
+    }
     let (mut client, server) = pair();
     echo(server, false);
     let mut request = vec![0u8, PAYLOAD as u8];
     request.extend_from_slice(&[b'x'; PAYLOAD]);
     let mut reply = [0u8; PAYLOAD + 2];
-    group.bench_function("raw", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters * TRIPS as u64 {
-                client.write_all(&request).unwrap();
-                client.read_exact(&mut reply).unwrap();
-            }
-            start.elapsed()
-        })
-    });
+    let mut raw = move || {
+        let start = Instant::now();
+        for _ in 0..trips {
+            client.write_all(&request).unwrap();
+            client.read_exact(&mut reply).unwrap();
+        }
+        start.elapsed().as_secs_f64()
+    };
 
     let (client, server) = pair();
     echo(server, true);
     let mut reader = BlockingReader::new(client.try_clone().unwrap(), framing());
     let mut writer = BlockingWriter::new(client, framing());
     let body = [b'x'; PAYLOAD];
-    group.bench_function("msgframe", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters * TRIPS as u64 {
-                writer.write_message(&body).unwrap();
-                std::hint::black_box(reader.read_message().unwrap());
-            }
-            start.elapsed()
-        })
-    });
-    group.finish();
-}
+    let mut ours = move || {
+        let start = Instant::now();
+        for _ in 0..trips {
+            writer.write_message(&body).unwrap();
+            std::hint::black_box(reader.read_message().unwrap());
+        }
+        start.elapsed().as_secs_f64()
+    };
 
-/// The round trip's row, from this run's criterion estimates.
-fn round_trip_row(since: SystemTime) -> Option<Vec<String>> {
-    let rate =
-        |function| mean_ns_flat("round-trip", function, since).map(|ns| TRIPS as f64 / (ns / 1e9));
-    let (raw, ours) = (rate("raw"), rate("msgframe"));
-    (raw.is_some() || ours.is_some()).then(|| {
-        vec![
-            format!("round-trip {PAYLOAD}B"),
-            support::cell(raw),
-            support::cell(ours),
-            support::cell(support::ratio(ours, raw)),
-        ]
-    })
-}
-
-/// Criterion keeps `bench_function` results at `<group>/<function>/new/estimates.json`.
-fn mean_ns_flat(group: &str, function: &str, since: SystemTime) -> Option<f64> {
-    let path = support::criterion_home()
-        .join(group)
-        .join(function)
-        .join("new")
-        .join("estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None;
+    // Warm up, then the rounds.
+    raw();
+    ours();
+    let (mut raw_times, mut our_times) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            raw_times.push(raw());
+            our_times.push(ours());
+        } else {
+            our_times.push(ours());
+            raw_times.push(raw());
+        }
     }
-    support::point_estimate(&std::fs::read_to_string(&path).ok()?, "median")
+    let ratios: Vec<f64> = raw_times
+        .iter()
+        .zip(&our_times)
+        .map(|(r, o)| r / o)
+        .collect();
+    let r = sorted(&ratios);
+    let rate = |times: &[f64]| trips as f64 / quantile(&sorted(times), 0.5);
+    Some(vec![
+        format!("round-trip {PAYLOAD}B"),
+        support::cell(Some(rate(&raw_times))),
+        support::cell(Some(rate(&our_times))),
+        format!("{:.2}", quantile(&r, 0.5)),
+        format!("{:.2}-{:.2}", quantile(&r, 0.25), quantile(&r, 0.75)),
+        format!("{:.2}-{:.2}", r[0], r[r.len() - 1]),
+    ])
 }
 
 fn main() {
-    let started = SystemTime::now();
     let load_before = support::load_average();
     let args: Vec<String> = std::env::args().collect();
     let filter = args
@@ -623,31 +623,33 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .map(String::as_str);
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    bench_round_trip(&mut c);
-    c.final_summary();
-    // The queued-burst rounds run outside criterion (see `queued_rounds`), and only when
-    // benchmarking (`cargo bench`), not in `cargo test`'s quick pass over the benches.
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) one short round of each
+    // checks that the bench works, and nothing is reported.
     let benchmarking = args.iter().any(|a| a == "--bench");
-    let rounds = std::env::var("LOOPBACK_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .filter(|&r| r >= 3)
-        .unwrap_or(ROUNDS);
-    let tries = std::env::var("LOOPBACK_TRIES")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .filter(|&r| r >= 1)
-        .unwrap_or(TRIES);
-    let mut notes = Vec::new();
-    let queued = if benchmarking {
-        queued_rounds(filter, rounds, tries, &mut notes)
-    } else {
-        Vec::new()
+    let env = |name: &str, least: usize, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .filter(|&r| r >= least)
+            .unwrap_or(default)
     };
+    let (rounds, tries, trip_rounds, trips) = if benchmarking {
+        (
+            env("LOOPBACK_ROUNDS", 3, ROUNDS),
+            env("LOOPBACK_TRIES", 1, TRIES),
+            TRIP_ROUNDS,
+            TRIPS,
+        )
+    } else {
+        (1, 1, 1, 10)
+    };
+    let mut notes = Vec::new();
+    let queued = queued_rounds(filter, rounds, tries, benchmarking, &mut notes);
+    let round_trip = round_trips(filter, trip_rounds, trips);
+    if !benchmarking {
+        println!("loopback: one short round of each passed (run with `cargo bench` to measure)");
+        return;
+    }
     let mut out = String::new();
     if !queued.is_empty() {
         let mut rows = vec![[
@@ -672,17 +674,28 @@ fn main() {
             out.push('\n');
         }
     }
-    if let Some(row) = round_trip_row(started) {
+    if let Some(row) = round_trip {
         let rows = vec![
-            ["benchmark", "raw msg/s", "msgframe msg/s", "msgframe / raw"]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "benchmark",
+                "raw trips/s",
+                "msgframe trips/s",
+                "msgframe / raw",
+                "IQR",
+                "min-max",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             row,
         ];
         if !out.is_empty() {
             out.push('\n');
         }
         out.push_str(&support::table(&rows));
+        out.push_str(&format!(
+            "\nround-trip: {TRIP_ROUNDS} paired rounds of {TRIPS} round trips each (raw and msgframe \
+             alternating first); rates and ratio medians over the rounds.\n"
+        ));
     }
     if !out.is_empty() {
         support::report(

@@ -7,7 +7,9 @@
 //!   receiver (a `MSG_PEEK` of the burst's size returns all of it: the safe equivalent of
 //!   `FIONREAD`) and the writer thread has exited, and only then times the reader, alone on the
 //!   machine, reading to the end of the stream. So the figure is what the reader costs, not how the
-//!   writer and the reader share two cores.
+//!   writer and the reader share two cores. Linux caps the receive buffer at twice
+//!   `net.core.rmem_max`; where that cannot hold 4 MiB the burst shrinks to half of it and the notes
+//!   say so (the ratios are then lower: what a reader costs once per connection weighs more).
 //!
 //!   Contenders, blocking: `raw` (`read` into a 64 KiB buffer until end of stream: the reference),
 //!   `hand-lent` (the least a reader that finds the messages can do: the same reads, a loop that
@@ -458,11 +460,20 @@ fn queued_rounds(
     let burst_max = BURST_BYTES.min(net.rcvbuf / 2);
     notes.push(format!(
         "queued: {rounds} paired rounds, the best of {tries} bursts (each on a new connection) per \
-         round and contender; receive buffer {} KiB (SO_RCVBUF granted; net.core.rmem_max {}), bursts of up to {} KiB",
+         round and contender; receive buffer {} KiB (SO_RCVBUF granted; net.core.rmem_max {}), \
+         bursts of up to {} KiB",
         net.rcvbuf / 1024,
         rmem_max(),
         burst_max / 1024
     ));
+    if burst_max < BURST_BYTES {
+        notes.push(format!(
+            "note: bursts smaller than {} KiB (raise net.core.rmem_max for the full size): what a \
+             reader costs once per connection (its first read blocks, more reads) weighs more, so \
+             the ratios are lower and compare only with runs of the same burst",
+            BURST_BYTES / 1024
+        ));
+    }
     let mut rows = Vec::new();
     for payload in PAYLOADS {
         let label = format!("{payload}B");

@@ -108,8 +108,11 @@ done
 reference() {
     local w=$1 contender=$2 op rest header payload ref
     op=${w%%-*}
-    # Readers compare with the bare stream (`read-raw`) in the `/hand` column.
-    [[ $op == read && $contender == hand ]] && contender=raw
+    # Readers compare with the bare stream (`read-raw`, `read-tokio-raw`) in the `/hand` column.
+    if [[ $op == read && $contender == hand ]]; then
+        contender=raw
+        [[ $w == read-tokio-* ]] && contender=tokio-raw
+    fi
     rest=${w#*/}
     header=${rest%%/*}
     payload=100
@@ -168,7 +171,8 @@ elapsed=$(($(date +%s) - started))
 title="Instructions per frame (callgrind Ir, (Ir(2N) - Ir(N)) / N, N = $FRAMES; measured part only)"
 notes="/hand, /tokio-util: this count over that contender's for the same operation, header and payload
 (the be2 contender for ascii4, bcd2 and hex4); below 1 means fewer instructions. For read-* workloads
-(a BlockingReader over an in-memory stream) /hand is over read-raw, the stream's own reads.
+(readers over an in-memory stream) /hand is over read-raw, the stream's own reads (read-tokio-*:
+over read-tokio-raw).
 /be2: this count over the same workload's with a be2 header (- when that one is not in the run).
 $(valgrind --version), $(rustc --version 2>/dev/null || echo rustc ?), $(date +%F); ${elapsed} s"
 

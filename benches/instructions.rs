@@ -22,6 +22,13 @@
 //! - `encode-msgframe-framing`: the same through the [`Framing`].
 //! - `encode-msgframe-tokio`: the [`Framing`] through msgframe-tokio's `Codec` as `Encoder<Bytes>`
 //!   (what a `FramedWrite` calls; a clone of a static `Bytes`, as for tokio-util).
+//! - `read-raw`, `read-owned`, `read-ref`, `read-each`: a `BlockingReader` over an in-memory stream
+//!   (its own 64 KiB reads; `read_message`, `read_ref`, `read_each`); `read-hand`: a hand-written
+//!   splitting reader over the same stream (the reference for `read-owned`); `read-hand-lent`: the
+//!   least a lending reader does (each length read, the message lent from a 64 KiB buffer);
+//!   `read-tokio-raw`, `read-tokio-owned`, `read-tokio-ref`, `read-tokio-each`: the same for
+//!   msgframe-tokio's `MessageReader` over an in-memory `AsyncRead`. The in-memory equivalents of
+//!   `benches/loopback.rs`, without the kernel.
 //!
 //! Headers: `be2`, `be4` (big-endian binary), and for `decode-owned`/`decode-borrowed`, the readers
 //! and `encode-msgframe`/`encode-msgframe-framing` also `ascii4` (4 ASCII decimal digits) and `bcd2`
@@ -73,6 +80,12 @@ const CONTENDERS: &[(&str, &[&str])] = &[
     ("read-owned", &["be2", "ascii4", "bcd2"]),
     ("read-ref", &["be2", "ascii4", "bcd2"]),
     ("read-each", &["be2", "ascii4", "bcd2"]),
+    ("read-hand", &["be2"]),
+    ("read-hand-lent", &["be2"]),
+    ("read-tokio-raw", &["be2"]),
+    ("read-tokio-owned", &["be2"]),
+    ("read-tokio-ref", &["be2"]),
+    ("read-tokio-each", &["be2"]),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -215,6 +228,68 @@ enum Job {
     ReadEach {
         reader: BlockingReader<MemoryStream, Framing>,
     },
+    /// A hand-written splitting reader over the same stream (as in `benches/loopback.rs`).
+    ReadHand {
+        reader: HandReader,
+    },
+    /// The least a lending reader does (`hand-lent` in `benches/loopback.rs`): 64 KiB reads, each
+    /// length read and the message lent from the buffer, the partial one moved to the front.
+    ReadHandLent {
+        stream: MemoryStream,
+        buf: Vec<u8>,
+    },
+    /// The tokio readers over an in-memory `AsyncRead` (`Cursor<Bytes>`), on a current-thread
+    /// runtime: its own 64 KiB reads, then `msgframe_tokio::MessageReader::read_message`,
+    /// `read_ref` and `read_each` through `Framing`.
+    ReadTokioRaw {
+        rt: tokio::runtime::Runtime,
+        stream: std::io::Cursor<Bytes>,
+        buf: Vec<u8>,
+    },
+    ReadTokio {
+        rt: tokio::runtime::Runtime,
+        reader: msgframe_tokio::MessageReader<std::io::Cursor<Bytes>, Framing>,
+        how: TokioRead,
+    },
+}
+
+/// Which `MessageReader` method a `read-tokio-*` workload calls.
+#[derive(Clone, Copy)]
+enum TokioRead {
+    Owned,
+    Ref,
+    Each,
+}
+
+/// A hand-written splitting reader, as a user would write one without a library: reads into a
+/// `BytesMut` (zeroing the room first: safe Rust cannot read into spare capacity) and splits whole
+/// `be:2` frames off the front with `split_to(len).freeze()`.
+struct HandReader {
+    stream: MemoryStream,
+    buf: BytesMut,
+}
+
+impl HandReader {
+    #[inline]
+    fn read_message(&mut self) -> std::io::Result<Option<Bytes>> {
+        use std::io::Read;
+        loop {
+            if self.buf.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
+                if self.buf.len() >= 2 + len {
+                    self.buf.advance(2);
+                    return Ok(Some(self.buf.split_to(len).freeze()));
+                }
+            }
+            let filled = self.buf.len();
+            self.buf.resize(filled + 64 * 1024, 0);
+            let n = self.stream.read(&mut self.buf[filled..])?;
+            self.buf.truncate(filled + n);
+            if n == 0 {
+                return Ok(None);
+            }
+        }
+    }
 }
 
 /// An in-memory stream for the blocking reader: each `read` copies what fits, as a socket would.
@@ -358,8 +433,83 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
                 header.framing(),
             ),
         },
+        "read-hand" => Job::ReadHand {
+            reader: HandReader {
+                stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
+                buf: BytesMut::new(),
+            },
+        },
+        "read-hand-lent" => Job::ReadHandLent {
+            stream: MemoryStream(std::io::Cursor::new(wire().freeze())),
+            buf: vec![0; 64 * 1024],
+        },
+        "read-tokio-raw" => Job::ReadTokioRaw {
+            rt: tokio_runtime(),
+            stream: std::io::Cursor::new(wire().freeze()),
+            buf: vec![0; 64 * 1024],
+        },
+        "read-tokio-owned" | "read-tokio-ref" | "read-tokio-each" => Job::ReadTokio {
+            rt: tokio_runtime(),
+            reader: msgframe_tokio::MessageReader::new(
+                std::io::Cursor::new(wire().freeze()),
+                header.framing(),
+            ),
+            how: match contender {
+                "read-tokio-owned" => TokioRead::Owned,
+                "read-tokio-ref" => TokioRead::Ref,
+                _ => TokioRead::Each,
+            },
+        },
         _ => return None,
     })
+}
+
+/// The `read-tokio-raw` loop: reads to the end. Its own function, for callgrind: a closure (an
+/// `async` block) inside [`callgrind_measured_region`] would carry its name, and entering it would
+/// toggle the counting off.
+async fn tokio_raw_reads(stream: &mut std::io::Cursor<Bytes>, buf: &mut [u8]) {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let got = stream.read(buf).await.expect("read");
+        if got == 0 {
+            break;
+        }
+        black_box(&buf[..got]);
+    }
+}
+
+/// The `read-tokio-*` loop over `frames` messages (see [`tokio_raw_reads`]).
+async fn tokio_reads(
+    reader: &mut msgframe_tokio::MessageReader<std::io::Cursor<Bytes>, Framing>,
+    how: TokioRead,
+    frames: usize,
+) -> usize {
+    let mut n = 0;
+    while n < frames {
+        n += match how {
+            TokioRead::Owned => {
+                black_box(reader.read_message().await.expect("read"));
+                1
+            }
+            TokioRead::Ref => {
+                black_box(reader.read_ref().await.expect("read"));
+                1
+            }
+            TokioRead::Each => reader
+                .read_each(|message| {
+                    black_box(message);
+                })
+                .await
+                .expect("read"),
+        };
+    }
+    n
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime")
 }
 
 /// The minimal decoder for a `width`-byte big-endian length counting the body.
@@ -512,6 +662,37 @@ fn callgrind_measured_region(job: &mut Job, frames: usize) -> usize {
                 n += 1;
             }
         }
+        Job::ReadHand { reader } => {
+            for _ in 0..frames {
+                black_box(reader.read_message().expect("read").expect("a frame"));
+                n += 1;
+            }
+        }
+        Job::ReadHandLent { stream, buf } => {
+            let mut have = 0;
+            while n < frames {
+                let got = std::io::Read::read(stream, &mut buf[have..]).expect("read");
+                assert!(got > 0, "the stream ended inside a message");
+                have += got;
+                let mut at = 0;
+                while have - at >= 2 {
+                    let len = usize::from(u16::from_be_bytes([buf[at], buf[at + 1]]));
+                    if have - at < 2 + len {
+                        break;
+                    }
+                    black_box(&buf[at + 2..at + 2 + len]);
+                    at += 2 + len;
+                    n += 1;
+                }
+                buf.copy_within(at..have, 0);
+                have -= at;
+            }
+        }
+        Job::ReadTokioRaw { rt, stream, buf } => {
+            rt.block_on(tokio_raw_reads(stream, buf));
+            n = frames;
+        }
+        Job::ReadTokio { rt, reader, how } => n = rt.block_on(tokio_reads(reader, *how, frames)),
         Job::ReadEach { reader } => {
             while n < frames {
                 n += reader
@@ -540,7 +721,11 @@ fn check(job: &Job, name: &str, frames: usize, done: usize) {
         Job::ReadRaw { .. }
         | Job::ReadOwned { .. }
         | Job::ReadRef { .. }
-        | Job::ReadEach { .. } => {}
+        | Job::ReadEach { .. }
+        | Job::ReadHand { .. }
+        | Job::ReadHandLent { .. }
+        | Job::ReadTokioRaw { .. }
+        | Job::ReadTokio { .. } => {}
         Job::EncodeHand { payload, dst, .. }
         | Job::EncodeTokioUtil { payload, dst, .. }
         | Job::EncodeMsgframe { payload, dst, .. }

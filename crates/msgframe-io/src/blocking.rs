@@ -179,10 +179,13 @@ impl<S: Read + Timeouts, D: Decoder> BlockingReader<S, D> {
     /// As [`read_message`](MessageRead::read_message).
     #[inline]
     pub fn read_ref_with(&mut self, deadlines: Deadlines) -> Result<&[u8], Error> {
-        if self.core.next_lent()?.is_none() {
-            self.wait_for_message(deadlines, |core| Ok(core.next_lent()?.map(|_| ())))?;
-        }
-        Ok(self.core.lent().unwrap_or_default())
+        // Positions, not a borrow: the message is sliced once, whether it was buffered or waited
+        // for.
+        let (from, to) = match self.core.lend()? {
+            Some(at) => at,
+            None => self.wait_for_message(deadlines, |core| core.lend())?,
+        };
+        Ok(self.core.lent_at(from, to))
     }
 
     /// Reads until at least one message is whole (within the reader's deadlines), then lends every

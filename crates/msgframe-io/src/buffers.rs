@@ -106,10 +106,18 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline(always)]
     fn settle(&mut self) -> Result<(), Error> {
         self.return_lent();
-        match self.deferred.take() {
-            Some(err) => Err(err),
-            None => Ok(()),
+        // Checked before it is taken: no write of the (large) `Option<Error>` on every call.
+        if self.deferred.is_some() {
+            return Err(self.take_deferred());
         }
+        Ok(())
+    }
+
+    /// The deferred error, out of line: it comes once per connection at most.
+    #[cold]
+    #[inline(never)]
+    fn take_deferred(&mut self) -> Error {
+        self.deferred.take().unwrap_or(Error::Closed)
     }
 
     /// Asks the decoder for the next frame, removing skipped bytes: `Ok(Some((start, end,
@@ -184,13 +192,27 @@ impl<D: Decoder> ReadBuffer<D> {
     /// As `next_message`.
     #[inline(always)]
     pub fn next_lent(&mut self) -> Result<Option<&[u8]>, Error> {
+        Ok(self.lend()?.map(|(from, to)| &self.block[from..to]))
+    }
+
+    /// [`next_lent`](Self::next_lent) as the message's place in the block, for readers that lend
+    /// it after a wait (see [`lent_at`](Self::lent_at)).
+    #[inline(always)]
+    pub(crate) fn lend(&mut self) -> Result<Option<(usize, usize)>, Error> {
         match self.find()? {
             Some((start, end, consumed)) => {
-                self.lent = Some((self.start + start, self.start + end, consumed));
-                Ok(Some(&self.block[self.start + start..self.start + end]))
+                let (from, to) = (self.start + start, self.start + end);
+                self.lent = Some((from, to, consumed));
+                Ok(Some((from, to)))
             }
             None => Ok(None),
         }
+    }
+
+    /// The message [`lend`](Self::lend) placed at `from..to`.
+    #[inline(always)]
+    pub(crate) fn lent_at(&self, from: usize, to: usize) -> &[u8] {
+        &self.block[from..to]
     }
 
     /// Lends every whole message already buffered to `f`, in order, without any I/O, and returns how
@@ -216,6 +238,9 @@ impl<D: Decoder> ReadBuffer<D> {
     #[inline]
     pub fn for_each_buffered(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
         self.settle()?;
+        if !self.eof {
+            return self.for_each_live(f);
+        }
         let mut lent = 0;
         loop {
             match self.step() {
@@ -233,6 +258,42 @@ impl<D: Decoder> ReadBuffer<D> {
                 }
             }
         }
+    }
+
+    /// [`for_each_buffered`](Self::for_each_buffered) before the end of the stream: the hot loop
+    /// keeps the read position in a register and slices the buffered bytes once, instead of
+    /// reading, slicing and writing back the buffer's fields for every message.
+    #[inline(always)]
+    fn for_each_live(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
+        let buffered = &self.block[..self.end];
+        let mut at = self.start;
+        let mut lent = 0;
+        let result = loop {
+            let live = &buffered[at..];
+            match self.decoder.decode_slice(live) {
+                Ok(Decoded::Frame {
+                    start,
+                    end,
+                    consumed,
+                }) => {
+                    f(&live[start..end]);
+                    at += consumed;
+                    lent += 1;
+                }
+                Ok(Decoded::Skip { consumed }) => at += consumed,
+                Ok(Decoded::Partial { consumed }) => {
+                    at += consumed;
+                    break Ok(lent);
+                }
+                Err(err) if lent == 0 => break Err(Error::from_decode(err)),
+                Err(err) => {
+                    self.deferred = Some(Error::from_decode(err));
+                    break Ok(lent);
+                }
+            }
+        };
+        self.start = at;
+        result
     }
 
     /// The message lent by the last [`next_lent`](ReadBuffer::next_lent), until the next call that

@@ -1,11 +1,14 @@
 //! Async message readers and writers with whole-message deadlines.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use msgframe_codec::{Decoder, Encoder};
 use msgframe_io::ReadBuffer;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::Error;
 
@@ -53,13 +56,8 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
     ///
     /// # Errors
     /// [`Error::Closed`] at a clean end of stream; see [`Error`] for the rest. Cancel-safe.
-    pub async fn read_message(&mut self) -> Result<Bytes, Error> {
-        loop {
-            if let Some(message) = self.buffer.next_message()? {
-                return Ok(message);
-            }
-            self.fill().await?;
-        }
+    pub fn read_message(&mut self) -> impl Future<Output = Result<Bytes, Error>> + '_ {
+        ReadMessage { reader: self }
     }
 
     /// Reads one message and lends it from the read buffer: no allocation, no copy, no reference
@@ -82,12 +80,8 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
     ///
     /// # Errors
     /// As [`read_message`](Self::read_message).
-    pub async fn read_ref(&mut self) -> Result<&[u8], Error> {
-        while self.buffer.next_lent()?.is_none() {
-            self.fill().await?;
-        }
-        // Found by the last `next_lent`: lent again without decoding twice.
-        Ok(self.buffer.lent().unwrap_or_default())
+    pub fn read_ref(&mut self) -> impl Future<Output = Result<&[u8], Error>> + '_ {
+        ReadRef { reader: Some(self) }
     }
 
     /// Reads until at least one message is whole, then lends every whole message buffered to `f`,
@@ -105,6 +99,16 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
             }
             self.fill().await?;
         }
+    }
+
+    /// One read into the buffer, as [`fill`](Self::fill), polled by hand.
+    #[inline]
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Error>> {
+        let mut room = ReadBuf::new(self.buffer.unfilled_mut());
+        ready!(Pin::new(&mut self.reader).poll_read(cx, &mut room))?;
+        let n = room.filled().len();
+        self.buffer.filled(n);
+        Poll::Ready(Ok(n))
     }
 
     /// One read into the buffer; returns how many bytes came (0 at end of stream, which the next
@@ -198,6 +202,60 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
     /// The stream, and the bytes received but not yet returned as messages.
     pub fn into_parts(self) -> (R, BytesMut) {
         (self.reader, self.buffer.into_parts().1)
+    }
+}
+
+/// The future of [`MessageReader::read_ref`], polled by hand: the lent message borrows the reader
+/// for as long as the future did, which an `async` block cannot express without a second lookup.
+struct ReadRef<'a, R, D> {
+    /// `None` once the future has returned.
+    reader: Option<&'a mut MessageReader<R, D>>,
+}
+
+impl<'a, R: AsyncRead + Unpin, D: Decoder> Future for ReadRef<'a, R, D> {
+    type Output = Result<&'a [u8], Error>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let reader = self
+            .reader
+            .take()
+            .expect("ReadRef polled after it returned");
+        loop {
+            if reader.buffer.next_lent()?.is_some() {
+                break;
+            }
+            match reader.poll_fill(cx) {
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => {
+                    self.reader = Some(reader);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // Found by the last `next_lent`: lent again, for the lifetime of the borrow.
+        let reader: &'a MessageReader<R, D> = reader;
+        Poll::Ready(Ok(reader.buffer.lent().unwrap_or_default()))
+    }
+}
+
+/// The future of [`MessageReader::read_message`], polled by hand (see [`ReadRef`]).
+struct ReadMessage<'a, R, D> {
+    reader: &'a mut MessageReader<R, D>,
+}
+
+impl<R: AsyncRead + Unpin, D: Decoder> Future for ReadMessage<'_, R, D> {
+    type Output = Result<Bytes, Error>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            if let Some(message) = self.reader.buffer.next_message()? {
+                return Poll::Ready(Ok(message));
+            }
+            ready!(self.reader.poll_fill(cx))?;
+        }
     }
 }
 

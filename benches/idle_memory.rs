@@ -23,7 +23,8 @@
 //! - `erlang`: Erlang/OTP `gen_tcp` with `{packet, 2}`, a process per connection
 //!   (`benches/idle_memory/erlang_echo.escript`), when `escript` is installed.
 //! - `netty`: Netty 4.1 `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender` (the interop
-//!   peer `tests/interop/netty/NettyPeer.java`, serial GC), when the jars and a JDK are installed.
+//!   peer `tests/interop/netty/NettyPeer.java`; JVM options from `IDLE_JAVA_OPTS`, by default the
+//!   serial collector and the JIT's first tier), when the jars and a JDK are installed.
 //!
 //! The tokio servers run on a multi-threaded runtime with two workers, as `msgframe serve` does.
 //! Readings of the server: at start (listening, no connection), right after the burst, after a
@@ -211,9 +212,11 @@ fn run_load(client: &mut Child, measured: u32, settings: &Settings) -> Readings 
         sampled = sampled.max(Memory::of(measured).rss);
     });
     let after_burst = Memory::of(measured);
+    assert!(after_burst.rss > 0, "process {measured} is gone");
     let peak = burst_peak(start, after_burst, sampled);
     std::thread::sleep(settings.settle);
     let idle = Memory::of(measured);
+    assert!(idle.rss > 0, "process {measured} is gone");
     client.say("close");
     client.expect("CLOSED", CLOSE_LIMIT);
     std::thread::sleep(AFTER_CLOSE);
@@ -423,18 +426,22 @@ const NETTY_JARS: [&str; 5] = [
 /// into the target directory when stale).
 fn netty() -> Started {
     let classpath = netty_classpath()?;
-    let java = [
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        "-cp",
-        &classpath,
-        "NettyPeer",
-    ];
-    let version = output("java", &[&java[2..], &["version"]].concat()).unwrap_or_default();
-    let args = [&java[..], &["server", "idle/lf,len=2"]].concat();
+    let peer = ["-cp", classpath.as_str(), "NettyPeer"];
+    let version = output("java", &[&peer[..], &["version"]].concat()).unwrap_or_default();
+    let options = java_options();
+    let mut args: Vec<&str> = options.split_whitespace().collect();
+    args.extend(peer);
+    args.extend(["server", "idle/lf,len=2"]);
     let mut server = Child::start("netty", Path::new("java"), &args);
     let port = port_after(&server.expect("PORT ", START_LIMIT), "PORT ");
-    Ok((server, port, format!("{version}, {}", java[..2].join(" "))))
+    Ok((server, port, format!("{version}, JVM options: {options:?}")))
+}
+
+/// The JVM's options for the Netty server: `IDLE_JAVA_OPTS`, else the interop tests' (a quick
+/// start on a small machine: the serial collector, the JIT's first tier).
+fn java_options() -> String {
+    std::env::var("IDLE_JAVA_OPTS")
+        .unwrap_or_else(|_| "-XX:+UseSerialGC -XX:TieredStopAtLevel=1".to_owned())
 }
 
 /// The classpath to run `NettyPeer` with, compiling it first when its class is older than its

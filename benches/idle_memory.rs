@@ -37,7 +37,7 @@
 //! `TcpStream`s.
 //!
 //! Run with `cargo build --release -p msgframe-cli && cargo bench --bench idle_memory --features
-//! conn` (about two minutes); `IDLE_CONNECTIONS=500` for a quick run; `IDLE_CONTENDERS=mio-slab,
+//! conn` (under a minute of measuring); `IDLE_CONNECTIONS=500` for a quick run; `IDLE_CONTENDERS=mio-slab,
 //! msgframe-server,long-client` for some only. The tables are printed and written to
 //! `target/criterion/msgframe-idle-memory.txt`.
 
@@ -105,21 +105,7 @@ fn main() {
     let clients = settings
         .wanted(LONG_CLIENT)
         .then(|| long_client_table(&settings, &mut notes));
-    let mut body = servers;
-    if let Some(clients) = clients {
-        body.push_str(&format!(
-            "\nA client process holding the connections (to a mio-slab echo server), one \
-             request each:\n\n{clients}"
-        ));
-    }
-    for note in &notes {
-        body.push_str(&format!("\n{note}"));
-    }
-    body.push_str(&format!(
-        "\nKiB/conn: (reading - start) / connections held; peak: VmHWM (or the largest VmRSS \
-         sampled) during the burst; closed: 1 s after the client closed all. {:.0} s in all.\n",
-        started.elapsed().as_secs_f64()
-    ));
+    let body = report_body(servers, clients, &notes, started.elapsed());
     support::report(
         &format!(
             "Memory per idle connection, client in its own process: {} connections, one 100-byte \
@@ -131,6 +117,32 @@ fn main() {
         load_before,
         "msgframe-idle-memory.txt",
     );
+}
+
+/// The tables, the notes, and how to read them.
+fn report_body(
+    servers: String,
+    clients: Option<String>,
+    notes: &[String],
+    took: Duration,
+) -> String {
+    let mut body = servers;
+    if let Some(clients) = clients {
+        body.push_str(&format!(
+            "\nA client process holding the connections (to a mio-slab echo server), one \
+             request each:\n\n{clients}"
+        ));
+    }
+    body.push('\n');
+    for note in notes {
+        body.push_str(&format!("{note}\n"));
+    }
+    body.push_str(&format!(
+        "KiB/conn: (reading - start) / connections held; peak: VmHWM (or the largest VmRSS \
+         sampled) during the burst; closed: 1 s after the client closed all. {:.0} s in all.\n",
+        took.as_secs_f64()
+    ));
+    body
 }
 
 /// This executable started as a child: `server NAME`, `load ADDR N` or `long KIND ADDR N`.
@@ -169,12 +181,20 @@ impl Settings {
             (1..=19_000).contains(&connections),
             "IDLE_CONNECTIONS must be 1 to 19,000 (20,000 open files a process)"
         );
+        let only: Option<Vec<String>> = std::env::var("IDLE_CONTENDERS")
+            .ok()
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+        for name in only.iter().flatten() {
+            assert!(
+                SERVERS.contains(&name.as_str()) || name == LONG_CLIENT,
+                "IDLE_CONTENDERS: no contender {name:?} (there are {}, {LONG_CLIENT})",
+                SERVERS.join(", ")
+            );
+        }
         Settings {
             connections,
             settle: Duration::from_millis(number("IDLE_SETTLE_MS", 2_000)),
-            only: std::env::var("IDLE_CONTENDERS")
-                .ok()
-                .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
+            only,
         }
     }
 
@@ -195,10 +215,29 @@ struct Readings {
     after_burst: Memory,
     idle: Memory,
     closed: Memory,
-    /// `OPEN` from the client: seconds until all connected, until all echoed; connections failed.
+    opened: Opened,
+}
+
+/// How the opening went, as the client tells it.
+struct Opened {
+    /// Seconds until all were connected.
     connected: f64,
+    /// Seconds until all echoes were read.
     echoed: f64,
     failed: usize,
+}
+
+impl Opened {
+    /// Reads `OPEN <connected> <echoed> <failed>`.
+    fn parse(line: &str) -> Opened {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        Opened {
+            connected: field(1).unwrap_or(f64::NAN),
+            echoed: field(2).unwrap_or(f64::NAN),
+            failed: field(3).map_or(0, |f| f as usize),
+        }
+    }
 }
 
 /// Runs the client through open, idle and close, reading the memory of process `measured`.
@@ -221,17 +260,13 @@ fn run_load(client: &mut Child, measured: u32, settings: &Settings) -> Readings 
     client.expect("CLOSED", CLOSE_LIMIT);
     std::thread::sleep(AFTER_CLOSE);
     let closed = Memory::of(measured);
-    let fields: Vec<&str> = open.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
     Readings {
         start,
         peak,
         after_burst,
         idle,
         closed,
-        connected: field(1).unwrap_or(f64::NAN),
-        echoed: field(2).unwrap_or(f64::NAN),
-        failed: field(3).map_or(0, |f| f as usize),
+        opened: Opened::parse(&open),
     }
 }
 
@@ -247,7 +282,7 @@ fn burst_peak(start: Memory, after: Memory, sampled: u64) -> u64 {
 
 impl Readings {
     fn held(&self, connections: usize) -> usize {
-        connections.saturating_sub(self.failed).max(1)
+        connections.saturating_sub(self.opened.failed).max(1)
     }
 
     /// KiB per connection held that `kib` is above the start.
@@ -265,8 +300,8 @@ impl Readings {
             per(self.idle.rss),
             per(self.peak),
             mib(self.closed.rss as f64 - self.start.rss as f64),
-            format!("{:.2}", self.echoed),
-            format!("{:.0}", self.held(connections) as f64 / self.echoed),
+            format!("{:.2}", self.opened.echoed),
+            format!("{:.0}", self.held(connections) as f64 / self.opened.echoed),
         ]
     }
 }
@@ -383,11 +418,21 @@ fn msgframe_serve() -> Started {
         &server.expect("listening on ", START_LIMIT),
         "listening on ",
     );
-    Ok((
-        server,
-        port,
-        format!("{} {}", bin.display(), args.join(" ")),
-    ))
+    let mut what = format!("{} {}", bin.display(), args.join(" "));
+    if built_before_this_bench(&bin) {
+        what.push_str(" (built before this bench: rebuild it if the library changed)");
+    }
+    Ok((server, port, what))
+}
+
+/// Whether `bin` is older than this executable.
+fn built_before_this_bench(bin: &Path) -> bool {
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let exe = std::env::current_exe().ok();
+    matches!(
+        (modified(bin), exe.as_deref().and_then(modified)),
+        (Some(bin), Some(exe)) if bin < exe
+    )
 }
 
 /// The Erlang/OTP echo server, when `escript` runs.
@@ -511,13 +556,13 @@ fn print_readings(name: &str, r: &Readings, connections: usize, notes: &mut Vec<
         r.idle.rss,
         r.peak,
         r.closed.rss,
-        r.connected,
-        r.echoed
+        r.opened.connected,
+        r.opened.echoed
     );
-    if r.failed > 0 {
+    if r.opened.failed > 0 {
         notes.push(format!(
             "{name}: {} of {connections} connections failed or were not open in time",
-            r.failed
+            r.opened.failed
         ));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The tokio servers run on a multi-threaded runtime with two workers, as `msgframe serve` does.
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use slab::Slab;
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
-use super::frames::echo_frames;
+use super::frames::{echo_frames, write_nonblocking};
 
 /// The servers this bench builds itself (the others are external programs).
 pub const IN_PROCESS: [&str; 4] = ["mio-slab", "tokio-task", "tokio-util", "msgframe-server"];
@@ -113,7 +113,8 @@ fn accept_all(listener: &TcpListener, poll: &Poll, conns: &mut Slab<Conn>) {
         let mut stream = match listener.accept() {
             Ok((stream, _)) => stream,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-            // Out of descriptors or a connection reset before it was accepted: try later.
+            // Out of descriptors, or reset before it was accepted: the next connection's event
+            // tries again.
             Err(_) => return,
         };
         let entry = conns.vacant_entry();
@@ -155,7 +156,7 @@ fn serve_reads(conn: &mut Conn, buf: &mut [u8]) -> io::Result<()> {
             if blocked {
                 Err(ErrorKind::WouldBlock.into())
             } else {
-                io::Write::write(stream, bytes)
+                stream.write(bytes)
             }
         })?;
         unsent.extend_from_slice(&left);
@@ -168,7 +169,7 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
         return Ok(());
     }
     let stream = &mut conn.stream;
-    let written = super::frames::write_nonblocking(&conn.unsent, |b| io::Write::write(stream, b))?;
+    let written = write_nonblocking(&conn.unsent, |b| stream.write(b))?;
     conn.unsent.drain(..written);
     if conn.unsent.is_empty() {
         conn.unsent = Vec::new();

@@ -81,7 +81,7 @@ async fn an_idle_connection_costs_less_than_a_bare_tokio_task() {
     let (floor, bare_clients) = held_per_connection(bare).await;
     drop(bare_clients);
 
-    // Quiet connections are set aside after 1 s (the default), within the measurement's wait.
+    // Quiet connections are set aside after 100 ms (the default), within the measurement's wait.
     let server = Server::builder("be:2".parse().unwrap())
         .bind("127.0.0.1:0")
         .await

@@ -477,7 +477,12 @@ fn heartbeats_are_answered_without_the_handler() {
 #[test]
 fn an_idle_connection_gives_its_buffers_back_then_is_reaped() {
     let t0 = Instant::now();
-    let mut s = server(ServerRules::default().idle_timeout(Some(60 * S)), t0);
+    let mut s = server(
+        ServerRules::default()
+            .idle_timeout(Some(60 * S))
+            .release_buffers_after(S),
+        t0,
+    );
     assert_eq!(s.poll_timeout(), Some(t0 + S));
     s.handle_timeout(t0 + S);
     assert!(matches!(
@@ -499,7 +504,8 @@ fn a_trickled_message_is_reaped_at_the_message_deadline() {
     let mut s = server(
         ServerRules::default()
             .idle_timeout(Some(60 * S))
-            .message_timeout(Some(5 * S)),
+            .message_timeout(Some(5 * S))
+            .release_buffers_after(S),
         t0,
     );
     for i in 0..5 {
@@ -514,7 +520,12 @@ fn a_trickled_message_is_reaped_at_the_message_deadline() {
 #[test]
 fn a_slow_handler_is_not_reaped_and_pushes_go_out_while_it_runs() {
     let t0 = Instant::now();
-    let mut s = server(ServerRules::default().idle_timeout(Some(S)), t0);
+    let mut s = server(
+        ServerRules::default()
+            .idle_timeout(Some(S))
+            .release_buffers_after(S),
+        t0,
+    );
     s.handle_message(t0, q(1), false);
     server_events(&mut s);
     assert_eq!(s.poll_timeout(), None, "no reaping while the handler runs");

@@ -108,7 +108,7 @@ impl ServerBuilder {
     }
 
     /// How long a connection must be quiet (no message, nothing written) before it gives its read
-    /// and write buffers back (default 1 s); a plain-TCP connection is then also set aside from
+    /// and write buffers back (default 100 ms); a plain-TCP connection is then also set aside from
     /// the runtime (see [`set_aside_quiet`](Self::set_aside_quiet)).
     pub fn quiet_after(mut self, quiet: Duration) -> Self {
         Arc::make_mut(&mut self.config.rules).release_after = quiet;

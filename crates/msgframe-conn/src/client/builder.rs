@@ -39,6 +39,7 @@ pub struct LongClientBuilder<K = ()> {
     max_in_flight: usize,
     queue: usize,
     incoming: usize,
+    events: usize,
     timeout: Duration,
 }
 
@@ -77,6 +78,7 @@ impl LongClientBuilder<()> {
             max_in_flight: 1,
             queue: 64,
             incoming: 1024,
+            events: 32,
             timeout: Duration::from_secs(30),
         }
     }
@@ -106,6 +108,7 @@ impl<K: Key> LongClientBuilder<K> {
             },
             queue: self.queue,
             incoming: self.incoming,
+            events: self.events,
             timeout: self.timeout,
         }
     }
@@ -313,6 +316,14 @@ impl<K: Key> LongClientBuilder<K> {
         self
     }
 
+    /// How many [`events`](LongClient::events) a receiver may fall behind before it loses the
+    /// oldest (it is told how many); default 32. Every client holds room for that many from the
+    /// start (about 90 bytes each), so a program with thousands of clients keeps it small.
+    pub fn events(mut self, capacity: usize) -> Self {
+        self.events = capacity.max(1);
+        self
+    }
+
     /// How many received messages may wait for [`LongClient::recv`] (default 1024). What
     /// happens when it is full is [`incoming_overflow`](Self::incoming_overflow)'s choice.
     pub fn incoming(mut self, messages: usize) -> Self {
@@ -487,6 +498,7 @@ impl<K: Key> LongClientBuilder<K> {
             Capacities {
                 queue: self.queue,
                 incoming: self.incoming,
+                events: self.events,
                 max_in_flight: self.max_in_flight,
                 timeout: self.timeout,
             },
@@ -499,6 +511,7 @@ impl<K: Key> LongClientBuilder<K> {
 pub(crate) struct Capacities {
     pub(crate) queue: usize,
     pub(crate) incoming: usize,
+    pub(crate) events: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) timeout: Duration,
 }
@@ -512,7 +525,7 @@ impl<K: Key> LongClientBuilder<K> {
     ) -> Result<LongClient<K>, Error> {
         let (queue_tx, queue_rx) = mpsc::channel(sizes.queue);
         let (incoming_tx, incoming_rx) = mpsc::channel(sizes.incoming);
-        let (events_tx, events_rx) = broadcast::channel(256);
+        let (events_tx, events_rx) = broadcast::channel(sizes.events);
         let (state_tx, state_rx) = watch::channel(LinkState::default());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (reset_tx, reset) = watch::channel(0u64);

@@ -152,8 +152,9 @@ impl<K: Key> LongClient<K> {
     }
 
     /// The connection's events. The first call receives every event since the client started;
-    /// later calls receive events from then on. A receiver that falls more than 256 events behind
-    /// loses the oldest (it is told how many).
+    /// later calls receive events from then on. A receiver that falls more events behind than
+    /// [`LongClientBuilder::events`](crate::LongClientBuilder::events) allows (32 unless set) loses
+    /// the oldest (it is told how many).
     pub fn events(&self) -> broadcast::Receiver<Event> {
         let first = self.events.lock().ok().and_then(|mut e| e.take());
         first.unwrap_or_else(|| self.events_tx.subscribe())

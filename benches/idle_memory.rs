@@ -28,8 +28,8 @@
 //!
 //! The tokio servers run on a multi-threaded runtime with two workers, as `msgframe serve` does.
 //! Readings of the server: at start (listening, no connection), right after the burst, after a
-//! settle time (env `IDLE_SETTLE_MS`, default 2,000: msgframe's server gives a quiet connection's
-//! buffers back after one second), the peak of the burst (`VmHWM` when it rose during the burst,
+//! settle time (env `IDLE_SETTLE_MS`, default 2,000: msgframe's server sets a quiet connection
+//! aside after 100 ms), the peak of the burst (`VmHWM` when it rose during the burst,
 //! else the largest `VmRSS` sampled every 10 ms), and one second after the client closed all.
 //!
 //! A second table weighs a client process holding N msgframe-conn `LongClient`s (after one

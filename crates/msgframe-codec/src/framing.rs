@@ -72,9 +72,13 @@ impl Decoder for Framing {
         each!(self, f => f.decode_slice_eof(buf))
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
-        each!(self, f => f.decode(buf))
+        // The length-prefixed fast path inlines into the caller; the rest stays out of line.
+        match self {
+            Framing::LengthPrefixed(f) => f.decode(buf),
+            other => other.decode_other(buf),
+        }
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
@@ -142,6 +146,11 @@ impl Encoder for Framing {
 }
 
 impl Framing {
+    #[inline(never)]
+    fn decode_other(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        each!(self, f => f.decode(buf))
+    }
+
     #[inline(never)]
     fn encode_other(&self, body: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
         each!(self, f => f.encode(body, dst))

@@ -6,7 +6,7 @@
 //! report to compare per-frame costs across runs.
 //!
 //! Workload names are `<op>-<contender>/<header>[/<payload>]`, the payload in bytes (16, 100 or
-//! 1024; 100 when left out), e.g. `decode-owned/be2/100`. Contenders, as in
+//! 1024; 100 when left out; 8192 and 65535 when named, outside the default list), e.g. `decode-owned/be2/100`. Contenders, as in
 //! `codec_vs_tokio_util.rs`:
 //!
 //! - `decode-hand`: read the big-endian length, `advance`, `split_to(len).freeze()`;
@@ -57,6 +57,9 @@ use msgframe_io::{BlockingReader, MessageRead};
 use tokio_util::codec::LengthDelimitedCodec;
 
 const PAYLOADS: [usize; 3] = [16, 100, 1024];
+/// Payloads a workload may also name, left out of the default list (their streams are large: run
+/// them with fewer frames, e.g. `FRAMES=2000`).
+const LARGE_PAYLOADS: [usize; 2] = [8192, 65535];
 const DEFAULT_PAYLOAD: usize = 100;
 
 /// Contenders and the headers each runs with.
@@ -329,7 +332,10 @@ fn prepare(name: &str, frames: usize) -> Option<Job> {
     let contender = parts.next()?;
     let header_name = parts.next()?;
     let payload_len = match parts.next() {
-        Some(len) => len.parse().ok().filter(|len| PAYLOADS.contains(len))?,
+        Some(len) => len
+            .parse()
+            .ok()
+            .filter(|len| PAYLOADS.contains(len) || LARGE_PAYLOADS.contains(len))?,
         None => DEFAULT_PAYLOAD,
     };
     if parts.next().is_some() {

@@ -521,6 +521,7 @@ pub(crate) async fn resume<H: Handler>(
         Err(e) => {
             let cause = Arc::new(Disconnect::read(e.into()));
             pushes.ended(&cause);
+            handler.closed(&connection, &cause);
             return Some(cause);
         }
     };
@@ -589,7 +590,10 @@ async fn serve<H: Handler, S: Transport>(
                         // A push or a close came first, or the socket cannot be watched.
                         (reader, served) = *again;
                     }
-                    SetAside::Failed(cause) => return Some(cause),
+                    SetAside::Failed(cause, connection) => {
+                        handler.closed(&connection, &cause);
+                        return Some(cause);
+                    }
                 }
             }
         }
@@ -628,8 +632,8 @@ enum SetAside<S> {
     /// Not now (a push or a close request came first, or its socket cannot be watched): the task
     /// goes on serving it.
     Not(Box<(MessageReader<S, Framing>, Served)>),
-    /// Its socket failed on the way.
-    Failed(Arc<Disconnect>),
+    /// Its socket failed on the way: why, and the connection's handle.
+    Failed(Arc<Disconnect>, Connection),
 }
 
 /// Sets a quiet connection aside in its lot, unless a push or a close request is waiting: the
@@ -661,7 +665,7 @@ fn set_aside<S: Transport>(
             drop(queue);
             let cause = Arc::new(Disconnect::read(e.into()));
             served.pushes.ended(&cause);
-            return SetAside::Failed(cause);
+            return SetAside::Failed(cause, served.connection);
         }
     };
     let _ = inner.lot.get_or_init(|| Arc::clone(&lot));
@@ -693,7 +697,7 @@ fn set_aside<S: Transport>(
                 Err(e) => {
                     let cause = Arc::new(Disconnect::read(e.into()));
                     pushes.ended(&cause);
-                    return SetAside::Failed(cause);
+                    return SetAside::Failed(cause, connection);
                 }
             };
             let mut framing = config.framing.clone();

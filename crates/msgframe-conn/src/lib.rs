@@ -16,7 +16,9 @@
 //!   pushes messages on its own, reaps idle connections (a per-message deadline stops slow
 //!   loris), caps connections per client address and in total before any per-connection work,
 //!   allows or denies networks, shuts down gracefully, counts everything ([`Stats`]) and traces one
-//!   span per connection. An idle connection gives its buffers back. It hosts two-link peers too,
+//!   span per connection. A connection between messages holds no read buffer, and a quiet
+//!   plain-TCP connection is set aside from the runtime (no task, a few hundred bytes) until it
+//!   has something to do ([`ServerBuilder::set_aside_quiet`]). It hosts two-link peers too,
 //!   and [`BlockingServer`] runs each connection on the thread that owns its socket.
 //!
 //! Every rule of a connection is pure state with time passed in: a

@@ -707,6 +707,15 @@ impl Sim {
     }
 
     fn check_bounds(&self) {
+        if let Some(last_activity) = self.server.quiet() {
+            // A connection may be set aside only with nothing under way.
+            assert!(last_activity <= self.now);
+            assert!(self.server.wants_read() && self.server.wants_push());
+            assert!(self
+                .server
+                .poll_timeout()
+                .is_some_and(|at| at > last_activity));
+        }
         assert!(self.client.in_flight() <= self.s.max_in_flight);
         assert!(self.client.control_queued() <= 8);
         assert!(self.client.held() <= 2, "held {}", self.client.held());

@@ -499,6 +499,58 @@ fn an_idle_connection_gives_its_buffers_back_then_is_reaped() {
 }
 
 #[test]
+fn a_connection_is_quiet_only_after_the_quiet_time_with_nothing_under_way() {
+    let t0 = Instant::now();
+    let rules = ServerRules::default()
+        .idle_timeout(Some(60 * S))
+        .release_buffers_after(S);
+    let mut s = server(rules.clone(), t0);
+    assert_eq!(s.quiet(), None, "not before the quiet time");
+    s.handle_timeout(t0 + S);
+    server_events(&mut s);
+    assert_eq!(s.quiet(), Some(t0), "quiet since it opened");
+    // A push taken, a message begun or a handler running: not quiet.
+    s.push(t0 + 2 * S, Bytes::from_static(b"push"), Call::new(1));
+    assert_eq!(s.quiet(), None);
+    let mut s = server(rules.clone(), t0);
+    s.handle_timeout(t0 + S);
+    s.bytes_arrived(t0 + 2 * S);
+    assert_eq!(s.quiet(), None);
+    let mut s = server(rules, t0);
+    s.handle_message(t0, q(1), false);
+    server_events(&mut s);
+    s.handle_timeout(t0 + 2 * S);
+    assert_eq!(s.quiet(), None);
+}
+
+#[test]
+fn a_resumed_session_keeps_the_idle_deadline_and_is_not_quiet_before_another_quiet_time() {
+    let t0 = Instant::now();
+    let rules = Arc::new(
+        ServerRules::default()
+            .idle_timeout(Some(60 * S))
+            .release_buffers_after(S),
+    );
+    let woken = t0 + 10 * S;
+    let mut s: ServerSession<Call> = ServerSession::resumed(Arc::clone(&rules), woken, t0);
+    assert_eq!(s.quiet(), None, "what woke it is seen to first");
+    assert_eq!(s.poll_timeout(), Some(woken + S));
+    s.handle_timeout(woken + S);
+    server_events(&mut s);
+    assert_eq!(s.quiet(), Some(t0), "last active when it was set aside");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t0 + 60 * S),
+        "the same idle deadline"
+    );
+    s.handle_timeout(t0 + 60 * S);
+    assert!(matches!(
+        &server_events(&mut s)[..],
+        [ServerEvent::Closed(c)] if matches!(**c, Disconnect::Reaped(msgframe_conn::policy::Reaped::Idle))
+    ));
+}
+
+#[test]
 fn a_trickled_message_is_reaped_at_the_message_deadline() {
     let t0 = Instant::now();
     let mut s = server(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use msgframe_codec::{Decoder, Encoder};
 use msgframe_io::ReadBuffer;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::Error;
 
@@ -119,9 +119,7 @@ impl<R: AsyncRead + Unpin, D: Decoder> MessageReader<R, D> {
     /// # Errors
     /// An I/O error.
     pub async fn fill(&mut self) -> Result<usize, Error> {
-        let n = self.reader.read(self.buffer.unfilled_mut()).await?;
-        self.buffer.filled(n);
-        Ok(n)
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
     }
 
     /// A whole message already buffered, without reading.

@@ -832,7 +832,7 @@ async fn drive<H: Handler, S: Transport>(
             }
         }
         if S::UNBUFFERED && reader.has_block() && reader.is_between_messages() {
-            // Between messages, the read block goes back to the thread's pool at once.
+            // Between messages, the read block goes back to the pool at once.
             match reader.take_idle_block() {
                 Some(block) => blocks::give(block),
                 None => {
@@ -940,7 +940,7 @@ enum Direction {
 }
 
 /// Reads once into the reader's buffer (first waiting, when it has no block, until the socket is
-/// readable, then taking a block from the thread's pool); or writes the framed message in `out`
+/// readable, then taking a block from the pool); or writes the framed message in `out`
 /// whole. Cancel-safe: bytes read stay buffered, bytes not yet written stay in `out`.
 async fn connection_io<S: Transport>(
     reader: &mut MessageReader<S, Framing>,

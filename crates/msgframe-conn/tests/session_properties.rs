@@ -182,6 +182,7 @@ struct Sim {
     rng: Rng,
     client: ClientSession<u32, Call>,
     server: ServerSession<Call>,
+    server_rules: Arc<ServerRules>,
     /// Messages on the wire, with their arrival times (in order: TCP).
     c2s: VecDeque<(Instant, Bytes)>,
     s2c: VecDeque<(Instant, Bytes)>,
@@ -228,13 +229,22 @@ impl Sim {
         if s.heartbeat {
             rules = rules.heartbeat(Heartbeat::empty_frame(TIMING));
         }
-        let server_rules = ServerRules::default()
-            .idle_timeout(None)
-            .answer_heartbeats(AnswerHeartbeats::empty_frames());
+        let server_rules = Arc::new(
+            ServerRules::default()
+                .idle_timeout(None)
+                .answer_heartbeats(AnswerHeartbeats::empty_frames()),
+        );
         Sim {
             rng: Rng(s.seed | 1),
             client: ClientSession::new(Arc::new(rules), now),
-            server: ServerSession::new(Arc::new(server_rules), now),
+            server: {
+                let mut server = ServerSession::new(Arc::clone(&server_rules), now);
+                if s.seed & 2 == 0 {
+                    server.quiet_after_exchange();
+                }
+                server
+            },
+            server_rules,
             s,
             now,
             c2s: VecDeque::new(),
@@ -374,6 +384,7 @@ impl Sim {
         for _ in 0..10_000 {
             if !self.step() {
                 self.check_bounds();
+                self.maybe_set_aside();
                 return;
             }
         }
@@ -704,6 +715,26 @@ impl Sim {
             }
             (other, kind) => panic!("call {n} ({kind:?}) ended with {other:?}"),
         }
+    }
+
+    /// A quiet server session may be set aside and resumed (as the server does off the runtime):
+    /// a new session continues it, told how long it waited aside (sometimes less than the quiet
+    /// time, sometimes more).
+    fn maybe_set_aside(&mut self) {
+        let Some(last_activity) = self.server.quiet() else {
+            return;
+        };
+        if self.rng.below(2) == 0 {
+            return;
+        }
+        let aside = Duration::from_millis(self.rng.below(250));
+        let set_aside_at = self.now.checked_sub(aside).unwrap_or(self.now);
+        self.server = ServerSession::resumed(
+            Arc::clone(&self.server_rules),
+            self.now,
+            last_activity,
+            set_aside_at,
+        );
     }
 
     fn check_bounds(&self) {

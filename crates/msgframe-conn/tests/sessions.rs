@@ -532,7 +532,10 @@ fn a_resumed_session_keeps_the_idle_deadline_and_is_not_quiet_before_another_qui
             .release_buffers_after(S),
     );
     let woken = t0 + 10 * S;
-    let mut s: ServerSession<Call> = ServerSession::resumed(Arc::clone(&rules), woken, t0);
+    // Set aside for less than the quiet time: a busy connection.
+    let set_aside_at = woken - S / 2;
+    let mut s: ServerSession<Call> =
+        ServerSession::resumed(Arc::clone(&rules), woken, t0, set_aside_at);
     assert_eq!(s.quiet(), None, "what woke it is seen to first");
     assert_eq!(s.poll_timeout(), Some(woken + S));
     s.handle_timeout(woken + S);
@@ -548,6 +551,116 @@ fn a_resumed_session_keeps_the_idle_deadline_and_is_not_quiet_before_another_qui
         &server_events(&mut s)[..],
         [ServerEvent::Closed(c)] if matches!(**c, Disconnect::Reaped(msgframe_conn::policy::Reaped::Idle))
     ));
+}
+
+/// One request, its reply written: the exchange of a session told to be quiet after it.
+fn exchange(s: &mut ServerSession<Call>, at: Instant, n: u32) {
+    s.handle_message(at, q(n), false);
+    assert!(matches!(&server_events(s)[..], [ServerEvent::Handle(_)]));
+    s.handler_done(at, Reply::Send(a(n)));
+    let transmit = s.poll_transmit(at).expect("the reply");
+    assert_eq!(transmit.body, a(n));
+    s.write_done(at, Ok(()));
+}
+
+#[test]
+fn a_connection_quiet_after_an_exchange_is_quiet_once_its_reply_is_written_and_only_once() {
+    let t0 = Instant::now();
+    let rules = ServerRules::default()
+        .idle_timeout(Some(60 * S))
+        .release_buffers_after(S);
+    let mut s = server(rules, t0);
+    s.quiet_after_exchange();
+    assert_eq!(s.quiet(), None, "not before its first exchange");
+    exchange(&mut s, t0 + MS, 1);
+    assert!(matches!(
+        &server_events(&mut s)[..],
+        [ServerEvent::ReleaseBuffers]
+    ));
+    assert!(s.is_released());
+    assert_eq!(s.quiet(), Some(t0 + MS), "quiet from the written reply on");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t0 + MS + 60 * S),
+        "the idle deadline only"
+    );
+    // Once only: the next exchange waits for the quiet time again.
+    exchange(&mut s, t0 + 2 * MS, 2);
+    assert!(server_events(&mut s).is_empty());
+    assert_eq!(s.quiet(), None);
+    s.handle_timeout(t0 + 2 * MS + S);
+    server_events(&mut s);
+    assert_eq!(s.quiet(), Some(t0 + 2 * MS));
+}
+
+#[test]
+fn a_connection_quiet_after_an_exchange_is_not_quiet_while_the_next_message_is_under_way() {
+    let t0 = Instant::now();
+    let rules = ServerRules::default().release_buffers_after(S);
+    // The next message was buffered behind the first: it is handled before anything is quiet.
+    let mut s = server(rules.clone(), t0);
+    s.quiet_after_exchange();
+    exchange(&mut s, t0, 1);
+    s.handle_message(t0, q(2), false);
+    let events = server_events(&mut s);
+    assert!(matches!(
+        &events[..],
+        [ServerEvent::ReleaseBuffers, ServerEvent::Handle(_)]
+    ));
+    assert_eq!(s.quiet(), None, "a handler runs");
+    s.handler_done(t0, Reply::Nothing);
+    assert_eq!(s.quiet(), None, "the quiet time again");
+    // Bytes of the next message arrived before the reply was out: not quiet.
+    let mut s = server(rules.clone(), t0);
+    s.quiet_after_exchange();
+    s.handle_message(t0, q(1), true);
+    server_events(&mut s);
+    s.handler_done(t0, Reply::Send(a(1)));
+    s.poll_transmit(t0).expect("the reply");
+    s.write_done(t0, Ok(()));
+    assert!(server_events(&mut s).is_empty());
+    assert_eq!(s.quiet(), None, "a message is begun");
+    // A message handled with nothing to reply is an exchange too.
+    let mut s = server(rules, t0);
+    s.quiet_after_exchange();
+    s.handle_message(t0, q(1), false);
+    server_events(&mut s);
+    s.handler_done(t0 + MS, Reply::Nothing);
+    assert!(matches!(
+        &server_events(&mut s)[..],
+        [ServerEvent::ReleaseBuffers]
+    ));
+    assert_eq!(s.quiet(), Some(t0 + MS));
+}
+
+#[test]
+fn a_connection_resumed_after_a_long_wait_aside_is_quiet_after_its_exchange_and_a_busy_one_is_not()
+{
+    let t0 = Instant::now();
+    let rules = Arc::new(
+        ServerRules::default()
+            .idle_timeout(Some(60 * S))
+            .release_buffers_after(S),
+    );
+    let woken = t0 + 10 * S;
+    // Aside for the quiet time or longer: sparse traffic.
+    let mut sparse: ServerSession<Call> =
+        ServerSession::resumed(Arc::clone(&rules), woken, t0, woken - S);
+    exchange(&mut sparse, woken, 1);
+    assert!(matches!(
+        &server_events(&mut sparse)[..],
+        [ServerEvent::ReleaseBuffers]
+    ));
+    assert_eq!(sparse.quiet(), Some(woken));
+    // Back within the quiet time: busy, so it keeps its task for another quiet while.
+    let mut busy: ServerSession<Call> =
+        ServerSession::resumed(Arc::clone(&rules), woken, t0, woken - S / 2);
+    exchange(&mut busy, woken, 1);
+    assert!(server_events(&mut busy).is_empty());
+    assert_eq!(busy.quiet(), None);
+    busy.handle_timeout(woken + S);
+    server_events(&mut busy);
+    assert_eq!(busy.quiet(), Some(woken));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Quiet connections set aside from the runtime: a plain-TCP connection quiet for the server's
-//! `quiet_after` time leaves its task and waits in the server's lot, and comes back to a new task
-//! for a message, a push, a close, the peer closing or its idle deadline — with nothing lost and
-//! its rules unchanged.
+//! `quiet_after` time (or at once after its exchange, when its traffic is sparse) leaves its task
+//! and waits in the server's lot, and comes back to a new task for a message, a push, a close or
+//! its idle deadline — with nothing lost and its rules unchanged; a peer closing ends it there.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -143,6 +143,90 @@ async fn a_peer_closing_a_set_aside_connection_ends_it() {
     drop(client);
     let stats = until(&handle, |s| s.open == 0).await;
     assert_eq!((stats.set_aside, stats.errors), (0, 0));
+}
+
+#[tokio::test]
+async fn a_fresh_connection_is_set_aside_right_after_its_first_exchange() {
+    // A quiet time far longer than the test: only the first exchange's end sets it aside.
+    let (addr, handle, _task) = echo(builder().quiet_after(Duration::from_secs(600))).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(exchange(&mut client, b"first").await, b"first");
+    until(&handle, |s| s.set_aside == 1).await;
+    // Back at once: a busy connection, which keeps its task for the quiet time.
+    assert_eq!(exchange(&mut client, b"second").await, b"second");
+    until(&handle, |s| s.set_aside == 0 && s.frames_out == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        handle.stats().set_aside,
+        0,
+        "a busy connection keeps its task"
+    );
+    // Once aside long enough, it is quick again: set aside after its exchange.
+    let (addr, handle, _task) = echo(builder().quiet_after(Duration::from_millis(200))).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    exchange(&mut client, b"first").await;
+    until(&handle, |s| s.set_aside == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    exchange(&mut client, b"sparse").await;
+    let started = Instant::now();
+    until(&handle, |s| s.set_aside == 1 && s.frames_out == 2).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "set aside again before the quiet time, after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn peers_closing_set_aside_connections_end_each_with_its_cause_and_counts() {
+    use msgframe_conn::{Disconnect, Handler};
+    use std::sync::{Arc, Mutex};
+
+    /// Echoes, and records why each connection ended.
+    struct Recording(Arc<Mutex<Vec<String>>>);
+    impl Handler for Recording {
+        type Future = std::future::Ready<Reply>;
+        fn handle(&self, _c: Connection, m: Bytes) -> Self::Future {
+            std::future::ready(Reply::Send(m))
+        }
+        fn closed(&self, _c: &Connection, why: &Disconnect) {
+            self.0.lock().unwrap().push(format!("{why:?}"));
+        }
+    }
+
+    const CLIENTS: usize = 200;
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let server = builder()
+        .quiet_after(Duration::from_secs(600))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let recording = Recording(Arc::clone(&ends));
+    let _task = tokio::spawn(async move { server.serve(recording).await.unwrap() });
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        exchange(&mut client, &(i as u32).to_be_bytes()).await;
+        clients.push(client);
+    }
+    until(&handle, |s| s.set_aside == CLIENTS as u64).await;
+    // One resets its connection instead (no linger: the kernel sends a reset).
+    let reset = clients.pop().unwrap();
+    reset.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(reset);
+    drop(clients);
+    let stats = until(&handle, |s| s.open == 0).await;
+    assert_eq!(
+        (stats.set_aside, stats.accepted, stats.frames_out),
+        (0, CLIENTS as u64, CLIENTS as u64)
+    );
+    let ends = ends.lock().unwrap();
+    assert_eq!(ends.len(), CLIENTS);
+    let closed = ends.iter().filter(|e| *e == "PeerClosed").count();
+    let reset = ends.iter().filter(|e| e.starts_with("Read(")).count();
+    assert_eq!((closed, reset), (CLIENTS - 1, 1), "{ends:?}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::connection::{self, Connection, Handler, PushQueue};
-use super::park::{Lot, Parked, Parking};
+use super::park::{Lot, Parking, Revived};
 use super::stats::Counters;
 use super::{ServerConfig, ServerShared};
 use crate::error::Disconnect;
@@ -35,7 +35,8 @@ pub(crate) async fn serve<H: Handler>(
     // Quiet plain-TCP connections wait in a lot, off the runtime, and come back through `revived`.
     let (back, mut revived) = tokio::sync::mpsc::unbounded_channel();
     let parking = if config.set_aside && config.tls.is_none() && config.simplex.is_none() {
-        match Parking::start(back, Arc::clone(&shared.counters)) {
+        let eof_closes = connection::eof_closes(&config.framing);
+        match Parking::start(back, eof_closes, Arc::clone(&shared.counters)) {
             Ok(parking) => Some(parking),
             Err(e) => {
                 tracing::warn!(error = %e, "quiet connections stay on the runtime");
@@ -58,8 +59,8 @@ pub(crate) async fn serve<H: Handler>(
             biased;
             () = signalled(&mut shutdown) => break,
             Some(ended) = tasks.join_next(), if !tasks.is_empty() => joined(ended),
-            Some(parked) = revived.recv() => {
-                resume(parked, &config, &shared, &handler, lot.as_ref(), &mut tasks);
+            Some(back) = revived.recv() => {
+                resume(back, &config, &shared, &handler, lot.as_ref(), &mut tasks);
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -94,8 +95,8 @@ pub(crate) async fn serve<H: Handler>(
         while !tasks.is_empty() || outside() > 0 {
             tokio::select! {
                 Some(ended) = tasks.join_next(), if !tasks.is_empty() => joined(ended),
-                Some(parked) = revived.recv() => {
-                    resume(parked, &config, &shared, &handler, lot.as_ref(), &mut tasks);
+                Some(back) = revived.recv() => {
+                    resume(back, &config, &shared, &handler, lot.as_ref(), &mut tasks);
                 }
             }
         }
@@ -122,9 +123,10 @@ fn joined(ended: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// Gives a connection taken back from the lot a new task, which continues it.
+/// Gives a connection taken back from the lot a new task, which continues it; or ends it, when
+/// its socket ended while it was aside.
 fn resume<H: Handler>(
-    parked: Parked,
+    back: Revived,
     config: &Arc<ServerConfig>,
     shared: &Arc<ServerShared>,
     handler: &Arc<H>,
@@ -133,6 +135,14 @@ fn resume<H: Handler>(
 ) {
     let Some(lot) = lot else { return };
     lot.taken_back();
+    let parked = match back {
+        Revived::Woken(parked) => parked,
+        Revived::Ended(parked, error) => {
+            let end = connection::end_aside(parked, error, &**handler, config);
+            count_end(&end, &shared.counters);
+            return;
+        }
+    };
     let span = tracing::info_span!("connection", id = parked.connection.id(), peer = %parked.connection.peer());
     let task = connection::resume(
         parked,

@@ -485,13 +485,17 @@ pub(crate) async fn run<H: Handler, S: Transport>(
         None => (None, None),
     };
     handler.opened(&connection);
-    let session = ServerSession::new(Arc::clone(&config.rules), now());
+    let mut session = ServerSession::new(Arc::clone(&config.rules), now());
     let served = Served {
         connection,
         pushes,
         admitted,
         lot: lot.filter(|_| S::UNBUFFERED && back.is_none()),
     };
+    if served.lot.is_some() {
+        // A fresh connection holds a task only for its first exchange, unless it is busy.
+        session.quiet_after_exchange();
+    }
     serve(
         reader, session, back, first, served, handler, config, counters,
     )
@@ -513,6 +517,7 @@ pub(crate) async fn resume<H: Handler>(
         admitted,
         offset,
         last_activity,
+        set_aside_at,
         ..
     } = parked;
     pushes.unpark();
@@ -528,7 +533,12 @@ pub(crate) async fn resume<H: Handler>(
     let mut framing = config.framing.clone();
     framing.continue_at(offset);
     let reader = MessageReader::new(stream, framing);
-    let session = ServerSession::resumed(Arc::clone(&config.rules), now(), last_activity);
+    let session = ServerSession::resumed(
+        Arc::clone(&config.rules),
+        now(),
+        last_activity,
+        set_aside_at,
+    );
     let served = Served {
         connection,
         pushes,
@@ -539,6 +549,49 @@ pub(crate) async fn resume<H: Handler>(
         reader, session, None, None, served, handler, config, counters,
     )
     .await
+}
+
+/// Ends a connection set aside whose socket ended while it was aside (`error`: the end of the
+/// stream, or why the socket failed), without a task: its session says why, as a task's would.
+pub(crate) fn end_aside<H: Handler>(
+    parked: Parked,
+    error: msgframe_io::Error,
+    handler: &H,
+    config: &ServerConfig,
+) -> Arc<Disconnect> {
+    let Parked {
+        stream,
+        connection,
+        pushes,
+        admitted,
+        last_activity,
+        set_aside_at,
+        ..
+    } = parked;
+    pushes.unpark();
+    let now = now();
+    let mut session: ServerSession<Outcome<()>> =
+        ServerSession::resumed(Arc::clone(&config.rules), now, last_activity, set_aside_at);
+    session.handle_read_error(now, error);
+    let cause = std::iter::from_fn(|| session.poll_event())
+        .find_map(|event| match event {
+            ServerEvent::Closed(cause) => Some(cause),
+            _ => None,
+        })
+        .unwrap_or_else(|| Arc::new(Disconnect::PeerClosed));
+    pushes.ended(&cause);
+    // Pushes that came meanwhile fail as not taken.
+    drop(pushes);
+    handler.closed(&connection, &cause);
+    drop((stream, admitted));
+    cause
+}
+
+/// Whether, with `framing`, the end of the stream between messages ends a connection without a
+/// message (so a connection set aside can be ended without reading): not so when messages are
+/// framed until the end of the stream.
+pub(crate) fn eof_closes(framing: &Framing) -> bool {
+    matches!(framing.clone().decode_eof(&mut BytesMut::new()), Ok(None))
 }
 
 /// What a connection's task holds besides its socket and session.
@@ -676,6 +729,7 @@ fn set_aside<S: Transport>(
         admitted: served.admitted,
         offset,
         last_activity,
+        set_aside_at: now(),
         deadline,
     };
     match lot.park(parked) {

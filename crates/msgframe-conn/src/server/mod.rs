@@ -109,7 +109,9 @@ impl ServerBuilder {
 
     /// How long a connection must be quiet (no message, nothing written) before it gives its read
     /// and write buffers back (default 100 ms); a plain-TCP connection is then also set aside from
-    /// the runtime (see [`set_aside_quiet`](Self::set_aside_quiet)).
+    /// the runtime (see [`set_aside_quiet`](Self::set_aside_quiet)). A plain-TCP connection whose
+    /// traffic is sparse — new, or back after at least this long aside — is set aside as soon as
+    /// its exchange is done; one back sooner is busy, and keeps its task for this quiet time.
     pub fn quiet_after(mut self, quiet: Duration) -> Self {
         Arc::make_mut(&mut self.config.rules).release_after = quiet;
         self

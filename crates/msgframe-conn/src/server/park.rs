@@ -6,10 +6,11 @@
 //! left of it — the socket, its [`Connection`] handle and push queue, its place in the counts,
 //! the stream offset and when it was last active — waits in the server's [`Lot`]. One task
 //! watches every such socket through a `mio` poll of its own (whose descriptor the runtime
-//! watches). When a socket becomes readable (a message, or the peer closing), a push or a close
-//! request comes, or the idle deadline passes, the connection is sent back to the accept loop,
-//! which gives it a new task that continues where the last one stopped
-//! ([`ServerSession::resumed`](crate::session::ServerSession::resumed)).
+//! watches). When bytes arrive, a push or a close request comes, or the idle deadline passes, the
+//! connection is sent back to the accept loop, which gives it a new task that continues where the
+//! last one stopped ([`ServerSession::resumed`](crate::session::ServerSession::resumed)). When its
+//! peer closes (or the socket fails) it is sent back ended, and the accept loop ends it without a
+//! task.
 //!
 //! Locks: a connection's push queue first, then the lot (parking and waking both take them in
 //! that order), so a push can never miss a connection being set aside.
@@ -32,6 +33,15 @@ use super::stats::Counters;
 /// Readiness events taken per poll.
 const EVENTS: usize = 1024;
 
+/// A connection coming back from the lot.
+pub(crate) enum Revived {
+    /// Something to do: a new task continues it.
+    Woken(Parked),
+    /// Its socket ended while it was aside (the end of the stream, or an error): it ends without
+    /// a task.
+    Ended(Parked, msgframe_io::Error),
+}
+
 /// A connection set aside: everything its next task needs to continue it.
 pub(crate) struct Parked {
     pub(crate) stream: mio::net::TcpStream,
@@ -42,6 +52,8 @@ pub(crate) struct Parked {
     pub(crate) offset: u64,
     /// When the connection was last active: its idle deadline follows from it.
     pub(crate) last_activity: Instant,
+    /// When it was set aside: whether it comes back soon says whether it is busy.
+    pub(crate) set_aside_at: Instant,
     /// When to take it back to close it if nothing else happens.
     pub(crate) deadline: Instant,
 }
@@ -54,7 +66,10 @@ pub(crate) struct Lot {
     /// Tells the watching task of a sooner deadline, or to stop.
     changed: Notify,
     /// Where connections taken back go: the accept loop.
-    back: UnboundedSender<Parked>,
+    back: UnboundedSender<Revived>,
+    /// Whether the end of the stream between messages ends a connection without a message (not
+    /// so when messages are framed until the end of the stream).
+    eof_closes: bool,
     /// Connections set aside and not yet taken back by the accept loop.
     outside: AtomicUsize,
     /// The server's counters (connections set aside now).
@@ -77,9 +92,11 @@ pub(crate) struct Parking {
 
 impl Parking {
     /// A lot and its watching task (on the current runtime); connections taken back are sent to
-    /// `back`.
+    /// `back`. With `eof_closes`, a connection whose peer closed is sent back ended, without a
+    /// task to read the end of its stream.
     pub(crate) fn start(
-        back: UnboundedSender<Parked>,
+        back: UnboundedSender<Revived>,
+        eof_closes: bool,
         counters: Arc<Counters>,
     ) -> io::Result<Parking> {
         let poll = Poll::new()?;
@@ -93,6 +110,7 @@ impl Parking {
             registry: poll.registry().try_clone()?,
             changed: Notify::new(),
             back,
+            eof_closes,
             outside: AtomicUsize::new(0),
             counters,
         });
@@ -170,8 +188,38 @@ impl Lot {
             Err(_) => None,
         };
         if let Some(parked) = parked {
-            self.send_back(parked);
+            self.send_back(Revived::Woken(parked));
         }
+    }
+
+    /// Connection `id`'s socket is readable: bytes came (it is taken back to be served), its
+    /// peer closed or it failed (it is taken back ended: thousands of clients closing at once
+    /// must not cost a task and a read block each), or nothing after all (it stays). The socket
+    /// is looked at under the lot's lock, so that a push cannot miss it meanwhile.
+    fn readable(&self, id: u64) {
+        let revived = {
+            let Ok(mut state) = self.state.lock() else {
+                return;
+            };
+            let Some(parked) = state.parked.get(&id) else {
+                return;
+            };
+            let ended = match parked.stream.peek(&mut [0; 1]) {
+                Ok(0) if self.eof_closes => Some(msgframe_io::Error::Closed),
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(e) => Some(msgframe_io::Error::from(e)),
+            };
+            let Some(parked) = Self::take(&mut state, id) else {
+                return;
+            };
+            match ended {
+                Some(error) => Revived::Ended(parked, error),
+                None => Revived::Woken(parked),
+            }
+        };
+        self.send_back(revived);
     }
 
     /// How many connections are set aside or on their way back.
@@ -190,10 +238,11 @@ impl Lot {
         Some(parked)
     }
 
-    fn send_back(&self, mut parked: Parked) {
+    fn send_back(&self, mut revived: Revived) {
         self.counters.set_aside.fetch_sub(1, Ordering::Relaxed);
+        let (Revived::Woken(parked) | Revived::Ended(parked, _)) = &mut revived;
         let _ = self.registry.deregister(&mut parked.stream);
-        if let Err(lost) = self.back.send(parked) {
+        if let Err(lost) = self.back.send(revived) {
             // The accept loop is gone: the connection closes (its counts go with it).
             self.outside.fetch_sub(1, Ordering::AcqRel);
             drop(lost);
@@ -237,7 +286,7 @@ impl Lot {
                                 break;
                             }
                             for event in &events {
-                                self.wake(event.token().0 as u64);
+                                self.readable(event.token().0 as u64);
                             }
                         }
                     }
@@ -269,7 +318,7 @@ impl Lot {
                 }
             };
             if let Some(parked) = parked {
-                self.send_back(parked);
+                self.send_back(Revived::Woken(parked));
             }
         }
     }

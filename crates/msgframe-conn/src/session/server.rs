@@ -130,6 +130,8 @@ pub struct ServerSession<T> {
     events: VecDeque<ServerEvent<T>>,
     released: bool,
     quiet_since: Instant,
+    /// Quiet as soon as the next exchange is done, without a quiet while first.
+    quick: bool,
     state: State,
 }
 
@@ -157,17 +159,39 @@ impl<T: Caller> ServerSession<T> {
             events: VecDeque::new(),
             released: false,
             quiet_since: now,
+            quick: false,
             state: State::Open,
         }
     }
 
-    /// A session for a connection that was quiet since `last_activity` and was put aside: the
-    /// same rules and idle deadline as the session it continues. It is not [`quiet`](Self::quiet)
-    /// again before another quiet while (what woke the connection is seen to first).
-    pub fn resumed(rules: Arc<ServerRules>, now: Instant, last_activity: Instant) -> Self {
+    /// A session for a connection that was quiet since `last_activity` and was put aside at
+    /// `set_aside_at`: the same rules and idle deadline as the session it continues. It is not
+    /// [`quiet`](Self::quiet) again before what woke the connection is seen to. If it waited
+    /// aside at least the quiet time, its traffic is sparse: it is quiet again as soon as that
+    /// exchange is done (see [`quiet_after_exchange`](Self::quiet_after_exchange)); else it is
+    /// busy, and waits another quiet while, so that it is not put aside between every two
+    /// messages.
+    pub fn resumed(
+        rules: Arc<ServerRules>,
+        now: Instant,
+        last_activity: Instant,
+        set_aside_at: Instant,
+    ) -> Self {
+        let quick = now.saturating_duration_since(set_aside_at) >= rules.release_after;
         let mut session = ServerSession::new(rules, now);
         session.clock.activity(last_activity);
+        session.quick = quick;
         session
+    }
+
+    /// The connection is quiet as soon as its next exchange is done (a reply or push written, or
+    /// a message handled with nothing to reply) with nothing else under way, not only after the
+    /// quiet time: for a driver that puts quiet connections aside and whose transport holds no
+    /// bytes of its own (plain TCP, not TLS, whose layer may hold decrypted bytes the socket no
+    /// longer shows). A fresh connection then holds its buffers and task only for its first
+    /// exchange. Once only: a session [`resumed`](Self::resumed) soon after decides again.
+    pub fn quiet_after_exchange(&mut self) {
+        self.quick = true;
     }
 
     /// When the connection has been quiet long enough to give its buffers back and nothing is
@@ -255,6 +279,7 @@ impl<T: Caller> ServerSession<T> {
         }
         if self.reply.is_none() {
             self.finish_closing();
+            self.exchange_done();
         }
     }
 
@@ -332,6 +357,7 @@ impl<T: Caller> ServerSession<T> {
         }
         if !self.handling && self.reply.is_none() {
             self.finish_closing();
+            self.exchange_done();
         }
     }
 
@@ -431,6 +457,24 @@ impl<T: Caller> ServerSession<T> {
         self.quiet_since
             .checked_add(self.rules.release_after)
             .unwrap_or_else(|| crate::policy::heartbeat::far_future(self.quiet_since))
+    }
+
+    /// An exchange is done: with [`quiet_after_exchange`](Self::quiet_after_exchange) and
+    /// nothing else under way, the connection is quiet now.
+    fn exchange_done(&mut self) {
+        let idle = matches!(self.state, State::Open)
+            && !self.handling
+            && self.writing.is_none()
+            && self.reply.is_none()
+            && self.control.is_empty()
+            && self.push.is_none()
+            && !self.clock.in_message();
+        if self.quick && idle && !self.released {
+            self.quick = false;
+            self.released = true;
+            self.control = VecDeque::new();
+            self.events.push_back(ServerEvent::ReleaseBuffers);
+        }
     }
 
     fn active(&mut self, now: Instant) {

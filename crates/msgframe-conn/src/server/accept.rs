@@ -143,7 +143,8 @@ fn resume<H: Handler>(
             return;
         }
     };
-    let span = tracing::info_span!("connection", id = parked.connection.id(), peer = %parked.connection.peer());
+    let span =
+        tracing::info_span!("connection", id = parked.pushes.id(), peer = %parked.pushes.peer());
     let task = connection::resume(
         parked,
         Arc::clone(handler),

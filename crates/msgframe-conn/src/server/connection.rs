@@ -110,17 +110,16 @@ struct ConnectionInner {
     pushes: Mutex<Pushes>,
     /// Wakes the connection's task when a push is queued.
     queued: Notify,
-    /// Wakes a pusher waiting for room.
-    room: Notify,
-    /// Wakes whoever waits for the connection to end.
-    ended: Notify,
+    /// Wakes pushers waiting for room and whoever waits for the connection to end (all of them:
+    /// each looks again at what it waits for).
+    changed: Notify,
     /// Wakes the connection's thread, when it runs on one (the blocking server).
     waker: std::sync::OnceLock<Arc<mio::Waker>>,
     /// Where the connection waits when it is set aside while quiet.
     lot: std::sync::OnceLock<Arc<Lot>>,
     /// The client's certificate, with TLS and client certificates.
     #[cfg(feature = "tls")]
-    identity: std::sync::OnceLock<crate::tls::PeerIdentity>,
+    identity: std::sync::OnceLock<Box<crate::tls::PeerIdentity>>,
 }
 
 struct Pushes {
@@ -161,8 +160,7 @@ impl Connection {
                     parked: false,
                 }),
                 queued: Notify::new(),
-                room: Notify::new(),
-                ended: Notify::new(),
+                changed: Notify::new(),
                 waker: std::sync::OnceLock::new(),
                 lot: std::sync::OnceLock::new(),
                 #[cfg(feature = "tls")]
@@ -186,12 +184,12 @@ impl Connection {
     /// The client's certificate (feature `tls`, with client certificates required): who it is.
     #[cfg(feature = "tls")]
     pub fn peer_identity(&self) -> Option<&crate::tls::PeerIdentity> {
-        self.inner.identity.get()
+        self.inner.identity.get().map(|identity| &**identity)
     }
 
     #[cfg(feature = "tls")]
     pub(crate) fn set_identity(&self, identity: crate::tls::PeerIdentity) {
-        let _ = self.inner.identity.set(identity);
+        let _ = self.inner.identity.set(Box::new(identity));
     }
 
     /// Whether the connection has ended.
@@ -258,7 +256,7 @@ impl Connection {
     /// Returns once the connection has ended, with why.
     pub async fn closed(&self) -> Arc<Disconnect> {
         loop {
-            let ended = self.inner.ended.notified();
+            let ended = self.inner.changed.notified();
             if let Some(cause) = self.ended() {
                 return cause;
             }
@@ -316,7 +314,7 @@ impl Connection {
         };
         loop {
             // Registered before trying, so that room made in between is not missed.
-            let room = self.inner.room.notified();
+            let room = self.inner.changed.notified();
             match self.try_queue(push) {
                 Ok(()) => break,
                 Err((_, true)) => return Err(Error::not_sent(NotSent::Closed)),
@@ -345,6 +343,23 @@ impl Connection {
 pub(crate) struct PushQueue(Arc<ConnectionInner>);
 
 impl PushQueue {
+    /// The connection's handle.
+    pub(crate) fn connection(&self) -> Connection {
+        Connection {
+            inner: Arc::clone(&self.0),
+        }
+    }
+
+    /// The connection's number.
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The client's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.0.peer
+    }
+
     /// The next push, waiting for one; or why the connection is asked to close.
     async fn next(&self) -> Result<Push, Arc<Disconnect>> {
         loop {
@@ -367,7 +382,7 @@ impl PushQueue {
             Err(_) => return Some(Err(Arc::new(Disconnect::Shutdown))),
         };
         let push = next?;
-        self.0.room.notify_one();
+        self.0.changed.notify_waiters();
         Some(Ok(push))
     }
 
@@ -397,8 +412,7 @@ impl Drop for PushQueue {
         };
         // Dropped outside the lock: each caller learns its push was not taken.
         drop(waiting);
-        self.0.room.notify_waiters();
-        self.0.ended.notify_waiters();
+        self.0.changed.notify_waiters();
     }
 }
 
@@ -504,7 +518,7 @@ pub(crate) async fn run<H: Handler, S: Transport>(
 
 /// Continues a connection that was set aside while quiet, from where its last task left it.
 pub(crate) async fn resume<H: Handler>(
-    parked: Parked,
+    parked: Box<Parked>,
     handler: Arc<H>,
     config: Arc<ServerConfig>,
     counters: Arc<Counters>,
@@ -512,14 +526,14 @@ pub(crate) async fn resume<H: Handler>(
 ) -> Option<Arc<Disconnect>> {
     let Parked {
         stream,
-        connection,
         pushes,
         admitted,
         offset,
         last_activity,
         set_aside_at,
         ..
-    } = parked;
+    } = *parked;
+    let connection = pushes.connection();
     pushes.unpark();
     let stream = match TcpStream::from_std(std::net::TcpStream::from(stream)) {
         Ok(stream) => stream,
@@ -554,20 +568,20 @@ pub(crate) async fn resume<H: Handler>(
 /// Ends a connection set aside whose socket ended while it was aside (`error`: the end of the
 /// stream, or why the socket failed), without a task: its session says why, as a task's would.
 pub(crate) fn end_aside<H: Handler>(
-    parked: Parked,
+    parked: Box<Parked>,
     error: msgframe_io::Error,
     handler: &H,
     config: &ServerConfig,
 ) -> Arc<Disconnect> {
     let Parked {
         stream,
-        connection,
         pushes,
         admitted,
         last_activity,
         set_aside_at,
         ..
-    } = parked;
+    } = *parked;
+    let connection = pushes.connection();
     pushes.unpark();
     let now = now();
     let mut session: ServerSession<Outcome<()>> =
@@ -724,7 +738,6 @@ fn set_aside<S: Transport>(
     let _ = inner.lot.get_or_init(|| Arc::clone(&lot));
     let parked = Parked {
         stream,
-        connection: served.connection,
         pushes: served.pushes,
         admitted: served.admitted,
         offset,
@@ -741,11 +754,11 @@ fn set_aside<S: Transport>(
             drop(queue);
             let Parked {
                 stream,
-                connection,
                 pushes,
                 admitted,
                 ..
             } = *parked;
+            let connection = pushes.connection();
             let stream = match S::from_std(std::net::TcpStream::from(stream)) {
                 Ok(stream) => stream,
                 Err(e) => {

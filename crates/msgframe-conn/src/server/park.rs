@@ -27,7 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
 
 use super::accept::Admitted;
-use super::connection::{Connection, PushQueue};
+use super::connection::PushQueue;
 use super::stats::Counters;
 
 /// Readiness events taken per poll.
@@ -36,16 +36,16 @@ const EVENTS: usize = 1024;
 /// A connection coming back from the lot.
 pub(crate) enum Revived {
     /// Something to do: a new task continues it.
-    Woken(Parked),
+    Woken(Box<Parked>),
     /// Its socket ended while it was aside (the end of the stream, or an error): it ends without
     /// a task.
-    Ended(Parked, msgframe_io::Error),
+    Ended(Box<Parked>, msgframe_io::Error),
 }
 
 /// A connection set aside: everything its next task needs to continue it.
 pub(crate) struct Parked {
     pub(crate) stream: mio::net::TcpStream,
-    pub(crate) connection: Connection,
+    /// The connection's push queue (and, through it, its handle).
     pub(crate) pushes: PushQueue,
     pub(crate) admitted: Admitted,
     /// Bytes of the stream consumed so far (the decoder's offset: errors keep naming it).
@@ -77,7 +77,8 @@ pub(crate) struct Lot {
 }
 
 struct State {
-    parked: HashMap<u64, Parked>,
+    /// Boxed: a table of small entries, however many connections wait.
+    parked: HashMap<u64, Box<Parked>>,
     /// Idle deadlines, soonest first: `(deadline, connection id)`.
     deadlines: BTreeSet<(Instant, u64)>,
     /// The deadline the watching task sleeps until (it is told of a sooner one).
@@ -159,7 +160,7 @@ impl Lot {
         if state.stopping {
             return Err(Box::new(parked));
         }
-        let id = parked.connection.id();
+        let id = parked.pushes.id();
         let token = Token(id as usize);
         if self
             .registry
@@ -170,7 +171,7 @@ impl Lot {
         }
         let deadline = parked.deadline;
         state.deadlines.insert((deadline, id));
-        state.parked.insert(id, parked);
+        state.parked.insert(id, Box::new(parked));
         self.outside.fetch_add(1, Ordering::AcqRel);
         Counters::add(&self.counters.set_aside, 1);
         let sooner = state.sleeping_until.is_none_or(|until| deadline < until);
@@ -232,7 +233,7 @@ impl Lot {
         self.outside.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn take(state: &mut State, id: u64) -> Option<Parked> {
+    fn take(state: &mut State, id: u64) -> Option<Box<Parked>> {
         let parked = state.parked.remove(&id)?;
         state.deadlines.remove(&(parked.deadline, id));
         Some(parked)

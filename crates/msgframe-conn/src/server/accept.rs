@@ -138,7 +138,7 @@ fn resume<H: Handler>(
     let parked = match back {
         Revived::Woken(parked) => parked,
         Revived::Ended(parked, error) => {
-            let end = connection::end_aside(parked, error, &**handler, config);
+            let end = connection::end_aside(*parked, error, &**handler, config);
             count_end(&end, &shared.counters);
             return;
         }

@@ -568,7 +568,7 @@ pub(crate) async fn resume<H: Handler>(
 /// Ends a connection set aside whose socket ended while it was aside (`error`: the end of the
 /// stream, or why the socket failed), without a task: its session says why, as a task's would.
 pub(crate) fn end_aside<H: Handler>(
-    parked: Box<Parked>,
+    parked: Parked,
     error: msgframe_io::Error,
     handler: &H,
     config: &ServerConfig,
@@ -580,7 +580,7 @@ pub(crate) fn end_aside<H: Handler>(
         last_activity,
         set_aside_at,
         ..
-    } = *parked;
+    } = parked;
     let connection = pushes.connection();
     pushes.unpark();
     let now = now();

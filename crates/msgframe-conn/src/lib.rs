@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod blocking;
+mod blocks;
 mod client;
 mod error;
 mod heartbeat;

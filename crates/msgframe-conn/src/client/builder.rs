@@ -9,6 +9,7 @@ use msgframe_codec::Framing;
 use super::config::{Config, Inbound, Simplex};
 use super::connect::Security;
 use super::driver::Driver;
+use super::event_hub::EventHub;
 use super::hook::{BoxFuture, Session};
 use super::lifeline::Lifeline;
 use super::long::LongClient;
@@ -24,7 +25,7 @@ use crate::session::{ClientRules, Overflow};
 use crate::socket::Keepalive;
 use crate::Error;
 use crate::OutboundReads;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Options of a [`LongClient`]; [`start`](LongClientBuilder::start) it inside a tokio runtime or
 /// [`start_blocking`](LongClientBuilder::start_blocking) from plain threads.
@@ -525,7 +526,7 @@ impl<K: Key> LongClientBuilder<K> {
     ) -> Result<LongClient<K>, Error> {
         let (queue_tx, queue_rx) = mpsc::channel(sizes.queue);
         let (incoming_tx, incoming_rx) = mpsc::channel(sizes.incoming);
-        let (events_tx, events_rx) = broadcast::channel(sizes.events);
+        let events = Arc::new(EventHub::new(sizes.events));
         let (state_tx, state_rx) = watch::channel(LinkState::default());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (reset_tx, reset) = watch::channel(0u64);
@@ -534,7 +535,7 @@ impl<K: Key> LongClientBuilder<K> {
             config: Arc::clone(&config),
             queue: queue_rx,
             incoming: incoming_tx,
-            events: events_tx.clone(),
+            events: Arc::clone(&events),
             state: state_tx,
             shutdown: shutdown_rx,
             reset,
@@ -551,7 +552,7 @@ impl<K: Key> LongClientBuilder<K> {
         );
         let receiver = LongReceiver::new(incoming_rx, Arc::clone(&lifeline));
         Ok(LongClient::new(
-            sender, receiver, events_rx, events_tx, state_rx, lifeline, reset_tx,
+            sender, receiver, events, state_rx, lifeline, reset_tx,
         ))
     }
 }

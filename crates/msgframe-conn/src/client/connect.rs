@@ -4,6 +4,7 @@ use std::io;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -96,7 +97,27 @@ pub(crate) enum Security {
 }
 
 /// The reading half of a connection, plain or TLS.
-pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+pub(crate) type BoxRead = Box<dyn LinkRead>;
+
+/// A connection's reading half, which says whether it is plain TCP.
+pub(crate) trait LinkRead: AsyncRead + Send + Unpin {
+    /// The plain TCP half, when every byte to read is still in the socket: the reader may then
+    /// hold no buffer while it waits for the socket to be readable. `None` over TLS (whose layer
+    /// may hold decrypted bytes the socket no longer shows) or behind bytes already read.
+    fn plain(&self) -> Option<&OwnedReadHalf> {
+        None
+    }
+}
+
+impl LinkRead for OwnedReadHalf {
+    fn plain(&self) -> Option<&OwnedReadHalf> {
+        Some(self)
+    }
+}
+
+impl<T: AsyncRead + Send> LinkRead for tokio::io::ReadHalf<T> {}
+
+impl<A: AsyncRead + Send + Unpin, B: AsyncRead + Send + Unpin> LinkRead for tokio::io::Chain<A, B> {}
 /// The writing half of a connection, plain or TLS.
 pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
 

@@ -8,12 +8,13 @@ use bytes::Bytes;
 use msgframe_codec::Framing;
 use msgframe_tokio::{MessageReader, MessageWriter};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::config::{Config, Inbound, Recognise, Simplex};
 use super::connect::{open, BoxRead, BoxWrite, Link};
 use super::event::{Event, OutboundReads};
+use super::event_hub::EventHub;
 use super::hook::Session;
 use super::sender::Outgoing;
 use super::state::LinkState;
@@ -29,7 +30,7 @@ pub(crate) struct Driver<K> {
     pub(crate) config: Arc<Config<K>>,
     pub(crate) queue: mpsc::Receiver<Outgoing<K>>,
     pub(crate) incoming: mpsc::Sender<Bytes>,
-    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) events: Arc<EventHub>,
     pub(crate) state: watch::Sender<LinkState>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Ends the current connection at once when it changes (a link group rebuilding itself);
@@ -45,6 +46,32 @@ async fn side_read(side: &mut Option<BoxRead>, buf: &mut [u8]) -> std::io::Resul
     match side {
         Some(side) => side.read(buf).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Reads the next message. A plain link between messages holds no read block: it waits for the
+/// socket to be readable, then takes one from the pool (given back by [`give_back_block`]), so an
+/// idle client holds none. Cancel-safe, as [`MessageReader::read_message`].
+async fn read_lent(
+    reader: &mut MessageReader<BoxRead, Framing>,
+) -> Result<Bytes, msgframe_io::Error> {
+    if !reader.has_block() {
+        if let Some(plain) = reader.get_ref().plain() {
+            plain.readable().await?;
+            if let Some(block) = crate::blocks::take() {
+                let _ = reader.put_block(block);
+            }
+        }
+    }
+    reader.read_message().await
+}
+
+/// Gives a plain link's read block back to the pool when it holds no bytes.
+fn give_back_block(reader: &mut MessageReader<BoxRead, Framing>) {
+    if reader.get_ref().plain().is_some() {
+        if let Some(block) = reader.take_idle_block() {
+            crate::blocks::give(block);
+        }
     }
 }
 
@@ -101,8 +128,7 @@ impl<K: Key> Driver<K> {
         if let Some(failure) = failure {
             self.state.send_modify(|s| s.last_failure = Some(failure));
         }
-        // No receiver is fine: events are optional.
-        let _ = self.events.send(event);
+        self.events.emit(event);
     }
 
     fn shutting_down(&self) -> bool {
@@ -123,13 +149,13 @@ impl<K: Key> Driver<K> {
         let mut reconnect = Reconnect::new(c.backoff, c.order, c.hosts.len(), c.stable_after);
         let mut jitter = Jitter::new();
         while !self.shutting_down() {
-            let (attempt, delay) = match self.connect_round(&reconnect).await {
+            let (attempt, delay) = match Box::pin(self.connect_round(&reconnect)).await {
                 Some((index, link)) => {
                     let host = c.hosts[index].clone();
                     // A simplex pair: the inbound link too, or the round failed.
                     let inbound = match &c.simplex {
                         None => None,
-                        Some(simplex) => match self.inbound(simplex, link.peer).await {
+                        Some(simplex) => match Box::pin(self.inbound(simplex, link.peer)).await {
                             Ok(inbound) => Some(inbound),
                             Err(error) => {
                                 self.emit(Event::ConnectFailed {
@@ -262,33 +288,20 @@ impl<K: Key> Driver<K> {
             Some(inbound) => (inbound.read, Some(link.read), Some(inbound.write)),
             None => (link.read, None, None),
         };
-        let mut session = Session {
+        let session = Session {
             host: host.to_owned(),
             addr: link.peer,
             reader: MessageReader::new(read, config.framing.clone()),
             writer: MessageWriter::new(link.write, config.framing.clone()),
             keepalive: link.keepalive,
         };
-        if let Some(hook) = &config.on_connect {
-            let mut shutdown = self.shutdown.clone();
-            let result = tokio::select! {
-                result = hook(&mut session) => result,
-                () = signalled(&mut shutdown) => return None,
-            };
-            if let Err(e) = result {
-                self.emit(Event::ConnectFailed {
-                    host: host.to_owned(),
-                    error: Arc::new(Error::Hook(Box::new(e))),
-                });
-                return None;
-            }
-        }
+        // Boxed: a connected client's task holds nothing of its logon.
         let Session {
             mut reader,
             mut writer,
             addr,
             ..
-        } = session;
+        } = Box::pin(self.after_connect(session)).await?;
         self.state.send_modify(|s| {
             s.connected = Some(host.to_owned());
             s.local = local;
@@ -317,7 +330,7 @@ impl<K: Key> Driver<K> {
                 reason: cause,
             });
             // The client shut down while waiting: `None`, as for any shutdown.
-            let inbound = self.reobtain_inbound(host, &simplex, addr).await?;
+            let inbound = Box::pin(self.reobtain_inbound(host, &simplex, addr)).await?;
             reader = MessageReader::new(inbound.read, config.framing.clone());
             _unused = Some(inbound.write);
             self.state.send_modify(|s| {
@@ -330,6 +343,27 @@ impl<K: Key> Driver<K> {
                 addr: inbound.peer,
             });
         }
+    }
+
+    /// Runs the after-connect hook (logon), when there is one, on the new connection's session:
+    /// the session back, or `None` when the hook failed (reported) or the client shut down.
+    async fn after_connect(&mut self, mut session: Session) -> Option<Session> {
+        let Some(hook) = &self.config.on_connect else {
+            return Some(session);
+        };
+        let mut shutdown = self.shutdown.clone();
+        let result = tokio::select! {
+            result = hook(&mut session) => result,
+            () = signalled(&mut shutdown) => return None,
+        };
+        if let Err(e) = result {
+            self.emit(Event::ConnectFailed {
+                host: session.host.clone(),
+                error: Arc::new(Error::Hook(Box::new(e))),
+            });
+            return None;
+        }
+        Some(session)
     }
 
     /// A new inbound link for a pair whose outbound link is still up: tried after the backoff's
@@ -377,6 +411,8 @@ impl<K: Key> Driver<K> {
         let mut side_buf = [0u8; 256];
         let mut reset = self.reset.clone();
         reset.borrow_and_update();
+        // A block the hook's reads left with nothing in it goes back too.
+        give_back_block(reader);
         let mut session: Session_<K> = ClientSession::new(Arc::clone(&self.config.rules), now());
         let mut shutdown = self.shutdown.clone();
         let mut timer = Timer::new();
@@ -402,7 +438,7 @@ impl<K: Key> Driver<K> {
                 biased;
                 () = signalled(&mut shutdown), if !closing => Input::Shutdown,
                 written = writer.flush(), if writing => Input::Written(written),
-                read = reader.read_message(), if session.wants_read() => Input::Read(read),
+                read = read_lent(reader), if session.wants_read() => Input::Read(read),
                 outgoing = self.queue.recv(), if queue_open && session.wants_message() => Input::Outgoing(outgoing),
                 room = self.incoming.reserve(), if holding => {
                     match room {
@@ -430,7 +466,10 @@ impl<K: Key> Driver<K> {
                     writing = false;
                     session.write_done(now, result);
                 }
-                Input::Read(Ok(message)) => session.handle_message(now, message),
+                Input::Read(Ok(message)) => {
+                    give_back_block(reader);
+                    session.handle_message(now, message);
+                }
                 Input::Read(Err(e)) => {
                     read_failed = true;
                     session.handle_read_error(now, e);

@@ -2,7 +2,7 @@
 //! by a task ([`Driver`]); the handle that owns the client.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use super::event::Event;
+use super::event_hub::EventHub;
 use super::lifeline::Lifeline;
 use super::receiver::LongReceiver;
 use super::sender::LongSender;
@@ -48,8 +49,7 @@ use crate::Error;
 pub struct LongClient<K = ()> {
     sender: LongSender<K>,
     receiver: LongReceiver,
-    events: Mutex<Option<broadcast::Receiver<Event>>>,
-    events_tx: broadcast::Sender<Event>,
+    events: Arc<EventHub>,
     state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
     reset: Arc<watch::Sender<u64>>,
@@ -67,8 +67,7 @@ impl<K> LongClient<K> {
     pub(crate) fn new(
         sender: LongSender<K>,
         receiver: LongReceiver,
-        events: broadcast::Receiver<Event>,
-        events_tx: broadcast::Sender<Event>,
+        events: Arc<EventHub>,
         state: watch::Receiver<LinkState>,
         lifeline: Arc<Lifeline>,
         reset: watch::Sender<u64>,
@@ -76,8 +75,7 @@ impl<K> LongClient<K> {
         LongClient {
             sender,
             receiver,
-            events: Mutex::new(Some(events)),
-            events_tx,
+            events,
             state,
             lifeline,
             reset: Arc::new(reset),
@@ -156,8 +154,7 @@ impl<K: Key> LongClient<K> {
     /// [`LongClientBuilder::events`](crate::LongClientBuilder::events) allows (32 unless set) loses
     /// the oldest (it is told how many).
     pub fn events(&self) -> broadcast::Receiver<Event> {
-        let first = self.events.lock().ok().and_then(|mut e| e.take());
-        first.unwrap_or_else(|| self.events_tx.subscribe())
+        self.events.subscribe()
     }
 
     /// The host connected to now, if any.

@@ -7,6 +7,7 @@ mod config;
 mod connect;
 mod driver;
 mod event;
+mod event_hub;
 mod hook;
 mod lifeline;
 mod long;

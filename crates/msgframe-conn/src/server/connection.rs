@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::accept::Admitted;
-use super::blocks;
 use super::park::{Lot, Parked};
 use super::return_link::ReturnLink;
+use crate::blocks;
 use tokio::sync::{oneshot, Notify};
 
 use super::reply::Reply;

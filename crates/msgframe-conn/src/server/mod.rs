@@ -4,7 +4,6 @@
 
 mod accept;
 mod blocking;
-mod blocks;
 mod connection;
 mod park;
 mod reply;

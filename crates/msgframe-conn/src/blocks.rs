@@ -1,7 +1,7 @@
-//! Read blocks lent to connections only while they hold bytes: a connection between messages
-//! gives its block back at once, so that many mostly idle connections take turns with a few
-//! blocks instead of holding one each (a burst of 10,000 short exchanges then never holds 10,000
-//! blocks at once).
+//! Read blocks lent to connections (the server's, and long clients' over plain TCP) only while
+//! they hold bytes: a connection between messages gives its block back at once, so that many
+//! mostly idle connections take turns with a few blocks instead of holding one each (a burst of
+//! 10,000 short exchanges then never holds 10,000 blocks at once).
 //!
 //! One pool for the process: a connection takes a block just before it reads and gives it back
 //! as soon as it is between messages, so few blocks are out at once (about one per thread reading,

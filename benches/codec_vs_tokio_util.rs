@@ -5,6 +5,8 @@
 //! stripped from delivered frames, no adjustment, the same maximum frame length on both sides):
 //!
 //! - `msgframe`: [`LengthPrefixed`] through `msgframe_codec::{Decoder, Encoder}` directly;
+//! - `msgframe-whole` (decode only): the same, taking frames with `Decoder::decode_whole` (the
+//!   common case, no error type in its return) and with `decode` for the rest;
 //! - `msgframe-framing`: the same framing as a run-time `Framing` (what a spec string builds)
 //!   through `msgframe_codec::{Decoder, Encoder}`: what the enum dispatch costs;
 //! - `msgframe-tokio`: the same framing as a run-time `Framing` (what a spec string builds) through
@@ -90,6 +92,7 @@ const TOKIO_UTIL: &str = "tokio-util";
 const COPY_ONLY: &str = "copy-only";
 const HAND: &str = "hand-written";
 const HAND_COPY: &str = "hand-copy";
+const MSGFRAME_WHOLE: &str = "msgframe-whole";
 const HAND_FALLIBLE: &str = "hand-written-fallible";
 const BORROWED: &str = "msgframe-borrowed";
 
@@ -310,6 +313,30 @@ fn bench_decode(c: &mut Criterion, cases: &[Case], width: usize) {
                 {
                     black_box(frame);
                     n += 1;
+                }
+                assert_eq!(n, frames);
+            });
+        });
+
+        let mut whole = case.msgframe();
+        group.bench_function(BenchmarkId::new(MSGFRAME_WHOLE, &case.label), |b| {
+            b.iter(|| {
+                refill(&mut buf, &case.stream);
+                let mut n = 0;
+                loop {
+                    while let Some(frame) =
+                        msgframe_codec::Decoder::decode_whole(&mut whole, &mut buf)
+                    {
+                        black_box(frame);
+                        n += 1;
+                    }
+                    match msgframe_codec::Decoder::decode(&mut whole, &mut buf).expect("decode") {
+                        Some(frame) => {
+                            black_box(frame);
+                            n += 1;
+                        }
+                        None => break,
+                    }
                 }
                 assert_eq!(n, frames);
             });
@@ -574,6 +601,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
         "copy",
         "msgframe/hand",
         "msgframe/hand-copy",
+        "whole/hand-copy",
         "msgframe/hand-fallible",
         "tokio-util/msgframe",
         "tokio-util/framing",
@@ -594,6 +622,7 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                 let borrowed = per_frame(BORROWED);
                 let hand = per_frame(HAND);
                 let hand_copy = per_frame(HAND_COPY);
+                let whole = per_frame(MSGFRAME_WHOLE);
                 let hand_fallible = per_frame(HAND_FALLIBLE);
                 let theirs = per_frame(TOKIO_UTIL);
                 let adapter = per_frame(MSGFRAME_TOKIO);
@@ -635,6 +664,11 @@ fn ratio_table(cases: &[Case], since: SystemTime) -> Option<String> {
                     net_ratio(ours, hand),
                     if op == "decode" {
                         net_ratio(ours, hand_copy)
+                    } else {
+                        "-".to_owned()
+                    },
+                    if op == "decode" {
+                        net_ratio(whole, hand_copy)
                     } else {
                         "-".to_owned()
                     },

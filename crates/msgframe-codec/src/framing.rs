@@ -81,6 +81,14 @@ impl Decoder for Framing {
         }
     }
 
+    #[inline(always)]
+    fn decode_whole(&mut self, buf: &mut BytesMut) -> Option<Bytes> {
+        match self {
+            Framing::LengthPrefixed(f) => f.decode_whole(buf),
+            _ => None,
+        }
+    }
+
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         each!(self, f => f.decode_eof(buf))
     }

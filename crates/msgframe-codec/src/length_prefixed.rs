@@ -1026,13 +1026,21 @@ impl Decoder for LengthPrefixed {
     #[inline(always)]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         // The common case, inlined: the frame is taken out of the buffer in the caller.
+        if let Some(frame) = self.decode_whole(buf) {
+            return Ok(Some(frame));
+        }
+        crate::decode_slow(self, buf, false)
+    }
+
+    #[inline(always)]
+    fn decode_whole(&mut self, buf: &mut BytesMut) -> Option<Bytes> {
         if let State::Head = self.state {
             if let Some((start, end, len)) = self.whole_frame(buf) {
                 self.consumed += len as u64;
-                return Ok(Some(crate::take_frame(buf, start, end, len)));
+                return Some(crate::take_frame(buf, start, end, len));
             }
         }
-        crate::decode_slow(self, buf, false)
+        None
     }
 
     fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<Decoded, CodecError> {

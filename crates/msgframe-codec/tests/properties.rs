@@ -119,6 +119,20 @@ impl Trace {
     }
 }
 
+/// A decoder that only says where frames are: `decode` and `decode_eof` are the trait's
+/// defaults, built on `decode_slice`, with no fast path of the framing's own.
+struct SliceOnly<D>(D);
+
+impl<D: Decoder> Decoder for SliceOnly<D> {
+    fn decode_slice(&mut self, buf: &[u8]) -> Result<msgframe_codec::Decoded, CodecError> {
+        self.0.decode_slice(buf)
+    }
+
+    fn decode_slice_eof(&mut self, buf: &[u8]) -> Result<msgframe_codec::Decoded, CodecError> {
+        self.0.decode_slice_eof(buf)
+    }
+}
+
 /// A bound on decode calls per read, so that a decoder stuck yielding frames fails instead of hanging.
 const MAX_CALLS_PER_READ: usize = 100_000;
 
@@ -127,6 +141,17 @@ const MAX_CALLS_PER_READ: usize = 100_000;
 /// non-resumable one the remaining chunks are still fed, with one `decode` call each, and the results
 /// are kept in `after_fatal`.
 fn drive<D: Decoder>(decoder: &mut D, stream: &[u8], chunks: &Chunks) -> Trace {
+    drive_with(decoder, stream, chunks, false)
+}
+
+/// [`drive`], taking frames with [`Decoder::decode_whole`] first when `whole_first`, and with
+/// `decode` for the rest.
+fn drive_with<D: Decoder>(
+    decoder: &mut D,
+    stream: &[u8],
+    chunks: &Chunks,
+    whole_first: bool,
+) -> Trace {
     let mut t = Trace {
         events: Vec::new(),
         buf: BytesMut::new(),
@@ -147,6 +172,12 @@ fn drive<D: Decoder>(decoder: &mut D, stream: &[u8], chunks: &Chunks) -> Trace {
         }
         for call in 0.. {
             assert!(call < MAX_CALLS_PER_READ, "decode never returned None");
+            if whole_first {
+                if let Some(frame) = decoder.decode_whole(&mut t.buf) {
+                    t.events.push(Event::Frame(frame));
+                    continue;
+                }
+            }
             let r = decoder.decode(&mut t.buf);
             t.max_capacity = t.max_capacity.max(t.buf.capacity());
             match r {
@@ -483,6 +514,34 @@ fn all_counts() -> BoxedStrategy<LengthCounts> {
 
 proptest! {
     #![proptest_config(config(256))]
+
+    /// The fast path sees exactly what decoding by positions alone sees, on valid streams and on
+    /// garbage: the same frames and errors in the same order, at the same stream offsets, the
+    /// same bytes left.
+    #[test]
+    fn decode_whole_then_decode_sees_what_decode_alone_sees(
+        framing in length_prefixed(any_encoding(), all_counts()),
+        msgs in messages(8),
+        garbage in proptest::collection::vec(any::<u8>(), 0..64),
+        garbage_first in any::<bool>(),
+        chunks in chunking(),
+    ) {
+        // Messages the framing cannot carry leave only the garbage.
+        let mut wire = encode_all(&framing, &msgs).map(|w| w.to_vec()).unwrap_or_default();
+        if garbage_first {
+            wire.splice(0..0, garbage.iter().copied());
+        } else {
+            wire.extend_from_slice(&garbage);
+        }
+        // The reference: the framing's positions alone, taken out by the default `decode`.
+        let alone = drive(&mut SliceOnly(framing.clone()), &wire, &chunks);
+        let mut fast = framing.clone();
+        let whole_first = drive_with(&mut fast, &wire, &chunks, true);
+        prop_assert_eq!(&alone.events, &whole_first.events);
+        prop_assert_eq!(alone.fatal_at, whole_first.fatal_at);
+        prop_assert_eq!(&alone.buf[..], &whole_first.buf[..]);
+        prop_assert_eq!(format!("{:?}", alone.after_fatal), format!("{:?}", whole_first.after_fatal));
+    }
 
     #[test]
     fn length_prefixed_ascii_decimal_round_trips_any_messages_any_chunking(

@@ -21,6 +21,7 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -35,3 +36,8 @@ pub use read::{
 };
 pub use reassembly::{Captured, Flow, Gap, Reassembler};
 pub use select::{Select, SelectError};
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

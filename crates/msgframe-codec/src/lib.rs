@@ -46,6 +46,7 @@
 //! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
 //! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
 //! itself.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -441,3 +442,8 @@ forward_encoder!(
     "A borrowed encoder encodes as the one it borrows."
     &E
 );
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -32,6 +32,7 @@
 //! Nothing is lost silently: every call that carries a message ends in `Ok` (written whole; for a
 //! request, answered) or an [`Error`] that says whether the message was sent
 //! ([`Error::is_not_sent`]), and a reply nobody waits for goes to the receiver, never to the floor.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -68,3 +69,8 @@ pub use server::{
 };
 pub use session::Overflow;
 pub use socket::{time_wait_toward, Keepalive};
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -33,6 +33,7 @@
 //! message parsers (ISO 8583 LLVAR/LLLVAR field lengths, for instance).
 //!
 //! The [`hex`] module writes bytes as hex text (as in the errors above) and reads hex text back.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -325,3 +326,8 @@ fn check_fits(encoding: LengthEncoding, length: u64) -> Result<(), HeaderError> 
     }
     Ok(())
 }
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -40,6 +40,7 @@
 //! [`connect`] opens the TCP connection to a host: every address its name resolves to in turn,
 //! each attempt within a time of its own and all before a deadline, failing with a
 //! [`ConnectError`] that names the host and the last address tried.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -216,3 +217,8 @@ pub fn split_tcp<F: msgframe_codec::Decoder + msgframe_codec::Encoder + Clone>(
         BlockingWriter::new(stream, framing),
     ))
 }
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -31,6 +31,7 @@
 //! deadlines, failing with a [`ConnectError`] that names the host and the last address tried),
 //! [`exchange`] sends one request and reads one reply on any connected stream (plain or TLS),
 //! and [`request`] does both.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -45,3 +46,8 @@ pub use io::{MessageReader, MessageWriter};
 pub use msgframe_io::Error;
 pub use msgframe_io::{ConnectError, ShortRequest};
 pub use short::{exchange, request};
+
+/// The crate's README.md examples, compiled (and run) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

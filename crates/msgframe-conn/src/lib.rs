@@ -41,6 +41,7 @@ mod blocks;
 mod client;
 mod error;
 mod heartbeat;
+pub mod keys;
 mod message;
 pub mod policy;
 mod server;

@@ -31,6 +31,7 @@
 //! | `tokio` | `msgframe::tokio` | `tokio`, `tokio-util` |
 //! | `conn` | `msgframe::conn` (implies `tokio`) | `socket2`, `tracing`, `mio` |
 //! | `tls` | `msgframe::conn::tls`, TLS for the blocking readers and writers (implies `conn`) | `rustls` (ring provider), `tokio-rustls` |
+//! | `metrics` | counters and histograms of servers (`msgframe_server_*`) and clients (`msgframe_client_*`) through the `metrics` facade, for the exporter the application installs (implies `conn`) | `metrics` |
 //!
 //! ## One example per layer
 //!

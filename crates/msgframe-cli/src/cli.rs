@@ -400,6 +400,10 @@ pub struct ServerLimitArgs {
     /// Never serve clients in this network (repeatable, as --allow; wins over --allow).
     #[arg(long, value_name = "NET")]
     pub deny: Vec<msgframe_conn::IpNet>,
+    /// Serve the server's (and a proxy's upstream clients') metrics over HTTP on this address,
+    /// in the Prometheus text format: `GET /metrics` (port 0 picks one; the address is printed).
+    #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -132,6 +132,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         Some(spec) => input::framing(spec)?,
         None => client_framing.clone(),
     };
+    // Before the server and the upstream clients are built: their metrics reach it.
+    let metrics = super::serve::start_metrics(&args.limits).await?;
     let builder = server_builder(client_framing.clone(), &args.limits, &args.tls)?
         .write_timeout(args.write_timeout);
     let addr = listen_addr(&args.listen);
@@ -146,6 +148,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         None => args.framing.clone(),
     };
     announce_listening(&style, server.local_addr(), &shown)?;
+    super::serve::announce_metrics(&style, metrics)?;
     let up = &args.upstream_tls;
     let connect_tls = input::client_tls(
         up.upstream_tls,

@@ -66,6 +66,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Answer::Fixed(reply) = &answer {
         input::frameable(&framing, &args.framing, reply, "the reply")?;
     }
+    // Before the server is built: its metrics reach the recorder installed now.
+    let metrics = start_metrics(&args.limits).await?;
     let mut builder =
         server_builder(framing, &args.limits, &args.tls)?.write_timeout(args.write_timeout);
     if args.answer_keepalives {
@@ -85,6 +87,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
     let style = Style::new(args.common.json);
     announce_listening(&style, server.local_addr(), &args.framing)?;
+    announce_metrics(&style, metrics)?;
     if let Some(addr) = return_links {
         if style.json {
             dump::json_line(json!({
@@ -434,6 +437,29 @@ pub fn server_builder(
 }
 
 /// The first line a server prints: where it listens (tests and scripts read the port from it).
+/// `--metrics ADDR`: installs the Prometheus recorder and serves it; the address bound.
+pub async fn start_metrics(limits: &ServerLimitArgs) -> Result<Option<std::net::SocketAddr>> {
+    match &limits.metrics {
+        Some(addr) => Ok(Some(crate::metrics::serve(&listen_addr(addr)).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Says where the metrics are served, when they are.
+pub fn announce_metrics(style: &Style, addr: Option<std::net::SocketAddr>) -> Result<()> {
+    let Some(addr) = addr else { return Ok(()) };
+    if style.json {
+        dump::json_line(json!({
+            "event": "metrics",
+            "ts": dump::now(),
+            "url": format!("http://{addr}/metrics"),
+        }))?;
+    } else {
+        outln!("metrics on http://{addr}/metrics")?;
+    }
+    crate::out::flush()
+}
+
 pub fn announce_listening(style: &Style, addr: std::net::SocketAddr, framing: &str) -> Result<()> {
     if style.json {
         dump::json_line(json!({

@@ -42,6 +42,10 @@ pub struct LongClientBuilder<K = ()> {
     incoming: usize,
     events: usize,
     timeout: Duration,
+    /// The client's name in its metrics; its first host when not given.
+    name: Option<String>,
+    /// Its place in a pool or group (0 for a client of its own), for its metrics.
+    link: usize,
 }
 
 impl<K> fmt::Debug for LongClientBuilder<K> {
@@ -74,6 +78,7 @@ impl LongClientBuilder<()> {
                 simplex: None,
                 inbound_tls: None,
                 rules: Arc::new(ClientRules::new(|_| Some(()))),
+                metrics: Arc::default(),
             },
             rules: ClientRules::new(|_| Some(())),
             max_in_flight: 1,
@@ -81,6 +86,8 @@ impl LongClientBuilder<()> {
             incoming: 1024,
             events: 32,
             timeout: Duration::from_secs(30),
+            name: None,
+            link: 0,
         }
     }
 }
@@ -111,7 +118,17 @@ impl<K: Key> LongClientBuilder<K> {
             incoming: self.incoming,
             events: self.events,
             timeout: self.timeout,
+            name: self.name,
+            link: self.link,
         }
+    }
+
+    /// The client's name in its metrics (feature `metrics`): the `client` label of every
+    /// `msgframe_client_*` metric, by default its first host. The links of a pool or group share
+    /// it, told apart by the `link` label.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// TCP keepalive on the connection (on by default: [`Keepalive::default`]); `None` turns it off.
@@ -457,7 +474,11 @@ impl<K: Key> LongClientBuilder<K> {
         }
         let timeout = self.timeout;
         let clients = (0..links)
-            .map(|_| self.clone().start_on(runtime))
+            .map(|link| {
+                let mut member = self.clone();
+                member.link = link;
+                member.start_on(runtime)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(super::pool::LongPool::new(
             clients, spread, timeout, rule, runtime,
@@ -479,6 +500,9 @@ impl<K: Key> LongClientBuilder<K> {
     fn start_on(self, runtime: &tokio::runtime::Handle) -> Result<LongClient<K>, Error> {
         self.validate()?;
         let c = self.config;
+        let name = self
+            .name
+            .unwrap_or_else(|| c.hosts.first().cloned().unwrap_or_default());
         let config = Config {
             hosts: c.hosts,
             framing: c.framing,
@@ -493,6 +517,7 @@ impl<K: Key> LongClientBuilder<K> {
             simplex: c.simplex,
             inbound_tls: c.inbound_tls,
             rules: Arc::new(self.rules.max_in_flight(self.max_in_flight)),
+            metrics: Arc::new(super::metrics::ClientMetrics::new(&name, self.link)),
         };
         Self::spawn(
             config,
@@ -549,6 +574,7 @@ impl<K: Key> LongClientBuilder<K> {
             sizes.timeout,
             state_rx.clone(),
             Arc::clone(&lifeline),
+            Arc::clone(&config.metrics),
         );
         let receiver = LongReceiver::new(incoming_rx, Arc::clone(&lifeline));
         Ok(LongClient::new(

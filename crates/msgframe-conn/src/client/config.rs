@@ -32,6 +32,8 @@ pub(crate) struct Config<K> {
     pub(crate) inbound_tls: Option<crate::server::ServerTlsConfig>,
     /// The rules of every connection's session.
     pub(crate) rules: Arc<ClientRules<K>>,
+    /// The client's metrics (feature `metrics`).
+    pub(crate) metrics: Arc<super::metrics::ClientMetrics>,
 }
 
 /// Where a simplex pair's inbound link (the one replies arrive on) comes from.

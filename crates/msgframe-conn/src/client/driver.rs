@@ -128,6 +128,7 @@ impl<K: Key> Driver<K> {
         if let Some(failure) = failure {
             self.state.send_modify(|s| s.last_failure = Some(failure));
         }
+        self.config.metrics.event(&event);
         self.events.emit(event);
     }
 

@@ -11,6 +11,7 @@ mod event_hub;
 mod hook;
 mod lifeline;
 mod long;
+mod metrics;
 mod pool;
 mod pool_call;
 mod receiver;

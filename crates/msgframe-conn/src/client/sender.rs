@@ -37,6 +37,7 @@ struct SenderInner<K> {
     timeout: Duration,
     state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
+    metrics: Arc<super::metrics::ClientMetrics>,
 }
 
 /// The sending half of a [`LongClient`](crate::LongClient); clones share the connection.
@@ -66,6 +67,7 @@ impl<K: Key> LongSender<K> {
         timeout: Duration,
         state: watch::Receiver<LinkState>,
         lifeline: Arc<Lifeline>,
+        metrics: Arc<super::metrics::ClientMetrics>,
     ) -> Self {
         LongSender {
             inner: Arc::new(SenderInner {
@@ -75,6 +77,7 @@ impl<K: Key> LongSender<K> {
                 timeout,
                 state,
                 lifeline,
+                metrics,
             }),
         }
     }
@@ -131,6 +134,18 @@ impl<K: Key> LongSender<K> {
 
     /// [`request`](Self::request) by `deadline`, given up untaken when `leave` completes first.
     pub(crate) async fn request_until(
+        &self,
+        body: Bytes,
+        deadline: Instant,
+        leave: impl std::future::Future<Output = ()>,
+    ) -> Result<Bytes, Error> {
+        let started = tokio::time::Instant::now();
+        let result = self.request_inner(body, deadline, leave).await;
+        self.inner.metrics.request_done(started.elapsed(), &result);
+        result
+    }
+
+    async fn request_inner(
         &self,
         body: Bytes,
         deadline: Instant,

@@ -311,7 +311,7 @@ pub(crate) fn count_end(end: &Disconnect, counters: &Counters) {
         | Disconnect::Handler
         | Disconnect::Shutdown
         | Disconnect::Closed => {}
-        _ => Counters::add(&counters.errors, 1),
+        other => counters.ended_by_error(error_kind(other)),
     }
     match end {
         Disconnect::PeerClosed
@@ -321,6 +321,20 @@ pub(crate) fn count_end(end: &Disconnect, counters: &Counters) {
             tracing::debug!(reason = %end, "closed");
         }
         _ => tracing::info!(reason = %end, "closed"),
+    }
+}
+
+/// A short name for what ended a connection in error, for the metrics' `kind` label.
+pub(crate) fn error_kind(end: &Disconnect) -> &'static str {
+    match end {
+        Disconnect::Read(msgframe_io::Error::Malformed(_)) => "malformed",
+        Disconnect::Read(msgframe_io::Error::TooLong(_)) => "too_long",
+        Disconnect::Read(msgframe_io::Error::UnexpectedEof { .. }) => "unexpected_eof",
+        Disconnect::Read(_) => "read",
+        Disconnect::Write(_) => "write",
+        Disconnect::WriteTimedOut(_) => "write_timeout",
+        Disconnect::NoReturnLink => "no_return_link",
+        _ => "other",
     }
 }
 
@@ -394,9 +408,6 @@ impl Drop for Admitted {
         if let Ok(mut connections) = self.shared.connections.lock() {
             connections.remove(&self.id);
         }
-        self.shared
-            .counters
-            .open
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.counters.open.sub(1);
     }
 }

@@ -7,7 +7,6 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -204,7 +203,7 @@ where
 /// At shutdown: every connection is asked to close once its handler is done; those still open
 /// after `grace` are cut.
 fn drain(shared: &ServerShared, grace: Duration) {
-    let open = || shared.counters.open.load(Ordering::Relaxed);
+    let open = || shared.counters.open.get();
     tracing::info!(open = open(), "shutting down: no longer accepting");
     let connections: Vec<Connection> = shared
         .connections
@@ -360,12 +359,15 @@ where
         while let Some(event) = session.poll_event() {
             match event {
                 ServerEvent::Handle(message) => {
+                    let called = Instant::now();
                     let call = AssertUnwindSafe(|| handler(connection.clone(), message));
                     let reply = catch_unwind(call).unwrap_or_else(|_| {
                         tracing::error!("the handler panicked; its connection is closed");
                         Reply::Close
                     });
-                    session.handler_done(Instant::now(), reply);
+                    let answered = Instant::now();
+                    counters.handler_done(answered.saturating_duration_since(called));
+                    session.handler_done(answered, reply);
                 }
                 ServerEvent::Done { caller, outcome } => {
                     let _ = caller.send(outcome);

@@ -873,6 +873,9 @@ async fn drive<H: Handler, S: Transport>(
     // The handler's call in progress. Boxed, as every rarely-awaited future here: an idle
     // connection's task then holds only what waiting needs.
     let mut replying: Option<Pin<Box<H::Future>>> = None;
+    // When the handler was called, for its latency in the metrics.
+    #[cfg(feature = "metrics")]
+    let mut handler_called = now();
     let mut timer = Timer::new();
     let mut closing = false;
     loop {
@@ -910,6 +913,10 @@ async fn drive<H: Handler, S: Transport>(
         while let Some(event) = session.poll_event() {
             match event {
                 ServerEvent::Handle(message) => {
+                    #[cfg(feature = "metrics")]
+                    {
+                        handler_called = now();
+                    }
                     replying = Some(Box::pin(handler.handle(connection.clone(), message)));
                 }
                 ServerEvent::Done { caller, outcome } => {
@@ -963,6 +970,8 @@ async fn drive<H: Handler, S: Transport>(
             }
             Input::Replied(reply) => {
                 replying = None;
+                #[cfg(feature = "metrics")]
+                counters.handler_done(now.saturating_duration_since(handler_called));
                 session.handler_done(now, reply);
             }
             Input::Io(Ok(Io::Filled)) => session.readable(now),

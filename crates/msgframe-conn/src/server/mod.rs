@@ -56,6 +56,8 @@ pub(crate) struct ServerConfig {
     /// Whether quiet plain-TCP connections are set aside from the runtime (see
     /// [`ServerBuilder::set_aside_quiet`]).
     pub(crate) set_aside: bool,
+    /// The server's name in its metrics; its address when not given.
+    pub(crate) name: Option<String>,
 }
 
 #[cfg(feature = "tls")]
@@ -124,6 +126,13 @@ impl ServerBuilder {
     /// TLS and simplex pairs are never set aside.
     pub fn set_aside_quiet(mut self, set_aside: bool) -> Self {
         self.config.set_aside = set_aside;
+        self
+    }
+
+    /// The server's name in its metrics (feature `metrics`): the `server` label of every
+    /// `msgframe_server_*` metric, by default the address it listens on.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = Some(name.into());
         self
     }
 
@@ -351,7 +360,12 @@ impl ServerBuilder {
         });
         let shared = Arc::new(ServerShared {
             local_addr,
-            counters: Arc::new(Counters::default()),
+            counters: Arc::new(Counters::new(
+                &config
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| local_addr.to_string()),
+            )),
             admission: Mutex::new(Admission::new(self.policy)),
             connections: Mutex::new(HashMap::new()),
             shutdown,
@@ -430,6 +444,7 @@ impl Server {
                 tls: None,
                 simplex: None,
                 set_aside: true,
+                name: None,
             },
             policy: AdmissionPolicy::default(),
         }

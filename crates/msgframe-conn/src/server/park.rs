@@ -141,10 +141,7 @@ impl Drop for Parking {
         // Closed outside the lock (their handles refer to the lot).
         let closed = parked.len() as u64;
         drop(parked);
-        self.lot
-            .counters
-            .set_aside
-            .fetch_sub(closed, Ordering::Relaxed);
+        self.lot.counters.set_aside.sub(closed);
         self.lot.changed.notify_one();
     }
 }
@@ -240,7 +237,7 @@ impl Lot {
     }
 
     fn send_back(&self, mut revived: Revived) {
-        self.counters.set_aside.fetch_sub(1, Ordering::Relaxed);
+        self.counters.set_aside.sub(1);
         let (Revived::Woken(parked) | Revived::Ended(parked, _)) = &mut revived;
         let _ = self.registry.deregister(&mut parked.stream);
         if let Err(lost) = self.back.send(revived) {

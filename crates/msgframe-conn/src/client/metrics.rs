@@ -1,0 +1,144 @@
+//! A long client's metrics (feature `metrics`): connections, heartbeats and requests, through
+//! the `metrics` facade, each labelled with the client's name and its link within a pool or
+//! group (`"0"` for a client of its own). Without the feature, nothing.
+
+use std::time::Duration;
+
+use super::event::Event;
+use crate::Error;
+
+/// The client's handles in the application's metrics recorder (taken when it starts).
+#[derive(Debug, Default)]
+pub(crate) struct ClientMetrics {
+    #[cfg(feature = "metrics")]
+    handles: Option<Handles>,
+}
+
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct Handles {
+    client: String,
+    link: String,
+    connects: metrics::Counter,
+    connect_failures: metrics::Counter,
+    disconnects: metrics::Counter,
+    reconnects: metrics::Counter,
+    heartbeats_missed: metrics::Counter,
+    peers_dead: metrics::Counter,
+    incoming_dropped: metrics::Counter,
+    /// Clients of this name and link connected now (several clients may share a name).
+    connected: metrics::Gauge,
+    /// Whether this client counts in `connected`.
+    counted: std::sync::atomic::AtomicBool,
+    request_seconds: metrics::Histogram,
+}
+
+impl ClientMetrics {
+    /// The metrics of the client named `client`, link `link` of its pool or group.
+    pub(crate) fn new(client: &str, link: usize) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            let (client, link) = (client.to_owned(), link.to_string());
+            let labels = || {
+                [
+                    metrics::Label::new("client", client.clone()),
+                    metrics::Label::new("link", link.clone()),
+                ]
+            };
+            let counter = |name: &'static str| metrics::counter!(name, labels().to_vec());
+            ClientMetrics {
+                handles: Some(Handles {
+                    connects: counter("msgframe_client_connects_total"),
+                    connect_failures: counter("msgframe_client_connect_failures_total"),
+                    disconnects: counter("msgframe_client_disconnects_total"),
+                    reconnects: counter("msgframe_client_reconnects_total"),
+                    heartbeats_missed: counter("msgframe_client_heartbeats_missed_total"),
+                    peers_dead: counter("msgframe_client_peers_dead_total"),
+                    incoming_dropped: counter("msgframe_client_incoming_dropped_total"),
+                    connected: metrics::gauge!("msgframe_client_connected", labels().to_vec()),
+                    counted: std::sync::atomic::AtomicBool::new(false),
+                    request_seconds: metrics::histogram!(
+                        "msgframe_client_request_seconds",
+                        labels().to_vec()
+                    ),
+                    client,
+                    link,
+                }),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = (client, link);
+            ClientMetrics::default()
+        }
+    }
+
+    /// Counts what `event` says happened.
+    pub(crate) fn event(&self, event: &Event) {
+        #[cfg(feature = "metrics")]
+        if let Some(h) = &self.handles {
+            use std::sync::atomic::Ordering;
+            let connected = |now: bool| {
+                if h.counted.swap(now, Ordering::Relaxed) != now {
+                    if now {
+                        h.connected.increment(1.0);
+                    } else {
+                        h.connected.decrement(1.0);
+                    }
+                }
+            };
+            match event {
+                Event::Connected { .. } => {
+                    h.connects.increment(1);
+                    connected(true);
+                }
+                Event::ConnectFailed { .. } => h.connect_failures.increment(1),
+                Event::Disconnected { .. } => {
+                    h.disconnects.increment(1);
+                    connected(false);
+                }
+                Event::Reconnecting { .. } => h.reconnects.increment(1),
+                Event::HeartbeatMissed { .. } => h.heartbeats_missed.increment(1),
+                Event::PeerDead { .. } => h.peers_dead.increment(1),
+                Event::IncomingDropped { .. } => h.incoming_dropped.increment(1),
+                Event::Shutdown => connected(false),
+                _ => {}
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = event;
+    }
+
+    /// A request ended after `elapsed` with `outcome`: counted by outcome, timed when answered.
+    pub(crate) fn request_done<T>(&self, elapsed: Duration, outcome: &Result<T, Error>) {
+        #[cfg(feature = "metrics")]
+        if let Some(h) = &self.handles {
+            if outcome.is_ok() {
+                h.request_seconds.record(elapsed.as_secs_f64());
+            }
+            metrics::counter!(
+                "msgframe_client_requests_total",
+                "client" => h.client.clone(),
+                "link" => h.link.clone(),
+                "outcome" => outcome_label(outcome)
+            )
+            .increment(1);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (elapsed, outcome);
+    }
+}
+
+/// A request's outcome as a label: `ok`, `timed_out`, `not_sent`, `connection_lost`,
+/// `shutdown` or `error`.
+#[cfg(feature = "metrics")]
+fn outcome_label<T>(outcome: &Result<T, Error>) -> &'static str {
+    match outcome {
+        Ok(_) => "ok",
+        Err(Error::TimedOut { .. }) => "timed_out",
+        Err(Error::NotSent { .. }) => "not_sent",
+        Err(Error::ConnectionLost { .. }) => "connection_lost",
+        Err(Error::Shutdown) => "shutdown",
+        Err(_) => "error",
+    }
+}

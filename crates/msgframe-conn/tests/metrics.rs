@@ -1,0 +1,173 @@
+//! The `metrics` feature: after real traffic over loopback, the recorder holds the server's
+//! counts and handler latency and the clients' connections and requests by outcome, each link
+//! of a pool apart.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::{CompositeKey, MetricKind};
+use msgframe_conn::policy::Spread;
+use msgframe_conn::{keys, Connection, Error, LongClient, Reply, Server};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The recorder, installed once for this test binary (one test: the recorder is global).
+fn recorder() -> Snapshotter {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder
+        .install()
+        .expect("the only recorder of this test binary");
+    snapshotter
+}
+
+/// Every metric of `kind` named `name` whose labels include `labels`, summed (counters, gauges)
+/// or counted (histogram samples).
+fn value(
+    snapshot: &[(
+        CompositeKey,
+        Option<metrics::Unit>,
+        Option<metrics::SharedString>,
+        DebugValue,
+    )],
+    kind: MetricKind,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    snapshot
+        .iter()
+        .filter(|(key, ..)| key.kind() == kind && key.key().name() == name)
+        .filter(|(key, ..)| {
+            labels
+                .iter()
+                .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))
+        })
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n as f64,
+            DebugValue::Gauge(g) => g.into_inner(),
+            DebugValue::Histogram(samples) => samples.len() as f64,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn servers_and_clients_report_their_counts_latencies_and_outcomes() {
+    let snapshotter = recorder();
+    // A gateway that answers every request but those whose key is 99.
+    let server = Server::builder("be:2".parse().unwrap())
+        .name("gateway")
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let host = server.local_addr().to_string();
+    let gateway_handle = server.handle();
+    tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move {
+        if m[0] == 99 {
+            Reply::Nothing
+        } else {
+            Reply::Send(m)
+        }
+    }));
+
+    let client = LongClient::builder([host.as_str()], "be:2".parse().unwrap())
+        .name("acquirer")
+        .match_replies(keys::uint_be_at(0, 1))
+        .start()
+        .unwrap();
+    for key in 1..=3u8 {
+        client.request(vec![key, 0], TIMEOUT).await.unwrap();
+    }
+    let unanswered = client
+        .request(vec![99, 0], Duration::from_millis(200))
+        .await;
+    assert!(
+        matches!(unanswered, Err(Error::TimedOut { .. })),
+        "{unanswered:?}"
+    );
+
+    let pool = LongClient::builder([host.as_str()], "be:2".parse().unwrap())
+        .name("pool")
+        .match_replies(keys::uint_be_at(0, 1))
+        .start_pool(2, Spread::RoundRobin)
+        .unwrap();
+    pool.wait_connected(TIMEOUT).await.unwrap();
+    for key in 1..=4u8 {
+        pool.request(vec![key], TIMEOUT).await.unwrap();
+    }
+    // Both links up.
+    for _ in 0..200 {
+        if pool.links().iter().all(|l| l.connected_to.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The server counts a reply once written, which may be after the client read it. (One
+    // snapshot only: taking one drains the histograms' samples.)
+    for _ in 0..200 {
+        if gateway_handle.stats().frames_out >= 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let snapshot = snapshotter.snapshot().into_vec();
+    let counter =
+        |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Counter, name, labels);
+    let gauge = |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Gauge, name, labels);
+    let samples =
+        |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Histogram, name, labels);
+
+    let acquirer = [("client", "acquirer"), ("link", "0")];
+    let outcome = |o| [acquirer[0], acquirer[1], ("outcome", o)];
+    assert_eq!(
+        counter("msgframe_client_requests_total", &outcome("ok")),
+        3.0
+    );
+    assert_eq!(
+        counter("msgframe_client_requests_total", &outcome("timed_out")),
+        1.0
+    );
+    assert_eq!(samples("msgframe_client_request_seconds", &acquirer), 3.0);
+    assert_eq!(counter("msgframe_client_connects_total", &acquirer), 1.0);
+    assert_eq!(gauge("msgframe_client_connected", &acquirer), 1.0);
+    for link in ["0", "1"] {
+        let labels = [("client", "pool"), ("link", link)];
+        assert_eq!(
+            counter("msgframe_client_connects_total", &labels),
+            1.0,
+            "link {link}"
+        );
+    }
+    assert_eq!(
+        counter(
+            "msgframe_client_requests_total",
+            &[("client", "pool"), ("outcome", "ok")]
+        ),
+        4.0
+    );
+
+    let gateway = [("server", "gateway")];
+    let direction = |d| [gateway[0], ("direction", d)];
+    assert_eq!(
+        counter("msgframe_server_connections_accepted_total", &gateway),
+        3.0
+    );
+    assert_eq!(gauge("msgframe_server_connections_open", &gateway), 3.0);
+    assert_eq!(
+        counter("msgframe_server_messages_total", &direction("in")),
+        8.0
+    );
+    assert_eq!(
+        counter("msgframe_server_messages_total", &direction("out")),
+        7.0
+    );
+    assert_eq!(
+        counter("msgframe_server_bytes_total", &direction("in")),
+        12.0
+    );
+    assert_eq!(samples("msgframe_server_handler_seconds", &gateway), 8.0);
+
+    client.close().await;
+    pool.close().await;
+}

@@ -2,10 +2,7 @@
 //! the `metrics` facade, each labelled with the client's name and its link within a pool or
 //! group (`"0"` for a client of its own). Without the feature, nothing.
 
-use std::time::Duration;
-
 use super::event::Event;
-use crate::Error;
 
 /// The client's handles in the application's metrics recorder (taken when it starts).
 #[derive(Debug, Default)]
@@ -110,8 +107,12 @@ impl ClientMetrics {
     }
 
     /// A request ended after `elapsed` with `outcome`: counted by outcome, timed when answered.
-    pub(crate) fn request_done<T>(&self, elapsed: Duration, outcome: &Result<T, Error>) {
-        #[cfg(feature = "metrics")]
+    #[cfg(feature = "metrics")]
+    pub(crate) fn request_done<T>(
+        &self,
+        elapsed: std::time::Duration,
+        outcome: &Result<T, crate::Error>,
+    ) {
         if let Some(h) = &self.handles {
             if outcome.is_ok() {
                 h.request_seconds.record(elapsed.as_secs_f64());
@@ -124,15 +125,14 @@ impl ClientMetrics {
             )
             .increment(1);
         }
-        #[cfg(not(feature = "metrics"))]
-        let _ = (elapsed, outcome);
     }
 }
 
 /// A request's outcome as a label: `ok`, `timed_out`, `not_sent`, `connection_lost`,
 /// `shutdown` or `error`.
 #[cfg(feature = "metrics")]
-fn outcome_label<T>(outcome: &Result<T, Error>) -> &'static str {
+fn outcome_label<T>(outcome: &Result<T, crate::Error>) -> &'static str {
+    use crate::Error;
     match outcome {
         Ok(_) => "ok",
         Err(Error::TimedOut { .. }) => "timed_out",

@@ -37,6 +37,7 @@ struct SenderInner<K> {
     timeout: Duration,
     state: watch::Receiver<LinkState>,
     lifeline: Arc<Lifeline>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     metrics: Arc<super::metrics::ClientMetrics>,
 }
 
@@ -139,10 +140,15 @@ impl<K: Key> LongSender<K> {
         deadline: Instant,
         leave: impl std::future::Future<Output = ()>,
     ) -> Result<Bytes, Error> {
-        let started = tokio::time::Instant::now();
-        let result = self.request_inner(body, deadline, leave).await;
-        self.inner.metrics.request_done(started.elapsed(), &result);
-        result
+        #[cfg(feature = "metrics")]
+        {
+            let started = tokio::time::Instant::now();
+            let result = self.request_inner(body, deadline, leave).await;
+            self.inner.metrics.request_done(started.elapsed(), &result);
+            result
+        }
+        #[cfg(not(feature = "metrics"))]
+        self.request_inner(body, deadline, leave).await
     }
 
     async fn request_inner(

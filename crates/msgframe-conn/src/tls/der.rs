@@ -536,9 +536,8 @@ mod tests {
         sequence(&rdns)
     }
 
-    /// The fields of a TBSCertificate around `subject` (an encoded `Name`) that x509-parser
-    /// reads too: version 3, serial number 1, an ECDSA P-256 key (not a valid point), no
-    /// extensions.
+    /// The fields of a TBSCertificate around `subject` (an encoded `Name`): version 3, serial
+    /// number 1, an ECDSA P-256 key (not a valid point), no extensions.
     fn to_be_signed_fields(subject: &[u8]) -> Vec<Vec<u8>> {
         let mut point = vec![0x00, 0x04];
         point.extend([0x11; 64]);
@@ -989,116 +988,6 @@ mod tests {
             let bit = bit.index(8 * flipped.len());
             flipped[bit / 8] ^= 1 << (bit % 8);
             let _ = subject_of_name(&flipped);
-        }
-    }
-
-    /// Names as x509-parser showed them: the same text for every name it read, and
-    /// [`SubjectError::NotText`] where it gave up on a value that is not valid text. Left out:
-    /// UniversalString (x509-parser showed its contents in hex), OIDs whose first
-    /// subidentifier takes more than one byte (`2.48` and above, which x509-parser misread) and
-    /// the OID `0.0` (which x509-parser showed as `0`).
-    mod same_as_x509_parser {
-        use super::*;
-
-        const TEXT_IDENTIFIERS: &[u8] =
-            &[0x0c, 0x13, 0x16, 0x14, 0x12, 0x1a, 0x1b, 0x19, 0x15, 0x07];
-
-        fn attribute_types() -> impl Strategy<Value = Vec<u128>> {
-            let known = prop::sample::select(
-                ATTRIBUTE_TYPES
-                    .iter()
-                    .map(|(dotted, _)| dotted.split('.').map(|arc| arc.parse().unwrap()).collect())
-                    .collect::<Vec<Vec<u128>>>(),
-            );
-            let unknown = (
-                0u128..=2,
-                0u128..40,
-                proptest::collection::vec(any::<u64>(), 0..5),
-            )
-                .prop_map(|(first, second, rest)| {
-                    let mut arcs = vec![first, second];
-                    arcs.extend(rest.into_iter().map(u128::from));
-                    arcs
-                })
-                .prop_filter("x509-parser showed OID 0.0 as 0", |arcs| arcs[..] != [0, 0]);
-            prop_oneof![known, unknown]
-        }
-
-        fn values() -> impl Strategy<Value = Vec<u8>> {
-            prop_oneof![
-                (prop::sample::select(TEXT_IDENTIFIERS), ".{0,12}")
-                    .prop_map(|(identifier, text)| element(identifier, text.as_bytes())),
-                (
-                    prop::sample::select(TEXT_IDENTIFIERS),
-                    proptest::collection::vec(any::<u8>(), 0..8)
-                )
-                    .prop_map(|(identifier, bytes)| element(identifier, &bytes)),
-                ".{0,12}".prop_map(|text| {
-                    let units: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
-                    element(0x1e, &units)
-                }),
-                proptest::collection::vec(any::<u8>(), 0..4)
-                    .prop_map(|bytes| element(0x1e, &bytes.repeat(2))),
-                (
-                    prop::sample::select(vec![0x02u8, 0x04, 0x30, 0x80, 0xa3]),
-                    proptest::collection::vec(any::<u8>(), 1..8)
-                )
-                    .prop_map(|(identifier, bytes)| element(identifier, &bytes)),
-            ]
-        }
-
-        fn names() -> impl Strategy<Value = Vec<u8>> {
-            let attribute = (attribute_types(), values())
-                .prop_map(|(attribute_type, value)| attribute(&attribute_type, value));
-            let rdn =
-                proptest::collection::vec(attribute, 1..3).prop_map(|attributes| set(&attributes));
-            proptest::collection::vec(rdn, 0..4).prop_map(|rdns| sequence(&rdns))
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(4096))]
-
-            #[test]
-            fn a_name_reads_as_x509_parser_showed_it(subject in names()) {
-                let certificate = certificate_with_subject(&subject);
-                let (_, parsed) = x509_parser::parse_x509_certificate(&certificate)
-                    .map_err(|e| TestCaseError::fail(format!("x509-parser: {e}")))?;
-                let shown = parsed.subject().to_string();
-                let read = certificate_subject(&certificate);
-                if shown == "<X509Error: Invalid X.509 name>" {
-                    prop_assert_eq!(read, Err(SubjectError::NotText));
-                } else {
-                    prop_assert_eq!(read, Ok(shown));
-                }
-            }
-        }
-
-        #[test]
-        fn every_rcgen_subject_reads_as_x509_parser_showed_it() {
-            for certificate in [
-                terminal_certificate().to_vec(),
-                rcgen_certificate(vec![
-                    (DnType::CommonName, "Kasse Zürich №7 東京 🏧".into()),
-                    (DnType::OrganizationName, "Acquirer Ltd".into()),
-                    (DnType::OrganizationalUnitName, "Terminals".into()),
-                    (DnType::CountryName, "GB".into()),
-                    (
-                        DnType::LocalityName,
-                        DnValue::BmpString(BmpString::try_from("Zürich €").unwrap()),
-                    ),
-                    (
-                        DnType::CustomDnType(vec![1, 3, 6, 1, 4, 1, 55555, 7]),
-                        "x".into(),
-                    ),
-                ]),
-                rcgen_certificate(Vec::new()),
-            ] {
-                let (_, parsed) = x509_parser::parse_x509_certificate(&certificate).unwrap();
-                assert_eq!(
-                    certificate_subject(&certificate).unwrap(),
-                    parsed.subject().to_string()
-                );
-            }
         }
     }
 }

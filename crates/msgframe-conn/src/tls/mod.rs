@@ -22,6 +22,7 @@
 //! certificate's subject.
 
 mod client;
+mod der;
 mod failure;
 mod pem;
 mod server;

@@ -9,20 +9,19 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
+use super::der::{certificate_subject, SubjectError};
 use crate::error::{CertificateProblem, TlsError};
 
-/// The subject of a DER certificate, as `CN=..., O=...`, or a placeholder when it cannot be read.
+/// The subject of a DER certificate, as `CN=..., O=...`, or a placeholder in parentheses when
+/// it cannot be shown: `(empty subject)`, `(unreadable certificate)`, `(subject too long to
+/// show)` or `(subject not readable as text)`.
 pub fn subject(cert: &CertificateDer<'_>) -> String {
-    match x509_parser::parse_x509_certificate(cert.as_ref()) {
-        Ok((_, parsed)) => {
-            let subject = parsed.subject().to_string();
-            if subject.is_empty() {
-                "(empty subject)".into()
-            } else {
-                subject
-            }
-        }
-        Err(_) => "(unreadable certificate)".into(),
+    match certificate_subject(cert.as_ref()) {
+        Ok(subject) if subject.is_empty() => "(empty subject)".into(),
+        Ok(subject) => subject,
+        Err(SubjectError::Malformed) => "(unreadable certificate)".into(),
+        Err(SubjectError::TooLong) => "(subject too long to show)".into(),
+        Err(SubjectError::NotText) => "(subject not readable as text)".into(),
     }
 }
 

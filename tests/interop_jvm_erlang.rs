@@ -874,30 +874,14 @@ fn netty_jars() -> Option<String> {
     )
 }
 
-/// The classpath to run `NettyPeer` with (compiled once per test binary, into the target
-/// directory), or `None` when Netty or a JDK is missing (a skip locally, a failure in CI).
+/// The classpath to run `NettyPeer` with (compiled once per version, into the target directory:
+/// [`harness::compiled_java`]), or `None` when Netty or a JDK is missing (a skip locally, a
+/// failure in CI).
 fn netty() -> Option<&'static str> {
     static CLASSPATH: OnceLock<Option<String>> = OnceLock::new();
     let classpath = CLASSPATH.get_or_init(|| {
         let jars = netty_jars()?;
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("netty-peer");
-        std::fs::create_dir_all(&out).expect("create the NettyPeer class directory");
-        let class = out.join("NettyPeer.class");
-        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-        if modified(&class) < modified(&netty_source()) {
-            let javac = Command::new("javac")
-                .arg("-d")
-                .arg(&out)
-                .args(["-cp", &jars])
-                .arg(netty_source())
-                .output()
-                .expect("run javac");
-            assert!(
-                javac.status.success(),
-                "javac NettyPeer.java failed:\n{}",
-                String::from_utf8_lossy(&javac.stderr)
-            );
-        }
+        let out = harness::compiled_java("netty-peer", &netty_source(), &jars);
         let classpath = format!("{}:{jars}", out.display());
         let version = Command::new("java")
             .args(["-cp", &classpath, "NettyPeer", "version"])

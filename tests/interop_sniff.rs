@@ -337,9 +337,11 @@ fn evaluate(
 }
 
 /// Records the conversations `convs` while `drive` makes them, then sniffs both directions of
-/// each. `name` names the capture file.
+/// each. `name` names the capture file: `<name>.pcap` once the capture is checked, written as
+/// `<name>.<process id>.pcap` until then (so that runs side by side never write one file, and a
+/// capture that fails a check stays under the name in the panic message).
 fn record(name: &str, convs: &[Conv], drive: impl FnOnce()) -> Vec<Row> {
-    let file = capture_dir().join(format!("{name}.pcap"));
+    let file = capture_dir().join(format!("{name}.{}.pcap", std::process::id()));
     let ports: Vec<u16> = convs.iter().map(|c| c.port).collect();
     let tcpdump = Tcpdump::start(&file, &ports);
     drive();
@@ -394,7 +396,14 @@ fn record(name: &str, convs: &[Conv], drive: impl FnOnce()) -> Vec<Row> {
             rows.push(evaluate(c, framer, direction, frames, &flow.data, &stats));
         }
     }
+    keep_as(&file, &capture_dir().join(format!("{name}.pcap")));
     rows
+}
+
+/// Moves `file` to `kept` in one rename (replacing an older one: the last run's is kept).
+fn keep_as(file: &Path, kept: &Path) {
+    std::fs::rename(file, kept)
+        .unwrap_or_else(|e| panic!("{} to {}: {e}", file.display(), kept.display()));
 }
 
 // ------------------------------------------------------------------------------------ messages
@@ -463,8 +472,8 @@ const NETTY_JARS: [&str; 5] = [
     "netty-resolver",
 ];
 
-/// The classpath to run `NettyPeer` with (compiled once into the target directory, as
-/// tests/interop_jvm_erlang.rs does), or `None` when Netty or a JDK is missing.
+/// The classpath to run `NettyPeer` with (compiled once per version into the target directory,
+/// as tests/interop_jvm_erlang.rs does), or `None` when Netty or a JDK is missing.
 fn netty() -> Option<&'static str> {
     static CLASSPATH: OnceLock<Option<String>> = OnceLock::new();
     let classpath = CLASSPATH.get_or_init(|| {
@@ -484,23 +493,7 @@ fn netty() -> Option<&'static str> {
             .join(":");
         let source =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/netty/NettyPeer.java");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("netty-peer");
-        std::fs::create_dir_all(&out).expect("create the NettyPeer class directory");
-        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-        if modified(&out.join("NettyPeer.class")) < modified(&source) {
-            let javac = Command::new("javac")
-                .arg("-d")
-                .arg(&out)
-                .args(["-cp", &jars])
-                .arg(&source)
-                .output()
-                .expect("run javac");
-            assert!(
-                javac.status.success(),
-                "javac NettyPeer.java failed:\n{}",
-                String::from_utf8_lossy(&javac.stderr)
-            );
-        }
+        let out = harness::compiled_java("netty-peer", &source, &jars);
         Some(format!("{}:{jars}", out.display()))
     });
     let present = classpath.is_some();
@@ -1007,7 +1000,10 @@ const SMPP_ROUNDS: usize = 8;
 
 /// smpplib client → a msgframe SMSC.
 fn smpplib() -> Vec<Row> {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Held until the capture is read, so that no other process may listen on the port while
+    // tcpdump records it.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = held.try_clone().unwrap();
     let port = listener.local_addr().unwrap().port();
     let convs = [Conv {
         client: "smpplib client",
@@ -1263,8 +1259,9 @@ fn sniff_on_captures_of_the_interop_peers() {
     }
     let text = table(&rows);
     println!("\n{text}");
-    let saved = capture_dir().join("table.txt");
-    std::fs::write(&saved, &text).expect("write the table");
+    let table_file = capture_dir().join(format!("table.{}.txt", std::process::id()));
+    std::fs::write(&table_file, &text).expect("write the table");
+    keep_as(&table_file, &capture_dir().join("table.txt"));
     println!("(table and captures in {})", capture_dir().display());
     // What sniff promises on these independent streams: no confident answer is wrong, and the
     // right one comes first on at least nine in ten (the misses measured: streams of repeated

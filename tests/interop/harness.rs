@@ -6,8 +6,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
@@ -157,4 +159,47 @@ pub fn read_all(mut reader: impl Read) -> String {
     let mut s = String::new();
     let _ = reader.read_to_string(&mut s);
     s
+}
+
+/// Compiles the Java file `source` with `javac -cp classpath` into `<target>/tmp/<name>-<hash>`,
+/// the hash of the source and the classpath, and returns that directory. Each version is compiled
+/// once for every run that shares the target directory, runs side by side included: javac writes
+/// into a directory of this process's own, which then takes the shared name in one rename (a run
+/// that finds the name taken uses what is there), and a directory under the shared name is never
+/// written again, so a peer running from it never sees its classes change.
+pub fn compiled_java(name: &str, source: &Path, classpath: &str) -> PathBuf {
+    let text =
+        std::fs::read(source).unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
+    let mut hasher = DefaultHasher::new();
+    (text, classpath).hash(&mut hasher);
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = tmp.join(format!("{name}-{:016x}", hasher.finish()));
+    if out.is_dir() {
+        return out;
+    }
+    let own = tmp.join(format!("{name}.building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&own);
+    std::fs::create_dir_all(&own).unwrap_or_else(|e| panic!("creating {}: {e}", own.display()));
+    let javac = Command::new("javac")
+        .arg("-d")
+        .arg(&own)
+        .args(["-cp", classpath])
+        .arg(source)
+        .output()
+        .expect("run javac");
+    assert!(
+        javac.status.success(),
+        "javac {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    if std::fs::rename(&own, &out).is_err() {
+        let _ = std::fs::remove_dir_all(&own);
+        assert!(
+            out.is_dir(),
+            "{} is neither built here nor by another run",
+            out.display()
+        );
+    }
+    out
 }

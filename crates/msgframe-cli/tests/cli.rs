@@ -1260,12 +1260,8 @@ fn bench_refuses_bad_options_and_an_unreachable_host() {
         let assert = msgframe().arg("bench").args(bad).assert().code(2);
         assert!(!assert.get_output().stderr.is_empty(), "{bad:?}");
     }
-    // Nothing listens on a port just freed.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound but not listening refuses connections, and no other program can take it.
+    let (_reserved, port) = support::refusing_port();
     let to = format!("127.0.0.1:{port}");
     let assert = msgframe()
         .args(["bench", "--to", &to, "--count", "5"])
@@ -1333,12 +1329,8 @@ fn errors_are_one_line_with_documented_exit_codes() {
         .code(2);
     let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(err.contains("at `x`") && err.contains('^'), "{err}");
-    // Nothing listens on a port just freed.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound but not listening refuses connections, and no other program can take it.
+    let (_reserved, port) = support::refusing_port();
     let assert = msgframe()
         .args([
             "send",

@@ -252,10 +252,11 @@ async fn the_server_plays_the_host_of_a_pair() {
 #[tokio::test]
 async fn the_server_may_dial_the_return_link_of_a_listening_peer() {
     use msgframe_conn::{Connection, Reply, Server};
-    // The client listens for its inbound link first, so the server knows the port to dial.
+    // The client's listener for its inbound link is bound first, so the server knows the port
+    // to dial.
     let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Held until the client takes it: no other program can take the port in between.
     let port = listen.local_addr().unwrap().port();
-    drop(listen);
     let server = Server::builder(be2())
         .simplex_dial_back(port, 5 * S)
         .bind("127.0.0.1:0")
@@ -266,7 +267,7 @@ async fn the_server_may_dial_the_return_link_of_a_listening_peer() {
     tokio::spawn(server.serve(|_c: Connection, m: Bytes| async move { Reply::Send(m) }));
     let client = LongClient::builder([addr.to_string()], be2())
         .match_replies(key)
-        .simplex_listen(("127.0.0.1", port))
+        .simplex_listen_on(listen)
         .unwrap()
         .start()
         .unwrap();

@@ -413,10 +413,11 @@ async fn a_server_of_pairs_secures_the_return_links_it_accepts() {
 #[tokio::test]
 async fn a_listened_inbound_link_and_a_dialled_return_link_are_secured() {
     let ca = Ca::new("Test Root");
-    // The client listens for its inbound link first, so the server knows the port to dial.
+    // The client's listener for its inbound link is bound first, so the server knows the port
+    // to dial.
     let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Held until the client takes it: no other program can take the port in between.
     let port = listen.local_addr().unwrap().port();
-    drop(listen);
     let builder = Server::builder("be:2".parse().unwrap())
         .tls(server_tls(&ca, None))
         .simplex_dial_back_tls(port, 5 * S, client_tls(&ca, None));
@@ -424,7 +425,7 @@ async fn a_listened_inbound_link_and_a_dialled_return_link_are_secured() {
     let client = LongClient::builder([addr], "be:2".parse().unwrap())
         .tls(client_tls(&ca, None))
         .match_replies(by_first_four)
-        .simplex_listen(("127.0.0.1", port))
+        .simplex_listen_on(listen)
         .unwrap()
         .simplex_inbound_tls(server_tls(&ca, None))
         .start()
@@ -439,8 +440,8 @@ async fn a_listened_inbound_link_that_fails_its_handshake_is_not_taken() {
     let ca = Ca::new("Test Root");
     let other = Ca::new("Another Root");
     let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Held until the client takes it: no other program can take the port in between.
     let port = listen.local_addr().unwrap().port();
-    drop(listen);
     // The server trusts another CA: it refuses the client's certificate, so no return link.
     let builder = Server::builder("be:2".parse().unwrap())
         .tls(server_tls(&ca, None))
@@ -450,7 +451,7 @@ async fn a_listened_inbound_link_that_fails_its_handshake_is_not_taken() {
         .tls(client_tls(&ca, None))
         .connect_timeout(S)
         .match_replies(by_first_four)
-        .simplex_listen(("127.0.0.1", port))
+        .simplex_listen_on(listen)
         .unwrap()
         .simplex_inbound_tls(server_tls(&ca, None))
         .start()

@@ -330,3 +330,15 @@ pub fn closed_before_output(args: &[&str], stdin: &[u8]) -> (ExitStatus, String)
     feeding.join().unwrap();
     (status, errors.join().unwrap())
 }
+
+/// A port on 127.0.0.1 that refuses connections for as long as the returned socket lives: bound
+/// but not listening, so that no other program (another run of the suite) can take it
+/// meanwhile.
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
+}

@@ -194,8 +194,17 @@ impl<K: Key> LongClientBuilder<K> {
     ///
     /// # Errors
     /// The address cannot be bound.
-    pub fn simplex_listen(mut self, addr: impl std::net::ToSocketAddrs) -> Result<Self, Error> {
-        let listener = std::net::TcpListener::bind(addr)?;
+    pub fn simplex_listen(self, addr: impl std::net::ToSocketAddrs) -> Result<Self, Error> {
+        self.simplex_listen_on(std::net::TcpListener::bind(addr)?)
+    }
+
+    /// As [`simplex_listen`](Self::simplex_listen), on a listener already bound: one handed
+    /// over by a service manager, or bound first so that its port can be given to the peer
+    /// before the client is built (no other program can take the port in between).
+    ///
+    /// # Errors
+    /// The listener cannot be made non-blocking.
+    pub fn simplex_listen_on(mut self, listener: std::net::TcpListener) -> Result<Self, Error> {
         listener.set_nonblocking(true)?;
         self.config.simplex = Some(Simplex {
             inbound: Inbound::Listen(Arc::new(listener), None),

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
 use msgframe_conn::policy::Spread;
-use msgframe_conn::{keys, Connection, Error, LongClient, Reply, Server};
+use msgframe_conn::{keys, Connection, Error, LongClient, Reply, Server, ShortClient};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -103,10 +103,32 @@ async fn servers_and_clients_report_their_counts_latencies_and_outcomes() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
+    // Short connections: two answered, one to a port that refuses (bound, not listening).
+    let short = ShortClient::new("be:2".parse().unwrap()).name("short");
+    for key in 1..=2u8 {
+        short.request(&host, &[key]).await.unwrap();
+    }
+    let refusing =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refusing
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let closed = refusing
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .to_string();
+    let refused = short.request(&closed, &[3]).await;
+    assert!(
+        refused.as_ref().is_err_and(Error::is_not_sent),
+        "{refused:?}"
+    );
+
     // The server counts a reply once written, which may be after the client read it. (One
     // snapshot only: taking one drains the histograms' samples.)
     for _ in 0..200 {
-        if gateway_handle.stats().frames_out >= 7 {
+        if gateway_handle.stats().frames_out >= 9 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -147,26 +169,35 @@ async fn servers_and_clients_report_their_counts_latencies_and_outcomes() {
         4.0
     );
 
+    let short = |o| [("client", "short"), ("outcome", o)];
+    assert_eq!(counter("msgframe_client_requests_total", &short("ok")), 2.0);
+    assert_eq!(
+        counter("msgframe_client_requests_total", &short("not_sent")),
+        1.0
+    );
+    assert_eq!(
+        samples("msgframe_client_request_seconds", &[("client", "short")]),
+        2.0
+    );
+
     let gateway = [("server", "gateway")];
     let direction = |d| [gateway[0], ("direction", d)];
-    assert_eq!(
-        counter("msgframe_server_connections_accepted_total", &gateway),
-        3.0
-    );
-    assert_eq!(gauge("msgframe_server_connections_open", &gateway), 3.0);
+    // The acquirer, two pool links and two short connections.
+    let accepted = counter("msgframe_server_connections_accepted_total", &gateway);
+    assert_eq!(accepted, 5.0);
     assert_eq!(
         counter("msgframe_server_messages_total", &direction("in")),
-        8.0
+        10.0
     );
     assert_eq!(
         counter("msgframe_server_messages_total", &direction("out")),
-        7.0
+        9.0
     );
     assert_eq!(
         counter("msgframe_server_bytes_total", &direction("in")),
-        12.0
+        14.0
     );
-    assert_eq!(samples("msgframe_server_handler_seconds", &gateway), 8.0);
+    assert_eq!(samples("msgframe_server_handler_seconds", &gateway), 10.0);
 
     client.close().await;
     pool.close().await;

@@ -128,6 +128,27 @@ impl ClientMetrics {
     }
 }
 
+/// A short client's request to `client` ended after `elapsed` with `outcome` (labelled link `0`:
+/// one connection per request).
+#[cfg(feature = "metrics")]
+pub(crate) fn short_request_done<T>(
+    client: &str,
+    elapsed: std::time::Duration,
+    outcome: &Result<T, crate::Error>,
+) {
+    let labels = [
+        metrics::Label::new("client", client.to_owned()),
+        metrics::Label::new("link", "0"),
+    ];
+    if outcome.is_ok() {
+        metrics::histogram!("msgframe_client_request_seconds", labels.to_vec())
+            .record(elapsed.as_secs_f64());
+    }
+    let mut by_outcome = labels.to_vec();
+    by_outcome.push(metrics::Label::new("outcome", outcome_label(outcome)));
+    metrics::counter!("msgframe_client_requests_total", by_outcome).increment(1);
+}
+
 /// A request's outcome as a label: `ok`, `timed_out`, `not_sent`, `connection_lost`,
 /// `shutdown` or `error`.
 #[cfg(feature = "metrics")]
@@ -136,9 +157,10 @@ fn outcome_label<T>(outcome: &Result<T, crate::Error>) -> &'static str {
     match outcome {
         Ok(_) => "ok",
         Err(Error::TimedOut { .. }) => "timed_out",
-        Err(Error::NotSent { .. }) => "not_sent",
         Err(Error::ConnectionLost { .. }) => "connection_lost",
         Err(Error::Shutdown) => "shutdown",
+        // Refused, or no connection: nothing of it went out.
+        Err(e) if e.is_not_sent() => "not_sent",
         Err(_) => "error",
     }
 }

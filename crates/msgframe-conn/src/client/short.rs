@@ -94,6 +94,8 @@ pub struct ShortClient {
     /// Local addresses to connect from, in turn.
     local: Arc<[std::net::IpAddr]>,
     next_local: Arc<std::sync::atomic::AtomicUsize>,
+    /// The client's name in its metrics; each request's host when not given.
+    name: Option<Arc<str>>,
 }
 
 impl ShortClient {
@@ -111,7 +113,16 @@ impl ShortClient {
             per_host: PerHost::default(),
             local: Arc::new([]),
             next_local: Arc::default(),
+            name: None,
         }
+    }
+
+    /// The client's name in its metrics (feature `metrics`): the `client` label of its
+    /// `msgframe_client_requests_total` (by `outcome`) and `msgframe_client_request_seconds`,
+    /// by default each request's host.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
     }
 
     /// Connects from these local addresses in turn (each bound with a port the system picks, only
@@ -171,6 +182,19 @@ impl ShortClient {
     /// [`Error::Frame`] for a reply that is malformed, oversized or cut short, or a connection
     /// reset.
     pub async fn request(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
+        #[cfg(feature = "metrics")]
+        {
+            let started = Instant::now();
+            let result = self.exchange(host, body).await;
+            let client = self.name.as_deref().unwrap_or(host);
+            super::metrics::short_request_done(client, started.elapsed(), &result);
+            result
+        }
+        #[cfg(not(feature = "metrics"))]
+        self.exchange(host, body).await
+    }
+
+    async fn exchange(&self, host: &str, body: &[u8]) -> Result<Bytes, Error> {
         let start = Instant::now();
         let deadline = crate::task::deadline_after(self.timeout);
         let _slot = match self.slots(host) {

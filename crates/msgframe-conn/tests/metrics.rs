@@ -2,58 +2,110 @@
 //! counts and handler latency and the clients' connections and requests by outcome, each link
 //! of a pool apart.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use metrics_util::{CompositeKey, MetricKind};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use msgframe_conn::policy::Spread;
 use msgframe_conn::{keys, Connection, Error, LongClient, Reply, Server, ShortClient};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The recorder, installed once for this test binary (one test: the recorder is global).
-fn recorder() -> Snapshotter {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    recorder
-        .install()
-        .expect("the only recorder of this test binary");
-    snapshotter
+/// What the library recorded: every counter, gauge (as `f64` bits) and histogram's samples.
+#[derive(Default)]
+struct Recorded {
+    counters: Mutex<Vec<(Key, Arc<AtomicU64>)>>,
+    gauges: Mutex<Vec<(Key, Arc<AtomicU64>)>>,
+    histograms: Mutex<Vec<(Key, Arc<Samples>)>>,
 }
 
-/// Every metric of `kind` named `name` whose labels include `labels`, summed (counters, gauges)
-/// or counted (histogram samples).
-fn value(
-    snapshot: &[(
-        CompositeKey,
-        Option<metrics::Unit>,
-        Option<metrics::SharedString>,
-        DebugValue,
-    )],
-    kind: MetricKind,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> f64 {
-    snapshot
-        .iter()
-        .filter(|(key, ..)| key.kind() == kind && key.key().name() == name)
-        .filter(|(key, ..)| {
-            labels
-                .iter()
-                .all(|(k, v)| key.key().labels().any(|l| l.key() == *k && l.value() == *v))
-        })
-        .map(|(.., value)| match value {
-            DebugValue::Counter(n) => *n as f64,
-            DebugValue::Gauge(g) => g.into_inner(),
-            DebugValue::Histogram(samples) => samples.len() as f64,
-        })
-        .sum()
+#[derive(Default)]
+struct Samples(Mutex<Vec<f64>>);
+
+impl metrics::HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+/// The metric under `key` in `list`, made on first use.
+fn entry<T: Default>(list: &Mutex<Vec<(Key, Arc<T>)>>, key: &Key) -> Arc<T> {
+    let mut list = list.lock().unwrap();
+    if let Some((_, found)) = list.iter().find(|(k, _)| k == key) {
+        return Arc::clone(found);
+    }
+    let made = Arc::new(T::default());
+    list.push((key.clone(), Arc::clone(&made)));
+    made
+}
+
+struct TestRecorder(Arc<Recorded>);
+
+impl Recorder for TestRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(entry(&self.0.counters, key))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(entry(&self.0.gauges, key))
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(entry(&self.0.histograms, key))
+    }
+}
+
+/// The recorder, installed once for this test binary (one test: the recorder is global).
+fn recorder() -> Arc<Recorded> {
+    let recorded = Arc::new(Recorded::default());
+    metrics::set_global_recorder(TestRecorder(Arc::clone(&recorded)))
+        .expect("the only recorder of this test binary");
+    recorded
+}
+
+/// Whether `key` has every one of `labels`.
+fn labelled(key: &Key, name: &str, labels: &[(&str, &str)]) -> bool {
+    key.name() == name
+        && labels
+            .iter()
+            .all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v))
+}
+
+impl Recorded {
+    /// The counters named `name` with `labels`, summed.
+    fn counter(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let list = self.counters.lock().unwrap();
+        let matching = list.iter().filter(|(k, _)| labelled(k, name, labels));
+        matching
+            .map(|(_, v)| v.load(Ordering::Relaxed) as f64)
+            .sum()
+    }
+
+    /// The gauges named `name` with `labels`, summed.
+    fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let list = self.gauges.lock().unwrap();
+        let matching = list.iter().filter(|(k, _)| labelled(k, name, labels));
+        matching
+            .map(|(_, v)| f64::from_bits(v.load(Ordering::Relaxed)))
+            .sum()
+    }
+
+    /// How many samples the histograms named `name` with `labels` hold.
+    fn samples(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let list = self.histograms.lock().unwrap();
+        let matching = list.iter().filter(|(k, _)| labelled(k, name, labels));
+        matching
+            .map(|(_, v)| v.0.lock().unwrap().len() as f64)
+            .sum()
+    }
 }
 
 #[tokio::test]
 async fn servers_and_clients_report_their_counts_latencies_and_outcomes() {
-    let snapshotter = recorder();
+    let recorded = recorder();
     // A gateway that answers every request but those whose key is 99.
     let server = Server::builder("be:2".parse().unwrap())
         .name("gateway")
@@ -125,20 +177,16 @@ async fn servers_and_clients_report_their_counts_latencies_and_outcomes() {
         "{refused:?}"
     );
 
-    // The server counts a reply once written, which may be after the client read it. (One
-    // snapshot only: taking one drains the histograms' samples.)
+    // The server counts a reply once written, which may be after the client read it.
     for _ in 0..200 {
         if gateway_handle.stats().frames_out >= 9 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let snapshot = snapshotter.snapshot().into_vec();
-    let counter =
-        |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Counter, name, labels);
-    let gauge = |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Gauge, name, labels);
-    let samples =
-        |name, labels: &[(&str, &str)]| value(&snapshot, MetricKind::Histogram, name, labels);
+    let counter = |name, labels: &[(&str, &str)]| recorded.counter(name, labels);
+    let gauge = |name, labels: &[(&str, &str)]| recorded.gauge(name, labels);
+    let samples = |name, labels: &[(&str, &str)]| recorded.samples(name, labels);
 
     let acquirer = [("client", "acquirer"), ("link", "0")];
     let outcome = |o| [acquirer[0], acquirer[1], ("outcome", o)];

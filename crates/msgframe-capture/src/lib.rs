@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod format;
 mod read;
 mod reassembly;
 mod select;

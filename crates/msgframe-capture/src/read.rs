@@ -6,13 +6,10 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
 use std::time::Duration;
 
+use crate::format::{self, Block, Interface, LinkType, Order, Stop};
 use crate::reassembly::{Captured, Flow, Reassembler};
 
 /// Why a capture cannot be read.
@@ -126,7 +123,7 @@ struct Collector {
 
 impl Collector {
     /// The next packet of the file, captured at `time`.
-    fn packet(&mut self, linktype: DataLink, data: &[u8], time: Duration) {
+    fn packet(&mut self, linktype: LinkType, data: &[u8], time: Duration) {
         let at = self.next(time);
         match segment(linktype, data) {
             Some(segment) => self.segment(segment, at),
@@ -216,13 +213,13 @@ impl Collector {
 }
 
 /// The TCP segment in a captured frame, if it holds one.
-fn segment(linktype: DataLink, data: &[u8]) -> Option<Segment<'_>> {
+fn segment(linktype: LinkType, data: &[u8]) -> Option<Segment<'_>> {
     let sliced = match linktype {
-        DataLink::ETHERNET => SlicedPacket::from_ethernet(data).ok()?,
-        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(data).ok()?,
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => SlicedPacket::from_ip(data).ok()?,
+        LinkType::ETHERNET => SlicedPacket::from_ethernet(data).ok()?,
+        LinkType::LINUX_SLL => SlicedPacket::from_linux_sll(data).ok()?,
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => SlicedPacket::from_ip(data).ok()?,
         // BSD loopback: a 4-byte address family, then IP.
-        DataLink::NULL | DataLink::LOOP => SlicedPacket::from_ip(data.get(4..)?).ok()?,
+        LinkType::NULL | LinkType::LOOP => SlicedPacket::from_ip(data.get(4..)?).ok()?,
         _ => return None,
     };
     let (source, destination): (IpAddr, IpAddr) = match sliced.net? {
@@ -346,146 +343,85 @@ pub fn parse_capture(data: &[u8]) -> Result<Capture, CaptureError> {
 }
 
 /// A damaged record at `offset`.
-fn damaged(offset: usize, e: PcapError) -> CaptureError {
-    CaptureError::Format(format!("the record at byte {offset} is damaged: {e}"))
+fn damaged(offset: usize, why: String) -> CaptureError {
+    CaptureError::Format(format!("the record at byte {offset} is damaged: {why}"))
 }
 
 /// A file whose first header is damaged or cut short.
-fn bad_header(what: &str, e: PcapError) -> CaptureError {
-    match e {
-        PcapError::IncompleteBuffer => {
-            CaptureError::Format(format!("the file ends inside its {what}"))
-        }
-        e => CaptureError::Format(format!("its {what} is damaged: {e}")),
+fn bad_header(what: &str, stop: Stop) -> CaptureError {
+    match stop {
+        Stop::Cut { .. } => CaptureError::Format(format!("the file ends inside its {what}")),
+        Stop::Damaged(why) => CaptureError::Format(format!("its {what} is damaged: {why}")),
     }
 }
 
-/// A u32 at `at` in `data`, if there.
-fn u32_at(data: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
-    let bytes: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-    Some(match endianness {
-        Endianness::Big => u32::from_be_bytes(bytes),
-        Endianness::Little => u32::from_le_bytes(bytes),
+/// Where `data` is cut short at `offset`, inside a record of `record_len` bytes when known.
+fn cut(data: &[u8], offset: usize, record_len: Option<u64>) -> Option<Truncation> {
+    Some(Truncation {
+        offset,
+        file_len: data.len(),
+        record_len,
     })
 }
 
-/// The longest packet libpcap writes whatever the snapshot length (262,144 bytes).
-const MAX_SNAPLEN: u32 = 262_144;
-
 fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
-    let (mut rest, parser) =
-        PcapParser::new(data).map_err(|e| bad_header("pcap file header", e))?;
-    let header = parser.header();
-    while !rest.is_empty() {
-        let offset = data.len() - rest.len();
-        match parser.next_raw_packet(rest) {
-            Ok((next, packet)) => {
-                // Microseconds or nanoseconds; a fraction of a second or more carries over.
-                let unit = match header.ts_resolution {
-                    TsResolution::MicroSecond => 1000,
-                    TsResolution::NanoSecond => 1,
-                };
-                let time = Duration::from_secs(u64::from(packet.ts_sec))
-                    + Duration::from_nanos(u64::from(packet.ts_frac) * unit);
-                collector.packet(header.datalink, &packet.data, time);
-                rest = next;
+    let header = format::pcap_header(data).map_err(|e| bad_header("pcap file header", e))?;
+    let mut offset = format::PCAP_HEADER_LEN;
+    while offset < data.len() {
+        match format::pcap_record(&data[offset..], &header) {
+            Ok((packet, len)) => {
+                let time = Duration::new(packet.secs, packet.nanos);
+                collector.packet(header.linktype, packet.data, time);
+                offset += len;
             }
-            Err(PcapError::IncompleteBuffer) => {
-                // A record: 16 bytes of header (the captured length at 8), then the packet.
-                let captured = u32_at(rest, 8, header.endianness);
-                if let Some(captured) =
-                    captured.filter(|&len| len > header.snaplen.max(MAX_SNAPLEN))
-                {
-                    // No packet is that long: a damaged length, not a file cut short.
-                    return Err(CaptureError::Format(format!(
-                        "the record at byte {offset} is damaged: it claims {captured} captured bytes, more than the file's snapshot length ({})",
-                        header.snaplen
-                    )));
-                }
-                let record_len = captured.map(|len| 16 + u64::from(len));
-                return Ok(Some(Truncation {
-                    offset,
-                    file_len: data.len(),
-                    record_len,
-                }));
-            }
-            Err(e) => return Err(damaged(offset, e)),
+            Err(Stop::Cut { record_len }) => return Ok(cut(data, offset, record_len)),
+            Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
         }
     }
     Ok(None)
 }
 
-/// The total length of the pcapng block at the start of `data` (at 4, in the section's byte
-/// order; a section header's own byte order is told by its magic at 8), if its header is there.
-fn block_len(data: &[u8], endianness: Endianness) -> Option<u32> {
-    let endianness = if u32_at(data, 0, Endianness::Big) == Some(0x0a0d_0d0a) {
-        match u32_at(data, 8, Endianness::Big)? {
-            0x1a2b_3c4d => Endianness::Big,
-            _ => Endianness::Little,
-        }
-    } else {
-        endianness
-    };
-    u32_at(data, 4, endianness)
-}
-
 fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
-    let (mut rest, mut parser) =
-        PcapNgParser::new(data).map_err(|e| bad_header("pcapng section header", e))?;
+    let mut order = match format::pcapng_block(data, Order::Little) {
+        Ok((Block::Section(order), _)) => order,
+        Ok(_) => {
+            let why = Stop::Damaged("it is not a section header".to_owned());
+            return Err(bad_header("pcapng section header", why));
+        }
+        Err(e) => return Err(bad_header("pcapng section header", e)),
+    };
     // The current section's interfaces, by interface id.
     let mut interfaces: Vec<Interface> = Vec::new();
     // The time of the last packet: simple packet blocks carry none, and take it.
     let mut time = Duration::ZERO;
-    while !rest.is_empty() {
-        let offset = data.len() - rest.len();
-        let endianness = parser.section().endianness;
-        let block = match parser.next_block(rest) {
-            Ok((next, block)) => {
-                rest = next;
-                block
-            }
-            Err(e) => {
-                let len = block_len(rest, endianness);
-                // Cut short: the block goes on past the end of the file (or its header does).
-                // A whole block that cannot be parsed is damaged.
-                let cut = len.is_none_or(|len| len as usize > rest.len());
-                if !cut {
-                    return Err(damaged(offset, e));
-                }
-                return Ok(Some(Truncation {
-                    offset,
-                    file_len: data.len(),
-                    record_len: len.map(u64::from),
-                }));
-            }
+    let mut offset = 0;
+    while offset < data.len() {
+        let (block, len) = match format::pcapng_block(&data[offset..], order) {
+            Ok(found) => found,
+            Err(Stop::Cut { record_len }) => return Ok(cut(data, offset, record_len)),
+            Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
         };
-        let (interface, packet, units) = match &block {
-            Block::SectionHeader(_) => {
+        offset += len;
+        let (interface, units, packet) = match block {
+            Block::Section(section_order) => {
+                order = section_order;
                 interfaces.clear();
                 continue;
             }
-            Block::InterfaceDescription(idb) => {
-                interfaces.push(Interface::of(idb));
+            Block::Interface(interface) => {
+                interfaces.push(interface);
                 continue;
             }
-            // The parser gives the raw timestamp as a count of nanoseconds; it is a count of the
-            // interface's units.
-            Block::EnhancedPacket(p) => (
-                p.interface_id,
-                p.data.as_ref(),
-                Some(p.timestamp.as_nanos()),
-            ),
-            Block::SimplePacket(p) => (0, p.data.as_ref(), None),
-            Block::Packet(p) => (
-                u32::from(p.interface_id),
-                p.data.as_ref(),
-                Some(u128::from(p.timestamp)),
-            ),
-            _ => continue,
+            Block::Packet {
+                interface,
+                units,
+                data,
+            } => (interface, units, data),
+            Block::Other => continue,
         };
         let interface = interfaces.get(interface as usize);
         if let (Some(interface), Some(units)) = (interface, units) {
-            time = interface.time(units);
+            time = interface_time(interface, u128::from(units));
         }
         match interface {
             Some(interface) => collector.packet(interface.linktype, packet, time),
@@ -498,59 +434,28 @@ fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncati
     Ok(None)
 }
 
-/// What a pcapng interface says about its packets: their link layer, and how to read their
-/// timestamps.
-struct Interface {
-    linktype: DataLink,
-    /// `if_tsresol`: units of 10^-n seconds, or of 2^-n with the top bit set (default 6:
-    /// microseconds).
-    resolution: u8,
-    /// `if_tsoffset`: seconds to add to every timestamp.
-    offset: u64,
-}
-
-impl Interface {
-    fn of(
-        idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock,
-    ) -> Self {
-        let mut interface = Interface {
-            linktype: idb.linktype,
-            resolution: 6,
-            offset: 0,
-        };
-        for option in &idb.options {
-            match option {
-                InterfaceDescriptionOption::IfTsResol(r) => interface.resolution = *r,
-                InterfaceDescriptionOption::IfTsOffset(o) => interface.offset = *o,
-                _ => {}
-            }
-        }
-        interface
-    }
-
-    /// A timestamp of `units` of this interface's resolution, as time since 1970 (saturating:
-    /// a file controls these numbers).
-    fn time(&self, units: u128) -> Duration {
-        let nanos: u128 = if self.resolution & 0x80 == 0 {
-            let exp = u32::from(self.resolution);
-            if exp <= 9 {
-                units.saturating_mul(10u128.pow(9 - exp))
-            } else {
-                units / 10u128.checked_pow(exp - 9).unwrap_or(u128::MAX)
-            }
+/// A timestamp of `units` of `interface`'s resolution, as time since 1970 (saturating: a file
+/// controls these numbers).
+fn interface_time(interface: &Interface, units: u128) -> Duration {
+    let resolution = interface.resolution;
+    let nanos: u128 = if resolution & 0x80 == 0 {
+        let exp = u32::from(resolution);
+        if exp <= 9 {
+            units.saturating_mul(10u128.pow(9 - exp))
         } else {
-            let exp = u32::from(self.resolution & 0x7f);
-            let whole = units.checked_shr(exp).unwrap_or(0);
-            let frac = units - whole.checked_shl(exp).unwrap_or(0);
-            whole.saturating_mul(1_000_000_000)
-                + (frac * 1_000_000_000).checked_shr(exp).unwrap_or(0)
-        };
-        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-        Duration::new(
-            secs.saturating_add(self.offset),
-            (nanos % 1_000_000_000) as u32,
-        )
-    }
+            units / 10u128.checked_pow(exp - 9).unwrap_or(u128::MAX)
+        }
+    } else {
+        let exp = u32::from(resolution & 0x7f);
+        let whole = units.checked_shr(exp).unwrap_or(0);
+        let frac = units - whole.checked_shl(exp).unwrap_or(0);
+        whole.saturating_mul(1_000_000_000) + (frac * 1_000_000_000).checked_shr(exp).unwrap_or(0)
+    };
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(
+        secs.saturating_add(interface.offset),
+        (nanos % 1_000_000_000) as u32,
+    )
 }
 
 #[cfg(test)]
@@ -559,7 +464,7 @@ mod tests {
 
     fn interface(resolution: u8, offset: u64) -> Interface {
         Interface {
-            linktype: DataLink::ETHERNET,
+            linktype: LinkType::ETHERNET,
             resolution,
             offset,
         }
@@ -567,7 +472,7 @@ mod tests {
 
     #[test]
     fn pcapng_timestamps_follow_the_interface_resolution() {
-        let t = |resolution, units| interface(resolution, 0).time(units);
+        let t = |resolution, units| interface_time(&interface(resolution, 0), units);
         // The default: microseconds.
         assert_eq!(t(6, 1_500_000), Duration::from_millis(1500));
         assert_eq!(t(9, 1_500_000), Duration::from_micros(1500));
@@ -577,10 +482,13 @@ mod tests {
         assert_eq!(t(0x80 | 10, 1024 + 512), Duration::from_millis(1500));
         assert_eq!(t(0x80, 3), Duration::from_secs(3));
         // With an offset, in seconds.
-        assert_eq!(interface(6, 100).time(1), Duration::new(100, 1000));
+        assert_eq!(
+            interface_time(&interface(6, 100), 1),
+            Duration::new(100, 1000)
+        );
         // Whatever a file says, no overflow.
         for resolution in [0, 1, 9, 10, 38, 39, 127, 0x80, 0x80 | 63, 0x80 | 64, 0xff] {
-            let _ = interface(resolution, u64::MAX).time(u128::from(u64::MAX));
+            let _ = interface_time(&interface(resolution, u64::MAX), u128::from(u64::MAX));
         }
     }
 }

@@ -17,19 +17,12 @@
 //! assert_eq!(capture.conversations[0].to_server.data, b"0004ping");
 //! ```
 
-use std::borrow::Cow;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::format::LinkType;
 use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
 
 /// The file format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,54 +138,79 @@ impl Conversation {
         self
     }
 
-    /// The capture file.
+    /// The capture file: the packets a millisecond apart. Classic pcap is written big-endian
+    /// with microsecond timestamps, pcapng little-endian with nanosecond ones (`if_tsresol` 9),
+    /// so that readers see both byte orders and both resolutions.
     pub fn write(&self, format: Format) -> Vec<u8> {
+        let mut out = Vec::new();
         match format {
             Format::Pcap | Format::PcapRawIp => {
                 // An Ethernet II header is 14 bytes.
-                let (datalink, skip) = match format {
-                    Format::PcapRawIp => (DataLink::RAW, 14),
-                    _ => (DataLink::ETHERNET, 0),
+                let (linktype, skip) = match format {
+                    Format::PcapRawIp => (LinkType::RAW, 14),
+                    _ => (LinkType::ETHERNET, 0),
                 };
-                let header = PcapHeader {
-                    datalink,
-                    ..PcapHeader::default()
-                };
-                let Ok(mut writer) = PcapWriter::with_header(Vec::new(), header) else {
-                    return Vec::new();
-                };
+                // Magic (microseconds), version 2.4, zone, accuracy, snapshot length, link type.
+                for field in [
+                    0xa1b2_c3d4,
+                    0x0002_0004,
+                    0,
+                    0,
+                    65_535,
+                    u32::from(linktype.0),
+                ] {
+                    out.extend_from_slice(&u32::to_be_bytes(field));
+                }
                 for (i, f) in self.frames.iter().enumerate() {
                     let data = &f[skip..];
-                    let packet =
-                        PcapPacket::new(Duration::from_millis(i as u64), data.len() as u32, data);
-                    let _ = writer.write_packet(&packet);
+                    let len = data.len() as u32;
+                    let (secs, micros) = ((i / 1000) as u32, (i % 1000 * 1000) as u32);
+                    for field in [secs, micros, len, len] {
+                        out.extend_from_slice(&field.to_be_bytes());
+                    }
+                    out.extend_from_slice(data);
                 }
-                writer.into_writer()
             }
             Format::PcapNg => {
-                let Ok(mut writer) = PcapNgWriter::new(Vec::new()) else {
-                    return Vec::new();
-                };
-                let _ = writer.write_pcapng_block(InterfaceDescriptionBlock {
-                    linktype: DataLink::ETHERNET,
-                    snaplen: 65535,
-                    // Timestamps in nanoseconds (the parser writes nanoseconds; the format's
-                    // default is microseconds).
-                    options: vec![InterfaceDescriptionOption::IfTsResol(9)],
-                });
+                // Section header: byte-order magic, version 1.0, section length unknown.
+                let mut body = Vec::new();
+                body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+                body.extend_from_slice(&1u16.to_le_bytes());
+                body.extend_from_slice(&0u16.to_le_bytes());
+                body.extend_from_slice(&(-1i64).to_le_bytes());
+                pcapng_block(&mut out, 0x0a0d_0d0a, &body);
+                // Interface: Ethernet, snapshot length, if_tsresol 9 (nanoseconds), end.
+                let mut body = Vec::new();
+                body.extend_from_slice(&LinkType::ETHERNET.0.to_le_bytes());
+                body.extend_from_slice(&0u16.to_le_bytes());
+                body.extend_from_slice(&65_535u32.to_le_bytes());
+                body.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+                body.extend_from_slice(&[0; 4]);
+                pcapng_block(&mut out, 1, &body);
                 for (i, f) in self.frames.iter().enumerate() {
-                    let _ = writer.write_pcapng_block(EnhancedPacketBlock {
-                        interface_id: 0,
-                        timestamp: Duration::from_millis(i as u64),
-                        original_len: f.len() as u32,
-                        data: Cow::Borrowed(f),
-                        options: vec![],
-                    });
+                    let nanos = i as u64 * 1_000_000;
+                    let len = f.len() as u32;
+                    let mut body = Vec::with_capacity(20 + f.len() + 3);
+                    for field in [0, (nanos >> 32) as u32, nanos as u32, len, len] {
+                        body.extend_from_slice(&field.to_le_bytes());
+                    }
+                    body.extend_from_slice(f);
+                    body.resize(body.len().next_multiple_of(4), 0);
+                    pcapng_block(&mut out, 6, &body);
                 }
-                writer.into_inner()
             }
         }
+        out
     }
+}
+
+/// Appends a little-endian pcapng block of type `kind` holding `body` (a multiple of 4 bytes).
+fn pcapng_block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+    let len = (12 + body.len()) as u32;
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&len.to_le_bytes());
 }
 
 /// The TCP flags of a synthesised segment.

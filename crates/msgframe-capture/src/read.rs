@@ -356,12 +356,12 @@ fn bad_header(what: &str, stop: Stop) -> CaptureError {
 }
 
 /// Where `data` is cut short at `offset`, inside a record of `record_len` bytes when known.
-fn cut(data: &[u8], offset: usize, record_len: Option<u64>) -> Option<Truncation> {
-    Some(Truncation {
+fn cut(data: &[u8], offset: usize, record_len: Option<u64>) -> Truncation {
+    Truncation {
         offset,
         file_len: data.len(),
         record_len,
-    })
+    }
 }
 
 fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
@@ -374,7 +374,7 @@ fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation
                 collector.packet(header.linktype, packet.data, time);
                 offset += len;
             }
-            Err(Stop::Cut { record_len }) => return Ok(cut(data, offset, record_len)),
+            Err(Stop::Cut { record_len }) => return Ok(Some(cut(data, offset, record_len))),
             Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
         }
     }
@@ -398,7 +398,7 @@ fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncati
     while offset < data.len() {
         let (block, len) = match format::pcapng_block(&data[offset..], order) {
             Ok(found) => found,
-            Err(Stop::Cut { record_len }) => return Ok(cut(data, offset, record_len)),
+            Err(Stop::Cut { record_len }) => return Ok(Some(cut(data, offset, record_len))),
             Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
         };
         offset += len;

@@ -43,6 +43,31 @@ pub(crate) fn give(block: BytesMut) {
     }
 }
 
+/// Gives `reader` a block from the pool when it has none (else it allocates its own when it
+/// reads).
+pub(crate) fn lend<R: tokio::io::AsyncRead + Unpin, D: msgframe_codec::Decoder>(
+    reader: &mut msgframe_tokio::MessageReader<R, D>,
+) {
+    if !reader.has_block() {
+        if let Some(block) = take() {
+            let _ = reader.put_block(block);
+        }
+    }
+}
+
+/// Takes `reader`'s block back into the pool when it holds no bytes; whether it did.
+pub(crate) fn reclaim<R: tokio::io::AsyncRead + Unpin, D: msgframe_codec::Decoder>(
+    reader: &mut msgframe_tokio::MessageReader<R, D>,
+) -> bool {
+    match reader.take_idle_block() {
+        Some(block) => {
+            give(block);
+            true
+        }
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,9 +58,7 @@ async fn read_lent(
     if !reader.has_block() {
         if let Some(plain) = reader.get_ref().plain() {
             plain.readable().await?;
-            if let Some(block) = crate::blocks::take() {
-                let _ = reader.put_block(block);
-            }
+            crate::blocks::lend(reader);
         }
     }
     reader.read_message().await
@@ -69,9 +67,7 @@ async fn read_lent(
 /// Gives a plain link's read block back to the pool when it holds no bytes.
 fn give_back_block(reader: &mut MessageReader<BoxRead, Framing>) {
     if reader.get_ref().plain().is_some() {
-        if let Some(block) = reader.take_idle_block() {
-            crate::blocks::give(block);
-        }
+        crate::blocks::reclaim(reader);
     }
 }
 

@@ -44,7 +44,10 @@ impl EventHub {
         match &mut *state {
             State::Kept(kept) if kept.len() < self.capacity => kept.push_back(event),
             State::Kept(_) => {
-                self.go_live(&mut state);
+                let first_receiver = self.go_live(&mut state);
+                if let State::Live { first, .. } = &mut *state {
+                    *first = Some(first_receiver);
+                }
                 Self::send(&state, event);
             }
             State::Live { .. } => Self::send(&state, event),
@@ -58,29 +61,30 @@ impl EventHub {
             Ok(state) => state,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let State::Kept(_) = &*state {
-            self.go_live(&mut state);
+        if let State::Live { first, sender } = &mut *state {
+            return first.take().unwrap_or_else(|| sender.subscribe());
         }
-        match &mut *state {
-            State::Live { first, sender } => first.take().unwrap_or_else(|| sender.subscribe()),
-            State::Kept(_) => unreachable!("live above"),
-        }
+        // The first receiver, made now, is this caller's.
+        self.go_live(&mut state)
     }
 
-    fn go_live(&self, state: &mut State) {
+    /// Starts the broadcast with every event kept so far sent into it; returns the receiver
+    /// made with the channel, which has them all (or is told how many it lost).
+    fn go_live(&self, state: &mut State) -> broadcast::Receiver<Event> {
         let (sender, first) = broadcast::channel(self.capacity);
-        let State::Kept(kept) = std::mem::replace(
+        let before = std::mem::replace(
             state,
             State::Live {
                 sender,
-                first: Some(first),
+                first: None,
             },
-        ) else {
-            return;
-        };
-        for event in kept {
-            Self::send(state, event);
+        );
+        if let State::Kept(kept) = before {
+            for event in kept {
+                Self::send(state, event);
+            }
         }
+        first
     }
 
     fn send(state: &State, event: Event) {

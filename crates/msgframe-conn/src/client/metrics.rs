@@ -114,16 +114,13 @@ impl ClientMetrics {
         outcome: &Result<T, crate::Error>,
     ) {
         if let Some(h) = &self.handles {
-            if outcome.is_ok() {
-                h.request_seconds.record(elapsed.as_secs_f64());
-            }
-            metrics::counter!(
-                "msgframe_client_requests_total",
-                "client" => h.client.clone(),
-                "link" => h.link.clone(),
-                "outcome" => outcome_label(outcome)
-            )
-            .increment(1);
+            record_request(
+                &h.client,
+                &h.link,
+                Some(&h.request_seconds),
+                elapsed,
+                outcome,
+            );
         }
     }
 }
@@ -136,13 +133,29 @@ pub(crate) fn short_request_done<T>(
     elapsed: std::time::Duration,
     outcome: &Result<T, crate::Error>,
 ) {
+    record_request(client, "0", None, elapsed, outcome);
+}
+
+/// Counts a request by outcome and times it when answered: in `histogram` when the client holds
+/// its handle, else in the one its labels name.
+#[cfg(feature = "metrics")]
+fn record_request<T>(
+    client: &str,
+    link: &str,
+    histogram: Option<&metrics::Histogram>,
+    elapsed: std::time::Duration,
+    outcome: &Result<T, crate::Error>,
+) {
     let labels = [
         metrics::Label::new("client", client.to_owned()),
-        metrics::Label::new("link", "0"),
+        metrics::Label::new("link", link.to_owned()),
     ];
     if outcome.is_ok() {
-        metrics::histogram!("msgframe_client_request_seconds", labels.to_vec())
-            .record(elapsed.as_secs_f64());
+        match histogram {
+            Some(h) => h.record(elapsed.as_secs_f64()),
+            None => metrics::histogram!("msgframe_client_request_seconds", labels.to_vec())
+                .record(elapsed.as_secs_f64()),
+        }
     }
     let mut by_outcome = labels.to_vec();
     by_outcome.push(metrics::Label::new("outcome", outcome_label(outcome)));

@@ -180,7 +180,7 @@ pub(crate) fn count_refusal(peer: SocketAddr, refusal: &Refusal, shared: &Server
         Refusal::TotalCap { .. } => &shared.counters.refused_total_cap,
         Refusal::PerClientCap { .. } => &shared.counters.refused_per_client,
     };
-    Counters::add(counter, 1);
+    counter.add(1);
     tracing::warn!(%peer, %refusal, "connection refused");
 }
 
@@ -248,7 +248,7 @@ fn start<H: Handler>(
         });
         if let Err(e) = configured {
             tracing::warn!(error = %e, "socket options refused; closing");
-            Counters::add(&shared.counters.errors, 1);
+            shared.counters.errors.add(1);
             return;
         }
         let counters = Arc::clone(&shared.counters);
@@ -305,8 +305,8 @@ fn start<H: Handler>(
 /// Counts and logs how a connection ended.
 pub(crate) fn count_end(end: &Disconnect, counters: &Counters) {
     match end {
-        Disconnect::Reaped(Reaped::Idle) => Counters::add(&counters.reaped_idle, 1),
-        Disconnect::Reaped(Reaped::MessageTooSlow) => Counters::add(&counters.reaped_slow, 1),
+        Disconnect::Reaped(Reaped::Idle) => counters.reaped_idle.add(1),
+        Disconnect::Reaped(Reaped::MessageTooSlow) => counters.reaped_slow.add(1),
         Disconnect::PeerClosed
         | Disconnect::Handler
         | Disconnect::Shutdown
@@ -357,13 +357,13 @@ async fn secure(
             Some(stream)
         }
         Ok(Err(e)) => {
-            Counters::add(&counters.tls_handshake_failed, 1);
+            counters.tls_handshake_failed.add(1);
             let e = crate::tls::handshake_error(&peer.to_string(), e);
             tracing::info!(error = %e, "TLS handshake failed");
             None
         }
         Err(_) => {
-            Counters::add(&counters.tls_handshake_timeout, 1);
+            counters.tls_handshake_timeout.add(1);
             tracing::info!(timeout = ?tls.handshake_timeout, "TLS handshake not finished in time");
             None
         }
@@ -379,8 +379,8 @@ pub(crate) fn register(
     shared: &Arc<ServerShared>,
 ) -> (Connection, PushQueue, Admitted) {
     let counters = &shared.counters;
-    Counters::add(&counters.accepted, 1);
-    Counters::add(&counters.open, 1);
+    counters.accepted.add(1);
+    counters.open.add(1);
     let (connection, pushes) = Connection::new(id, peer, config.push_queue);
     if let Ok(mut connections) = shared.connections.lock() {
         connections.insert(id, connection.clone());

@@ -268,7 +268,7 @@ fn start<H>(
             };
             if let Err(e) = configured {
                 tracing::warn!(error = %e, "socket options refused; closing");
-                Counters::add(&counters.errors, 1);
+                counters.errors.add(1);
                 return;
             }
             let cause = run(stream, connection, pushes, &*handler, &config, &counters);
@@ -341,8 +341,8 @@ where
         if session.wants_read() && readable {
             match reader.read_message() {
                 Ok(message) => {
-                    Counters::add(&counters.frames_in, 1);
-                    Counters::add(&counters.bytes_in, message.len() as u64);
+                    counters.frames_in.add(1);
+                    counters.bytes_in.add(message.len() as u64);
                     let partial = !reader.is_between_messages();
                     session.handle_message(now, message, partial);
                 }
@@ -393,8 +393,8 @@ where
             match write_out(reader.get_mut(), &mut out) {
                 Ok(true) => {
                     writing = None;
-                    Counters::add(&counters.frames_out, 1);
-                    Counters::add(&counters.bytes_out, len as u64);
+                    counters.frames_out.add(1);
+                    counters.bytes_out.add(len as u64);
                     session.write_done(now, Ok(()));
                     continue;
                 }

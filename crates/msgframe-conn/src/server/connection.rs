@@ -881,16 +881,16 @@ async fn drive<H: Handler, S: Transport>(
     loop {
         // A message read before the session began (a pair's first, which named it).
         if let Some(message) = first.take().map(|m| *m) {
-            Counters::add(&counters.frames_in, 1);
-            Counters::add(&counters.bytes_in, message.len() as u64);
+            counters.frames_in.add(1);
+            counters.bytes_in.add(message.len() as u64);
             session.handle_message(now(), message, !reader.is_between_messages());
         }
         // Every whole message already buffered first.
         if session.wants_read() {
             match reader.try_message() {
                 Ok(Some(message)) => {
-                    Counters::add(&counters.frames_in, 1);
-                    Counters::add(&counters.bytes_in, message.len() as u64);
+                    counters.frames_in.add(1);
+                    counters.bytes_in.add(message.len() as u64);
                     session.handle_message(now(), message, !reader.is_between_messages());
                 }
                 Ok(None) => {
@@ -903,11 +903,8 @@ async fn drive<H: Handler, S: Transport>(
         }
         if S::UNBUFFERED && reader.has_block() && reader.is_between_messages() {
             // Between messages, the read block goes back to the pool at once.
-            match reader.take_idle_block() {
-                Some(block) => blocks::give(block),
-                None => {
-                    reader.release_idle_buffer();
-                }
+            if !blocks::reclaim(reader) {
+                reader.release_idle_buffer();
             }
         }
         while let Some(event) = session.poll_event() {
@@ -981,8 +978,8 @@ async fn drive<H: Handler, S: Transport>(
                     out = BytesMut::new();
                 }
                 if let Some(len) = writing.take() {
-                    Counters::add(&counters.frames_out, 1);
-                    Counters::add(&counters.bytes_out, len as u64);
+                    counters.frames_out.add(1);
+                    counters.bytes_out.add(len as u64);
                 }
                 session.write_done(now, Ok(()));
             }
@@ -1039,11 +1036,7 @@ async fn connection_io<S: Transport>(
             if wait_first {
                 reader.get_ref().tcp().readable().await?;
             }
-            if !reader.has_block() {
-                if let Some(block) = blocks::take() {
-                    let _ = reader.put_block(block);
-                }
-            }
+            blocks::lend(reader);
             reader.fill().await?;
             Ok(Io::Filled)
         }

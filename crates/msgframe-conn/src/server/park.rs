@@ -170,7 +170,7 @@ impl Lot {
         state.deadlines.insert((deadline, id));
         state.parked.insert(id, Box::new(parked));
         self.outside.fetch_add(1, Ordering::AcqRel);
-        Counters::add(&self.counters.set_aside, 1);
+        self.counters.set_aside.add(1);
         let sooner = state.sleeping_until.is_none_or(|until| deadline < until);
         drop(state);
         if sooner {

@@ -168,10 +168,6 @@ impl Counters {
         }
     }
 
-    pub(crate) fn add(count: &Count, n: u64) {
-        count.add(n);
-    }
-
     /// A connection ended by an error of `kind` (a short name: `malformed`, `too_long`, `read`,
     /// `write`, `write_timeout`, `no_return_link`, `other`).
     pub(crate) fn ended_by_error(&self, kind: &'static str) {

@@ -42,14 +42,16 @@ mod harness;
 mod iso8583;
 #[path = "interop/python/smpp.rs"]
 mod smpp;
+#[path = "../crates/msgframe-cli/tests/support/tcpdump.rs"]
+mod tcpdump;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::thread;
@@ -61,6 +63,7 @@ use msgframe::io::Error;
 use msgframe::{
     BlockingReader, BlockingWriter, Decoded, Decoder, Framing, MessageRead, MessageWrite,
 };
+use tcpdump::Tcpdump;
 
 /// The deadline of every exchange msgframe makes: writing a message, reading one.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -68,8 +71,6 @@ const DEADLINE: Duration = Duration::from_secs(5);
 const CLIENT_LIMIT: Duration = Duration::from_secs(90);
 /// How long a server here waits for a peer client to connect (it may still be starting).
 const ACCEPT_LIMIT: Duration = Duration::from_secs(30);
-/// How long tcpdump may take to start listening, and to stop.
-const TCPDUMP_LIMIT: Duration = Duration::from_secs(10);
 const MIB: usize = 1024 * 1024;
 
 // ------------------------------------------------------------------------------------- tcpdump
@@ -77,138 +78,11 @@ const MIB: usize = 1024 * 1024;
 /// Whether tcpdump is installed and this process may capture (root). A skip locally, a failure
 /// in CI.
 fn tcpdump_available() -> bool {
-    let installed = harness::runs("tcpdump", &["--version"]);
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     harness::available(
         "tcpdump (Debian tcpdump, run as root)",
-        installed && root,
+        tcpdump::can_capture(),
         "bash .ci/install-interop-jvm-erlang.sh, or apt-get install tcpdump; capturing needs root",
     )
-}
-
-/// A running `tcpdump -i lo -w FILE` on some ports. Dropping it stops it (also when a test
-/// panics).
-struct Tcpdump {
-    child: Child,
-    file: PathBuf,
-    stderr: mpsc::Receiver<String>,
-    stopped: bool,
-}
-
-impl Tcpdump {
-    /// Starts capturing TCP on loopback to and from `ports`, and returns once tcpdump says it
-    /// is listening (its filter is set by then).
-    fn start(file: &Path, ports: &[u16]) -> Tcpdump {
-        let _ = std::fs::remove_file(file);
-        let filter = ports
-            .iter()
-            .map(|p| format!("port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let mut child = Command::new("tcpdump")
-            // -U: every packet written as tcpdump gets it; -B: a 32 MiB kernel buffer, so that
-            // nothing is dropped (packets come in blocks, within a second: see `stop`); -Z root:
-            // keep the rights to write into the target directory.
-            .args(["-i", "lo", "-n", "-U", "-B", "32768"])
-            .args(["-Z", "root", "-w"])
-            .arg(file)
-            .arg(format!("tcp and ({filter})"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting tcpdump: {e}"));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut tcpdump = Tcpdump {
-            child,
-            file: file.to_owned(),
-            stderr: rx,
-            stopped: false,
-        };
-        let deadline = Instant::now() + TCPDUMP_LIMIT;
-        let mut said = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tcpdump.stderr.recv_timeout(left) {
-                Ok(line) if line.contains("listening on") => return tcpdump,
-                Ok(line) => said.push(line),
-                Err(_) => {
-                    tcpdump.terminate();
-                    panic!("tcpdump did not start listening within {TCPDUMP_LIMIT:?}: {said:?}")
-                }
-            }
-        }
-    }
-
-    /// Waits until the capture file stops growing (the last packets written: tcpdump gets them
-    /// in blocks, at most a second after they pass), stops tcpdump, and returns what it said at
-    /// the end (packets captured, received, dropped). Panics when the kernel dropped packets.
-    fn stop(mut self) -> Vec<String> {
-        let size = |file: &Path| std::fs::metadata(file).map(|m| m.len()).ok();
-        let deadline = Instant::now() + TCPDUMP_LIMIT;
-        let (mut last, mut still) = (size(&self.file), 0);
-        while still < 15 && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(100));
-            let now = size(&self.file);
-            if now == last {
-                still += 1;
-            } else {
-                (last, still) = (now, 0);
-            }
-        }
-        self.terminate();
-        let mut said = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(2)) {
-            said.push(line);
-        }
-        let dropped = said
-            .iter()
-            .find_map(|l| l.strip_suffix(" packets dropped by kernel"));
-        assert!(
-            dropped == Some("0"),
-            "tcpdump lost packets ({}): {said:?}",
-            self.file.display()
-        );
-        said
-    }
-
-    /// SIGTERM (tcpdump flushes and closes the file), then a kill if it has not exited in time.
-    fn terminate(&mut self) {
-        if self.stopped {
-            return;
-        }
-        self.stopped = true;
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + TCPDUMP_LIMIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Tcpdump {
-    fn drop(&mut self) {
-        self.terminate();
-    }
 }
 
 fn capture_dir() -> PathBuf {

@@ -104,7 +104,7 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the peer or the network failed (refused, reset, timed out, closed early, sent an invalid
-     frame)
+     frame); replay: a reply differs, is missing or unexpected
   2  usage: a bad option, framing spec, hex string or file
   3  the data is invalid: a stream stops being valid frames, a capture is damaged or holds no
      such stream, no framing explains a stream";
@@ -207,6 +207,31 @@ Examples:
   msgframe bench --to host:7890 --framing be:4,counts-header --payload-file submit.bin \\
       --key 8:4:be --connections 1 --in-flight 16 --duration 30s")]
     Bench(BenchArgs),
+
+    /// Play a capture's requests against a host and compare its replies with the captured
+    /// ones: does the new host answer yesterday's traffic the way the old one did?
+    ///
+    /// Each captured conversation's client messages go to --to (and nowhere else) in captured
+    /// order, over one connection per conversation (a short connection per exchange when the
+    /// capture shows one exchange per connection; --short for one per request), each request
+    /// after the replies the capture had before it. Replies pair with the captured ones in
+    /// order, or by --key-at / --key-fields when several were in flight; each pair is compared
+    /// byte for byte, except under --ignore and --ignore-field masks. Prints the pairs that are
+    /// not equal (with the first differing bytes and their offset), and a summary: pairs equal,
+    /// different, missing (no reply in time), unexpected (a reply the capture does not have);
+    /// latency percentiles, captured and new. Exit status 0 only when every pair is equal.
+    #[command(after_long_help = "\
+Examples:
+  msgframe replay yesterday.pcapng --to new-host:9000 --framing ascii:4 --dry-run
+  msgframe replay yesterday.pcapng --to new-host:9000 --framing ascii:4 --port 9000
+  # ISO 8583: time, STAN, RRN and response code may differ; replies matched by STAN + terminal:
+  msgframe replay switch.pcap --to 10.1.2.3:9000 -f bcd:2 --ignore-field 7,11,37 \\
+      --key-fields 11,41
+  # at the captured pace, over TLS, every pair as JSON:
+  msgframe replay day.pcap --to host:9443 -f be:2 --timing captured --tls --ca ca.pem --json
+  # a fixed byte range (a 14-digit timestamp at offset 20) may differ:
+  msgframe replay cmpp.pcap --to gw:7890 -f be:4,counts-header --key-at 8:4 --ignore 20:14")]
+    Replay(ReplayArgs),
 
     /// A mock host and a client in one process, exchanging messages in several framings, showing
     /// the bytes that cross the wire.
@@ -523,6 +548,110 @@ pub struct SniffArgs {
     pub common: Common,
 }
 
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The capture (.pcap or .pcapng) whose conversations to replay; or a raw stream of the
+    /// client's messages, with --replies.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+    /// With a raw stream for CAPTURE: the old host's replies, a raw stream too (requests then
+    /// go one at a time, each after the reply before it).
+    #[arg(long, value_name = "FILE")]
+    pub replies: Option<PathBuf>,
+    /// The host to replay against: the only address this command connects to.
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
+    pub to: String,
+    /// The framing of the client's messages (and of the replies, without --reply-framing).
+    /// Without it, the framing is sniffed from the capture, and the sniff's confidence shown.
+    #[arg(short, long, value_name = "SPEC")]
+    pub framing: Option<String>,
+    /// The framing of the host's replies, when it differs.
+    #[arg(long, value_name = "SPEC")]
+    pub reply_framing: Option<String>,
+    /// Only the conversations with this port on either side (default: every conversation whose
+    /// client sent something).
+    #[arg(long, value_name = "PORT", conflicts_with = "stream")]
+    pub port: Option<u16>,
+    /// Only the Nth conversation (from 0, as `split --list` numbers them).
+    #[arg(long, value_name = "N")]
+    pub stream: Option<usize>,
+    /// A new connection for every request (default: one per captured conversation, which is one
+    /// per exchange when the capture's connections were).
+    #[arg(long)]
+    pub short: bool,
+    /// When requests go: `fast` (as soon as the replies captured before them are in) or
+    /// `captured` (at their captured times, conversations side by side).
+    #[arg(long, value_enum, default_value_t = Timing::Fast, conflicts_with = "rate")]
+    pub timing: Timing,
+    /// At most this many requests a second, all conversations together (e.g. 200/s).
+    #[arg(long, value_parser = rate, value_name = "N/s")]
+    pub rate: Option<Rate>,
+    /// Pair replies by the bytes at OFFSET:LEN of each body (a sequence number, a STAN), for
+    /// traffic with several requests in flight; default: in order.
+    #[arg(long, value_parser = span, value_name = "OFFSET:LEN", conflicts_with = "key_fields")]
+    pub key_at: Option<(usize, usize)>,
+    /// Pair replies by these ISO 8583 fields' values (e.g. 11,41: STAN and terminal id), the
+    /// bitmap walked.
+    #[arg(long, value_name = "FIELDS", value_parser = iso_fields)]
+    pub key_fields: Option<FieldList>,
+    /// Bytes that may differ: LEN bytes at OFFSET of each reply body (repeatable).
+    #[arg(long, value_name = "OFFSET:LEN", value_parser = span)]
+    pub ignore: Vec<(usize, usize)>,
+    /// ISO 8583 fields that may differ (e.g. 7,11,37,39), found by walking each reply's bitmap
+    /// (ISO 8583:1987, ASCII fields, hex or binary bitmap).
+    #[arg(long, value_name = "FIELDS", value_parser = iso_fields)]
+    pub ignore_field: Option<FieldList>,
+    /// Bytes before the ISO 8583 MTI in each body (a TPDU, a host header), for --key-fields
+    /// and --ignore-field.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub iso8583_header: usize,
+    /// The longest wait to connect, to write, and for each reply (a reply not in by then is
+    /// missing).
+    #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// How long a connection stays open after its last expected reply, for replies the
+    /// capture does not have.
+    #[arg(long, value_parser = duration, default_value = "100ms", value_name = "DURATION")]
+    pub settle: Duration,
+    /// List what would be sent, and where, without connecting.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print every pair, equal ones too (JSON prints every pair anyway).
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// When a replay sends its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Timing {
+    /// As fast as the host answers (each request after the replies captured before it).
+    Fast,
+    /// At the captured times.
+    Captured,
+}
+
+/// Parses `OFFSET:LEN`.
+fn span(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}` is not OFFSET:LEN; example: 20:14");
+    let (offset, len) = s.split_once(':').ok_or_else(bad)?;
+    match (offset.trim().parse(), len.trim().parse()) {
+        (Ok(offset), Ok(len)) if len > 0 => Ok((offset, len)),
+        _ => Err(bad()),
+    }
+}
+
+/// ISO 8583 field numbers, as `7,11,37,39` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldList(pub Vec<u8>);
+
+fn iso_fields(s: &str) -> Result<FieldList, String> {
+    crate::iso8583::field_list(s).map(FieldList)
+}
+
 /// Where a stream comes from: a raw file, stdin, or a TCP stream of a capture.
 #[derive(Debug, Args)]
 pub struct CaptureInput {
@@ -722,6 +851,7 @@ impl Command {
             Command::Split(args) => Some(&args.common),
             Command::Sniff(args) => Some(&args.common),
             Command::Bench(args) => Some(&args.common),
+            Command::Replay(args) => Some(&args.common),
             Command::Demo => None,
         }
     }

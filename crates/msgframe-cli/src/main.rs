@@ -11,9 +11,11 @@ mod dump;
 mod error;
 mod event;
 mod input;
+mod iso8583;
 mod metrics;
 mod out;
 mod record;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             Command::Split(args) => cmd::split::run(args),
             Command::Sniff(args) => cmd::sniff::run(args),
             Command::Bench(args) => cmd::bench::run(args).await,
+            Command::Replay(args) => cmd::replay::run(args).await,
             Command::Demo => cmd::demo::run().await,
         }
     });

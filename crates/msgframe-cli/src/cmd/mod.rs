@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod proxy;
+pub mod replay;
 pub mod send;
 pub mod serve;
 pub mod sniff;

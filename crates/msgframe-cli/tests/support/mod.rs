@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod tcpdump;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};

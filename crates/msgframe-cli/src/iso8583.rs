@@ -408,6 +408,55 @@ mod tests {
         }
     }
 
+    /// Messages pyiso8583 encoded (its `default_ascii` and `default` specs: hex and binary
+    /// bitmaps, random fields 2-128 and lengths) are walked to the same field boundaries it
+    /// reports. Skipped without python3 and pyiso8583, except in CI.
+    #[test]
+    fn the_walk_agrees_with_pyiso8583() {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/pyiso8583_fields.py"
+        );
+        let mut checked = 0;
+        for seed in ["1", "2", "3"] {
+            let out = std::process::Command::new("python3")
+                .args([script, seed])
+                .output();
+            let out = match out {
+                Ok(out) if out.status.success() => out.stdout,
+                other => {
+                    assert!(
+                        std::env::var("CI").as_deref() != Ok("true"),
+                        "pyiso8583 is missing in CI (.ci/install-interop-python.sh): {other:?}"
+                    );
+                    println!("skipping: python3 with pyiso8583 is not installed");
+                    return;
+                }
+            };
+            let messages: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            for m in messages.as_array().unwrap() {
+                let hex = m["hex"].as_str().unwrap();
+                let bytes: Vec<u8> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect();
+                let expected: Vec<(u8, Range<usize>)> = m["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| {
+                        let n = |i: usize| f[i].as_u64().unwrap() as usize;
+                        (n(0) as u8, n(1)..n(2))
+                    })
+                    .collect();
+                let walked = walk(&bytes, 0).unwrap_or_else(|e| panic!("{m}: {e}"));
+                assert_eq!(walked.fields, expected, "{} spec: {hex}", m["spec"]);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 900);
+    }
+
     #[test]
     fn field_lists_are_checked() {
         assert_eq!(field_list("7, 11,37,39").unwrap(), [7, 11, 37, 39]);

@@ -610,9 +610,10 @@ pub struct ReplayArgs {
     #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub timeout: Duration,
     /// How long a connection stays open after its last expected reply, for replies the
-    /// capture does not have.
-    #[arg(long, value_parser = duration, default_value = "100ms", value_name = "DURATION")]
-    pub settle: Duration,
+    /// capture does not have (default: 100ms for a conversation of several requests, none for
+    /// one of a single exchange, so that short connections replay back to back).
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub settle: Option<Duration>,
     /// List what would be sent, and where, without connecting.
     #[arg(long)]
     pub dry_run: bool,

@@ -469,6 +469,14 @@ fn captured_timing_keeps_the_captured_gaps() {
         "{:?}",
         started.elapsed()
     );
+    // Conversations side by side, each connection opened when its request is due.
+    let (code, out, _) = replay(
+        short_connections(),
+        &host.addr,
+        &["--timing", "captured", "--json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(summary(&out)["connections"], 3);
     // A rate of 20 a second spaces five requests by 50 ms at least.
     let started = Instant::now();
     let (code, out, _) = replay(

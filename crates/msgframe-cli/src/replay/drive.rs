@@ -25,10 +25,15 @@ pub struct Settings {
     pub reply_framing: Framing,
     /// The longest wait to connect, for a write, and for each reply expected.
     pub timeout: Duration,
-    /// How long a long connection stays open after its last expected reply, to catch replies
-    /// the capture does not have.
-    pub settle: Duration,
+    /// How long a connection stays open after its last expected reply, to catch replies the
+    /// capture does not have; `None`: [`SETTLE`] for a conversation of several requests, none
+    /// for a single exchange.
+    pub settle: Option<Duration>,
 }
+
+/// How long a connection of several requests stays open after its last expected reply, unless
+/// told otherwise.
+pub const SETTLE: Duration = Duration::from_millis(100);
 
 /// When requests go out.
 pub enum Pacing {
@@ -96,10 +101,15 @@ pub async fn play(
                 wait_for: script.requests[i].replies_before,
             })
             .collect();
+        let settle = settings.settle.unwrap_or(if steps.len() > 1 {
+            SETTLE
+        } else {
+            Duration::ZERO
+        });
         connection(
             &steps,
             script.replies.len(),
-            settings.settle,
+            settle,
             target,
             settings,
             pacing,
@@ -123,7 +133,7 @@ pub async fn play(
         connection(
             &[step],
             to.saturating_sub(from),
-            Duration::ZERO,
+            settings.settle.unwrap_or(Duration::ZERO),
             target,
             settings,
             pacing,
@@ -179,6 +189,10 @@ async fn connection(
     pacing: &Pacing,
     played: &mut Played,
 ) {
+    if let (Pacing::Captured { .. }, Some(first)) = (pacing, steps.first()) {
+        // At the captured pace, a connection opens when its first request is due, not before.
+        tokio::time::sleep_until(pacing.when(first.request.message.time).await).await;
+    }
     let stream = match connect(target, settings.timeout).await {
         Ok(stream) => stream,
         Err(why) => {

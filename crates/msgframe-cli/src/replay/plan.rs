@@ -210,7 +210,7 @@ fn messages(
             }
             Err(e) => {
                 return Err(format!(
-                    "{label}: not a valid frame at offset {} under --framing {}: {} (is the framing right? `msgframe sniff` guesses it)",
+                    "{label}: not a valid frame at offset {} under --framing {}: {} (is the framing right? `msgframe sniff` guesses it; --port or --stream choose the conversations to replay)",
                     e.offset, framing, e.error
                 ))
             }

@@ -35,7 +35,7 @@ pub use read::{
     detect_format, parse_capture, read_capture, Capture, CaptureError, Conversation, FileFormat,
     Truncation,
 };
-pub use reassembly::{Captured, Flow, Gap, Reassembler};
+pub use reassembly::{Captured, Flow, Gap, HoldLimit, Reassembler};
 pub use select::{Select, SelectError};
 
 /// The crate's README.md examples, compiled (and run) with the doctests.

@@ -588,7 +588,7 @@ mod tests {
                 retransmitted += 1;
                 continue;
             }
-            if start < highest_end && !seen.last().is_some_and(|&(s, _)| s <= start) {
+            if start < highest_end && seen.last().is_none_or(|&(s, _)| s > start) {
                 out_of_order += 1;
             }
             highest_end = highest_end.max(end);
@@ -675,7 +675,13 @@ mod tests {
                 };
                 let len = rng.below(12) as i64;
                 let payload: Vec<u8> = (start..start + len)
-                    .map(|i| if consistent { i as u8 } else { rng.next() as u8 })
+                    .map(|i| {
+                        if consistent {
+                            i as u8
+                        } else {
+                            rng.next() as u8
+                        }
+                    })
                     .collect();
                 next = next.max(start + len);
                 let at = (rng.below(5) != 0).then_some(Captured {
@@ -704,7 +710,10 @@ mod tests {
             }
             let expected = sorted_at_the_end(isn, &segments);
             let flow = r.finish();
-            assert!(flow.data.starts_with(&contiguous) || !consistent, "round {round}");
+            assert!(
+                flow.data.starts_with(&contiguous) || !consistent,
+                "round {round}"
+            );
             assert_eq!(flow, expected, "round {round}: {isn:?} {segments:?}");
         }
     }

@@ -11,6 +11,7 @@ mod dump;
 mod error;
 mod event;
 mod input;
+mod live;
 mod metrics;
 mod out;
 mod record;

@@ -790,4 +790,53 @@ mod tests {
         // By count of segments too.
         assert_eq!(flow(HoldLimit::new(usize::MAX, 1)), flow(HoldLimit::NONE));
     }
+
+    #[test]
+    fn with_a_hold_limit_what_is_placed_only_grows_and_the_flow_stays_consistent() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..20_000 {
+            let limit = HoldLimit::new(rng.below(24) as usize, rng.below(4) as usize + 1);
+            let mut r = Reassembler::with_hold_limit(limit);
+            let isn = rng.next() as u32;
+            r.syn(isn);
+            let (mut len, mut next) = (0, 0u32);
+            for packet in 0..rng.below(16) {
+                let start = if rng.below(3) == 0 {
+                    rng.below(80) as u32
+                } else {
+                    next.saturating_sub(rng.below(6) as u32) + rng.below(8) as u32
+                };
+                let payload: Vec<u8> = (start..start + rng.below(10) as u32)
+                    .map(|i| i as u8)
+                    .collect();
+                next = next.max(start + payload.len() as u32);
+                let at = Captured {
+                    packet: packet + 1,
+                    time: Duration::from_millis(packet),
+                };
+                r.segment_at(isn.wrapping_add(1).wrapping_add(start), &payload, at);
+                assert!(r.contiguous().len() >= len, "round {round}");
+                assert!(r.held() <= limit.bytes(), "round {round}");
+                len = r.contiguous().len();
+                if let Some(&(end, _)) = r.captured().last() {
+                    assert_eq!(end, len, "round {round}");
+                }
+            }
+            let flow = r.finish();
+            assert!(flow.data.len() >= len, "round {round}");
+            assert!(flow
+                .captured
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+            assert!(flow.gaps.windows(2).all(|w| w[0].offset < w[1].offset));
+            assert!(flow
+                .gaps
+                .iter()
+                .all(|g| g.offset <= flow.data.len() && g.missing > 0));
+            assert_eq!(
+                flow.captured.last().map(|c| c.0),
+                (!flow.data.is_empty()).then_some(flow.data.len())
+            );
+        }
+    }
 }

@@ -21,21 +21,54 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A capture still being written (`tcpdump -U -w - | …`) is read as it arrives by a
+//! [`CaptureReader`]: push the bytes as they come, and each conversation's directions
+//! ([`ConversationSoFar`]) grow as their segments arrive, each byte placed as soon as every byte
+//! before it is there ([`Reassembler::contiguous`]), so frames can be cut as soon as they are
+//! whole. A hole a dropped packet leaves is given up on past a [`HoldLimit`], and reported as a
+//! gap. At the end it gives the same [`Capture`] as [`parse_capture`] (which is built on it).
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use msgframe_capture::{CaptureReader, Select};
+//!
+//! let mut reader = CaptureReader::new();
+//! let mut stdin = std::io::stdin().lock();
+//! let mut buf = vec![0; 64 * 1024];
+//! let mut shown = 0;
+//! loop {
+//!     let n = stdin.read(&mut buf)?;
+//!     if n == 0 {
+//!         break;
+//!     }
+//!     reader.push(&buf[..n])?;
+//!     if let Some(c) = reader.select(Select::Port(9000)).and_then(|i| reader.conversation(i)) {
+//!         let bytes = c.to_server.contiguous();
+//!         println!("{} new bytes to the server", bytes.len() - shown);
+//!         shown = bytes.len();
+//!     }
+//! }
+//! let capture = reader.finish()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod format;
+mod live;
 mod read;
 mod reassembly;
 mod select;
 pub mod synth;
 
+pub use live::{CaptureReader, ConversationSoFar};
 pub use read::{
     detect_format, parse_capture, read_capture, Capture, CaptureError, Conversation, FileFormat,
     Truncation,
 };
-pub use reassembly::{Captured, Flow, Gap, Reassembler};
+pub use reassembly::{Captured, Flow, Gap, HoldLimit, Reassembler};
 pub use select::{Select, SelectError};
 
 /// The crate's README.md examples, compiled (and run) with the doctests.

@@ -9,8 +9,9 @@ use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
 use std::time::Duration;
 
-use crate::format::{self, Block, Interface, LinkType, Order, Stop};
-use crate::reassembly::{Captured, Flow, Reassembler};
+use crate::format::{Interface, LinkType, Stop};
+use crate::live::CaptureReader;
+use crate::reassembly::{Captured, Flow, HoldLimit, Reassembler};
 
 /// Why a capture cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +30,7 @@ pub enum CaptureError {
 }
 
 /// The TCP conversations of a capture, in the order their first packets appear.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capture {
     /// One per pair of endpoints.
     pub conversations: Vec<Conversation>,
@@ -73,7 +74,7 @@ impl fmt::Display for Truncation {
 }
 
 /// Both directions of one TCP connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     /// The side that sent the SYN (or, with no SYN captured, the first packet).
     pub client: SocketAddr,
@@ -100,30 +101,44 @@ struct Segment<'a> {
 }
 
 /// A conversation being collected.
-struct Collecting {
-    client: SocketAddr,
-    server: SocketAddr,
-    to_server: Reassembler,
-    to_client: Reassembler,
+#[derive(Debug)]
+pub(crate) struct Collecting {
+    pub(crate) client: SocketAddr,
+    pub(crate) server: SocketAddr,
+    pub(crate) to_server: Reassembler,
+    pub(crate) to_client: Reassembler,
     /// Packets each way.
-    to_server_packets: usize,
-    to_client_packets: usize,
-    first: Captured,
-    last: Captured,
+    pub(crate) to_server_packets: usize,
+    pub(crate) to_client_packets: usize,
+    pub(crate) first: Captured,
+    pub(crate) last: Captured,
 }
 
-#[derive(Default)]
-struct Collector {
-    conversations: Vec<Collecting>,
+/// The TCP conversations of a capture, collected a packet at a time.
+#[derive(Debug)]
+pub(crate) struct Collector {
+    pub(crate) conversations: Vec<Collecting>,
     by_endpoints: HashMap<(SocketAddr, SocketAddr), usize>,
-    skipped: usize,
+    pub(crate) skipped: usize,
     /// Packets so far, TCP or not.
-    packets: u64,
+    pub(crate) packets: u64,
+    /// What each direction's reassembler holds aside past a hole.
+    limit: HoldLimit,
 }
 
 impl Collector {
+    pub(crate) fn new(limit: HoldLimit) -> Self {
+        Collector {
+            conversations: Vec::new(),
+            by_endpoints: HashMap::new(),
+            skipped: 0,
+            packets: 0,
+            limit,
+        }
+    }
+
     /// The next packet of the file, captured at `time`.
-    fn packet(&mut self, linktype: LinkType, data: &[u8], time: Duration) {
+    pub(crate) fn packet(&mut self, linktype: LinkType, data: &[u8], time: Duration) {
         let at = self.next(time);
         match segment(linktype, data) {
             Some(segment) => self.segment(segment, at),
@@ -132,7 +147,7 @@ impl Collector {
     }
 
     /// Numbers the next packet of the file, read or not.
-    fn next(&mut self, time: Duration) -> Captured {
+    pub(crate) fn next(&mut self, time: Duration) -> Captured {
         self.packets += 1;
         Captured {
             packet: self.packets,
@@ -153,12 +168,13 @@ impl Collector {
         } else {
             (s.from, s.to)
         };
+        let limit = self.limit;
         let index = *self.by_endpoints.entry(key).or_insert_with(|| {
             self.conversations.push(Collecting {
                 client,
                 server,
-                to_server: Reassembler::default(),
-                to_client: Reassembler::default(),
+                to_server: Reassembler::with_hold_limit(limit),
+                to_client: Reassembler::with_hold_limit(limit),
                 to_server_packets: 0,
                 to_client_packets: 0,
                 first: at,
@@ -186,7 +202,7 @@ impl Collector {
         flow.segment_at(s.seq, s.payload, at);
     }
 
-    fn finish(self) -> Capture {
+    pub(crate) fn finish(self) -> Capture {
         Capture {
             conversations: self
                 .conversations
@@ -284,20 +300,30 @@ pub fn detect_format(data: &[u8]) -> FileFormat {
 }
 
 /// Reads a pcap or pcapng capture (told apart by their first bytes, as [`detect_format`] does)
-/// into its TCP conversations: the whole file is read into memory, then [`parse_capture`].
+/// into its TCP conversations, as [`parse_capture`] reads the same bytes: a chunk at a time, each
+/// given to a [`CaptureReader`] (with no [`HoldLimit`]), so that no more than the record being
+/// read is held besides the conversations' bytes.
 ///
 /// # Errors
 /// [`CaptureError`] for a file that is neither format, is damaged, or cannot be read. A file cut
 /// short after its first header is no error: it is read up to the cut
 /// ([`Capture::truncated`]).
 pub fn read_capture(mut reader: impl Read) -> Result<Capture, CaptureError> {
-    let mut data = Vec::new();
-    reader.read_to_end(&mut data)?;
-    parse_capture(&data)
+    let mut capture = CaptureReader::with_hold_limit(HoldLimit::NONE);
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return capture.finish(),
+            Ok(n) => capture.push(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Parses a pcap or pcapng capture held in memory into its TCP conversations; see
-/// [`read_capture`].
+/// [`read_capture`]. The same as giving the bytes to a [`CaptureReader`] with no
+/// [`HoldLimit`] and finishing it.
 ///
 /// A file cut short inside a record (a copy cut short, a capture stopped mid-write) is read up to
 /// that record, and the cut reported in [`Capture::truncated`].
@@ -320,123 +346,41 @@ pub fn read_capture(mut reader: impl Read) -> Result<Capture, CaptureError> {
 /// [`CaptureError::UnknownFormat`] for a file that is neither format,
 /// [`CaptureError::Format`] for a damaged one, or one cut short in its first header.
 pub fn parse_capture(data: &[u8]) -> Result<Capture, CaptureError> {
-    let mut collector = Collector::default();
-    let truncated = match detect_format(data) {
-        FileFormat::PcapNg => read_pcapng(data, &mut collector)?,
-        FileFormat::Pcap => read_pcap(data, &mut collector)?,
-        FileFormat::Raw => {
-            let start = &data[..data.len().min(4)];
-            return Err(CaptureError::UnknownFormat(if start.is_empty() {
-                "nothing: it is empty".to_owned()
-            } else {
-                start
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }));
-        }
-    };
-    let mut capture = collector.finish();
-    capture.truncated = truncated;
-    Ok(capture)
+    let mut capture = CaptureReader::with_hold_limit(HoldLimit::NONE);
+    capture.push(data)?;
+    capture.finish()
+}
+
+/// What the first bytes of a file that is no capture are, for [`CaptureError::UnknownFormat`].
+pub(crate) fn unknown_format(data: &[u8]) -> CaptureError {
+    let start = &data[..data.len().min(4)];
+    CaptureError::UnknownFormat(if start.is_empty() {
+        "nothing: it is empty".to_owned()
+    } else {
+        start
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// A damaged record at `offset`.
-fn damaged(offset: usize, why: String) -> CaptureError {
+pub(crate) fn damaged(offset: usize, why: String) -> CaptureError {
     CaptureError::Format(format!("the record at byte {offset} is damaged: {why}"))
 }
 
 /// A file whose first header is damaged or cut short.
-fn bad_header(what: &str, stop: Stop) -> CaptureError {
+pub(crate) fn bad_header(what: &str, stop: Stop) -> CaptureError {
     match stop {
         Stop::Cut { .. } => CaptureError::Format(format!("the file ends inside its {what}")),
         Stop::Damaged(why) => CaptureError::Format(format!("its {what} is damaged: {why}")),
     }
 }
 
-/// Where `data` is cut short at `offset`, inside a record of `record_len` bytes when known.
-fn cut(data: &[u8], offset: usize, record_len: Option<u64>) -> Truncation {
-    Truncation {
-        offset,
-        file_len: data.len(),
-        record_len,
-    }
-}
-
-fn read_pcap(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
-    let header = format::pcap_header(data).map_err(|e| bad_header("pcap file header", e))?;
-    let mut offset = format::PCAP_HEADER_LEN;
-    while offset < data.len() {
-        match format::pcap_record(&data[offset..], &header) {
-            Ok((packet, len)) => {
-                let time = Duration::new(packet.secs, packet.nanos);
-                collector.packet(header.linktype, packet.data, time);
-                offset += len;
-            }
-            Err(Stop::Cut { record_len }) => return Ok(Some(cut(data, offset, record_len))),
-            Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
-        }
-    }
-    Ok(None)
-}
-
-fn read_pcapng(data: &[u8], collector: &mut Collector) -> Result<Option<Truncation>, CaptureError> {
-    let mut order = match format::pcapng_block(data, Order::Little) {
-        Ok((Block::Section(order), _)) => order,
-        Ok(_) => {
-            let why = Stop::Damaged("it is not a section header".to_owned());
-            return Err(bad_header("pcapng section header", why));
-        }
-        Err(e) => return Err(bad_header("pcapng section header", e)),
-    };
-    // The current section's interfaces, by interface id.
-    let mut interfaces: Vec<Interface> = Vec::new();
-    // The time of the last packet: simple packet blocks carry none, and take it.
-    let mut time = Duration::ZERO;
-    let mut offset = 0;
-    while offset < data.len() {
-        let (block, len) = match format::pcapng_block(&data[offset..], order) {
-            Ok(found) => found,
-            Err(Stop::Cut { record_len }) => return Ok(Some(cut(data, offset, record_len))),
-            Err(Stop::Damaged(why)) => return Err(damaged(offset, why)),
-        };
-        offset += len;
-        let (interface, units, packet) = match block {
-            Block::Section(section_order) => {
-                order = section_order;
-                interfaces.clear();
-                continue;
-            }
-            Block::Interface(interface) => {
-                interfaces.push(interface);
-                continue;
-            }
-            Block::Packet {
-                interface,
-                units,
-                data,
-            } => (interface, units, data),
-            Block::Other => continue,
-        };
-        let interface = interfaces.get(interface as usize);
-        if let (Some(interface), Some(units)) = (interface, units) {
-            time = interface_time(interface, u128::from(units));
-        }
-        match interface {
-            Some(interface) => collector.packet(interface.linktype, packet, time),
-            None => {
-                collector.next(time);
-                collector.skipped += 1;
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// A timestamp of `units` of `interface`'s resolution, as time since 1970 (saturating: a file
 /// controls these numbers).
-fn interface_time(interface: &Interface, units: u128) -> Duration {
+pub(crate) fn interface_time(interface: &Interface, units: u128) -> Duration {
     let resolution = interface.resolution;
     let nanos: u128 = if resolution & 0x80 == 0 {
         let exp = u32::from(resolution);

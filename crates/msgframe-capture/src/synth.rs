@@ -142,66 +142,97 @@ impl Conversation {
     /// with microsecond timestamps, pcapng little-endian with nanosecond ones (`if_tsresol` 9),
     /// so that readers see both byte orders and both resolutions.
     pub fn write(&self, format: Format) -> Vec<u8> {
-        let mut out = Vec::new();
-        match format {
-            Format::Pcap | Format::PcapRawIp => {
-                // An Ethernet II header is 14 bytes.
-                let (linktype, skip) = match format {
-                    Format::PcapRawIp => (LinkType::RAW, 14),
-                    _ => (LinkType::ETHERNET, 0),
-                };
-                // Magic (microseconds), version 2.4, zone, accuracy, snapshot length, link type.
-                for field in [
-                    0xa1b2_c3d4,
-                    0x0002_0004,
-                    0,
-                    0,
-                    65_535,
-                    u32::from(linktype.0),
-                ] {
-                    out.extend_from_slice(&u32::to_be_bytes(field));
-                }
-                for (i, f) in self.frames.iter().enumerate() {
-                    let data = &f[skip..];
-                    let len = data.len() as u32;
-                    let (secs, micros) = ((i / 1000) as u32, (i % 1000 * 1000) as u32);
-                    for field in [secs, micros, len, len] {
-                        out.extend_from_slice(&field.to_be_bytes());
-                    }
-                    out.extend_from_slice(data);
-                }
+        write_frames(self.frames.iter().map(Vec::as_slice), format)
+    }
+}
+
+/// A capture of several conversations at once: their packets taken in turn, one from each (a
+/// conversation that has none left drops out), a millisecond apart, written as
+/// [`Conversation::write`] writes one. Give the conversations endpoints of their own.
+///
+/// ```
+/// use msgframe_capture::synth::{interleaved, Conversation, Format};
+///
+/// let mut a = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+/// a.client_sends(b"0004ping");
+/// let mut b = Conversation::new(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 9000));
+/// b.server_sends(b"0004pong");
+/// let capture = msgframe_capture::parse_capture(&interleaved(&[a, b], Format::PcapNg))?;
+/// assert_eq!(capture.conversations.len(), 2);
+/// assert_eq!(capture.conversations[1].to_client.data, b"0004pong");
+/// # Ok::<(), msgframe_capture::CaptureError>(())
+/// ```
+pub fn interleaved(conversations: &[Conversation], format: Format) -> Vec<u8> {
+    let longest = conversations.iter().map(|c| c.frames.len()).max();
+    let frames = (0..longest.unwrap_or(0)).flat_map(|i| {
+        conversations
+            .iter()
+            .filter_map(move |c| c.frames.get(i).map(Vec::as_slice))
+    });
+    write_frames(frames, format)
+}
+
+/// A capture file of these Ethernet frames, a millisecond apart.
+fn write_frames<'a>(frames: impl Iterator<Item = &'a [u8]>, format: Format) -> Vec<u8> {
+    let mut out = Vec::new();
+    match format {
+        Format::Pcap | Format::PcapRawIp => {
+            // An Ethernet II header is 14 bytes.
+            let (linktype, skip) = match format {
+                Format::PcapRawIp => (LinkType::RAW, 14),
+                _ => (LinkType::ETHERNET, 0),
+            };
+            // Magic (microseconds), version 2.4, zone, accuracy, snapshot length, link type.
+            for field in [
+                0xa1b2_c3d4,
+                0x0002_0004,
+                0,
+                0,
+                65_535,
+                u32::from(linktype.0),
+            ] {
+                out.extend_from_slice(&u32::to_be_bytes(field));
             }
-            Format::PcapNg => {
-                // Section header: byte-order magic, version 1.0, section length unknown.
-                let mut body = Vec::new();
-                body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
-                body.extend_from_slice(&1u16.to_le_bytes());
-                body.extend_from_slice(&0u16.to_le_bytes());
-                body.extend_from_slice(&(-1i64).to_le_bytes());
-                pcapng_block(&mut out, 0x0a0d_0d0a, &body);
-                // Interface: Ethernet, snapshot length, if_tsresol 9 (nanoseconds), end.
-                let mut body = Vec::new();
-                body.extend_from_slice(&LinkType::ETHERNET.0.to_le_bytes());
-                body.extend_from_slice(&0u16.to_le_bytes());
-                body.extend_from_slice(&65_535u32.to_le_bytes());
-                body.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
-                body.extend_from_slice(&[0; 4]);
-                pcapng_block(&mut out, 1, &body);
-                for (i, f) in self.frames.iter().enumerate() {
-                    let nanos = i as u64 * 1_000_000;
-                    let len = f.len() as u32;
-                    let mut body = Vec::with_capacity(20 + f.len() + 3);
-                    for field in [0, (nanos >> 32) as u32, nanos as u32, len, len] {
-                        body.extend_from_slice(&field.to_le_bytes());
-                    }
-                    body.extend_from_slice(f);
-                    body.resize(body.len().next_multiple_of(4), 0);
-                    pcapng_block(&mut out, 6, &body);
+            for (i, f) in frames.enumerate() {
+                let data = &f[skip..];
+                let len = data.len() as u32;
+                let (secs, micros) = ((i / 1000) as u32, (i % 1000 * 1000) as u32);
+                for field in [secs, micros, len, len] {
+                    out.extend_from_slice(&field.to_be_bytes());
                 }
+                out.extend_from_slice(data);
             }
         }
-        out
+        Format::PcapNg => {
+            // Section header: byte-order magic, version 1.0, section length unknown.
+            let mut body = Vec::new();
+            body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
+            body.extend_from_slice(&0u16.to_le_bytes());
+            body.extend_from_slice(&(-1i64).to_le_bytes());
+            pcapng_block(&mut out, 0x0a0d_0d0a, &body);
+            // Interface: Ethernet, snapshot length, if_tsresol 9 (nanoseconds), end.
+            let mut body = Vec::new();
+            body.extend_from_slice(&LinkType::ETHERNET.0.to_le_bytes());
+            body.extend_from_slice(&0u16.to_le_bytes());
+            body.extend_from_slice(&65_535u32.to_le_bytes());
+            body.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+            body.extend_from_slice(&[0; 4]);
+            pcapng_block(&mut out, 1, &body);
+            for (i, f) in frames.enumerate() {
+                let nanos = i as u64 * 1_000_000;
+                let len = f.len() as u32;
+                let mut body = Vec::with_capacity(20 + f.len() + 3);
+                for field in [0, (nanos >> 32) as u32, nanos as u32, len, len] {
+                    body.extend_from_slice(&field.to_le_bytes());
+                }
+                body.extend_from_slice(f);
+                body.resize(body.len().next_multiple_of(4), 0);
+                pcapng_block(&mut out, 6, &body);
+            }
+        }
     }
+    out
 }
 
 /// Appends a little-endian pcapng block of type `kind` holding `body` (a multiple of 4 bytes).

@@ -418,3 +418,215 @@ fn damaged_and_cut_captures_never_panic() {
         }
     }
 }
+
+/// Three conversations at once, with what real captures have: a retransmission, segments
+/// captured out of order, a segment the capture lacks, a capture started after a SYN.
+fn several(format: Format) -> Vec<u8> {
+    let mut a = conversation();
+    a.server_sends(b"0004more");
+    let mut b = Conversation::new(([10, 0, 0, 3], 40001), SERVER);
+    b.client_sends(b"0002hi")
+        .client_sends_uncaptured(b"0004lost")
+        .client_sends(b"0004next")
+        .server_sends(b"0002ok")
+        .client_sends_reordered(b"0003abc", b"0003def");
+    let mut c = Conversation::new(([10, 0, 0, 4], 40002), ([10, 0, 0, 5], 7000));
+    c.without_syn()
+        .server_sends(b"0005hello")
+        .client_sends_twice(b"0001x")
+        .client_sends(b"0001y");
+    msgframe_capture::synth::interleaved(&[a, b, c], format)
+}
+
+/// `bytes` given to a [`CaptureReader`](msgframe_capture::CaptureReader) in chunks of the sizes
+/// `size` gives, then finished: the capture, or the error as text.
+fn read_in_chunks(
+    bytes: &[u8],
+    mut size: impl FnMut() -> usize,
+) -> Result<msgframe_capture::Capture, String> {
+    let mut reader = msgframe_capture::CaptureReader::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(size().clamp(1, rest.len()));
+        if let Err(e) = reader.push(chunk) {
+            // The error stays: pushing more, or finishing, gives it again.
+            assert_eq!(reader.push(after).unwrap_err().to_string(), e.to_string());
+            assert_eq!(reader.finish().unwrap_err().to_string(), e.to_string());
+            return Err(e.to_string());
+        }
+        rest = after;
+    }
+    reader.finish().map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_capture_read_in_chunks_of_any_size_gives_what_parse_capture_gives() {
+    let mut state = 0x853c_49e6_748f_ea9bu64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for format in [Format::Pcap, Format::PcapNg, Format::PcapRawIp] {
+        let file = several(format);
+        let whole = parse_capture(&file).unwrap();
+        assert_eq!(whole.conversations.len(), 3, "{format:?}");
+        assert_eq!(whole.conversations[1].to_server.gaps.len(), 1, "{format:?}");
+        // Whole, a byte at a time, a record at a time (about), and at random.
+        assert_eq!(read_in_chunks(&file, || file.len()), Ok(whole.clone()));
+        assert_eq!(read_in_chunks(&file, || 1), Ok(whole.clone()));
+        assert_eq!(read_in_chunks(&file, || 70), Ok(whole.clone()));
+        for _ in 0..300 {
+            let most = [3, 40, 200, 2000][next() as usize % 4];
+            let got = read_in_chunks(&file, || next() as usize % most + 1);
+            assert_eq!(got, Ok(whole.clone()), "{format:?}");
+        }
+        // Damaged or cut short: the same capture, or the same error.
+        for _ in 0..2000 {
+            let mut bytes = file.clone();
+            for _ in 0..next() % 3 {
+                let at = next() as usize % bytes.len();
+                bytes[at] = next() as u8;
+            }
+            if next() % 2 == 0 {
+                bytes.truncate(next() as usize % bytes.len());
+            }
+            let expected = parse_capture(&bytes).map_err(|e| e.to_string());
+            let most = [3, 40, 200][next() as usize % 3];
+            let got = read_in_chunks(&bytes, || next() as usize % most + 1);
+            assert_eq!(got, expected, "{format:?}");
+        }
+    }
+    // Nothing, or less than a magic number: what parse_capture says.
+    for bytes in [&b""[..], b"\xa1\xb2", b"\x0a\x0d\x0d\x0a\x1c"] {
+        assert_eq!(
+            read_in_chunks(bytes, || 1),
+            parse_capture(bytes).map_err(|e| e.to_string())
+        );
+    }
+}
+
+#[test]
+fn a_capture_read_as_it_arrives_shows_each_direction_as_soon_as_its_bytes_are_whole() {
+    use msgframe_capture::{CaptureReader, Select};
+    for format in [Format::Pcap, Format::PcapNg] {
+        let file = conversation().write(format);
+        let mut reader = CaptureReader::new();
+        assert_eq!(reader.select(Select::First), None);
+        // (packets read, to-server bytes, to-client bytes), each time they change.
+        let mut seen: Vec<(u64, usize, usize)> = Vec::new();
+        for byte in file.chunks(1) {
+            reader.push(byte).unwrap();
+            let Some(index) = reader.select(Select::Port(9000)) else {
+                continue;
+            };
+            let c = reader.conversation(index).unwrap();
+            let now = (
+                reader.packets(),
+                c.to_server.contiguous().len(),
+                c.to_client.contiguous().len(),
+            );
+            if seen.last().map(|s| (s.1, s.2)) != Some((now.1, now.2)) {
+                seen.push(now);
+            }
+        }
+        // The handshake; 0004pi (packet 3); ng (4) then its retransmission (5); 0002go (6)
+        // waits for 0002ok (7); the server's 0004pong (8).
+        assert_eq!(
+            seen,
+            [(1, 0, 0), (3, 6, 0), (4, 8, 0), (7, 20, 0), (8, 20, 8)],
+            "{format:?}"
+        );
+        let c = reader.conversation(0).unwrap();
+        assert_eq!(c.to_server.contiguous(), b"0004ping0002ok0002go");
+        let at = |packet: u64| Captured {
+            packet,
+            time: Duration::from_millis(packet - 1),
+        };
+        assert_eq!(c.to_server.captured_by(8), Some(at(4)));
+        assert_eq!(c.to_server.captured_by(20), Some(at(7)));
+        assert_eq!((c.to_server_packets, c.to_client_packets), (6, 2));
+        assert_eq!((c.first, c.last), (at(1), at(8)));
+        assert_eq!(reader.conversations().len(), 1);
+        assert_eq!(reader.bytes_pushed(), file.len());
+        assert_eq!(reader.finish().unwrap(), parse_capture(&file).unwrap());
+    }
+}
+
+#[test]
+fn conversations_read_as_they_arrive_are_numbered_and_selected_as_in_the_whole_capture() {
+    use msgframe_capture::{CaptureReader, Select};
+    let file = several(Format::Pcap);
+    let whole = parse_capture(&file).unwrap();
+    let mut reader = CaptureReader::new();
+    let choices = [
+        Select::First,
+        Select::Index(1),
+        Select::Index(2),
+        Select::Index(3),
+        Select::Port(9000),
+        Select::Port(7000),
+        Select::Port(40001),
+        Select::Port(80),
+    ];
+    let mut found = vec![None; choices.len()];
+    for chunk in file.chunks(33) {
+        reader.push(chunk).unwrap();
+        for (choice, found) in choices.iter().zip(&mut found) {
+            let now = reader.select(*choice);
+            // Once found, a choice never changes.
+            if found.is_some() {
+                assert_eq!(now, *found, "{choice:?}");
+            }
+            *found = now;
+        }
+    }
+    for (choice, found) in choices.iter().zip(found) {
+        assert_eq!(
+            found,
+            whole.select(*choice).ok().map(|(i, _)| i),
+            "{choice:?}"
+        );
+    }
+    let ends: Vec<_> = reader
+        .conversations()
+        .map(|c| (c.client, c.server))
+        .collect();
+    let whole_ends: Vec<_> = whole
+        .conversations
+        .iter()
+        .map(|c| (c.client, c.server))
+        .collect();
+    assert_eq!(ends, whole_ends);
+}
+
+#[test]
+fn a_hole_the_capture_never_fills_is_given_up_on_while_reading() {
+    use msgframe_capture::{CaptureReader, HoldLimit, Select};
+    let mut c = Conversation::new(CLIENT, SERVER);
+    c.client_sends(b"0004ping")
+        .client_sends_uncaptured(b"0004lost");
+    for _ in 0..10 {
+        c.client_sends(b"0004more");
+    }
+    let file = c.write(Format::Pcap);
+    // With no limit, nothing past the hole until the end; with one of 20 bytes, from the third
+    // segment past it on.
+    for (limit, before_the_end) in [(HoldLimit::NONE, 8), (HoldLimit::new(20, 100), 8 + 80)] {
+        let mut reader = CaptureReader::with_hold_limit(limit);
+        reader.push(&file).unwrap();
+        let index = reader.select(Select::First).unwrap();
+        let flow = reader.conversation(index).unwrap().to_server;
+        assert_eq!(flow.contiguous().len(), before_the_end, "{limit:?}");
+        let capture = reader.finish().unwrap();
+        assert_eq!(capture, parse_capture(&file).unwrap(), "{limit:?}");
+        assert_eq!(
+            capture.conversations[0].to_server.gaps,
+            [Gap {
+                offset: 8,
+                missing: 8
+            }]
+        );
+    }
+}

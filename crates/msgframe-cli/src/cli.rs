@@ -167,7 +167,9 @@ Examples:
     /// frames and print them; or list a capture's TCP conversations.
     ///
     /// Frames from a capture carry the time and number of the packet that completed them; both
-    /// directions of a conversation are shown interleaved in the order they were captured.
+    /// directions of a conversation are shown interleaved in the order they were captured. From
+    /// stdin (`-`), each frame is shown as soon as it is whole: a capture is read as it is
+    /// written (`tcpdump -U -w -`).
     #[command(after_long_help = "\
 Examples:
   msgframe split --framing bcd:2 stream.bin
@@ -175,16 +177,22 @@ Examples:
   msgframe split --framing ascii:4 failed-test.pcapng --port 9000
   msgframe split --framing ascii:4 failed-test.pcapng --stream 2 --direction to-server
   cat stream.bin | msgframe split --framing be:2 - --json
-  msgframe split -f ascii:4 -q capture.pcap | head")]
+  msgframe split -f ascii:4 -q capture.pcap | head
+  # a live capture, each frame shown as soon as it is whole:
+  tcpdump -i any -U -w - 'tcp port 5000' | msgframe split --framing ascii:4 -")]
     Split(SplitArgs),
 
     /// Guess the framing of a captured byte stream (raw file, or pcap/pcapng), with a confidence.
     ///
-    /// Exit status 4 when no framing is confident (random bytes, too few frames).
+    /// Exit status 4 when no framing is confident (random bytes, too few frames). From stdin
+    /// (`-`), the stream is judged as it arrives, and the verdict given as soon as a framing is
+    /// confident with `--frames` frames.
     #[command(after_long_help = "\
 Examples:
   msgframe sniff stream.bin
-  msgframe sniff failed-test.pcap --stream 0 --direction to-client --top 3")]
+  msgframe sniff failed-test.pcap --stream 0 --direction to-client --top 3
+  # a live capture: the verdict as soon as 20 frames make it confident
+  tcpdump -i any -U -w - 'tcp port 5000' | msgframe sniff -")]
     Sniff(SniffArgs),
 
     /// Load a host (or an in-process echo host on loopback): requests/s, MB/s, errors and
@@ -544,6 +552,10 @@ pub struct SniffArgs {
     /// How many answers to show.
     #[arg(long, default_value_t = 5, value_name = "K")]
     pub top: usize,
+    /// (stdin, `-`) Decide as soon as a framing is confident with this many frames: the stream
+    /// is judged as it arrives, and the command ends with its verdict.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub frames: usize,
     #[command(flatten)]
     pub common: Common,
 }

@@ -1,6 +1,7 @@
 //! Reading what the user gives: framing specs, hex strings, files, captures.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use msgframe_capture::{detect_format, FileFormat, Select};
@@ -54,6 +55,44 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// Whether `path` names stdin to be read as it arrives: `-`, unless stdin is a regular file
+/// (`< file`), which is read whole as a file is.
+pub fn is_live(path: &Path) -> bool {
+    path.as_os_str() == "-" && !stdin_is_a_file()
+}
+
+/// Whether stdin is a regular file.
+#[cfg(unix)]
+fn stdin_is_a_file() -> bool {
+    use std::os::fd::AsFd;
+    std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata().ok())
+        .is_some_and(|meta| meta.is_file())
+}
+
+/// Whether stdin is a regular file.
+#[cfg(windows)]
+fn stdin_is_a_file() -> bool {
+    use std::os::windows::io::AsHandle;
+    std::io::stdin()
+        .as_handle()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata().ok())
+        .is_some_and(|meta| meta.is_file())
+}
+
+/// Whether stdin is a regular file.
+#[cfg(not(any(unix, windows)))]
+fn stdin_is_a_file() -> bool {
+    false
+}
+
 /// One byte stream to split or sniff, and where it came from.
 pub struct Stream {
     pub label: String,
@@ -66,12 +105,77 @@ pub struct Stream {
 
 /// One direction of a captured TCP conversation.
 pub struct CapturedFlow {
+    pub way: Way,
+    /// The capture's packets that completed the stream up to each point.
+    pub flow: msgframe_capture::Flow,
+}
+
+/// One direction of a captured TCP conversation, as the output names it.
+pub struct Way {
     /// `to-server` or `to-client`.
     pub direction: &'static str,
     /// `sender -> receiver`.
     pub arrow: String,
-    /// The capture's packets that completed the stream up to each point.
-    pub flow: msgframe_capture::Flow,
+    /// `capture #index sender -> receiver`.
+    pub label: String,
+    /// Whether it is what the client sent.
+    pub to_server: bool,
+}
+
+/// The directions `direction` asks for of conversation `index` of capture `name`, between
+/// `client` and `server`: what the client sent first.
+pub fn ways(
+    name: &str,
+    index: usize,
+    client: SocketAddr,
+    server: SocketAddr,
+    direction: Direction,
+) -> Vec<Way> {
+    let way = |to_server: bool, from: SocketAddr, to: SocketAddr| {
+        let arrow = format!("{from} -> {to}");
+        Way {
+            direction: if to_server { "to-server" } else { "to-client" },
+            label: format!("{name} #{index} {arrow}"),
+            arrow,
+            to_server,
+        }
+    };
+    let mut out = Vec::new();
+    if direction != Direction::ToClient {
+        out.push(way(true, client, server));
+    }
+    if direction != Direction::ToServer {
+        out.push(way(false, server, client));
+    }
+    out
+}
+
+/// The streams of the directions `direction` asks for of conversation `index` of capture
+/// `name`.
+pub fn conversation_streams(
+    name: &str,
+    index: usize,
+    c: msgframe_capture::Conversation,
+    direction: Direction,
+) -> Vec<Stream> {
+    let (mut to_server, mut to_client) = (Some(c.to_server), Some(c.to_client));
+    ways(name, index, c.client, c.server, direction)
+        .into_iter()
+        .filter_map(|way| {
+            let mut flow = if way.to_server {
+                to_server.take()?
+            } else {
+                to_client.take()?
+            };
+            Some(Stream {
+                label: way.label.clone(),
+                gaps: flow.gaps.iter().map(|g| (g.offset, g.missing)).collect(),
+                // The bytes stay here; the flow keeps when they were captured.
+                data: std::mem::take(&mut flow.data),
+                captured: Some(CapturedFlow { way, flow }),
+            })
+        })
+        .collect()
 }
 
 impl Stream {
@@ -81,6 +185,13 @@ impl Stream {
     }
 }
 
+/// The usage error for `--port` or `--stream` given with raw bytes, `name`.
+pub fn not_a_capture(name: &str) -> Failure {
+    Failure::usage(format!(
+        "{name} is not a pcap or pcapng capture: --port and --stream apply to captures"
+    ))
+}
+
 /// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
 /// capture.
 pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
@@ -88,9 +199,7 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
     let name = input.file.display().to_string();
     if detect_format(&data) == FileFormat::Raw {
         if input.port.is_some() || input.stream.is_some() {
-            return Err(Failure::usage(format!(
-                "{name} is not a pcap or pcapng capture: --port and --stream apply to captures"
-            )));
+            return Err(not_a_capture(&name));
         }
         return Ok(vec![Stream {
             label: name,
@@ -116,35 +225,22 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
             "{name}: no TCP conversation {index}"
         )));
     };
-    let mut out = Vec::new();
-    let mut push = |direction, from, to, mut flow: msgframe_capture::Flow| {
-        let arrow = format!("{from} -> {to}");
-        out.push(Stream {
-            label: format!("{name} #{index} {arrow}"),
-            gaps: flow.gaps.iter().map(|g| (g.offset, g.missing)).collect(),
-            // The bytes stay here; the flow keeps when they were captured.
-            data: std::mem::take(&mut flow.data),
-            captured: Some(CapturedFlow {
-                direction,
-                arrow,
-                flow,
-            }),
-        })
-    };
-    if input.direction != Direction::ToClient {
-        push("to-server", c.client, c.server, c.to_server);
-    }
-    if input.direction != Direction::ToServer {
-        push("to-client", c.server, c.client, c.to_client);
-    }
-    Ok(out)
+    Ok(conversation_streams(&name, index, c, input.direction))
 }
 
 /// The TCP conversations of a capture in `data`; a capture cut short is read up to the cut, with a
 /// warning on stderr.
 pub fn capture(name: &str, data: &[u8]) -> Result<msgframe_capture::Capture> {
-    let capture =
-        msgframe_capture::parse_capture(data).map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    read(name, msgframe_capture::parse_capture(data))
+}
+
+/// A capture `name` as read, or why it cannot be; a capture cut short is read up to the cut,
+/// with a warning on stderr.
+pub fn read(
+    name: &str,
+    capture: std::result::Result<msgframe_capture::Capture, msgframe_capture::CaptureError>,
+) -> Result<msgframe_capture::Capture> {
+    let capture = capture.map_err(|e| Failure::data(format!("{name}: {e}")))?;
     if let Some(cut) = &capture.truncated {
         errln!("msgframe: warning: {name}: {cut}; read up to that record");
     }

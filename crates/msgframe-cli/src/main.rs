@@ -12,6 +12,7 @@ mod error;
 mod event;
 mod input;
 mod iso8583;
+mod live;
 mod metrics;
 mod out;
 mod record;

@@ -1,68 +1,43 @@
 //! `msgframe sniff`: guess the framing of a captured stream, with a confidence.
 
-use msgframe_codec::sniff::{self, Answer};
+use msgframe_codec::sniff::{self, Answer, Sniffed};
 use serde_json::json;
 
 use crate::cli::SniffArgs;
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::live::{Live, Step};
 use crate::out::outln;
+
+/// A stream judged as it arrives is judged first once it has this many bytes, then each time it
+/// has grown by half.
+const FIRST_TRY: usize = 64;
 
 pub fn run(args: SniffArgs) -> Result<()> {
     let style = Style::new(args.common.json);
+    if input::is_live(&args.input.file) {
+        return live(&style, &args);
+    }
     let mut undecided = Vec::new();
     for stream in input::streams(&args.input)? {
         let sniffed = sniff::sniff(&stream.data);
-        if !style.json {
-            outln!(
-                "{}",
-                style.heading(&format!("{}: {} bytes", stream.label, stream.data.len()))
-            )?;
-            if stream.data.len() > sniff::SNIFF_LIMIT {
-                outln!(
-                    "{}",
-                    style.dim(&format!(
-                        "  (judged on the first {} bytes)",
-                        sniff::SNIFF_LIMIT
-                    ))
-                )?;
-            }
-        }
-        for (rank, a) in sniffed.answers.iter().take(args.top.max(1)).enumerate() {
-            if style.json {
-                dump::json_line(answer_json(&stream.label, rank + 1, a))?;
-            } else {
-                print_answer(&style, rank + 1, a)?;
-            }
-        }
-        let confident = sniffed.confident();
-        if style.json {
-            dump::json_line(json!({
-                "event": "verdict",
-                "stream": stream.label,
-                "confident": confident.is_some(),
-                "spec": confident.map(|a| a.specs[0].clone()),
-                "confidence": sniffed.answers.first().map(|a| rounded(a.confidence, 1000.0)),
-                "tried": sniffed.tried,
-            }))?;
-        } else {
-            match confident {
-                Some(a) => outln!(
-                    "  {}",
-                    style.heading(&format!(
-                        "→ --framing {}  ({})",
-                        a.specs[0],
-                        percent(a.confidence)
-                    ))
-                )?,
-                None => outln!("  {}", not_confident(&sniffed))?,
-            }
-        }
-        if confident.is_none() {
+        if !verdict(
+            &style,
+            &args,
+            &stream.label,
+            stream.data.len(),
+            &sniffed,
+            None,
+        )? {
             undecided.push(stream.label.clone());
         }
     }
+    end(undecided)
+}
+
+/// The command's end: exit status 4 when a stream has no confident framing.
+fn end(undecided: Vec<String>) -> Result<()> {
     if undecided.is_empty() {
         Ok(())
     } else {
@@ -72,6 +47,218 @@ pub fn run(args: SniffArgs) -> Result<()> {
         ))
         .in_output())
     }
+}
+
+/// Prints what sniffing stream `label` (`len` bytes so far) found: the heading, the best answers,
+/// the verdict; `live`, for a verdict given before the stream ended, says what it is. Whether a
+/// framing is confident.
+fn verdict(
+    style: &Style,
+    args: &SniffArgs,
+    label: &str,
+    len: usize,
+    sniffed: &Sniffed,
+    live: Option<&str>,
+) -> Result<bool> {
+    if !style.json {
+        outln!("{}", style.heading(&format!("{label}: {len} bytes")))?;
+        if len > sniff::SNIFF_LIMIT {
+            outln!(
+                "{}",
+                style.dim(&format!(
+                    "  (judged on the first {} bytes)",
+                    sniff::SNIFF_LIMIT
+                ))
+            )?;
+        }
+    }
+    for (rank, a) in sniffed.answers.iter().take(args.top.max(1)).enumerate() {
+        if style.json {
+            dump::json_line(answer_json(label, rank + 1, a))?;
+        } else {
+            print_answer(style, rank + 1, a)?;
+        }
+    }
+    let confident = sniffed.confident();
+    if style.json {
+        let mut line = json!({
+            "event": "verdict",
+            "stream": label,
+            "confident": confident.is_some(),
+            "spec": confident.map(|a| a.specs[0].clone()),
+            "confidence": sniffed.answers.first().map(|a| rounded(a.confidence, 1000.0)),
+            "tried": sniffed.tried,
+        });
+        if live.is_some() {
+            line["live"] = json!(true);
+            line["frames"] = json!(confident.map_or(0, |a| a.frames));
+        }
+        dump::json_line(line)?;
+    } else {
+        match confident {
+            Some(a) => outln!(
+                "  {}",
+                style.heading(&format!(
+                    "→ --framing {}  ({})",
+                    a.specs[0],
+                    percent(a.confidence)
+                ))
+            )?,
+            None => outln!("  {}", not_confident(sniffed))?,
+        }
+        if let (Some(what), Some(a)) = (live, confident) {
+            outln!(
+                "  {}",
+                style.dim(&format!(
+                    "decided after {} frames of a {what} (--frames N to wait for more)",
+                    a.frames
+                ))
+            )?;
+        }
+    }
+    Ok(confident.is_some())
+}
+
+/// One stream judged as it arrives.
+struct Judge {
+    label: String,
+    /// Judged at this length last (0: not yet).
+    tried: usize,
+    /// Once its verdict was given: whether a framing is confident.
+    verdict: Option<bool>,
+}
+
+impl Judge {
+    fn new(label: String) -> Self {
+        Judge {
+            label,
+            tried: 0,
+            verdict: None,
+        }
+    }
+
+    /// Judges the stream's bytes so far, `data` (the first of them, up to what sniffing
+    /// examines) of `len`, when it has grown enough since the last time: by half (up to what
+    /// sniffing examines, past which more changes nothing). Gives the verdict when a framing is
+    /// confident with `frames` frames, or when no more bytes could change it. Whether it was
+    /// given now.
+    fn judge(
+        &mut self,
+        style: &Style,
+        args: &SniffArgs,
+        data: &[u8],
+        len: usize,
+        what: &str,
+    ) -> Result<bool> {
+        let examined = len.min(sniff::SNIFF_LIMIT);
+        let due = if self.tried == 0 {
+            FIRST_TRY
+        } else {
+            (self.tried + self.tried / 2).min(sniff::SNIFF_LIMIT)
+        };
+        if self.verdict.is_some() || examined < due || examined == self.tried {
+            return Ok(false);
+        }
+        self.tried = examined;
+        let sniffed = sniff::sniff(&data[..examined]);
+        let ready = sniffed
+            .confident()
+            .is_some_and(|a| a.frames >= args.frames.max(1))
+            || examined == sniff::SNIFF_LIMIT;
+        if !ready {
+            return Ok(false);
+        }
+        self.verdict = Some(verdict(
+            style,
+            args,
+            &self.label,
+            len,
+            &sniffed,
+            Some(what),
+        )?);
+        Ok(true)
+    }
+}
+
+/// `sniff -`: the stream(s) judged as they arrive, each verdict given as soon as a framing is
+/// confident with `--frames` frames; the command ends once every stream has its verdict, or at
+/// the end of the input, with a verdict on what there is.
+fn live(style: &Style, args: &SniffArgs) -> Result<()> {
+    let mut input = Live::open(&args.input)?;
+    let mut wrote = false;
+    if !input.is_capture() {
+        let mut judge = Judge::new(input.name().to_owned());
+        // The bytes sniffing examines, and how many there were.
+        let (mut kept, mut len) = (Vec::new(), 0usize);
+        loop {
+            match input.step()? {
+                Step::Bytes(bytes) => {
+                    len += bytes.len();
+                    let room = sniff::SNIFF_LIMIT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
+                Step::Capture => {}
+                Step::End => break,
+            }
+            judge.judge(style, args, &kept, len, "live stream")?;
+            if judge.verdict.is_some() {
+                break;
+            }
+        }
+        let confident = match judge.verdict {
+            Some(confident) => confident,
+            None => verdict(style, args, &judge.label, len, &sniff::sniff(&kept), None)?,
+        };
+        return end(if confident { vec![] } else { vec![judge.label] });
+    }
+    let mut judges: Vec<Judge> = Vec::new();
+    loop {
+        if let Step::End = input.step()? {
+            break;
+        }
+        let Some(ways) = input.followed() else {
+            continue;
+        };
+        if judges.is_empty() {
+            judges = ways
+                .iter()
+                .map(|(way, _)| Judge::new(way.label.clone()))
+                .collect();
+        }
+        for ((_, flow), judge) in ways.iter().zip(&mut judges) {
+            let data = flow.contiguous();
+            wrote |= judge.judge(style, args, data, data.len(), "live capture")?;
+        }
+        if wrote {
+            input.announce();
+        }
+        if judges.iter().all(|j| j.verdict.is_some()) {
+            break;
+        }
+    }
+    if judges.is_empty() || judges.iter().any(|j| j.verdict.is_none()) {
+        // The end of the input: a verdict on what there is for each stream without one.
+        let streams = input.finish()?;
+        if judges.is_empty() {
+            judges = streams
+                .iter()
+                .map(|s| Judge::new(s.label.clone()))
+                .collect();
+        }
+        for (stream, judge) in streams.iter().zip(&mut judges) {
+            if judge.verdict.is_none() {
+                let sniffed = sniff::sniff(&stream.data);
+                let len = stream.data.len();
+                judge.verdict = Some(verdict(style, args, &stream.label, len, &sniffed, None)?);
+                input.announce();
+            }
+        }
+    }
+    end(judges
+        .into_iter()
+        .filter(|j| j.verdict == Some(false))
+        .map(|j| j.label)
+        .collect())
 }
 
 fn print_answer(style: &Style, rank: usize, a: &Answer) -> Result<()> {

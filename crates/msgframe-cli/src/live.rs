@@ -1,0 +1,235 @@
+//! stdin read as it arrives (`tcpdump -U -w - … | msgframe split -f SPEC -`): raw bytes handed on
+//! as they come, or a capture read a record at a time, one of its TCP conversations followed.
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use msgframe_capture::{detect_format, CaptureReader, FileFormat, Reassembler, Select};
+
+use crate::cli::{CaptureInput, Direction};
+use crate::error::{Failure, Result};
+use crate::input::{self, Stream, Way};
+use crate::out::errln;
+
+/// How much is read from stdin at a time, at most: a read returns what is there.
+const READ_SIZE: usize = 64 * 1024;
+
+/// stdin, read as it arrives.
+pub struct Live {
+    /// What the output calls it: `-`.
+    name: String,
+    stdin: std::io::StdinLock<'static>,
+    buf: Vec<u8>,
+    /// Bytes read while telling the format, not handed on yet (raw bytes).
+    first: usize,
+    /// The capture being read, until its end; `None` for raw bytes.
+    reader: Option<CaptureReader>,
+    which: Select,
+    direction: Direction,
+    /// The conversation followed, once it has appeared and its sides are known.
+    followed: Option<Followed>,
+    /// Whether stderr was told which conversation is followed.
+    announced: bool,
+}
+
+/// The conversation followed.
+struct Followed {
+    index: usize,
+    client: SocketAddr,
+    server: SocketAddr,
+    /// The directions asked for.
+    ways: Vec<Way>,
+}
+
+/// What reading stdin further gave.
+pub enum Step<'a> {
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+    /// More of the capture was read: the conversation followed may have grown.
+    Capture,
+    /// The input ended.
+    End,
+}
+
+impl Live {
+    /// Starts reading stdin: its first four bytes say whether it is a capture.
+    ///
+    /// # Errors
+    /// A usage error for `--port` or `--stream` with raw bytes, or when stdin cannot be read; a
+    /// data error for a capture damaged from its start.
+    pub fn open(input: &CaptureInput) -> Result<Live> {
+        let mut live = Live {
+            name: input.file.display().to_string(),
+            stdin: std::io::stdin().lock(),
+            buf: vec![0; READ_SIZE],
+            first: 0,
+            reader: None,
+            which: Select::new(input.stream, input.port),
+            direction: input.direction,
+            followed: None,
+            announced: false,
+        };
+        while live.first < 4 {
+            let n = live.read(live.first)?;
+            if n == 0 {
+                break;
+            }
+            live.first += n;
+        }
+        let first = &live.buf[..live.first];
+        if detect_format(first) == FileFormat::Raw {
+            if input.port.is_some() || input.stream.is_some() {
+                return Err(input::not_a_capture(&live.name));
+            }
+            return Ok(live);
+        }
+        let mut reader = CaptureReader::new();
+        reader.push(first).map_err(|e| live.damaged(e))?;
+        live.first = 0;
+        live.reader = Some(reader);
+        Ok(live)
+    }
+
+    /// What the output calls the input.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether stdin holds a capture (else raw bytes).
+    pub fn is_capture(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// Reads what stdin has next (waiting for it).
+    ///
+    /// # Errors
+    /// When stdin cannot be read, or the capture is damaged.
+    pub fn step(&mut self) -> Result<Step<'_>> {
+        if self.first > 0 {
+            let first = std::mem::take(&mut self.first);
+            return Ok(Step::Bytes(&self.buf[..first]));
+        }
+        let n = self.read(0)?;
+        if n == 0 {
+            return Ok(Step::End);
+        }
+        let Some(reader) = &mut self.reader else {
+            return Ok(Step::Bytes(&self.buf[..n]));
+        };
+        if let Err(e) = reader.push(&self.buf[..n]) {
+            return Err(self.damaged(e));
+        }
+        self.follow();
+        Ok(Step::Capture)
+    }
+
+    /// The directions asked for of the conversation followed, once it has appeared and its sides
+    /// are known: each with the bytes it holds so far.
+    pub fn followed(&self) -> Option<Vec<(&Way, &Reassembler)>> {
+        let followed = self.followed.as_ref()?;
+        let c = self.reader.as_ref()?.conversation(followed.index)?;
+        Some(
+            followed
+                .ways
+                .iter()
+                .map(|way| {
+                    let flow = if way.to_server {
+                        c.to_server
+                    } else {
+                        c.to_client
+                    };
+                    (way, flow)
+                })
+                .collect(),
+        )
+    }
+
+    /// Says on stderr, once, which conversation is followed (when it is known). Called after
+    /// the command has written about it on stdout: a reader gone before that hears nothing.
+    pub fn announce(&mut self) {
+        let Some(f) = &self.followed else {
+            return;
+        };
+        if std::mem::replace(&mut self.announced, true) {
+            return;
+        }
+        errln!(
+            "{}: following TCP conversation #{}, {} -> {}, as the capture arrives (choose another with --stream N or --port P)",
+            self.name,
+            f.index,
+            f.client,
+            f.server
+        );
+    }
+
+    /// At the end of the input, the directions asked for of the conversation followed, whole (a
+    /// capture cut short is read up to the cut, with a warning on stderr). Nothing for raw
+    /// bytes.
+    ///
+    /// # Errors
+    /// A data error when no conversation is the one asked for, or the capture ends inside its
+    /// first header.
+    pub fn finish(&mut self) -> Result<Vec<Stream>> {
+        let Some(reader) = self.reader.take() else {
+            return Ok(Vec::new());
+        };
+        let name = &self.name;
+        let whole = input::read(name, reader.finish())?;
+        let (index, _) = whole
+            .select(self.which)
+            .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+        let Some(c) = whole.conversations.into_iter().nth(index) else {
+            return Err(Failure::data(format!(
+                "{name}: no TCP conversation {index}"
+            )));
+        };
+        self.followed = Some(Followed {
+            index,
+            client: c.client,
+            server: c.server,
+            ways: input::ways(name, index, c.client, c.server, self.direction),
+        });
+        Ok(input::conversation_streams(name, index, c, self.direction))
+    }
+
+    /// Reads into `buf` from `at`: how many bytes, 0 at the end.
+    fn read(&mut self, at: usize) -> Result<usize> {
+        loop {
+            match self.stdin.read(&mut self.buf[at..]) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Failure::usage(format!("reading stdin: {e}"))),
+            }
+        }
+    }
+
+    fn damaged(&self, e: msgframe_capture::CaptureError) -> Failure {
+        Failure::data(format!("{}: {e}", self.name))
+    }
+
+    /// Chooses the conversation to follow once it has appeared and its sides are known (its
+    /// first SYN or bytes either way: until then, a SYN may show the sides the other way round).
+    fn follow(&mut self) {
+        if self.followed.is_some() {
+            return;
+        }
+        let Some(reader) = &self.reader else {
+            return;
+        };
+        let Some(index) = reader.select(self.which) else {
+            return;
+        };
+        let Some(c) = reader.conversation(index) else {
+            return;
+        };
+        if c.to_server.is_empty() && c.to_client.is_empty() {
+            return;
+        }
+        self.followed = Some(Followed {
+            index,
+            client: c.client,
+            server: c.server,
+            ways: input::ways(&self.name, index, c.client, c.server, self.direction),
+        });
+    }
+}

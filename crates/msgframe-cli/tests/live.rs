@@ -1,0 +1,424 @@
+//! `split -` and `sniff -` on a capture (or raw bytes) written into stdin slowly, as
+//! `tcpdump -U -w -` writes one: frames and verdicts must come out while the capture is still
+//! being written, and the whole output must be what the same capture read from a file gives.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use msgframe_capture::synth::{Conversation, Format};
+use msgframe_codec::{Encoder, Framing};
+use support::msgframe;
+
+/// How long a test waits for the command's output before it fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The pause between two records written into stdin.
+const PAUSE: Duration = Duration::from_millis(20);
+
+fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("msgframe-cli-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+fn ascii4(body: &[u8]) -> Vec<u8> {
+    let framing: Framing = "ascii:4".parse().unwrap();
+    let mut out = BytesMut::new();
+    framing.encode(body, &mut out).unwrap();
+    out.to_vec()
+}
+
+/// A conversation of `exchanges` requests and replies in `ascii:4`: every fifth request in two
+/// segments, one retransmitted and two captured the wrong way round.
+fn exchanges(exchanges: usize) -> Conversation {
+    let mut c = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 5000));
+    for i in 1..=exchanges {
+        let request =
+            ascii4(format!("0200{i:06}0000{:012}{}", i * 125, "*".repeat(i % 7)).as_bytes());
+        match i % 10 {
+            5 => {
+                let (a, b) = request.split_at(9);
+                c.client_sends(a).client_sends(b);
+            }
+            7 => {
+                c.client_sends_twice(&request);
+            }
+            9 => {
+                let (a, b) = request.split_at(12);
+                c.client_sends_reordered(a, b);
+            }
+            _ => {
+                c.client_sends(&request);
+            }
+        }
+        c.server_sends(&ascii4(format!("0210{i:06}00 approved").as_bytes()));
+    }
+    c
+}
+
+/// A capture's file header (pcapng: its section header and interface blocks), then its records
+/// one by one, as the synthesised files lay them out.
+fn records(file: &[u8], format: Format) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = match format {
+        Format::PcapNg => {
+            let shb = u32::from_le_bytes(file[4..8].try_into().unwrap()) as usize;
+            let idb = u32::from_le_bytes(file[shb + 4..shb + 8].try_into().unwrap()) as usize;
+            shb + idb
+        }
+        _ => 24,
+    };
+    out.push(&file[..at]);
+    while at < file.len() {
+        let len = match format {
+            Format::PcapNg => u32::from_le_bytes(file[at + 4..at + 8].try_into().unwrap()) as usize,
+            _ => 16 + u32::from_be_bytes(file[at + 8..at + 12].try_into().unwrap()) as usize,
+        };
+        out.push(&file[at..at + len]);
+        at += len;
+    }
+    out
+}
+
+/// A `msgframe` fed slowly: each of `chunks` written into its stdin with a pause before the
+/// next, by a thread of its own, while its stdout is read line by line, each line with the
+/// instant it arrived. Killed when dropped.
+struct Fed {
+    child: Child,
+    lines: mpsc::Receiver<(Instant, String)>,
+    /// The instant the last byte was written (or the writer gave up: the command stopped
+    /// reading).
+    written: Option<std::thread::JoinHandle<Instant>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Fed {
+    fn start(args: &[&str], chunks: Vec<Vec<u8>>) -> Fed {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("msgframe"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let written = std::thread::spawn(move || {
+            for (i, chunk) in chunks.iter().enumerate() {
+                if i > 0 {
+                    std::thread::sleep(PAUSE);
+                }
+                if stdin.write_all(chunk).and_then(|()| stdin.flush()).is_err() {
+                    break;
+                }
+            }
+            Instant::now()
+        });
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { return };
+                if tx.send((Instant::now(), line)).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Fed {
+            child,
+            lines,
+            written: Some(written),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Every line it prints, with when it arrived, up to its end; when the writer finished; its
+    /// exit code and stderr. Fails the test past [`PATIENCE`].
+    fn finish(mut self) -> (Vec<(Instant, String)>, Instant, Option<i32>, String) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("no end of output within {PATIENCE:?}: {lines:#?}"));
+            match self.lines.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no end of output within {PATIENCE:?}: {lines:#?}")
+                }
+            }
+        }
+        let code = loop {
+            match self.child.try_wait().unwrap() {
+                Some(status) => break status.code(),
+                None if Instant::now() < deadline => std::thread::sleep(PAUSE),
+                None => panic!("still running {PATIENCE:?} after it started"),
+            }
+        };
+        let written = self.written.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (lines, written, code, stderr)
+    }
+}
+
+impl Drop for Fed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What `msgframe ARGS` prints for a file, the name of the file replaced by `-`; and its exit
+/// code.
+fn from_file(args: &[&str], path: &std::path::Path) -> (Vec<String>, Option<i32>) {
+    let out = msgframe()
+        .args(args)
+        .arg(path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(path.to_str().unwrap(), "-");
+    (text.lines().map(str::to_owned).collect(), out.status.code())
+}
+
+fn text(lines: &[(Instant, String)]) -> Vec<String> {
+    lines.iter().map(|(_, line)| line.clone()).collect()
+}
+
+/// The lines that show a frame.
+fn is_frame(line: &str) -> bool {
+    line.contains("bytes on the wire") || line.contains("\"event\":\"frame\"")
+}
+
+/// The first frames' lines came out while the input was still being written.
+fn frames_came_early(lines: &[(Instant, String)], written: Instant, what: &str) {
+    let frames: Vec<&(Instant, String)> = lines.iter().filter(|(_, l)| is_frame(l)).collect();
+    assert!(frames.len() >= 10, "{what}: {frames:#?}");
+    for (i, (at, line)) in frames.iter().take(5).enumerate() {
+        assert!(
+            *at < written,
+            "{what}: frame {i} came out {:?} after the input was all written: {line}",
+            at.duration_since(written)
+        );
+    }
+}
+
+#[test]
+fn split_of_a_capture_on_stdin_shows_each_frame_as_it_is_captured() {
+    let conversation = exchanges(30);
+    for (format, extra) in [
+        (Format::Pcap, &[][..]),
+        (Format::PcapNg, &["--json"][..]),
+        (Format::Pcap, &["--brief", "--direction", "to-client"][..]),
+    ] {
+        let file = conversation.write(format);
+        let chunks = records(&file, format)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let mut args = vec!["split", "--framing", "ascii:4"];
+        args.extend_from_slice(extra);
+        let what = format!("{format:?} {extra:?}");
+        let (lines, written, code, stderr) = {
+            let mut live = args.clone();
+            live.push("-");
+            Fed::start(&live, chunks).finish()
+        };
+        assert_eq!(code, Some(0), "{what}: {stderr}");
+        frames_came_early(&lines, written, &what);
+        assert!(
+            stderr.contains("following TCP conversation #0, 10.0.0.1:40000 -> 10.0.0.2:5000"),
+            "{what}: {stderr}"
+        );
+        // The same as from the file, but for the heading (the file's knows its length).
+        let path = temp_file(&format!("live-{format:?}.cap"), &file);
+        let (expected, file_code) = from_file(&args, &path);
+        assert_eq!(file_code, Some(0));
+        let mut got = text(&lines);
+        let json = extra.contains(&"--json");
+        if !json {
+            let heading = got.remove(0);
+            assert!(heading.ends_with("as it arrives"), "{what}: {heading}");
+        }
+        let expected = &expected[usize::from(!json)..];
+        assert_eq!(got, expected, "{what}");
+        let frames = got.iter().filter(|l| is_frame(l)).count();
+        assert_eq!(frames, if extra.len() > 1 { 30 } else { 60 }, "{what}");
+    }
+}
+
+#[test]
+fn split_of_raw_bytes_on_stdin_shows_each_frame_as_it_arrives() {
+    // Frames written one at a time, the last cut short.
+    let mut chunks: Vec<Vec<u8>> = (1..=20)
+        .map(|i| ascii4(format!("0800{i:06}").as_bytes()))
+        .collect();
+    chunks.push(b"0010abc".to_vec());
+    let (lines, written, code, stderr) =
+        Fed::start(&["split", "-f", "ascii:4", "-"], chunks.clone()).finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    frames_came_early(&lines, written, "raw");
+    let path = temp_file("live-raw.bin", &chunks.concat());
+    let (expected, _) = from_file(&["split", "-f", "ascii:4"], &path);
+    let got = text(&lines);
+    assert_eq!(got[0], "-: framing ascii:4, as it arrives");
+    assert_eq!(got[1..], expected[1..]);
+    assert!(
+        got.last()
+            .unwrap()
+            .contains("20 frames; the stream ends inside a frame"),
+        "{got:#?}"
+    );
+    // An invalid frame: said where, exit status 3, as for a file.
+    let chunks = vec![ascii4(b"0800"), b"00x4oops".to_vec(), ascii4(b"0810")];
+    let (lines, _, code, stderr) = Fed::start(&["split", "-f", "ascii:4", "-"], chunks).finish();
+    assert_eq!(code, Some(3), "{stderr}");
+    let got = text(&lines);
+    assert!(
+        got.last()
+            .unwrap()
+            .contains("not a valid frame at offset 8"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn a_capture_redirected_from_a_file_is_split_as_the_file_is() {
+    let file = exchanges(5).write(Format::PcapNg);
+    let path = temp_file("live-redirected.pcapng", &file);
+    for extra in [&[][..], &["--json"]] {
+        let mut args = vec!["split", "-f", "ascii:4"];
+        args.extend_from_slice(extra);
+        let (expected, _) = from_file(&args, &path);
+        args.push("-");
+        let out = Command::new(assert_cmd::cargo::cargo_bin("msgframe"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let got: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, expected, "{extra:?}");
+    }
+}
+
+#[test]
+fn sniff_of_a_capture_on_stdin_decides_as_soon_as_it_is_confident() {
+    let file = exchanges(30).write(Format::Pcap);
+    let chunks: Vec<Vec<u8>> = records(&file, Format::Pcap)
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (lines, written, code, stderr) = Fed::start(
+        &["sniff", "--frames", "10", "--top", "1", "-"],
+        chunks.clone(),
+    )
+    .finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let verdicts: Vec<&(Instant, String)> = lines
+        .iter()
+        .filter(|(_, l)| l.contains("→ --framing"))
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{lines:#?}");
+    for (at, line) in &verdicts {
+        assert!(line.contains("--framing ascii:4"), "{line}");
+        assert!(*at < written, "{line}: after the input was all written");
+    }
+    let decided: Vec<&(Instant, String)> = lines
+        .iter()
+        .filter(|(_, l)| l.contains("decided after"))
+        .collect();
+    assert_eq!(decided.len(), 2, "{lines:#?}");
+    assert!(
+        decided[0]
+            .1
+            .contains("frames of a live capture (--frames N to wait for more)"),
+        "{decided:#?}"
+    );
+    assert!(stderr.contains("following TCP conversation #0"), "{stderr}");
+
+    // In JSON, the verdict says it was given live, and after how many frames.
+    let (lines, _, code, _) = Fed::start(
+        &[
+            "sniff",
+            "--frames",
+            "10",
+            "--json",
+            "--direction",
+            "to-server",
+            "-",
+        ],
+        chunks,
+    )
+    .finish();
+    assert_eq!(code, Some(0));
+    let verdict: serde_json::Value = lines
+        .iter()
+        .map(|(_, l)| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "verdict")
+        .unwrap();
+    assert_eq!(verdict["spec"], "ascii:4", "{verdict}");
+    assert_eq!(verdict["live"], true, "{verdict}");
+    let frames = verdict["frames"].as_u64().unwrap();
+    assert!((10..30).contains(&frames), "{verdict}");
+}
+
+#[test]
+fn sniff_of_a_short_capture_on_stdin_judges_at_its_end_as_for_a_file() {
+    let file = exchanges(6).write(Format::PcapNg);
+    let chunks = records(&file, Format::PcapNg)
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (lines, _, code, stderr) = Fed::start(&["sniff", "--frames", "10", "-"], chunks).finish();
+    let path = temp_file("live-short.pcapng", &file);
+    let (expected, file_code) = from_file(&["sniff"], &path);
+    assert_eq!(code, file_code, "{stderr}");
+    assert_eq!(text(&lines), expected);
+    assert!(!text(&lines).iter().any(|l| l.contains("decided after")));
+}
+
+#[test]
+fn sniff_of_raw_bytes_on_stdin_decides_before_they_end() {
+    let chunks: Vec<Vec<u8>> = (1..=60)
+        .map(|i| ascii4(format!("0200{i:06}0000{:012}{}", i * 125, "*".repeat(i % 7)).as_bytes()))
+        .collect();
+    let (lines, written, code, stderr) =
+        Fed::start(&["sniff", "--frames", "10", "--top", "1", "-"], chunks).finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let (at, verdict) = lines
+        .iter()
+        .find(|(_, l)| l.contains("→ --framing"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(verdict.contains("ascii:4"), "{verdict}");
+    assert!(*at < written, "{verdict}: after the input was all written");
+    assert!(
+        lines
+            .iter()
+            .any(|(_, l)| l.contains("frames of a live stream")),
+        "{lines:#?}"
+    );
+}

@@ -58,7 +58,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use harness::Peer;
-use msgframe::codec::sniff::{sniff, Answer, Sniffed};
+use msgframe::codec::sniff::{sniff, Answer, Progressive, Sniffed};
 use msgframe::io::Error;
 use msgframe::{
     BlockingReader, BlockingWriter, Decoded, Decoder, Framing, MessageRead, MessageWrite,
@@ -141,6 +141,41 @@ struct Row {
     right: bool,
     /// When they are not: the first answer that ends frames where the true spec does.
     truth_rank: Option<usize>,
+    /// What `sniff -` says of the stream as it arrives, deciding at [`LIVE_FRAMES`] frames.
+    live: Live,
+}
+
+/// How many frames `sniff -` waits for by default (`--frames`).
+const LIVE_FRAMES: usize = 20;
+
+/// The verdict on a stream sniffed as it arrives ([`Progressive`]): decided early on its first
+/// `examined` bytes, or at its end as a file is.
+struct Live {
+    /// Decided before the stream ended.
+    early: bool,
+    examined: usize,
+    confident: bool,
+    /// Whether the first answer ends frames where the true spec does, over the bytes examined.
+    right: bool,
+}
+
+/// `sniff -` on `data` arriving a byte at a time (the schedule of tries is the same whatever
+/// the chunks: by length), with the whole-stream verdict `whole` when it does not decide early.
+fn live(spec: &str, data: &[u8], whole: &Sniffed) -> Live {
+    let mut judge = Progressive::new(LIVE_FRAMES);
+    let verdict =
+        (1..=data.len()).find_map(|len| judge.judge(&data[..len]).map(|s| (s, len < data.len())));
+    let (sniffed, early) = match &verdict {
+        Some((sniffed, early)) => (sniffed, *early),
+        None => (whole, false),
+    };
+    let examined = &data[..sniffed.examined];
+    Live {
+        early,
+        examined: sniffed.examined,
+        confident: sniffed.confident().is_some(),
+        right: ends(&sniffed.answers[0].specs[0], examined) == ends(spec, examined),
+    }
 }
 
 /// Where `spec` ends each frame of `stream`, from the start, as far as whole frames go.
@@ -196,12 +231,14 @@ fn evaluate(
             .iter()
             .position(|a| ends(&a.specs[0], examined) == truth)
     };
+    let live = live(c.spec, data, &sniffed);
     Row {
         framer,
         direction,
         spec: c.spec,
         frames,
         bytes: data.len(),
+        live,
         sniffed,
         truth,
         answer,
@@ -962,8 +999,8 @@ fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>3}  {:<15} {:<36} {:<31} {:>6} {:>7}  {:<40} {:>6}  verdict",
-        "#", "peer", "direction", "true spec", "frames", "bytes", "sniff's first answer", "conf"
+        "{:>3}  {:<15} {:<36} {:<31} {:>6} {:>7}  {:<40} {:>6}  {:<24} live at {LIVE_FRAMES} frames",
+        "#", "peer", "direction", "true spec", "frames", "bytes", "sniff's first answer", "conf", "verdict"
     );
     for (i, r) in rows.iter().enumerate() {
         let top = &r.sniffed.answers[0];
@@ -983,9 +1020,20 @@ fn table(rows: &[Row]) -> String {
             (false, true) => "WRONG, confident  <<<",
             (false, false) => "WRONG  <<<",
         };
+        let live = match (r.live.right, r.live.confident) {
+            (true, true) => "right",
+            (true, false) => "right (not confident)",
+            (false, true) => "WRONG, confident  <<<",
+            (false, false) => "WRONG  <<<",
+        };
+        let when = if r.live.early {
+            format!("after {} bytes", r.live.examined)
+        } else {
+            "at the end".to_owned()
+        };
         let _ = writeln!(
             out,
-            "{:>3}  {peer:<15} {:<36} {:<31} {:>6} {:>7}{examined:1} {:<40} {:>6.3}  {verdict}",
+            "{:>3}  {peer:<15} {:<36} {:<31} {:>6} {:>7}{examined:1} {:<40} {:>6.3}  {verdict:<24} {live}, {when}",
             i + 1,
             r.direction,
             r.spec,
@@ -1025,6 +1073,32 @@ fn table(rows: &[Row]) -> String {
     };
     let _ = writeln!(out, "third-party streams: {}", tally(true));
     let _ = writeln!(out, "all streams:         {}", tally(false));
+    let live_tally = |independent: bool| {
+        let chosen: Vec<&Live> = rows
+            .iter()
+            .filter(|r| !independent || r.framer != MSGFRAME)
+            .map(|r| &r.live)
+            .collect();
+        let count = |f: &dyn Fn(&Live) -> bool| chosen.iter().filter(|l| f(l)).count();
+        format!(
+            "decided early {} of {}; right first {}; confident {} (of which wrong {})",
+            count(&|l| l.early),
+            chosen.len(),
+            count(&|l| l.right),
+            count(&|l| l.confident),
+            count(&|l| l.confident && !l.right),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "live at {LIVE_FRAMES} frames, third-party: {}",
+        live_tally(true)
+    );
+    let _ = writeln!(
+        out,
+        "live at {LIVE_FRAMES} frames, all:         {}",
+        live_tally(false)
+    );
     for (i, r) in rows.iter().enumerate().filter(|(_, r)| !r.right) {
         let _ = writeln!(
             out,
@@ -1153,6 +1227,27 @@ fn sniff_on_captures_of_the_interop_peers() {
     assert!(
         10 * right >= 9 * rows.len(),
         "right first on {right} of {} streams",
+        rows.len()
+    );
+    // The same promise for `sniff -`, deciding as soon as a framing is confident over 20 frames.
+    let live_confidently_wrong: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.live.right && r.live.confident)
+        .map(|r| {
+            format!(
+                "{} ({}) after {} bytes",
+                r.direction, r.spec, r.live.examined
+            )
+        })
+        .collect();
+    assert!(
+        live_confidently_wrong.is_empty(),
+        "confident and wrong as it arrives: {live_confidently_wrong:?}"
+    );
+    let live_right = rows.iter().filter(|r| r.live.right).count();
+    assert!(
+        10 * live_right >= 9 * rows.len(),
+        "right first as it arrives on {live_right} of {} streams",
         rows.len()
     );
 }

@@ -10,10 +10,6 @@ use crate::input;
 use crate::live::{Live, Step};
 use crate::out::outln;
 
-/// A stream judged as it arrives is judged first once it has this many bytes, then each time it
-/// has grown by half.
-const FIRST_TRY: usize = 64;
-
 pub fn run(args: SniffArgs) -> Result<()> {
     let style = Style::new(args.common.json);
     if input::is_live(&args.input.file) {
@@ -122,26 +118,23 @@ fn verdict(
 /// One stream judged as it arrives.
 struct Judge {
     label: String,
-    /// Judged at this length last (0: not yet).
-    tried: usize,
+    progressive: sniff::Progressive,
     /// Once its verdict was given: whether a framing is confident.
     verdict: Option<bool>,
 }
 
 impl Judge {
-    fn new(label: String) -> Self {
+    fn new(label: String, args: &SniffArgs) -> Self {
         Judge {
             label,
-            tried: 0,
+            progressive: sniff::Progressive::new(args.frames),
             verdict: None,
         }
     }
 
     /// Judges the stream's bytes so far, `data` (the first of them, up to what sniffing
-    /// examines) of `len`, when it has grown enough since the last time: by half (up to what
-    /// sniffing examines, past which more changes nothing). Gives the verdict when a framing is
-    /// confident with `frames` frames, or when no more bytes could change it. Whether it was
-    /// given now.
+    /// examines) of `len` (see [`sniff::Progressive`]), and prints the verdict once it is
+    /// decided. Whether it was given now.
     fn judge(
         &mut self,
         style: &Style,
@@ -150,24 +143,9 @@ impl Judge {
         len: usize,
         what: &str,
     ) -> Result<bool> {
-        let examined = len.min(sniff::SNIFF_LIMIT);
-        let due = if self.tried == 0 {
-            FIRST_TRY
-        } else {
-            (self.tried + self.tried / 2).min(sniff::SNIFF_LIMIT)
+        let Some(sniffed) = self.progressive.judge(data) else {
+            return Ok(false);
         };
-        if self.verdict.is_some() || examined < due || examined == self.tried {
-            return Ok(false);
-        }
-        self.tried = examined;
-        let sniffed = sniff::sniff(&data[..examined]);
-        let ready = sniffed
-            .confident()
-            .is_some_and(|a| a.frames >= args.frames.max(1))
-            || examined == sniff::SNIFF_LIMIT;
-        if !ready {
-            return Ok(false);
-        }
         self.verdict = Some(verdict(
             style,
             args,
@@ -187,7 +165,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
     let mut input = Live::open(&args.input)?;
     let mut wrote = false;
     if !input.is_capture() {
-        let mut judge = Judge::new(input.name().to_owned());
+        let mut judge = Judge::new(input.name().to_owned(), args);
         // The bytes sniffing examines, and how many there were.
         let (mut kept, mut len) = (Vec::new(), 0usize);
         loop {
@@ -222,7 +200,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
         if judges.is_empty() {
             judges = ways
                 .iter()
-                .map(|(way, _)| Judge::new(way.label.clone()))
+                .map(|(way, _)| Judge::new(way.label.clone(), args))
                 .collect();
         }
         for ((_, flow), judge) in ways.iter().zip(&mut judges) {
@@ -242,7 +220,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
         if judges.is_empty() {
             judges = streams
                 .iter()
-                .map(|s| Judge::new(s.label.clone()))
+                .map(|s| Judge::new(s.label.clone(), args))
                 .collect();
         }
         for (stream, judge) in streams.iter().zip(&mut judges) {

@@ -37,7 +37,10 @@
 //! ```
 
 mod evidence;
+mod progressive;
 mod search;
+
+pub use progressive::Progressive;
 
 use msgframe_header::hex;
 

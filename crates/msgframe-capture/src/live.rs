@@ -268,6 +268,43 @@ impl CaptureReader {
         }
     }
 
+    /// Keeps the bytes of conversation `index` alone from now on, and frees what the others hold:
+    /// their packets are still counted (and new conversations still numbered), but their
+    /// segments are dropped, so [`finish`](Self::finish) gives them with empty flows. For a reader
+    /// that follows one conversation of a long capture: memory then grows with that conversation
+    /// only, not with all the traffic captured.
+    ///
+    /// ```
+    /// use msgframe_capture::synth::{interleaved, Conversation, Format};
+    /// use msgframe_capture::CaptureReader;
+    ///
+    /// let mut a = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    /// let mut b = Conversation::new(([10, 0, 0, 3], 40001), ([10, 0, 0, 2], 9000));
+    /// a.client_sends(b"0004ping");
+    /// b.client_sends(b"0004pong");
+    /// let file = interleaved(&[a, b], Format::Pcap);
+    /// let mut reader = CaptureReader::new();
+    /// reader.keep_only(1);
+    /// reader.push(&file)?;
+    /// let capture = reader.finish()?;
+    /// let whole = msgframe_capture::parse_capture(&file)?;
+    /// assert_eq!(capture.conversations[0].to_server.data, b"");
+    /// // Its packets are counted all the same.
+    /// assert_eq!(capture.conversations[0].to_server.packets, whole.conversations[0].to_server.packets);
+    /// assert_eq!(capture.conversations[1], whole.conversations[1]);
+    /// # Ok::<(), msgframe_capture::CaptureError>(())
+    /// ```
+    pub fn keep_only(&mut self, index: usize) {
+        let limit = self.collector.limit;
+        for (i, c) in self.collector.conversations.iter_mut().enumerate() {
+            if i != index {
+                c.to_server = Reassembler::with_hold_limit(limit);
+                c.to_client = Reassembler::with_hold_limit(limit);
+            }
+        }
+        self.collector.kept = Some(index);
+    }
+
     /// Packets read so far, TCP or not.
     pub fn packets(&self) -> u64 {
         self.collector.packets

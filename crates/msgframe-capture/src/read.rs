@@ -123,7 +123,10 @@ pub(crate) struct Collector {
     /// Packets so far, TCP or not.
     pub(crate) packets: u64,
     /// What each direction's reassembler holds aside past a hole.
-    limit: HoldLimit,
+    pub(crate) limit: HoldLimit,
+    /// The one conversation whose bytes are kept, when only one is (see
+    /// [`CaptureReader::keep_only`](crate::CaptureReader::keep_only)).
+    pub(crate) kept: Option<usize>,
 }
 
 impl Collector {
@@ -134,6 +137,7 @@ impl Collector {
             skipped: 0,
             packets: 0,
             limit,
+            kept: None,
         }
     }
 
@@ -199,7 +203,9 @@ impl Collector {
         if s.syn {
             flow.syn(s.seq);
         }
-        flow.segment_at(s.seq, s.payload, at);
+        if self.kept.is_none_or(|kept| kept == index) {
+            flow.segment_at(s.seq, s.payload, at);
+        }
     }
 
     pub(crate) fn finish(self) -> Capture {

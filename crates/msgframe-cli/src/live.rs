@@ -213,7 +213,7 @@ impl Live {
         if self.followed.is_some() {
             return;
         }
-        let Some(reader) = &self.reader else {
+        let Some(reader) = &mut self.reader else {
             return;
         };
         let Some(index) = reader.select(self.which) else {
@@ -231,5 +231,7 @@ impl Live {
             server: c.server,
             ways: input::ways(&self.name, index, c.client, c.server, self.direction),
         });
+        // The others are never shown: their bytes need not be kept.
+        reader.keep_only(index);
     }
 }

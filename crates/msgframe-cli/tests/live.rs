@@ -422,3 +422,26 @@ fn sniff_of_raw_bytes_on_stdin_decides_before_they_end() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn split_of_one_conversation_among_several_on_stdin_is_that_conversation_from_the_file() {
+    // Two conversations, their packets interleaved; the second is followed (and only its bytes
+    // kept while reading).
+    let mut other = Conversation::new(([10, 0, 0, 3], 40001), ([10, 0, 0, 2], 5000));
+    for n in 0..10u32 {
+        other.client_sends(&ascii4(format!("other {n}").as_bytes()));
+    }
+    let file = msgframe_capture::synth::interleaved(&[other, exchanges(10)], Format::Pcap);
+    let args = ["split", "--framing", "ascii:4", "--json", "--stream", "1"];
+    let (lines, _, code, stderr) =
+        Fed::start(&[&args[..], &["-"]].concat(), vec![file.clone()]).finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("following TCP conversation #1, 10.0.0.1:40000"),
+        "{stderr}"
+    );
+    let path = temp_file("several.pcap", &file);
+    let (expected, _) = from_file(&args, &path);
+    assert_eq!(text(&lines), expected);
+    assert_eq!(text(&lines).iter().filter(|l| is_frame(l)).count(), 20);
+}

@@ -305,6 +305,22 @@ impl CaptureReader {
         self.collector.kept = Some(index);
     }
 
+    /// Lets go of the bytes before stream offset `upto` of one direction (`to_server`: what the
+    /// client sent; else what the server sent) of conversation `index`: the frames a reader has
+    /// already cut (see [`Reassembler::release`]). With [`keep_only`](Self::keep_only), a reader
+    /// that follows a connection for hours holds only its frames not cut yet. The
+    /// [`Capture`] that [`finish`](Self::finish) gives then has those bytes released
+    /// ([`Flow::released`](crate::Flow::released)).
+    pub fn release(&mut self, index: usize, to_server: bool, upto: usize) {
+        if let Some(c) = self.collector.conversations.get_mut(index) {
+            if to_server {
+                c.to_server.release(upto);
+            } else {
+                c.to_client.release(upto);
+            }
+        }
+    }
+
     /// Packets read so far, TCP or not.
     pub fn packets(&self) -> u64 {
         self.collector.packets

@@ -27,7 +27,12 @@ pub struct Gap {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flow {
     /// The bytes, in sequence order; missing stretches are left out (see `gaps`), not filled.
+    /// From stream offset `released` on: the bytes before were let go while reading (see
+    /// [`Reassembler::release`]); offsets elsewhere (gaps, `captured`) count them.
     pub data: Vec<u8>,
+    /// Bytes of the stream before `data`, let go while reading; 0 unless
+    /// [`Reassembler::release`] was called.
+    pub released: usize,
     /// Stretches the capture lacks, in order.
     pub gaps: Vec<Gap>,
     /// Segments with payload seen.
@@ -196,8 +201,11 @@ pub struct Reassembler {
     retransmitted: usize,
     out_of_order: usize,
     highest_end: u64,
-    /// The bytes placed so far, in sequence order (gaps declared left out).
+    /// The bytes placed so far, in sequence order (gaps declared left out), from stream offset
+    /// `released` on.
     data: Vec<u8>,
+    /// Bytes placed and let go ([`Reassembler::release`]).
+    released: usize,
     /// Holes declared gaps so far.
     gaps: Vec<Gap>,
     /// `(end, packet)`: see [`Flow::captured`].
@@ -235,6 +243,7 @@ impl Reassembler {
             out_of_order: 0,
             highest_end: 0,
             data: Vec::new(),
+            released: 0,
             gaps: Vec::new(),
             captured: Vec::new(),
             cursor: 0,
@@ -274,8 +283,57 @@ impl Reassembler {
     /// missing that may yet arrive), holes declared gaps left out ([`gaps`](Self::gaps)). It only
     /// grows; [`finish`](Self::finish) gives these bytes and, after any hole still open, the
     /// rest.
+    ///
+    /// Bytes [released](Self::release) are no longer there: it starts at stream offset
+    /// [`released()`](Self::released).
     pub fn contiguous(&self) -> &[u8] {
         &self.data
+    }
+
+    /// Where [`contiguous`](Self::contiguous) starts in the stream: the bytes released.
+    pub fn released(&self) -> usize {
+        self.released
+    }
+
+    /// Lets go of the bytes placed before stream offset `upto` (those a reader has used: the
+    /// frames already cut), so that a flow read for hours holds only what is not used yet. The
+    /// bytes released are final: a later segment that overlaps them adds only what lies past
+    /// them. Offsets (gaps, [`captured_by`](Self::captured_by)) still count from the start of the
+    /// stream.
+    ///
+    /// ```
+    /// use msgframe_capture::Reassembler;
+    ///
+    /// let mut r = Reassembler::default();
+    /// r.syn(99);
+    /// r.segment(100, b"0004ping0004po");
+    /// r.release(8); // the first frame was cut
+    /// assert_eq!((r.released(), r.contiguous()), (8, &b"0004po"[..]));
+    /// r.segment(114, b"ng");
+    /// assert_eq!(r.contiguous(), b"0004pong");
+    /// let flow = r.finish();
+    /// assert_eq!((flow.released, flow.data.as_slice()), (8, &b"0004pong"[..]));
+    /// ```
+    pub fn release(&mut self, upto: usize) {
+        let upto = upto.min(self.len());
+        if upto <= self.released {
+            return;
+        }
+        self.data.drain(..upto - self.released);
+        self.released = upto;
+        // A segment placed before can no longer be gone back to (its bytes may be gone), and
+        // marks before `upto` tell nothing about the bytes that are left.
+        self.placed.retain(|p| p.len >= upto);
+        let dropped = self.captured.partition_point(|&(end, _)| end < upto);
+        self.captured.drain(..dropped);
+        for p in &mut self.placed {
+            p.marks -= dropped;
+        }
+    }
+
+    /// The length of the stream placed so far, released bytes included.
+    fn len(&self) -> usize {
+        self.released + self.data.len()
     }
 
     /// The packet that completed the first `end` bytes of [`contiguous`](Self::contiguous), when
@@ -355,7 +413,7 @@ impl Reassembler {
             return;
         };
         self.placed.truncate(before);
-        self.data.truncate(p.len);
+        self.data.truncate(p.len - self.released);
         self.captured.truncate(p.marks);
         self.cursor = p.end;
         self.latest = p.latest;
@@ -371,7 +429,7 @@ impl Reassembler {
         }
         if start > self.cursor {
             self.gaps.push(Gap {
-                offset: self.data.len(),
+                offset: self.len(),
                 missing: start - self.cursor,
             });
             self.placed.clear();
@@ -385,12 +443,13 @@ impl Reassembler {
         if let Some(at) = at {
             let at = self.latest.map_or(at, |l| l.max(at));
             self.latest = Some(at);
-            self.captured.push((self.data.len(), at));
+            let len = self.len();
+            self.captured.push((len, at));
         }
         self.placed.push(Placed {
             start,
             end,
-            len: self.data.len(),
+            len: self.len(),
             latest: self.latest,
             marks: self.captured.len(),
         });
@@ -452,6 +511,7 @@ impl Reassembler {
         }
         Flow {
             data: self.data,
+            released: self.released,
             gaps: self.gaps,
             segments: self.kept + self.retransmitted,
             retransmitted: self.retransmitted,
@@ -715,6 +775,65 @@ mod tests {
                 "round {round}"
             );
             assert_eq!(flow, expected, "round {round}: {isn:?} {segments:?}");
+        }
+    }
+
+    #[test]
+    fn releasing_what_was_read_leaves_the_rest_of_the_stream_as_it_was() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..20_000 {
+            // A 64-byte stream in segments as above (every copy of a byte the same), read by
+            // one reassembler that keeps everything and one that releases as it goes.
+            let first = rng.next() as u32;
+            let mut segments = Vec::new();
+            let mut next = 0i64;
+            for _ in 0..rng.below(12) {
+                let start = if rng.below(3) == 0 {
+                    rng.below(64) as i64
+                } else {
+                    (next - rng.below(6) as i64 + rng.below(3) as i64).max(0)
+                };
+                let len = rng.below(12) as i64;
+                let payload: Vec<u8> = (start..start + len).map(|i| i as u8).collect();
+                next = next.max(start + len);
+                segments.push((first.wrapping_add(start as u32), payload));
+            }
+            let (mut whole, mut released) = (Reassembler::default(), Reassembler::default());
+            whole.syn(first.wrapping_sub(1));
+            released.syn(first.wrapping_sub(1));
+            for (seq, payload) in &segments {
+                whole.segment(*seq, payload);
+                released.segment(*seq, payload);
+                let upto = released.released()
+                    + rng.below(released.contiguous().len() as u64 + 2) as usize;
+                released.release(upto);
+                assert_eq!(
+                    released.contiguous(),
+                    &whole.contiguous()[released.released()..],
+                    "round {round}: {segments:?}"
+                );
+            }
+            let (whole, released) = (whole.finish(), released.finish());
+            assert_eq!(
+                released.data,
+                whole.data[released.released..],
+                "round {round}"
+            );
+            assert_eq!(
+                (
+                    released.gaps,
+                    released.segments,
+                    released.retransmitted,
+                    released.out_of_order
+                ),
+                (
+                    whole.gaps,
+                    whole.segments,
+                    whole.retransmitted,
+                    whole.out_of_order
+                ),
+                "round {round}: {segments:?}"
+            );
         }
     }
 

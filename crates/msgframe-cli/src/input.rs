@@ -179,6 +179,16 @@ pub fn conversation_streams(
 }
 
 impl Stream {
+    /// Where `data` starts in the stream: the bytes a live reading let go of once cut.
+    pub fn released(&self) -> usize {
+        self.captured.as_ref().map_or(0, |c| c.flow.released)
+    }
+
+    /// The stream's length, released bytes included.
+    pub fn len(&self) -> usize {
+        self.released() + self.data.len()
+    }
+
     /// The packet that completed the stream's first `end` bytes, for a captured stream.
     pub fn packet_at(&self, end: usize) -> Option<msgframe_capture::Captured> {
         self.captured.as_ref()?.flow.captured_by(end)

@@ -144,6 +144,14 @@ impl Live {
         )
     }
 
+    /// Lets go of the bytes before `upto` of a direction of the conversation followed
+    /// (`to_server`: the client's), once they were cut into frames and shown.
+    pub fn release(&mut self, to_server: bool, upto: usize) {
+        if let (Some(reader), Some(f)) = (&mut self.reader, &self.followed) {
+            reader.release(f.index, to_server, upto);
+        }
+    }
+
     /// Says on stderr, once, which conversation is followed (when it is known). Called after
     /// the command has written about it on stdout: a reader gone before that hears nothing.
     pub fn announce(&mut self) {

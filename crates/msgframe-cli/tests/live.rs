@@ -445,3 +445,35 @@ fn split_of_one_conversation_among_several_on_stdin_is_that_conversation_from_th
     assert_eq!(text(&lines), expected);
     assert_eq!(text(&lines).iter().filter(|l| is_frame(l)).count(), 20);
 }
+
+#[test]
+fn a_live_capture_ending_inside_a_frame_or_missing_bytes_ends_as_the_file_does() {
+    // Frames cut as they come are let go of: the ends, offsets and lengths still count them.
+    let mut cut_short = exchanges(12);
+    cut_short.client_sends(b"0040 only part of it");
+    let mut missing = exchanges(12);
+    missing
+        .client_sends(&ascii4(b"before the hole"))
+        .client_sends_uncaptured(&ascii4(b"lost"))
+        .client_sends(&ascii4(b"after the hole"));
+    for (what, conversation) in [("cut short", cut_short), ("missing bytes", missing)] {
+        let file = conversation.write(Format::Pcap);
+        let chunks = records(&file, Format::Pcap)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let args = [
+            "split",
+            "--framing",
+            "ascii:4",
+            "--json",
+            "--direction",
+            "to-server",
+        ];
+        let (lines, _, code, stderr) = Fed::start(&[&args[..], &["-"]].concat(), chunks).finish();
+        let path = temp_file(&format!("ends-{}.pcap", what.replace(' ', "-")), &file);
+        let (expected, file_code) = from_file(&args, &path);
+        assert_eq!(code, file_code, "{what}: {stderr}");
+        assert_eq!(text(&lines), expected, "{what}");
+    }
+}

@@ -115,8 +115,9 @@ impl Cutter {
             };
             self.frames += 1;
             let offset = std::mem::replace(&mut self.offset, self.at);
+            // A gap inside the frame (or at its start) comes before it; one where it ends, after.
             while let Some(&(at, missing)) = gaps.get(self.gaps) {
-                if at > self.at {
+                if at >= self.at {
                     break;
                 }
                 self.gaps += 1;
@@ -422,7 +423,7 @@ fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         for ((way, flow), cutter) in ways.iter().zip(&mut cutters) {
             let gaps: Vec<(usize, u64)> =
                 flow.gaps().iter().map(|g| (g.offset, g.missing)).collect();
-            let items = cutter.cut(flow.contiguous(), 0, false, &gaps, |end| {
+            let items = cutter.cut(flow.contiguous(), flow.released(), false, &gaps, |end| {
                 flow.captured_by(end)
             });
             let origin = Origin {
@@ -433,6 +434,15 @@ fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         }
         wrote |= show_live(style, args, &cut)?;
         drop(cut);
+        // What was cut is shown: only the frames not whole yet are kept.
+        let read: Vec<(bool, usize)> = ways
+            .iter()
+            .zip(&cutters)
+            .map(|((way, _), cutter)| (way.to_server, cutter.at))
+            .collect();
+        for (to_server, upto) in read {
+            input.release(to_server, upto);
+        }
         if wrote {
             input.announce();
         }
@@ -449,7 +459,7 @@ fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
     }
     let mut cut = Vec::new();
     for (stream, cutter) in streams.iter().zip(&mut cutters) {
-        let items = cutter.cut(&stream.data, 0, true, &stream.gaps, |end| {
+        let items = cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
             stream.packet_at(end)
         });
         cut.push((Origin::of(stream), items));
@@ -465,7 +475,7 @@ fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
             style,
             Origin::of(stream),
             cutter.frames,
-            stream.data.len(),
+            stream.len(),
             &end,
             labelled,
         )?;
@@ -856,7 +866,8 @@ mod tests {
 
     #[test]
     fn gaps_come_before_the_frame_they_fall_in_and_the_rest_at_the_end() {
-        // A gap where a frame ends comes before it; one after the last frame, at the end.
+        // A gap where a frame ends comes after it, before the next (whose bytes follow the hole);
+        // one after the last frame, at the end.
         let data = b"0004ping0004pong0004more00";
         let gaps = [(8, 3), (20, 1), (26, 5)];
         let mut cutter = Cutter::new("ascii:4".parse().unwrap());
@@ -868,6 +879,6 @@ mod tests {
                 Item::Gap { at, .. } => format!("gap {at}"),
             })
             .collect();
-        assert_eq!(kinds, ["gap 8", "#1", "#2", "gap 20", "#3", "gap 26"]);
+        assert_eq!(kinds, ["#1", "gap 8", "#2", "gap 20", "#3", "gap 26"]);
     }
 }

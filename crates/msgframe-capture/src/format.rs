@@ -76,6 +76,10 @@ pub(crate) enum Stop {
 /// The longest packet libpcap writes whatever the snapshot length (262,144 bytes).
 const MAX_SNAPLEN: u32 = 262_144;
 
+/// The longest pcapng block, or pcap packet record, read (16 MiB): a packet holds at most a
+/// snapshot length of bytes (262,144 from libpcap), and the other blocks are small.
+const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
+
 /// A classic pcap file's header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PcapHeader {
@@ -139,6 +143,13 @@ pub(crate) fn pcap_record<'a>(
         return Err(Stop::Damaged(format!(
             "it claims {captured} captured bytes, more than the file's snapshot length ({})",
             header.snaplen
+        )));
+    }
+    if captured > MAX_BLOCK_LEN {
+        // Whatever snapshot length the header claims: a capture read as it arrives would hold
+        // everything after such a record, waiting for it.
+        return Err(Stop::Damaged(format!(
+            "it claims {captured} captured bytes, more than any packet has ({MAX_BLOCK_LEN})"
         )));
     }
     let len = RECORD_HEADER + captured as usize;
@@ -211,6 +222,12 @@ pub(crate) fn pcapng_block(rest: &[u8], order: Order) -> Result<(Block<'_>, usiz
     let len = u32_at(rest, 4, order).ok_or_else(cut)?;
     if len < 12 || len % 4 != 0 {
         return Err(Stop::Damaged(format!("it claims a length of {len} bytes")));
+    }
+    if len > MAX_BLOCK_LEN {
+        // Else a capture read as it arrives would hold everything after it, waiting.
+        return Err(Stop::Damaged(format!(
+            "it claims a length of {len} bytes, more than any block has ({MAX_BLOCK_LEN})"
+        )));
     }
     let len = len as usize;
     let Some(block) = rest.get(..len) else {
@@ -460,6 +477,17 @@ mod tests {
             pcapng_block(&short, Order::Little),
             Err(Stop::Damaged(_))
         ));
+        // A length no block has: damaged at once, not waited for (a capture read as it
+        // arrives would hold everything after it).
+        let mut huge = epb.clone();
+        huge[4..8].copy_from_slice(&(64u32 << 20).to_le_bytes());
+        assert_eq!(
+            pcapng_block(&huge[..16], Order::Little).unwrap_err(),
+            Stop::Damaged(format!(
+                "it claims a length of {} bytes, more than any block has ({MAX_BLOCK_LEN})",
+                64u32 << 20
+            ))
+        );
         // Captured bytes beyond the block.
         let mut over = epb;
         over[20] = 200;

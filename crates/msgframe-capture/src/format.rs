@@ -361,6 +361,16 @@ mod tests {
             pcap_record(&record, &header),
             Err(Stop::Damaged(_))
         ));
+        // Whatever snapshot length the file claims, no packet is longer than 16 MiB.
+        let anything = PcapHeader {
+            snaplen: u32::MAX,
+            ..header
+        };
+        record[8..12].copy_from_slice(&(MAX_BLOCK_LEN + 1).to_le_bytes());
+        assert!(matches!(
+            pcap_record(&record[..16], &anything),
+            Err(Stop::Damaged(why)) if why.contains("more than any packet has")
+        ));
     }
 
     /// A pcapng block of type `kind` holding `body`, in byte order `order`.

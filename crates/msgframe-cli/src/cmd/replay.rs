@@ -144,11 +144,6 @@ fn captured_scripts(
     name: &str,
     data: &[u8],
 ) -> Result<(Vec<Script>, Framing, Framing)> {
-    if args.timing == Timing::Captured && args.rate.is_some() {
-        return Err(Failure::usage(
-            "--timing captured and --rate exclude each other",
-        ));
-    }
     let capture = input::capture(name, data)?;
     let which = match (args.stream, args.port) {
         (Some(i), _) => Which::Index(i),

@@ -28,134 +28,24 @@ enum Size {
 use Size::{Bits64, Fixed, Var};
 
 /// Fields 2 to 128 (index 0 is field 2), ISO 8583:1987.
+#[rustfmt::skip]
 const FIELDS: [Size; 127] = [
-    Var(2),
-    Fixed(6),
-    Fixed(12),
-    Fixed(12),
-    Fixed(12),
-    Fixed(10),
-    Fixed(8),
-    Fixed(8), // 2-9
-    Fixed(8),
-    Fixed(6),
-    Fixed(6),
-    Fixed(4),
-    Fixed(4),
-    Fixed(4),
-    Fixed(4),
-    Fixed(4), // 10-17
-    Fixed(4),
-    Fixed(3),
-    Fixed(3),
-    Fixed(3),
-    Fixed(3),
-    Fixed(3),
-    Fixed(3),
-    Fixed(2), // 18-25
-    Fixed(2),
-    Fixed(1),
-    Fixed(9),
-    Fixed(9),
-    Fixed(9),
-    Fixed(9),
-    Var(2),
-    Var(2), // 26-33
-    Var(2),
-    Var(2),
-    Var(3),
-    Fixed(12),
-    Fixed(6),
-    Fixed(2),
-    Fixed(3),
-    Fixed(8), // 34-41
-    Fixed(15),
-    Fixed(40),
-    Var(2),
-    Var(2),
-    Var(3),
-    Var(3),
-    Var(3),
-    Fixed(3), // 42-49
-    Fixed(3),
-    Fixed(3),
-    Bits64,
-    Fixed(16),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3), // 50-57
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Bits64,
-    Bits64, // 58-65
-    Fixed(1),
-    Fixed(2),
-    Fixed(3),
-    Fixed(3),
-    Fixed(3),
-    Fixed(4),
-    Fixed(4),
-    Fixed(6), // 66-73
-    Fixed(10),
-    Fixed(10),
-    Fixed(10),
-    Fixed(10),
-    Fixed(10),
-    Fixed(10),
-    Fixed(10),
-    Fixed(10), // 74-81
-    Fixed(12),
-    Fixed(12),
-    Fixed(12),
-    Fixed(12),
-    Fixed(16),
-    Fixed(16),
-    Fixed(16),
-    Fixed(16), // 82-89
-    Fixed(42),
-    Fixed(1),
-    Fixed(2),
-    Fixed(5),
-    Fixed(7),
-    Fixed(42),
-    Bits64,
-    Fixed(17), // 90-97
-    Fixed(25),
-    Var(2),
-    Var(2),
-    Var(2),
-    Var(2),
-    Var(2),
-    Var(3),
-    Var(3), // 98-105
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3), // 106-113
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3), // 114-121
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Var(3),
-    Bits64, // 122-128
+    Var(2), Fixed(6), Fixed(12), Fixed(12), Fixed(12), Fixed(10), Fixed(8), Fixed(8), // 2-9
+    Fixed(8), Fixed(6), Fixed(6), Fixed(4), Fixed(4), Fixed(4), Fixed(4), Fixed(4), // 10-17
+    Fixed(4), Fixed(3), Fixed(3), Fixed(3), Fixed(3), Fixed(3), Fixed(3), Fixed(2), // 18-25
+    Fixed(2), Fixed(1), Fixed(9), Fixed(9), Fixed(9), Fixed(9), Var(2), Var(2), // 26-33
+    Var(2), Var(2), Var(3), Fixed(12), Fixed(6), Fixed(2), Fixed(3), Fixed(8), // 34-41
+    Fixed(15), Fixed(40), Var(2), Var(2), Var(3), Var(3), Var(3), Fixed(3), // 42-49
+    Fixed(3), Fixed(3), Bits64, Fixed(16), Var(3), Var(3), Var(3), Var(3), // 50-57
+    Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Bits64, Bits64, // 58-65
+    Fixed(1), Fixed(2), Fixed(3), Fixed(3), Fixed(3), Fixed(4), Fixed(4), Fixed(6), // 66-73
+    Fixed(10), Fixed(10), Fixed(10), Fixed(10), Fixed(10), Fixed(10), Fixed(10), Fixed(10), // 74-81
+    Fixed(12), Fixed(12), Fixed(12), Fixed(12), Fixed(16), Fixed(16), Fixed(16), Fixed(16), // 82-89
+    Fixed(42), Fixed(1), Fixed(2), Fixed(5), Fixed(7), Fixed(42), Bits64, Fixed(17), // 90-97
+    Fixed(25), Var(2), Var(2), Var(2), Var(2), Var(2), Var(3), Var(3), // 98-105
+    Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), // 106-113
+    Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), // 114-121
+    Var(3), Var(3), Var(3), Var(3), Var(3), Var(3), Bits64, // 122-128
 ];
 
 /// The parts of one message: where its MTI, bitmap(s) and each present field lie.

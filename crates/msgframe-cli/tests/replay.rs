@@ -74,15 +74,7 @@ fn connect(addr: &str) -> TcpStream {
 
 /// Records, with tcpdump, `client` talking to `msgframe serve --echo` (ascii:4), into `name`.
 fn record(name: &str, client: impl FnOnce(&str)) -> PathBuf {
-    let serve = Running::start(&[
-        "serve",
-        "-l",
-        "127.0.0.1:0",
-        "-f",
-        "ascii:4",
-        "--echo",
-        "-q",
-    ]);
+    let serve = echo_host();
     let port: u16 = serve.addr.rsplit(':').next().unwrap().parse().unwrap();
     let file = dir().join(name);
     let capture = Tcpdump::start(&file, &[port]);

@@ -231,19 +231,79 @@ impl StreamError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct StreamFrames<'a, D> {
-    decoder: D,
+    walk: ArrivingFrames<D>,
     stream: &'a [u8],
-    offset: usize,
-    done: bool,
 }
 
 impl<'a, D: Decoder> StreamFrames<'a, D> {
     /// The frames of `stream`, the whole of a stream (nothing follows it), decoded by `decoder`.
     pub fn new(decoder: D, stream: &'a [u8]) -> Self {
         StreamFrames {
-            decoder,
+            walk: ArrivingFrames::new(decoder),
             stream,
+        }
+    }
+
+    /// Where the next frame starts: the end of the last frame yielded, or 0.
+    pub fn offset(&self) -> usize {
+        self.walk.offset()
+    }
+}
+
+impl<'a, D: Decoder> Iterator for StreamFrames<'a, D> {
+    type Item = Result<StreamFrame<'a>, StreamError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk.next(self.stream, 0, true)
+    }
+}
+
+/// The frames of a stream whose bytes arrive over time (a pipe, a capture read as it is made):
+/// the walk of [`StreamFrames`], given the bytes as they come. Each call to
+/// [`next`](ArrivingFrames::next) takes the stream's bytes so far (from any offset up to
+/// [`consumed`](ArrivingFrames::consumed): the bytes before it are no longer needed) and yields
+/// the next whole frame, or `None` until more bytes come; told that the stream has ended, it ends
+/// as [`StreamFrames`] does over the whole stream, with the same frames, offsets and errors
+/// however the bytes were cut.
+///
+/// ```
+/// use msgframe_codec::{ArrivingFrames, Framing};
+///
+/// let framing: Framing = "be:2".parse()?;
+/// let mut walk = ArrivingFrames::new(framing);
+/// let mut kept = b"\x00\x03one\x00\x03t".to_vec(); // the bytes so far, from `base` on
+/// let mut base = 0;
+/// let first = walk.next(&kept, base, false).unwrap()?;
+/// assert_eq!((first.offset, first.frame), (0, &b"one"[..]));
+/// assert!(walk.next(&kept, base, false).is_none()); // "t": wait for more
+///
+/// // Let go of what was used, and give the rest with what came since.
+/// kept.drain(..walk.consumed() - base);
+/// base = walk.consumed();
+/// kept.extend_from_slice(b"wo");
+/// let second = walk.next(&kept, base, false).unwrap()?;
+/// assert_eq!((second.offset, second.frame), (5, &b"two"[..]));
+/// assert!(walk.next(&kept, base, true).is_none()); // the end, every byte in a frame
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ArrivingFrames<D> {
+    decoder: D,
+    /// Where the next frame starts.
+    offset: usize,
+    /// The next byte for the decoder: past `offset` by what it took without a frame yet.
+    at: usize,
+    done: bool,
+}
+
+impl<D: Decoder> ArrivingFrames<D> {
+    /// A walk from the start of a stream, decoded by `decoder` (one that has not decoded yet, so
+    /// that the offsets in its errors are offsets in this stream).
+    pub fn new(decoder: D) -> Self {
+        ArrivingFrames {
+            decoder,
             offset: 0,
+            at: 0,
             done: false,
         }
     }
@@ -252,23 +312,49 @@ impl<'a, D: Decoder> StreamFrames<'a, D> {
     pub fn offset(&self) -> usize {
         self.offset
     }
-}
 
-impl<'a, D: Decoder> Iterator for StreamFrames<'a, D> {
-    type Item = Result<StreamFrame<'a>, StreamError>;
+    /// How many of the stream's bytes the decoder has taken: the bytes before this offset are no
+    /// longer needed, the next call needs those from here on.
+    pub fn consumed(&self) -> usize {
+        self.at
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Whether the walk has ended: the stream ended, or stopped being valid frames.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next frame, given `data`, the stream's bytes from offset `base` on, up to where they
+    /// have arrived; `ended` when no more bytes follow them. `None` when what is there holds no
+    /// whole frame yet (call again with more bytes), or, once the stream has ended (or after an
+    /// error), when the walk is over. An error ends the walk, as [`StreamFrames`]'s do.
+    ///
+    /// # Panics
+    /// When `data` does not hold the stream's bytes from [`consumed`](Self::consumed) on:
+    /// `base` past it, or `data` ending before it.
+    pub fn next<'a>(
+        &mut self,
+        data: &'a [u8],
+        base: usize,
+        ended: bool,
+    ) -> Option<Result<StreamFrame<'a>, StreamError>> {
         if self.done {
             return None;
         }
+        let len = base + data.len();
+        assert!(
+            base <= self.at && self.at <= len,
+            "ArrivingFrames::next: given the stream from offset {base} to {len}, needs it from {}",
+            self.at
+        );
         let offset = self.offset;
-        let mut at = offset;
-        // As a reader would: decode what is there, and only when that finds no whole frame, tell
-        // the decoder that the stream has ended.
-        let mut ended = false;
+        // As a reader would: decode what is there, and only when that finds no whole frame and
+        // the stream has ended, tell the decoder so.
+        let mut at_end = false;
         loop {
-            let rest = &self.stream[at..];
-            let found = if ended {
+            let from = self.at - base;
+            let rest = &data[from..];
+            let found = if at_end {
                 self.decoder.decode_slice_eof(rest)
             } else {
                 self.decoder.decode_slice(rest)
@@ -279,21 +365,25 @@ impl<'a, D: Decoder> Iterator for StreamFrames<'a, D> {
                     end,
                     consumed,
                 }) => {
-                    self.offset = at + consumed;
+                    self.at += consumed;
+                    self.offset = self.at;
                     return Some(Ok(StreamFrame {
                         offset,
-                        len: self.offset - offset,
+                        len: self.at - offset,
                         frame: &rest[start..end],
                     }));
                 }
-                Ok(Decoded::Skip { consumed }) => at += consumed,
+                Ok(Decoded::Skip { consumed }) => self.at += consumed,
                 Ok(Decoded::Partial { consumed }) => {
-                    at += consumed;
-                    if ended || at == self.stream.len() {
+                    self.at += consumed;
+                    if !ended {
+                        return None;
+                    }
+                    if at_end || self.at == len {
                         self.done = true;
                         return None;
                     }
-                    ended = true;
+                    at_end = true;
                 }
                 Err(error) => {
                     self.done = true;

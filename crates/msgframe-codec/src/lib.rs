@@ -42,7 +42,8 @@
 //! [`Decoder::decode_slice`] says where the next frame is without taking it, and the [`Parse`] trait
 //! walks a filled buffer and yields borrowed `&[u8]` frames, with no allocation at all;
 //! [`StreamFrames`] walks a whole stream held in memory (a file, a capture) to its end, with each
-//! frame's offset and the offset where the stream stops being valid frames. A header claiming more than the configured
+//! frame's offset and the offset where the stream stops being valid frames, and
+//! [`ArrivingFrames`] does the same walk over a stream whose bytes arrive over time. A header claiming more than the configured
 //! maximum is refused before anything is reserved, and within the maximum buffer space is reserved
 //! at most 64 KiB ahead of the bytes that have arrived: a peer's claimed length never allocates by
 //! itself.
@@ -66,7 +67,7 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use delimited::{Delimited, DelimitedConfig, UnterminatedAtEof};
 pub use error::{CodecError, FixedPart, Hex};
 pub use fixed_length::FixedLength;
-pub use frames::{Frames, Parse, Status, StreamError, StreamFrame, StreamFrames};
+pub use frames::{ArrivingFrames, Frames, Parse, Status, StreamError, StreamFrame, StreamFrames};
 pub use framing::Framing;
 pub use length_prefixed::{
     EmptyForm, EmptyFrames, LengthCounts, LengthPrefixed, LengthPrefixedConfig, Oversize,

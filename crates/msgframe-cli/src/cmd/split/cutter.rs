@@ -2,20 +2,16 @@
 //! file) or arriving (a pipe).
 
 use msgframe_capture::Captured;
-use msgframe_codec::{Decoded, Decoder, Framing, StreamError};
+use msgframe_codec::{ArrivingFrames, Framing};
 
 use super::{End, Item};
 
 /// Cuts a stream into frames as its bytes come (all at once for a file): the frames whole so
-/// far, with the gaps before them, and at the end of the stream how it ended. The same cuts,
-/// offsets and ends as [`msgframe_codec::StreamFrames`] over the whole stream, however the bytes
-/// came.
+/// far, with the gaps before them, and at the end of the stream how it ended. The frames are
+/// [`ArrivingFrames`]' (those of [`msgframe_codec::StreamFrames`] over the whole stream, however
+/// the bytes came); this adds the gaps and the ends as `split` shows them.
 pub(super) struct Cutter {
-    framing: Framing,
-    /// Where the next frame starts: where the last one ended.
-    offset: usize,
-    /// The next byte for the decoder (past `offset` by what it consumed without a frame yet).
-    pub(super) at: usize,
+    walk: ArrivingFrames<Framing>,
     pub(super) frames: usize,
     /// Gaps shown so far.
     gaps: usize,
@@ -23,32 +19,25 @@ pub(super) struct Cutter {
     pub(super) end: Option<End>,
 }
 
-/// What the decoder found next.
-enum Next {
-    /// A frame: its bytes at `start..end` of the bytes given.
-    Frame { start: usize, end: usize },
-    /// No whole frame yet: wait for more bytes.
-    Wait,
-    /// The end of the frames (see [`Cutter::end`]).
-    Stop,
-}
-
 impl Cutter {
     pub(super) fn new(framing: Framing) -> Self {
         Cutter {
-            framing,
-            offset: 0,
-            at: 0,
+            walk: ArrivingFrames::new(framing),
             frames: 0,
             gaps: 0,
             end: None,
         }
     }
 
+    /// The stream's bytes the walk has taken: those before are no longer needed.
+    pub(super) fn consumed(&self) -> usize {
+        self.walk.consumed()
+    }
+
     /// The frames `data` completes, the stream's bytes from offset `base` on (every byte from
-    /// where the last frame ended), with `gaps` (all so far: offset, bytes missing) shown before
-    /// the frame they fall in or after the last one; `ended` when no more bytes follow. `packet`
-    /// tells which packet completed the stream up to an offset.
+    /// [`consumed`](Self::consumed) on), with `gaps` (all so far: offset, bytes missing) shown
+    /// before the frame they fall in or after the last one; `ended` when no more bytes follow.
+    /// `packet` tells which packet completed the stream up to an offset.
     pub(super) fn cut<'a>(
         &mut self,
         data: &'a [u8],
@@ -59,15 +48,33 @@ impl Cutter {
     ) -> Vec<Item<'a>> {
         let mut items = Vec::new();
         while self.end.is_none() {
-            let (start, end) = match self.next(data, base, ended) {
-                Next::Frame { start, end } => (start, end),
-                Next::Wait | Next::Stop => break,
+            let frame = match self.walk.next(data, base, ended) {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => {
+                    self.end = Some(if e.is_truncated() {
+                        End::Partial {
+                            offset: e.offset,
+                            buffered: base + data.len() - e.offset,
+                        }
+                    } else {
+                        End::Invalid {
+                            offset: e.offset,
+                            reason: e.error.to_string(),
+                        }
+                    });
+                    break;
+                }
+                None => {
+                    if ended {
+                        self.end = Some(End::Complete);
+                    }
+                    break;
+                }
             };
             self.frames += 1;
-            let offset = std::mem::replace(&mut self.offset, self.at);
             // A gap inside the frame (or at its start) comes before it; one where it ends, after.
             while let Some(&(at, missing)) = gaps.get(self.gaps) {
-                if at >= self.at {
+                if at >= frame.end() {
                     break;
                 }
                 self.gaps += 1;
@@ -75,10 +82,10 @@ impl Cutter {
             }
             items.push(Item::Frame {
                 index: self.frames,
-                offset,
-                span: self.at - offset,
-                body: &data[start..end],
-                packet: packet(self.at),
+                offset: frame.offset,
+                span: frame.len,
+                body: frame.frame,
+                packet: packet(frame.end()),
             });
         }
         if ended {
@@ -88,65 +95,6 @@ impl Cutter {
             self.gaps = gaps.len();
         }
         items
-    }
-
-    /// Decodes the next frame of `data` (from offset `base`), as a reader would: what is there,
-    /// and only when that finds no whole frame and the stream has ended, as the end.
-    fn next(&mut self, data: &[u8], base: usize, ended: bool) -> Next {
-        let len = base + data.len();
-        let mut at_end = false;
-        loop {
-            let from = self.at - base;
-            let rest = &data[from..];
-            let found = if at_end {
-                self.framing.decode_slice_eof(rest)
-            } else {
-                self.framing.decode_slice(rest)
-            };
-            match found {
-                Ok(Decoded::Frame {
-                    start,
-                    end,
-                    consumed,
-                }) => {
-                    self.at += consumed;
-                    return Next::Frame {
-                        start: from + start,
-                        end: from + end,
-                    };
-                }
-                Ok(Decoded::Skip { consumed }) => self.at += consumed,
-                Ok(Decoded::Partial { consumed }) => {
-                    self.at += consumed;
-                    if !ended {
-                        return Next::Wait;
-                    }
-                    if at_end || self.at == len {
-                        self.end = Some(End::Complete);
-                        return Next::Stop;
-                    }
-                    at_end = true;
-                }
-                Err(error) => {
-                    let e = StreamError {
-                        offset: self.offset,
-                        error,
-                    };
-                    self.end = Some(if e.is_truncated() {
-                        End::Partial {
-                            offset: e.offset,
-                            buffered: len - e.offset,
-                        }
-                    } else {
-                        End::Invalid {
-                            offset: e.offset,
-                            reason: e.error.to_string(),
-                        }
-                    });
-                    return Next::Stop;
-                }
-            }
-        }
     }
 }
 
@@ -209,7 +157,7 @@ mod tests {
                     frames.push((offset, span, body.to_vec()));
                 }
             }
-            let done = cutter.at - base;
+            let done = cutter.consumed() - base;
             kept.drain(..done);
             base += done;
             if ended {

@@ -57,7 +57,7 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         let read: Vec<(bool, usize)> = ways
             .iter()
             .zip(&cutters)
-            .map(|((way, _), cutter)| (way.to_server, cutter.at))
+            .map(|((way, _), cutter)| (way.to_server, cutter.consumed()))
             .collect();
         for (to_server, upto) in read {
             input.release(to_server, upto);
@@ -166,7 +166,7 @@ fn live_raw(style: &Style, args: &SplitArgs, spec: &str, mut input: Live) -> Res
             show(style, args, origin, &item, false)?;
             crate::out::flush()?;
         }
-        let done = cutter.at - base;
+        let done = cutter.consumed() - base;
         kept.drain(..done);
         base += done;
         if ended {

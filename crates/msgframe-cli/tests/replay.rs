@@ -500,3 +500,40 @@ fn a_raw_stream_replays_with_its_replies() {
     assert_eq!(code, 2);
     assert!(err.contains("needs --replies FILE"), "{err}");
 }
+
+#[test]
+fn without_a_framing_it_is_sniffed_and_its_confidence_said() {
+    let host = echo_host();
+    let dir = dir();
+    let requests: Vec<u8> = (1..=40).flat_map(|n| frame(&request(n))).collect();
+    let (req, rep) = (dir.join("sniffed.bin"), dir.join("sniffed-replies.bin"));
+    std::fs::write(&req, &requests).unwrap();
+    std::fs::write(&rep, &requests).unwrap();
+    let out = msgframe()
+        .arg("replay")
+        .arg(&req)
+        .args(["--to", &host.addr, "--replies", rep.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("framing sniffed from the client's messages: ascii:4 (")
+            && stderr.contains("% confident"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("40 pairs: 40 equal"), "{stdout}");
+    // Too few messages to be sure: no guess, a usage error that says what to do.
+    std::fs::write(&req, frame(&request(1))).unwrap();
+    let out = msgframe()
+        .arg("replay")
+        .arg(&req)
+        .args(["--to", &host.addr, "--replies", rep.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --framing"));
+}

@@ -10,6 +10,19 @@ export CARGO_TERM_COLOR=never
 # Allowed in a package: what cargo adds, the README, the licences, and the sources.
 allowed='^(Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|\.cargo_vcs_info\.json|README\.md|LICENSE-APACHE|LICENSE-MIT|src/.+\.rs)$'
 
+# `cargo package --workspace` builds each package against the others through a temporary local
+# registry, and the version does not change between commits. Cargo takes a registry crate of the
+# same name and version as unchanged: the sources it unpacked into $CARGO_HOME/registry/src and
+# what it compiled from them into the target directory. So the check builds in a target directory
+# of its own, new each run, and first removes our crates unpacked by earlier runs.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for stale in "$cargo_home"/registry/src/-*/msgframe*; do
+    [ -e "$stale" ] && rm -rf "$stale"
+done
+CARGO_TARGET_DIR=$(mktemp -d "${TMPDIR:-/tmp}/msgframe-package.XXXXXX")
+export CARGO_TARGET_DIR
+trap 'rm -rf "$CARGO_TARGET_DIR"' EXIT
+
 cargo package --workspace --allow-dirty 2>&1 | grep -v '^warning: ignoring \(test\|bench\|example\)' || {
     echo "package: cargo package --workspace failed" >&2
     exit 1

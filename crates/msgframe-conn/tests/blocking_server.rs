@@ -112,8 +112,10 @@ fn pushes_from_other_threads_reach_the_client_between_replies() {
 
 #[test]
 fn idle_and_slow_connections_are_reaped_and_caps_refuse() {
+    // The idle limit is well above the message deadline and the time the steps before `slow`'s
+    // first byte take on a loaded machine: `slow` must be reaped as slow, not as idle.
     let server = builder()
-        .idle_timeout(Some(200 * MS))
+        .idle_timeout(Some(S))
         .message_timeout(Some(200 * MS))
         .max_per_client(2)
         .bind_blocking("127.0.0.1:0")

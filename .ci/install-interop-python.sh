@@ -4,11 +4,13 @@
 #   - twisted    Twisted's framing receivers (twisted.protocols.basic)
 #   - pyiso8583  an ISO 8583 encoder/decoder (iso8583.specs.default_ascii)
 #   - smpplib    an SMPP 3.4 client
+#   - py8583     an ISO 8583 encoder with a packed-BCD layout (IsoSpec1987BCD), a second check of
+#                the bitmap walk of `msgframe replay`
 # Idempotent and non-interactive: when these versions are installed, pip is not run at all.
 # Prints the installed versions, one line each.
 set -euo pipefail
 
-pins=(twisted==26.10.0 pyiso8583==4.0.1 smpplib==2.2.4)
+pins=(twisted==26.10.0 pyiso8583==4.0.1 smpplib==2.2.4 py8583==1.3)
 
 # Exits 0 when every pin is installed at its version.
 pinned() {
@@ -34,6 +36,6 @@ fi
 python3 - <<'PY'
 from importlib.metadata import version
 
-for name in ("twisted", "pyiso8583", "smpplib"):
+for name in ("twisted", "pyiso8583", "smpplib", "py8583"):
     print(name, version(name))
 PY

@@ -235,6 +235,8 @@ Examples:
   # ISO 8583: time, STAN, RRN and response code may differ; replies matched by STAN + terminal:
   msgframe replay switch.pcap --to 10.1.2.3:9000 -f bcd:2 --ignore-field 7,11,37 \\
       --key-fields 11,41
+  # a POS host: 2-byte binary length, 5-byte TPDU, packed-BCD fields (told from the MTI):
+  msgframe replay pos.pcap --to 10.1.2.4:5000 -f be:2 --iso8583-header 5 --ignore-field 12,13,37
   # at the captured pace, over TLS, every pair as JSON:
   msgframe replay day.pcap --to host:9443 -f be:2 --timing captured --tls --ca ca.pem --json
   # a fixed byte range (a 14-digit timestamp at offset 20) may differ:
@@ -610,13 +612,18 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "OFFSET:LEN", value_parser = span)]
     pub ignore: Vec<(usize, usize)>,
     /// ISO 8583 fields that may differ (e.g. 7,11,37,39), found by walking each reply's bitmap
-    /// (ISO 8583:1987, ASCII fields, hex or binary bitmap).
+    /// (ISO 8583:1987 fields; ASCII with a hex or binary bitmap, or packed BCD).
     #[arg(long, value_name = "FIELDS", value_parser = iso_fields)]
     pub ignore_field: Option<FieldList>,
     /// Bytes before the ISO 8583 MTI in each body (a TPDU, a host header), for --key-fields
     /// and --ignore-field.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub iso8583_header: usize,
+    /// How the ISO 8583 MTI, lengths and numeric fields are encoded, for --key-fields and
+    /// --ignore-field: told from each message's MTI (4 ASCII digits, or 2 bytes of packed BCD),
+    /// or given.
+    #[arg(long, value_enum, default_value_t = Iso8583Encoding::Auto, value_name = "ENCODING")]
+    pub iso8583_encoding: Iso8583Encoding,
     /// The longest wait to connect, to write, and for each reply (a reply not in by then is
     /// missing).
     #[arg(short = 'w', long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
@@ -636,6 +643,17 @@ pub struct ReplayArgs {
     pub tls: ClientTlsArgs,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// How ISO 8583 messages are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Iso8583Encoding {
+    /// Told from each message's MTI.
+    Auto,
+    /// ASCII digits (MTI "0200", lengths "06"); a hex or binary bitmap.
+    Ascii,
+    /// Packed BCD (MTI 02 00, numeric fields two digits a byte, lengths in BCD); a binary bitmap.
+    Bcd,
 }
 
 /// When a replay sends its requests.

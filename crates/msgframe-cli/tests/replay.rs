@@ -537,3 +537,106 @@ fn without_a_framing_it_is_sniffed_and_its_confidence_said() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give --framing"));
 }
+
+/// A 0200 or 0210 of a packed-BCD host behind a 5-byte TPDU: BCD MTI, binary bitmap, fields 3
+/// and 11 (n6, 3 bytes each), 12 (local time, n6), 41 (terminal id, ans8).
+fn bcd_message(mti: u8, stan: u32, time: u32) -> Vec<u8> {
+    let bcd6 = |n: u32| {
+        let d = format!("{n:06}");
+        (0..3)
+            .map(|i| u8::from_str_radix(&d[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let mut m = vec![0x60, 0x00, 0x01, 0x00, 0x00, 0x02, mti];
+    m.extend([0x20, 0x30, 0, 0, 0, 0x80, 0, 0]); // fields 3, 11, 12, 41
+    m.extend([0x00, 0x00, 0x00]);
+    m.extend(bcd6(stan));
+    m.extend(bcd6(time));
+    m.extend(b"TERM0042");
+    m
+}
+
+/// A `be:2` frame.
+fn be2(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+#[test]
+fn packed_bcd_messages_are_masked_and_keyed_by_their_fields() {
+    // The host answers each 0200 with a 0210 stamped with its own local time (field 12).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || loop {
+                let mut len = [0u8; 2];
+                if stream.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut body = vec![0; usize::from(u16::from_be_bytes(len))];
+                if stream.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let stan = body[18..21].iter().fold(0, |n, b| {
+                    n * 100 + u32::from(b >> 4) * 10 + u32::from(b & 15)
+                });
+                if stream
+                    .write_all(&be2(&bcd_message(0x10, stan, 235959)))
+                    .is_err()
+                {
+                    return;
+                }
+            });
+        }
+    });
+    let dir = dir();
+    let (req, rep) = (dir.join("bcd-requests.bin"), dir.join("bcd-replies.bin"));
+    let requests: Vec<u8> = (1..=4)
+        .flat_map(|n| be2(&bcd_message(0x00, n, 120000 + n)))
+        .collect();
+    let replies: Vec<u8> = (1..=4)
+        .flat_map(|n| be2(&bcd_message(0x10, n, 120000 + n)))
+        .collect();
+    std::fs::write(&req, requests).unwrap();
+    std::fs::write(&rep, replies).unwrap();
+    let run = |args: &[&str]| {
+        let out = msgframe()
+            .arg("replay")
+            .arg(&req)
+            .args(["--replies", rep.to_str().unwrap(), "--to", &to])
+            .args(["-f", "be:2", "--timeout", "1s", "--iso8583-header", "5"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code().unwrap_or(-1), text)
+    };
+    // Field 12 differs in every reply, at offset 21 of the body, and is named.
+    let (code, out) = run(&["--ignore-field", "11"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("different  #0 pair 1 (request 1): first difference at offset 21 (field 12): captured 12 00 01"),
+        "{out}"
+    );
+    assert!(out.contains("4 pairs: 0 equal, 4 different"), "{out}");
+    // Masked, every pair is equal; paired by STAN and terminal id, too.
+    for args in [
+        &["--ignore-field", "12"][..],
+        &["--ignore-field", "12", "--key-fields", "11,41"],
+        &["--ignore-field", "12", "--iso8583-encoding", "bcd"],
+    ] {
+        let (code, out) = run(args);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(out.contains("4 pairs: 4 equal"), "{args:?}: {out}");
+    }
+    // Walked as ASCII, they are not ISO 8583: the masks are not applied, and that is said.
+    let (code, out) = run(&["--ignore-field", "12", "--iso8583-encoding", "ascii"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("field masks not applied to the captured reply (not ISO 8583 as laid out: the MTI at offset 5 is not 4 ASCII digits (02 10 20 30))"),
+        "{out}"
+    );
+}

@@ -10,10 +10,11 @@ use msgframe_codec::header::hex;
 use msgframe_codec::{sniff, Framing};
 use serde_json::json;
 
-use crate::cli::{ReplayArgs, Timing};
+use crate::cli::{Iso8583Encoding, ReplayArgs, Timing};
 use crate::dump::{self, Style};
 use crate::error::{Failure, Result};
 use crate::input;
+use crate::iso8583;
 use crate::out::{errln, out, outln};
 use crate::replay::diff::Masks;
 use crate::replay::drive::{self, Pacing, Played, Settings, Target};
@@ -294,18 +295,30 @@ fn dry_run(args: &ReplayArgs, style: &Style, scripts: &[Script]) -> Result<()> {
     }
 }
 
+/// Where the ISO 8583 part of each body starts and how it is encoded, as the options say.
+fn iso_layout(args: &ReplayArgs) -> iso8583::Layout {
+    iso8583::Layout {
+        header: args.iso8583_header,
+        encoding: match args.iso8583_encoding {
+            Iso8583Encoding::Auto => None,
+            Iso8583Encoding::Ascii => Some(iso8583::Encoding::Ascii),
+            Iso8583Encoding::Bcd => Some(iso8583::Encoding::Bcd),
+        },
+    }
+}
+
 /// The masks and matching the options give.
 fn masks(args: &ReplayArgs) -> (Masks, Matching) {
     let masks = Masks {
         spans: args.ignore.clone(),
         fields: args.ignore_field.clone().map(|f| f.0).unwrap_or_default(),
-        iso_header: args.iso8583_header,
+        iso: iso_layout(args),
     };
     let matching = match (args.key_at, &args.key_fields) {
         (Some((offset, len)), _) => Matching::Key(Key::Span { offset, len }),
         (None, Some(fields)) => Matching::Key(Key::Fields {
             fields: fields.0.clone(),
-            header: args.iso8583_header,
+            layout: iso_layout(args),
         }),
         (None, None) => Matching::Order,
     };

@@ -12,8 +12,8 @@ pub struct Masks {
     pub spans: Vec<(usize, usize)>,
     /// ISO 8583 fields, found by walking each message's bitmap.
     pub fields: Vec<u8>,
-    /// Bytes before the ISO 8583 MTI (a TPDU or host header).
-    pub iso_header: usize,
+    /// Where the ISO 8583 part starts and how it is encoded.
+    pub iso: iso8583::Layout,
 }
 
 /// Where two replies first differ.
@@ -84,7 +84,7 @@ fn kept(
         .collect();
     let mut walked = None;
     if !masks.fields.is_empty() {
-        match iso8583::walk(message, masks.iso_header) {
+        match iso8583::walk(message, masks.iso) {
             Ok(fields) => {
                 masked.extend(masks.fields.iter().filter_map(|&n| fields.field(n)));
                 walked = Some(fields);

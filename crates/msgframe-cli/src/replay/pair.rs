@@ -10,8 +10,11 @@ use crate::iso8583;
 pub enum Key {
     /// `len` bytes at `offset` of the body.
     Span { offset: usize, len: usize },
-    /// These ISO 8583 fields' values, the bitmap walked (the MTI starting at `header`).
-    Fields { fields: Vec<u8>, header: usize },
+    /// These ISO 8583 fields' values, the bitmap walked.
+    Fields {
+        fields: Vec<u8>,
+        layout: iso8583::Layout,
+    },
 }
 
 impl Key {
@@ -21,8 +24,8 @@ impl Key {
             Key::Span { offset, len } => message
                 .get(*offset..offset.checked_add(*len)?)
                 .map(<[u8]>::to_vec),
-            Key::Fields { fields, header } => {
-                let walked = iso8583::walk(message, *header).ok()?;
+            Key::Fields { fields, layout } => {
+                let walked = iso8583::walk(message, *layout).ok()?;
                 let mut key = Vec::new();
                 for &n in fields {
                     let value = walked.value(message, n)?;
@@ -191,7 +194,7 @@ mod tests {
     fn an_iso_8583_key_is_the_fields_values() {
         let key = Key::Fields {
             fields: vec![11, 41],
-            header: 0,
+            layout: iso8583::Layout::default(),
         };
         // 0200 and 0210 with fields 11 and 41.
         let request = b"02000020000000800000123456TERM0042";

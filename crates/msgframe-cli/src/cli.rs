@@ -600,6 +600,10 @@ pub struct ReplayArgs {
     /// At most this many requests a second, all conversations together (e.g. 200/s).
     #[arg(long, value_parser = rate, value_name = "N/s")]
     pub rate: Option<Rate>,
+    /// How many conversations are replayed at once, each on its own connection (default: one
+    /// after another; `--timing captured` plays them side by side as captured).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub concurrency: std::num::NonZeroUsize,
     /// Pair replies by the bytes at OFFSET:LEN of each body (a sequence number, a STAN), for
     /// traffic with several requests in flight; default: in order.
     #[arg(long, value_parser = span, value_name = "OFFSET:LEN", conflicts_with = "key_fields")]

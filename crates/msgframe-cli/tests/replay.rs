@@ -141,6 +141,9 @@ enum Host {
     /// Echoes each batch of four in reverse order; with `extra`, a network message (0800, no
     /// STAN) after each batch.
     Reversed { extra: bool },
+    /// Echoes each request once `requests` have come in, all connections counted (at most 3 s
+    /// later): only a replay with that many conversations at once gets its replies in time.
+    Together { requests: usize },
 }
 
 /// A host on loopback behaving as `host` asks, until the test ends; its address.
@@ -177,6 +180,14 @@ fn host(host: Host) -> String {
                                 replies.push(b"08000000000000000000".to_vec());
                             }
                             replies
+                        }
+                        Host::Together { requests } => {
+                            let until = Instant::now() + Duration::from_secs(3);
+                            while count.load(Ordering::SeqCst) < requests && Instant::now() < until
+                            {
+                                thread::sleep(Duration::from_millis(5));
+                            }
+                            vec![body]
                         }
                     };
                     for reply in replies {
@@ -355,6 +366,33 @@ fn short_connection_captures_replay_as_short_connections() {
     assert_eq!(
         (s["connections"].as_u64(), s["equal"].as_u64()),
         (Some(5), Some(5))
+    );
+}
+
+#[test]
+fn conversations_replay_side_by_side_when_asked() {
+    if !capturing("conversations_replay_side_by_side_when_asked") {
+        return;
+    }
+    let together = || host(Host::Together { requests: 3 });
+    let (code, out, err) = replay(short_connections(), &together(), &["--concurrency", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 conversations at a time"), "{out}");
+    assert!(out.contains("3 pairs: 3 equal"), "{out}");
+    // One after another, the first request's reply does not come in time.
+    let (code, out, _) = replay(short_connections(), &together(), &["--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(counts(&summary(&out))[3] >= 1, "{out}");
+    // The captured pace already plays them side by side.
+    let (code, _, err) = replay(
+        short_connections(),
+        &together(),
+        &["--timing", "captured", "--concurrency", "2"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--concurrency is for fast or --rate pacing"),
+        "{err}"
     );
 }
 

@@ -24,6 +24,12 @@ use crate::replay::{check, percentiles, Checked, Outcome};
 
 pub async fn run(args: ReplayArgs) -> Result<()> {
     let style = Style::new(args.common.json);
+    if args.timing == Timing::Captured && args.concurrency.get() > 1 {
+        return Err(Failure::usage(
+            "--concurrency is for fast or --rate pacing: --timing captured already plays \
+             conversations side by side, each at its captured time",
+        ));
+    }
     let name = args.capture.display().to_string();
     let data = input::read_file(&args.capture)?;
     let raw = detect_format(&data) == FileFormat::Raw;
@@ -47,11 +53,14 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     } else {
         "one connection per conversation".to_owned()
     };
-    let pace = match (args.rate, args.timing) {
+    let mut pace = match (args.rate, args.timing) {
         (Some(rate), _) => format!("at most {} requests a second", rate.0),
         (None, Timing::Captured) => "at the captured times".to_owned(),
         (None, Timing::Fast) => "as fast as the host answers".to_owned(),
     };
+    if args.concurrency.get() > 1 {
+        pace.push_str(&format!(", {} conversations at a time", args.concurrency));
+    }
     if !style.json {
         outln!(
             "{}",
@@ -105,36 +114,41 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
         },
         (None, Timing::Fast) => Pacing::Fast,
     });
-    let scripts = Arc::new(scripts);
-    let played = if matches!(*pacing, Pacing::Captured { .. }) {
-        // Conversations side by side, each at its captured time.
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..scripts.len() {
-            let (scripts, target, settings, pacing) = (
-                Arc::clone(&scripts),
-                Arc::clone(&target),
-                Arc::clone(&settings),
-                Arc::clone(&pacing),
-            );
-            let short = args.short;
-            tasks.spawn(async move {
-                let played = drive::play(&scripts[i], short, &target, &settings, &pacing).await;
-                (i, played)
-            });
-        }
-        let mut played: Vec<Option<Played>> = (0..scripts.len()).map(|_| None).collect();
-        while let Some(done) = tasks.join_next().await {
-            let (i, p) = done.map_err(|e| Failure::peer(format!("a replay task failed: {e}")))?;
-            played[i] = Some(p);
-        }
-        played.into_iter().map(Option::unwrap_or_default).collect()
-    } else {
-        let mut played = Vec::with_capacity(scripts.len());
-        for script in scripts.iter() {
-            played.push(drive::play(script, args.short, &target, &settings, &pacing).await);
-        }
-        played
+    // Conversations side by side at the captured pace; otherwise `--concurrency` at a time.
+    let at_once = match *pacing {
+        Pacing::Captured { .. } => scripts.len(),
+        _ => args.concurrency.get(),
     };
+    let scripts = Arc::new(scripts);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut played: Vec<Option<Played>> = (0..scripts.len()).map(|_| None).collect();
+    let mut record = |done: std::result::Result<(usize, Played), tokio::task::JoinError>| {
+        let (i, p) = done.map_err(|e| Failure::peer(format!("a replay task failed: {e}")))?;
+        played[i] = Some(p);
+        Ok::<(), Failure>(())
+    };
+    for i in 0..scripts.len() {
+        if tasks.len() >= at_once {
+            if let Some(done) = tasks.join_next().await {
+                record(done)?;
+            }
+        }
+        let (scripts, target, settings, pacing) = (
+            Arc::clone(&scripts),
+            Arc::clone(&target),
+            Arc::clone(&settings),
+            Arc::clone(&pacing),
+        );
+        let short = args.short;
+        tasks.spawn(async move {
+            let played = drive::play(&scripts[i], short, &target, &settings, &pacing).await;
+            (i, played)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        record(done)?;
+    }
+    let played: Vec<Played> = played.into_iter().map(Option::unwrap_or_default).collect();
     report(&args, &style, &scripts, &played)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::format::{self, Block, Interface, Order, PcapHeader, Stop};
 use crate::read::{
     bad_header, damaged, interface_time, unknown_format, Capture, CaptureError, Collecting,
-    Collector, Truncation,
+    Collector, Keep, Truncation,
 };
 use crate::reassembly::{Captured, HoldLimit, Reassembler};
 use crate::select::Select;
@@ -302,7 +302,42 @@ impl CaptureReader {
                 c.to_client = Reassembler::with_hold_limit(limit);
             }
         }
-        self.collector.kept = Some(index);
+        self.collector.keep = Keep::One(index);
+    }
+
+    /// Keeps the bytes of the conversations with `port` on either side alone, those read so far
+    /// and those to come, and frees what the others hold (as [`keep_only`](Self::keep_only)
+    /// does for one): for a reader that follows every connection to a host, short connections
+    /// included.
+    ///
+    /// ```
+    /// use msgframe_capture::synth::{interleaved, Conversation, Format};
+    /// use msgframe_capture::CaptureReader;
+    ///
+    /// let mut a = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    /// let mut b = Conversation::new(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 80));
+    /// let mut c = Conversation::new(([10, 0, 0, 3], 40002), ([10, 0, 0, 2], 9000));
+    /// a.client_sends(b"0004ping");
+    /// b.client_sends(b"GET /");
+    /// c.client_sends(b"0004pong");
+    /// let file = interleaved(&[a, b, c], Format::Pcap);
+    /// let mut reader = CaptureReader::new();
+    /// reader.keep_port(9000);
+    /// reader.push(&file)?;
+    /// let capture = reader.finish()?;
+    /// let data: Vec<&[u8]> = capture.conversations.iter().map(|c| &c.to_server.data[..]).collect();
+    /// assert_eq!(data, [&b"0004ping"[..], b"", b"0004pong"]);
+    /// # Ok::<(), msgframe_capture::CaptureError>(())
+    /// ```
+    pub fn keep_port(&mut self, port: u16) {
+        let limit = self.collector.limit;
+        for c in &mut self.collector.conversations {
+            if c.client.port() != port && c.server.port() != port {
+                c.to_server = Reassembler::with_hold_limit(limit);
+                c.to_client = Reassembler::with_hold_limit(limit);
+            }
+        }
+        self.collector.keep = Keep::Port(port);
     }
 
     /// Lets go of the bytes before stream offset `upto` of one direction (`to_server`: what the

@@ -112,6 +112,19 @@ pub(crate) struct Collecting {
     pub(crate) to_client_packets: usize,
     pub(crate) first: Captured,
     pub(crate) last: Captured,
+    /// The sequence number of the client's SYN, once seen.
+    client_syn: Option<u32>,
+    /// Whether a SYN (either way) or any payload was seen: the connection has started.
+    started: bool,
+}
+
+impl Collecting {
+    /// Whether `s`, a SYN without ACK between this conversation's endpoints, opens a new
+    /// connection between them (the client's port used again): it does unless this one has
+    /// not started yet or `s` is its own SYN sent again.
+    fn opened_again_by(&self, s: &Segment<'_>) -> bool {
+        s.syn && !s.ack && self.started && self.client_syn != Some(s.seq)
+    }
 }
 
 /// The TCP conversations of a capture, collected a packet at a time.
@@ -124,9 +137,31 @@ pub(crate) struct Collector {
     pub(crate) packets: u64,
     /// What each direction's reassembler holds aside past a hole.
     pub(crate) limit: HoldLimit,
-    /// The one conversation whose bytes are kept, when only one is (see
-    /// [`CaptureReader::keep_only`](crate::CaptureReader::keep_only)).
-    pub(crate) kept: Option<usize>,
+    /// Whose bytes are kept (see [`CaptureReader::keep_only`](crate::CaptureReader::keep_only)
+    /// and [`CaptureReader::keep_port`](crate::CaptureReader::keep_port)).
+    pub(crate) keep: Keep,
+}
+
+/// Which conversations' bytes a collector keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Every conversation's.
+    All,
+    /// The conversation at this index alone.
+    One(usize),
+    /// Those with this port on either side.
+    Port(u16),
+}
+
+impl Keep {
+    /// Whether the bytes of conversation `index`, between `client` and `server`, are kept.
+    pub(crate) fn keeps(self, index: usize, client: SocketAddr, server: SocketAddr) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::One(one) => one == index,
+            Keep::Port(port) => client.port() == port || server.port() == port,
+        }
+    }
 }
 
 impl Collector {
@@ -137,7 +172,7 @@ impl Collector {
             skipped: 0,
             packets: 0,
             limit,
-            kept: None,
+            keep: Keep::All,
         }
     }
 
@@ -173,26 +208,44 @@ impl Collector {
             (s.from, s.to)
         };
         let limit = self.limit;
-        let index = *self.by_endpoints.entry(key).or_insert_with(|| {
-            self.conversations.push(Collecting {
-                client,
-                server,
-                to_server: Reassembler::with_hold_limit(limit),
-                to_client: Reassembler::with_hold_limit(limit),
-                to_server_packets: 0,
-                to_client_packets: 0,
-                first: at,
-                last: at,
-            });
-            self.conversations.len() - 1
-        });
+        // The conversation between these endpoints, unless this SYN opens a new one (a short
+        // connection's port used again: each connection is a conversation of its own).
+        let known = self
+            .by_endpoints
+            .get(&key)
+            .copied()
+            .filter(|&i| !self.conversations[i].opened_again_by(&s));
+        let index = match known {
+            Some(index) => index,
+            None => {
+                self.conversations.push(Collecting {
+                    client,
+                    server,
+                    to_server: Reassembler::with_hold_limit(limit),
+                    to_client: Reassembler::with_hold_limit(limit),
+                    to_server_packets: 0,
+                    to_client_packets: 0,
+                    first: at,
+                    last: at,
+                    client_syn: None,
+                    started: false,
+                });
+                let index = self.conversations.len() - 1;
+                self.by_endpoints.insert(key, index);
+                index
+            }
+        };
         let c = &mut self.conversations[index];
-        if s.syn && !s.ack && s.from == c.server && c.to_server.is_empty() && c.to_client.is_empty()
-        {
+        if s.syn && !s.ack && s.from == c.server && !c.started {
             // The first packet was the server's after all.
             std::mem::swap(&mut c.client, &mut c.server);
         }
+        if s.syn && !s.ack && c.client_syn.is_none() {
+            c.client_syn = Some(s.seq);
+        }
+        c.started |= s.syn || !s.payload.is_empty();
         c.last = at;
+        let keep = self.keep.keeps(index, c.client, c.server);
         let flow = if s.from == c.client {
             c.to_server_packets += 1;
             &mut c.to_server
@@ -203,7 +256,7 @@ impl Collector {
         if s.syn {
             flow.syn(s.seq);
         }
-        if self.kept.is_none_or(|kept| kept == index) {
+        if keep {
             flow.segment_at(s.seq, s.payload, at);
         }
     }

@@ -384,6 +384,69 @@ fn a_recorder_writes_connections_as_they_happen_and_they_read_back() {
 }
 
 #[test]
+fn a_port_used_again_is_a_new_conversation_and_a_syn_sent_again_is_not() {
+    use msgframe_capture::synth::{interleaved, Recorder, Side};
+    use msgframe_capture::{CaptureReader, Select};
+    let ms = Duration::from_millis;
+    let (client, server) = (
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:9000".parse().unwrap(),
+    );
+    // Three short connections from the same port, one after another, as a client reusing its
+    // port (a host behind TIME_WAIT reuse, a NAT) makes them.
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    for (i, body) in [&b"0004ping"[..], b"0004pong", b"0004last"]
+        .iter()
+        .enumerate()
+    {
+        let t = ms(10 * i as u64);
+        let mut link = recorder.open(client, server, t).unwrap();
+        recorder
+            .data(&mut link, Side::Client, body, t + ms(1))
+            .unwrap();
+        recorder
+            .data(&mut link, Side::Server, b"0002ok", t + ms(2))
+            .unwrap();
+        recorder.close(&mut link, Side::Client, t + ms(3)).unwrap();
+    }
+    let file = recorder.into_inner();
+    let capture = parse_capture(&file).unwrap();
+    let sent: Vec<&[u8]> = capture
+        .conversations
+        .iter()
+        .map(|c| &c.to_server.data[..])
+        .collect();
+    assert_eq!(sent, [&b"0004ping"[..], b"0004pong", b"0004last"]);
+    assert!(capture
+        .conversations
+        .iter()
+        .all(|c| c.to_server.gaps.is_empty() && c.to_client.data == b"0002ok"));
+    // Read live, with only the port's conversations kept, or only the second: the same.
+    for keep in [None, Some(1)] {
+        let mut reader = CaptureReader::new();
+        match keep {
+            Some(index) => reader.keep_only(index),
+            None => reader.keep_port(9000),
+        }
+        for chunk in file.chunks(7) {
+            reader.push(chunk).unwrap();
+        }
+        assert_eq!(reader.select(Select::Index(2)), Some(2));
+        let live = reader.finish().unwrap();
+        assert_eq!(live.conversations.len(), 3);
+        assert_eq!(live.conversations[1], capture.conversations[1]);
+    }
+
+    // A SYN sent again (the same sequence number) belongs to the connection it opens.
+    let mut first = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    first.client_sends(b"0004ping");
+    let again = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+    let capture = parse_capture(&interleaved(&[first, again], Format::Pcap)).unwrap();
+    assert_eq!(capture.conversations.len(), 1);
+    assert_eq!(capture.conversations[0].to_server.data, b"0004ping");
+}
+
+#[test]
 fn damaged_and_cut_captures_never_panic() {
     // A small deterministic generator (xorshift): bytes flipped, cut, or both, at many places.
     let mut state = 0x2545_f491_4f6c_dd1du64;

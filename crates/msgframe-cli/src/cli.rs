@@ -693,7 +693,8 @@ pub struct CaptureInput {
     /// A raw byte stream, or a .pcap/.pcapng capture (recognised by its content); `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// (captures) The TCP conversation with this port on either side.
+    /// (captures) The TCP conversation(s) with this port on either side: `split` takes every one
+    /// (short connections, each labelled with its endpoints), `sniff` the first.
     #[arg(long, value_name = "PORT", conflicts_with = "stream")]
     pub port: Option<u16>,
     /// (captures) The Nth TCP conversation (from 0, in order of first packet).

@@ -203,20 +203,33 @@ pub fn not_a_capture(name: &str) -> Failure {
 }
 
 /// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
-/// capture.
+/// capture (the first with `--port P`).
 pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
+    Ok(chosen(input, false)?.into_iter().next().unwrap_or_default())
+}
+
+/// The conversations `input` names, each as the streams of the directions asked for: every TCP
+/// conversation of a capture with `--port P` on either side (in order of first packet), the one
+/// `--stream N` names, or the first; a raw file is one stream.
+pub fn conversations(input: &CaptureInput) -> Result<Vec<Vec<Stream>>> {
+    chosen(input, true)
+}
+
+/// The conversations `input` names; with `--port P`, every one on that port when `every`, else
+/// the first.
+fn chosen(input: &CaptureInput, every: bool) -> Result<Vec<Vec<Stream>>> {
     let data = read_file(&input.file)?;
     let name = input.file.display().to_string();
     if detect_format(&data) == FileFormat::Raw {
         if input.port.is_some() || input.stream.is_some() {
             return Err(not_a_capture(&name));
         }
-        return Ok(vec![Stream {
+        return Ok(vec![vec![Stream {
             label: name,
             data,
             gaps: Vec::new(),
             captured: None,
-        }]);
+        }]]);
     }
     let capture = capture(&name, &data)?;
     drop(data);
@@ -230,12 +243,17 @@ pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
             "{name}: {count} TCP conversations; reading the first (choose with --stream N or --port P; list them with split --list)"
         );
     }
-    let Some(c) = capture.conversations.into_iter().nth(index) else {
-        return Err(Failure::data(format!(
-            "{name}: no TCP conversation {index}"
-        )));
+    let every_on = match which {
+        Select::Port(port) if every => Some(port),
+        _ => None,
     };
-    Ok(conversation_streams(&name, index, c, input.direction))
+    Ok(capture
+        .conversations
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| every_on.map_or(*i == index, |port| c.has_port(port)))
+        .map(|(i, c)| conversation_streams(&name, i, c, input.direction))
+        .collect())
 }
 
 /// The TCP conversations of a capture in `data`; a capture cut short is read up to the cut, with a

@@ -1,6 +1,7 @@
 //! stdin read as it arrives (`tcpdump -U -w - … | msgframe split -f SPEC -`): raw bytes handed on
 //! as they come, or a capture read a record at a time, one of its TCP conversations followed.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
 
@@ -25,14 +26,21 @@ pub struct Live {
     /// The capture being read, until its end; `None` for raw bytes.
     reader: Option<CaptureReader>,
     which: Select,
+    /// Whether `--port P` means every conversation on that port (else the first).
+    every: bool,
     direction: Direction,
-    /// The conversation followed, once it has appeared and its sides are known.
-    followed: Option<Followed>,
+    /// The conversations followed, each once it has appeared and its sides are known: one, or
+    /// with `--port P` every one on that port.
+    followed: Vec<Followed>,
+    /// The indexes of the conversations followed.
+    following: HashSet<usize>,
+    /// With `--port P`: the conversations before this index are followed or not on the port.
+    considered: usize,
     /// Whether stderr was told which conversation is followed.
     announced: bool,
 }
 
-/// The conversation followed.
+/// A conversation followed.
 struct Followed {
     index: usize,
     client: SocketAddr,
@@ -57,7 +65,9 @@ impl Live {
     /// # Errors
     /// A usage error for `--port` or `--stream` with raw bytes, or when stdin cannot be read; a
     /// data error for a capture damaged from its start.
-    pub fn open(input: &CaptureInput) -> Result<Live> {
+    ///
+    /// With `every`, `--port P` follows every conversation on that port; otherwise the first.
+    pub fn open(input: &CaptureInput, every: bool) -> Result<Live> {
         let mut live = Live {
             name: input.file.display().to_string(),
             stdin: std::io::stdin().lock(),
@@ -65,8 +75,11 @@ impl Live {
             first: 0,
             reader: None,
             which: Select::new(input.stream, input.port),
+            every,
             direction: input.direction,
-            followed: None,
+            followed: Vec::new(),
+            following: HashSet::new(),
+            considered: 0,
             announced: false,
         };
         while live.first < 4 {
@@ -84,6 +97,10 @@ impl Live {
             return Ok(live);
         }
         let mut reader = CaptureReader::new();
+        if let Some(port) = live.every_on_port() {
+            // The conversations on other ports are never shown: their bytes need not be kept.
+            reader.keep_port(port);
+        }
         reader.push(first).map_err(|e| live.damaged(e))?;
         live.first = 0;
         live.reader = Some(reader);
@@ -93,6 +110,14 @@ impl Live {
     /// What the output calls the input.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// With `--port P` (and no `--stream N`), when every conversation on a port is followed: P.
+    pub fn every_on_port(&self) -> Option<u16> {
+        match self.which {
+            Select::Port(port) if self.every => Some(port),
+            _ => None,
+        }
     }
 
     /// Whether stdin holds a capture (else raw bytes).
@@ -123,42 +148,64 @@ impl Live {
         Ok(Step::Capture)
     }
 
-    /// The directions asked for of the conversation followed, once it has appeared and its sides
-    /// are known: each with the bytes it holds so far.
-    pub fn followed(&self) -> Option<Vec<(&Way, &Reassembler)>> {
-        let followed = self.followed.as_ref()?;
-        let c = self.reader.as_ref()?.conversation(followed.index)?;
-        Some(
-            followed
-                .ways
-                .iter()
-                .map(|way| {
-                    let flow = if way.to_server {
-                        c.to_server
-                    } else {
-                        c.to_client
-                    };
-                    (way, flow)
-                })
-                .collect(),
-        )
+    /// Packets read so far.
+    pub fn packets(&self) -> u64 {
+        self.reader.as_ref().map_or(0, CaptureReader::packets)
     }
 
-    /// Lets go of the bytes before `upto` of a direction of the conversation followed
-    /// (`to_server`: the client's), once they were cut into frames and shown.
-    pub fn release(&mut self, to_server: bool, upto: usize) {
-        if let (Some(reader), Some(f)) = (&mut self.reader, &self.followed) {
-            reader.release(f.index, to_server, upto);
+    /// The conversations followed so far (each once it has appeared and its sides are known)
+    /// that have had a packet since packet `since` (see [`packets`](Self::packets)), in the
+    /// order they were first followed: each with its index and the directions asked for, with
+    /// the bytes each holds so far.
+    pub fn followed(&self, since: u64) -> Vec<(usize, Vec<(&Way, &Reassembler)>)> {
+        let Some(reader) = self.reader.as_ref() else {
+            return Vec::new();
+        };
+        self.followed
+            .iter()
+            .filter_map(|followed| {
+                let c = reader
+                    .conversation(followed.index)
+                    .filter(|c| c.last.packet > since)?;
+                let ways = followed
+                    .ways
+                    .iter()
+                    .map(|way| {
+                        let flow = if way.to_server {
+                            c.to_server
+                        } else {
+                            c.to_client
+                        };
+                        (way, flow)
+                    })
+                    .collect();
+                Some((followed.index, ways))
+            })
+            .collect()
+    }
+
+    /// Lets go of the bytes before `upto` of a direction (`to_server`: the client's) of
+    /// conversation `index`, once they were cut into frames and shown.
+    pub fn release(&mut self, index: usize, to_server: bool, upto: usize) {
+        if let Some(reader) = &mut self.reader {
+            reader.release(index, to_server, upto);
         }
     }
 
     /// Says on stderr, once, which conversation is followed (when it is known). Called after
     /// the command has written about it on stdout: a reader gone before that hears nothing.
     pub fn announce(&mut self) {
-        let Some(f) = &self.followed else {
+        let Some(f) = self.followed.first() else {
             return;
         };
         if std::mem::replace(&mut self.announced, true) {
+            return;
+        }
+        if let Some(port) = self.every_on_port() {
+            errln!(
+                "{}: following every TCP conversation on port {port}, as the capture arrives",
+                self.name
+            );
             return;
         }
         errln!(
@@ -170,14 +217,14 @@ impl Live {
         );
     }
 
-    /// At the end of the input, the directions asked for of the conversation followed, whole (a
-    /// capture cut short is read up to the cut, with a warning on stderr). Nothing for raw
-    /// bytes.
+    /// At the end of the input, the directions asked for of the conversation(s) followed, whole
+    /// (a capture cut short is read up to the cut, with a warning on stderr), each with its
+    /// index. Nothing for raw bytes.
     ///
     /// # Errors
     /// A data error when no conversation is the one asked for, or the capture ends inside its
     /// first header.
-    pub fn finish(&mut self) -> Result<Vec<Stream>> {
+    pub fn finish(&mut self) -> Result<Vec<(usize, Vec<Stream>)>> {
         let Some(reader) = self.reader.take() else {
             return Ok(Vec::new());
         };
@@ -186,18 +233,24 @@ impl Live {
         let (index, _) = whole
             .select(self.which)
             .map_err(|e| Failure::data(format!("{name}: {e}")))?;
-        let Some(c) = whole.conversations.into_iter().nth(index) else {
-            return Err(Failure::data(format!(
-                "{name}: no TCP conversation {index}"
-            )));
-        };
-        self.followed = Some(Followed {
-            index,
-            client: c.client,
-            server: c.server,
-            ways: input::ways(name, index, c.client, c.server, self.direction),
-        });
-        Ok(input::conversation_streams(name, index, c, self.direction))
+        let port = self.every_on_port();
+        let mut out = Vec::new();
+        for (i, c) in whole.conversations.into_iter().enumerate() {
+            let chosen = port.map_or(i == index, |port| c.has_port(port));
+            if !chosen {
+                continue;
+            }
+            if self.following.insert(i) {
+                self.followed.push(Followed {
+                    index: i,
+                    client: c.client,
+                    server: c.server,
+                    ways: input::ways(name, i, c.client, c.server, self.direction),
+                });
+            }
+            out.push((i, input::conversation_streams(name, i, c, self.direction)));
+        }
+        Ok(out)
     }
 
     /// Reads into `buf` from `at`: how many bytes, 0 at the end.
@@ -215,31 +268,56 @@ impl Live {
         Failure::data(format!("{}: {e}", self.name))
     }
 
-    /// Chooses the conversation to follow once it has appeared and its sides are known (its
-    /// first SYN or bytes either way: until then, a SYN may show the sides the other way round).
+    /// Chooses the conversation(s) to follow, each once it has appeared and its sides are known
+    /// (its first SYN or bytes either way: until then, a SYN may show the sides the other way
+    /// round): one, or with `--port P` every one on that port as it comes.
     fn follow(&mut self) {
-        if self.followed.is_some() {
-            return;
-        }
+        let every_on = self.every_on_port();
         let Some(reader) = &mut self.reader else {
             return;
         };
-        let Some(index) = reader.select(self.which) else {
+        let known = |c: &msgframe_capture::ConversationSoFar<'_>| {
+            !(c.to_server.is_empty() && c.to_client.is_empty())
+        };
+        let Some(port) = every_on else {
+            if !self.followed.is_empty() {
+                return;
+            }
+            let Some(index) = reader.select(self.which) else {
+                return;
+            };
+            let Some(c) = reader.conversation(index).filter(known) else {
+                return;
+            };
+            self.following.insert(index);
+            self.followed.push(Followed {
+                index,
+                client: c.client,
+                server: c.server,
+                ways: input::ways(&self.name, index, c.client, c.server, self.direction),
+            });
+            // The others are never shown: their bytes need not be kept.
+            reader.keep_only(index);
             return;
         };
-        let Some(c) = reader.conversation(index) else {
-            return;
-        };
-        if c.to_server.is_empty() && c.to_client.is_empty() {
-            return;
+        // Every conversation on the port: those whose sides became known since the last call.
+        let mut settled = true;
+        for (index, c) in reader.conversations().enumerate().skip(self.considered) {
+            let decided = !c.has_port(port) || self.following.contains(&index);
+            if !decided && known(&c) {
+                self.following.insert(index);
+                self.followed.push(Followed {
+                    index,
+                    client: c.client,
+                    server: c.server,
+                    ways: input::ways(&self.name, index, c.client, c.server, self.direction),
+                });
+            } else if !decided {
+                settled = false;
+            }
+            if settled {
+                self.considered = index + 1;
+            }
         }
-        self.followed = Some(Followed {
-            index,
-            client: c.client,
-            server: c.server,
-            ways: input::ways(&self.name, index, c.client, c.server, self.direction),
-        });
-        // The others are never shown: their bytes need not be kept.
-        reader.keep_only(index);
     }
 }

@@ -477,3 +477,119 @@ fn a_live_capture_ending_inside_a_frame_or_missing_bytes_ends_as_the_file_does()
         assert_eq!(text(&lines), expected, "{what}");
     }
 }
+
+/// Twelve short connections to port 5000 (the last four from a client port used again), each a
+/// request and its reply, the last reply cut short; beside them, a conversation on port 80.
+fn short_connections() -> Vec<u8> {
+    use msgframe_capture::synth::{Recorder, Side};
+    let ms = Duration::from_millis;
+    let base = Duration::from_secs(1_764_900_000);
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    let server = "10.0.0.2:5000".parse().unwrap();
+    let mut web = recorder
+        .open(
+            "10.0.0.9:41000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+            base,
+        )
+        .unwrap();
+    for i in 0..12u64 {
+        let t = base + ms(10 * i + 1);
+        let port = if i < 8 { 40000 + i as u16 } else { 40100 };
+        let client = format!("10.0.0.1:{port}").parse().unwrap();
+        let mut link = recorder.open(client, server, t).unwrap();
+        let request = ascii4(format!("0200{i:06}").as_bytes());
+        recorder
+            .data(&mut link, Side::Client, &request, t + ms(1))
+            .unwrap();
+        recorder
+            .data(&mut web, Side::Client, b"GET / HTTP/1.1\r\n", t + ms(2))
+            .unwrap();
+        let mut reply = ascii4(format!("0210{i:06}00").as_bytes());
+        if i == 11 {
+            reply.truncate(9);
+        }
+        recorder
+            .data(&mut link, Side::Server, &reply, t + ms(3))
+            .unwrap();
+        recorder.close(&mut link, Side::Client, t + ms(4)).unwrap();
+    }
+    recorder.into_inner()
+}
+
+#[test]
+fn split_of_every_conversation_on_a_port_follows_short_connections_as_they_come() {
+    let file = short_connections();
+    let path = temp_file("short-connections.pcap", &file);
+    for extra in [
+        &[][..],
+        &["--json"],
+        &["--brief", "--direction", "to-server"],
+    ] {
+        let mut args = vec!["split", "--framing", "ascii:4", "--port", "5000"];
+        args.extend_from_slice(extra);
+        let what = format!("{extra:?}");
+        let chunks: Vec<Vec<u8>> = file.chunks(160).map(<[u8]>::to_vec).collect();
+        let (lines, written, code, stderr) =
+            Fed::start(&[&args[..], &["-"]].concat(), chunks).finish();
+        // The last reply is cut short: said, but no error (the capture may have ended first).
+        let cut = !extra.contains(&"to-server");
+        assert_eq!(code, Some(0), "{what}: {stderr}");
+        frames_came_early(&lines, written, &what);
+        assert!(
+            stderr.contains("following every TCP conversation on port 5000"),
+            "{what}: {stderr}"
+        );
+        let (expected, file_code) = from_file(&args, &path);
+        assert_eq!(file_code, code, "{what}");
+        let json = extra.contains(&"--json");
+        let mut got = text(&lines);
+        if !json {
+            let (live_heading, file_heading) = (got.remove(0), &expected[0]);
+            assert!(
+                live_heading.ends_with("as it arrives"),
+                "{what}: {live_heading}"
+            );
+            assert_eq!(
+                file_heading,
+                "-: 12 TCP conversations on port 5000, framing ascii:4, in capture order",
+                "{what}"
+            );
+        }
+        assert_eq!(got, expected[usize::from(!json)..], "{what}");
+        let frames: Vec<&String> = got.iter().filter(|l| is_frame(l)).collect();
+        assert_eq!(frames.len(), if cut { 23 } else { 12 }, "{what}: {got:#?}");
+        // Nothing of port 80; each connection from the port used again is its own.
+        assert!(!got.iter().any(|l| l.contains(":80")), "{what}");
+        assert_eq!(
+            frames
+                .iter()
+                .filter(|l| l.contains("10.0.0.1:40100"))
+                .count(),
+            if cut { 7 } else { 4 },
+            "{what}"
+        );
+        let last = got.last().unwrap();
+        if json {
+            let total: serde_json::Value = serde_json::from_str(last).unwrap();
+            assert_eq!(total["event"], "conversations", "{last}");
+            assert_eq!(
+                (total["count"].as_u64(), total["complete"].as_bool()),
+                (Some(12), Some(false))
+            );
+        } else if cut {
+            assert_eq!(
+                last,
+                "12 conversations on port 5000: 12 frames to the server, 11 frames to the clients; 1 directions end short of a whole frame (above)"
+            );
+            assert!(got.iter().any(|l| l.starts_with(
+                "10.0.0.2:5000 -> 10.0.0.1:40100: 0 frames; the stream ends inside a frame"
+            )));
+        } else {
+            assert_eq!(
+                last,
+                "12 conversations on port 5000: 12 frames to the server; every byte is in a whole frame"
+            );
+        }
+    }
+}

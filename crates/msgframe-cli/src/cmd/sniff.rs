@@ -162,7 +162,7 @@ impl Judge {
 /// confident with `--frames` frames; the command ends once every stream has its verdict, or at
 /// the end of the input, with a verdict on what there is.
 fn live(style: &Style, args: &SniffArgs) -> Result<()> {
-    let mut input = Live::open(&args.input)?;
+    let mut input = Live::open(&args.input, false)?;
     let mut wrote = false;
     if !input.is_capture() {
         let mut judge = Judge::new(input.name().to_owned(), args);
@@ -194,7 +194,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
         if let Step::End = input.step()? {
             break;
         }
-        let Some(ways) = input.followed() else {
+        let Some((_, ways)) = input.followed(0).into_iter().next() else {
             continue;
         };
         if judges.is_empty() {
@@ -216,7 +216,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
     }
     if judges.is_empty() || judges.iter().any(|j| j.verdict.is_none()) {
         // The end of the input: a verdict on what there is for each stream without one.
-        let streams = input.finish()?;
+        let streams = input.finish()?.pop().map(|(_, s)| s).unwrap_or_default();
         if judges.is_empty() {
             judges = streams
                 .iter()

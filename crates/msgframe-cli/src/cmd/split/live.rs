@@ -1,7 +1,10 @@
 //! `split -`: stdin cut as it arrives.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
 use super::cutter::Cutter;
-use super::{invalid, merged, show, summary, End, Item, Origin};
+use super::{invalid, merged, show, summary, totals, End, Item, Origin};
 use crate::cli::SplitArgs;
 use crate::dump::Style;
 use crate::error::Result;
@@ -10,126 +13,177 @@ use crate::live::{Live, Step};
 use crate::out::outln;
 
 /// `split -`: stdin cut as it arrives, each frame shown (and stdout flushed) as soon as it is
-/// whole; a capture's conversation followed as it is captured.
+/// whole; a capture's conversation followed as it is captured, or with `--port P` every
+/// conversation on that port.
 pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
-    let mut input = Live::open(&args.input)?;
+    let mut input = Live::open(&args.input, true)?;
     if !input.is_capture() {
         return live_raw(style, args, spec, input);
     }
-    // One cutter per direction asked for, once the conversation followed is known.
-    let mut cutters: Vec<Cutter> = Vec::new();
+    let every_on = input.every_on_port();
+    // One cutter per direction asked for of each conversation followed, from when it is.
+    let mut cutters: BTreeMap<usize, Vec<Cutter>> = BTreeMap::new();
     // Whether anything was written to stdout: stderr says which conversation is followed after
     // that (a reader gone at once hears nothing).
     let mut wrote = false;
+    let mut headed = false;
+    // The packets whose bytes were cut.
+    let mut cut_upto = 0;
     loop {
         if let Step::End = input.step()? {
             break;
         }
-        let Some(ways) = input.followed() else {
-            continue;
-        };
-        if cutters.is_empty() {
-            if !style.json {
-                let labels: Vec<&str> = ways.iter().map(|(w, _)| w.label.as_str()).collect();
-                live_heading(style, spec, &labels)?;
-                wrote = true;
-            }
-            for _ in &ways {
-                cutters.push(Cutter::new(input::framing(spec)?));
-            }
-        }
+        let followed = input.followed(cut_upto);
+        cut_upto = input.packets();
         let mut cut: Vec<(Origin<'_>, Vec<Item<'_>>)> = Vec::new();
-        for ((way, flow), cutter) in ways.iter().zip(&mut cutters) {
-            let gaps: Vec<(usize, u64)> =
-                flow.gaps().iter().map(|g| (g.offset, g.missing)).collect();
-            let items = cutter.cut(flow.contiguous(), flow.released(), false, &gaps, |end| {
-                flow.captured_by(end)
-            });
-            let origin = Origin {
-                label: &way.label,
-                way: Some(way),
+        let mut read = Vec::new();
+        for (index, ways) in &followed {
+            if !headed {
+                let labels: Vec<&str> = ways.iter().map(|(w, _)| w.label.as_str()).collect();
+                wrote |= live_heading(style, spec, every_on, &labels)?;
+                headed = true;
+            }
+            let cutters = match cutters.entry(*index) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(new_cutters(spec, ways.len())?),
             };
-            cut.push((origin, items));
+            for ((way, flow), cutter) in ways.iter().zip(cutters.iter_mut()) {
+                let gaps: Vec<(usize, u64)> =
+                    flow.gaps().iter().map(|g| (g.offset, g.missing)).collect();
+                let items = cutter.cut(flow.contiguous(), flow.released(), false, &gaps, |end| {
+                    flow.captured_by(end)
+                });
+                let origin = Origin {
+                    label: &way.label,
+                    way: Some(way),
+                };
+                cut.push((origin, items));
+                read.push((*index, way.to_server, cutter.consumed()));
+            }
         }
-        wrote |= show_live(style, args, &cut)?;
+        let labelled = every_on.is_some() || cut.len() > 1;
+        wrote |= show_live(style, args, &cut, labelled)?;
         drop(cut);
+        drop(followed);
         // What was cut is shown: only the frames not whole yet are kept.
-        let read: Vec<(bool, usize)> = ways
-            .iter()
-            .zip(&cutters)
-            .map(|((way, _), cutter)| (way.to_server, cutter.consumed()))
-            .collect();
-        for (to_server, upto) in read {
-            input.release(to_server, upto);
+        for (index, to_server, upto) in read {
+            input.release(index, to_server, upto);
         }
         if wrote {
             input.announce();
         }
     }
-    let streams = input.finish()?;
-    if cutters.is_empty() {
-        if !style.json {
-            let labels: Vec<&str> = streams.iter().map(|s| s.label.as_str()).collect();
-            live_heading(style, spec, &labels)?;
-        }
-        for _ in &streams {
-            cutters.push(Cutter::new(input::framing(spec)?));
-        }
+    let conversations = input.finish()?;
+    if !headed {
+        let labels: Vec<&str> = conversations
+            .iter()
+            .flat_map(|(_, streams)| streams.iter().map(|s| s.label.as_str()))
+            .collect();
+        live_heading(style, spec, every_on, &labels)?;
     }
     let mut cut = Vec::new();
-    for (stream, cutter) in streams.iter().zip(&mut cutters) {
-        let items = cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
-            stream.packet_at(end)
-        });
-        cut.push((Origin::of(stream), items));
+    for (index, streams) in &conversations {
+        let cutters = match cutters.entry(*index) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(new_cutters(spec, streams.len())?),
+        };
+        for (stream, cutter) in streams.iter().zip(cutters.iter_mut()) {
+            let items = cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
+                stream.packet_at(end)
+            });
+            cut.push((Origin::of(stream), items));
+        }
     }
-    wrote |= show_live(style, args, &cut)?;
+    let labelled = every_on.is_some() || cut.len() > 1;
+    wrote |= show_live(style, args, &cut, labelled)?;
+    drop(cut);
     if wrote {
         input.announce();
     }
-    let labelled = streams.len() == 2;
-    for (stream, cutter) in streams.iter().zip(&mut cutters) {
-        let end = cutter.end.take().unwrap_or(End::Complete);
-        summary(
+    // How each direction ended.
+    let mut ends = Vec::new();
+    for (index, streams) in &conversations {
+        let cutters = cutters
+            .get_mut(index)
+            .expect("a cutter for each conversation");
+        for (stream, cutter) in streams.iter().zip(cutters.iter_mut()) {
+            let end = cutter.end.take().unwrap_or(End::Complete);
+            ends.push((stream, cutter.frames, end));
+        }
+    }
+    match every_on {
+        Some(port) => totals(
             style,
-            Origin::of(stream),
-            cutter.frames,
-            stream.len(),
-            &end,
-            labelled,
-        )?;
-        cutter.end = Some(end);
+            port,
+            conversations.len(),
+            ends.iter()
+                .map(|(stream, frames, end)| (Origin::of(stream), *frames, stream.len(), end)),
+        )?,
+        None => {
+            for (stream, frames, end) in &ends {
+                summary(
+                    style,
+                    Origin::of(stream),
+                    *frames,
+                    stream.len(),
+                    end,
+                    ends.len() == 2,
+                )?;
+            }
+        }
     }
     invalid(
-        streams
-            .iter()
-            .zip(&cutters)
-            .filter_map(|(stream, cutter)| Some((stream.label.as_str(), cutter.end.as_ref()?))),
+        ends.iter()
+            .map(|(stream, _, end)| (stream.label.as_str(), end)),
     )
 }
 
-/// The heading of streams cut as they arrive (their lengths unknown yet): one stream, or both
-/// directions of a conversation.
-fn live_heading(style: &Style, spec: &str, labels: &[&str]) -> Result<()> {
-    let text = match labels {
-        [one] => format!("{one}: framing {spec}, as it arrives"),
-        [a, ..] => format!("{a} and back, framing {spec}, in capture order, as it arrives"),
-        [] => return Ok(()),
-    };
-    outln!("{}", style.heading(&text))
+/// A cutter for each of `ways` directions.
+fn new_cutters(spec: &str, ways: usize) -> Result<Vec<Cutter>> {
+    (0..ways)
+        .map(|_| Ok(Cutter::new(input::framing(spec)?)))
+        .collect()
 }
 
-/// The items just cut of the stream(s) followed: both directions interleaved as captured, each
-/// frame flushed to stdout at once. Whether there were any.
-fn show_live(style: &Style, args: &SplitArgs, cut: &[(Origin<'_>, Vec<Item<'_>>)]) -> Result<bool> {
-    match cut {
-        [(a, a_items), (b, b_items)] => merged(style, args, (*a, a_items), (*b, b_items), true)?,
-        _ => {
-            for (origin, items) in cut {
-                for item in items {
-                    show(style, args, *origin, item, false)?;
-                    crate::out::flush()?;
-                }
+/// The heading of streams cut as they arrive (their lengths unknown yet): one stream, both
+/// directions of a conversation, or every conversation on a port. Whether it was written.
+fn live_heading(style: &Style, spec: &str, every_on: Option<u16>, labels: &[&str]) -> Result<bool> {
+    let text = match (every_on, labels) {
+        (Some(port), _) => format!(
+            "every TCP conversation on port {port}: framing {spec}, in capture order, as it arrives"
+        ),
+        (None, [one]) => format!("{one}: framing {spec}, as it arrives"),
+        (None, [a, ..]) => {
+            format!("{a} and back, framing {spec}, in capture order, as it arrives")
+        }
+        (None, []) => return Ok(false),
+    };
+    if style.json {
+        return Ok(false);
+    }
+    outln!("{}", style.heading(&text))?;
+    Ok(true)
+}
+
+/// The items just cut of the streams followed: interleaved as captured (labelled with their
+/// direction when `labelled`), each frame flushed to stdout at once. Whether there were any.
+fn show_live(
+    style: &Style,
+    args: &SplitArgs,
+    cut: &[(Origin<'_>, Vec<Item<'_>>)],
+    labelled: bool,
+) -> Result<bool> {
+    if labelled {
+        let streams: Vec<(Origin<'_>, &[Item<'_>])> = cut
+            .iter()
+            .map(|(origin, items)| (*origin, &items[..]))
+            .collect();
+        merged(style, args, &streams, true)?;
+    } else {
+        for (origin, items) in cut {
+            for item in items {
+                show(style, args, *origin, item, false)?;
+                crate::out::flush()?;
             }
         }
     }
@@ -144,9 +198,7 @@ fn live_raw(style: &Style, args: &SplitArgs, spec: &str, mut input: Live) -> Res
         label: &label,
         way: None,
     };
-    if !style.json {
-        live_heading(style, spec, &[&label])?;
-    }
+    live_heading(style, spec, None, &[&label])?;
     let mut cutter = Cutter::new(input::framing(spec)?);
     // The stream from offset `base` on, while frames are cut; and its length.
     let (mut kept, mut base, mut len) = (Vec::new(), 0usize, 0usize);

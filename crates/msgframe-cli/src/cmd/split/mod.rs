@@ -104,7 +104,11 @@ pub fn run(args: SplitArgs) -> Result<()> {
     if input::is_live(&args.input.file) {
         return live::live(&style, &args, spec);
     }
-    let streams = input::streams(&args.input)?;
+    let mut conversations = input::conversations(&args.input)?;
+    if let (Some(port), true) = (args.input.port, conversations.len() > 1) {
+        return many(&style, &args, spec, port, &conversations);
+    }
+    let streams = conversations.pop().unwrap_or_default();
     let cuts = streams
         .iter()
         .map(|stream| Ok(cut(input::framing(spec)?, stream)))
@@ -121,6 +125,100 @@ pub fn run(args: SplitArgs) -> Result<()> {
         }
     }
     invalid(cuts.iter().map(|c| (c.stream.label.as_str(), &c.end)))
+}
+
+/// Every conversation on a port: their frames interleaved in the order the capture completed
+/// them, each labelled with its endpoints; then how they ended.
+fn many(
+    style: &Style,
+    args: &SplitArgs,
+    spec: &str,
+    port: u16,
+    conversations: &[Vec<Stream>],
+) -> Result<()> {
+    let cuts = conversations
+        .iter()
+        .flatten()
+        .map(|stream| Ok(cut(input::framing(spec)?, stream)))
+        .collect::<Result<Vec<_>>>()?;
+    if !style.json {
+        outln!(
+            "{}",
+            style.heading(&format!(
+                "{}: {} TCP conversations on port {port}, framing {spec}, in capture order",
+                args.input.file.display(),
+                conversations.len(),
+            ))
+        )?;
+    }
+    let streams: Vec<(Origin<'_>, &[Item<'_>])> = cuts
+        .iter()
+        .map(|c| (Origin::of(c.stream), &c.items[..]))
+        .collect();
+    merged(style, args, &streams, false)?;
+    totals(
+        style,
+        port,
+        conversations.len(),
+        cuts.iter()
+            .map(|c| (Origin::of(c.stream), c.frames, c.stream.len(), &c.end)),
+    )?;
+    invalid(cuts.iter().map(|c| (c.stream.label.as_str(), &c.end)))
+}
+
+/// How every conversation on a port ended: each direction that did not end in a whole frame on
+/// a line of its own (JSON: each direction's `end`), then one line for them all.
+fn totals<'a>(
+    style: &Style,
+    port: u16,
+    conversations: usize,
+    ends: impl Iterator<Item = (Origin<'a>, usize, usize, &'a End)>,
+) -> Result<()> {
+    let (mut to_server, mut to_client, mut short) = (None::<usize>, None::<usize>, 0);
+    for (origin, frames, bytes, end) in ends {
+        let count = match origin.way {
+            Some(way) if !way.to_server => &mut to_client,
+            _ => &mut to_server,
+        };
+        *count = Some(count.unwrap_or(0) + frames);
+        let whole = matches!(end, End::Complete);
+        short += usize::from(!whole);
+        if style.json || !whole {
+            summary(style, origin, frames, bytes, end, true)?;
+        }
+    }
+    if style.json {
+        return dump::json_line(json!({
+            "event": "conversations",
+            "port": port,
+            "count": conversations,
+            "frames_to_server": to_server,
+            "frames_to_client": to_client,
+            "complete": short == 0,
+        }));
+    }
+    let frames: Vec<String> = [(to_server, "to the server"), (to_client, "to the clients")]
+        .iter()
+        .filter_map(|(n, way)| Some(format!("{} frames {way}", (*n)?)))
+        .collect();
+    let line = format!(
+        "{conversations} conversation{} on port {port}: {}; {}",
+        if conversations == 1 { "" } else { "s" },
+        frames.join(", "),
+        if short == 0 {
+            "every byte is in a whole frame".to_owned()
+        } else {
+            format!("{short} directions end short of a whole frame (above)")
+        }
+    );
+    outln!(
+        "{}",
+        if short == 0 {
+            style.dim(&line)
+        } else {
+            style.bad(&line)
+        }
+    )
 }
 
 /// The command's end: a data error naming each stream that stopped being valid frames.
@@ -202,8 +300,10 @@ fn interleaved(
     merged(
         style,
         args,
-        (Origin::of(a.stream), &a.items),
-        (Origin::of(b.stream), &b.items),
+        &[
+            (Origin::of(a.stream), &a.items),
+            (Origin::of(b.stream), &b.items),
+        ],
         false,
     )?;
     for c in [a, b] {
@@ -220,30 +320,31 @@ fn interleaved(
     Ok(())
 }
 
-/// The items of both directions, interleaved in the order the capture completed them (the
-/// first direction's first when one packet completed both), labelled; stdout flushed after each
-/// frame when `flush`.
+/// The items of several streams (both directions of a conversation, or of every conversation on
+/// a port), interleaved in the order the capture completed them (the earlier stream's first
+/// when one packet completed both), labelled; stdout flushed after each frame when `flush`.
 fn merged(
     style: &Style,
     args: &SplitArgs,
-    (a, a_items): (Origin<'_>, &[Item<'_>]),
-    (b, b_items): (Origin<'_>, &[Item<'_>]),
+    streams: &[(Origin<'_>, &[Item<'_>])],
     flush: bool,
 ) -> Result<()> {
-    let (order_a, order_b) = (order(a_items), order(b_items));
-    let (mut i, mut j) = (0, 0);
-    while i < a_items.len() || j < b_items.len() {
-        let take_a = j == b_items.len() || (i < a_items.len() && order_a[i] <= order_b[j]);
-        let (origin, item) = if take_a {
-            i += 1;
-            (a, &a_items[i - 1])
-        } else {
-            j += 1;
-            (b, &b_items[j - 1])
-        };
-        show(style, args, origin, item, true)?;
+    use std::cmp::Reverse;
+    let orders: Vec<Vec<u64>> = streams.iter().map(|(_, items)| order(items)).collect();
+    // The next item of each stream, smallest (packet, stream) first.
+    let mut next: std::collections::BinaryHeap<Reverse<(u64, usize, usize)>> = orders
+        .iter()
+        .enumerate()
+        .filter_map(|(s, order)| Some(Reverse((*order.first()?, s, 0))))
+        .collect();
+    while let Some(Reverse((_, s, i))) = next.pop() {
+        let (origin, items) = streams[s];
+        show(style, args, origin, &items[i], true)?;
         if flush {
             crate::out::flush()?;
+        }
+        if let Some(&key) = orders[s].get(i + 1) {
+            next.push(Reverse((key, s, i + 1)));
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::format::{self, Block, Interface, Order, PcapHeader, Stop};
 use crate::read::{
     bad_header, damaged, interface_time, unknown_format, Capture, CaptureError, Collecting,
-    Collector, Keep, Truncation,
+    Collector, Conversation, Keep, Truncation,
 };
 use crate::reassembly::{Captured, HoldLimit, Reassembler};
 use crate::select::Select;
@@ -143,6 +143,9 @@ pub struct ConversationSoFar<'a> {
     pub first: Captured,
     /// Its last packet so far, either way.
     pub last: Captured,
+    /// Whether it has ended: a FIN each way, or a reset. Packets may still come (a segment
+    /// sent again, one captured late), but no new bytes of the connection.
+    pub ended: bool,
 }
 
 impl ConversationSoFar<'_> {
@@ -161,6 +164,7 @@ impl ConversationSoFar<'_> {
             to_client_packets: c.to_client_packets,
             first: c.first,
             last: c.last,
+            ended: c.reset || (c.fin_from_client && c.fin_from_server),
         }
     }
 }
@@ -354,6 +358,41 @@ impl CaptureReader {
                 c.to_client.release(upto);
             }
         }
+    }
+
+    /// Takes conversation `index` as read so far, its holes left declared gaps, as
+    /// [`finish`](Self::finish) would give it; from then on its packets are counted but their
+    /// bytes dropped, and `finish` gives it with empty flows. `None` when there is no such
+    /// conversation or it was taken already. For a reader that follows many conversations (every
+    /// short connection to a port, for hours): one that has [ended](ConversationSoFar::ended)
+    /// is taken, shown and let go of, so memory does not grow with the connections seen.
+    ///
+    /// ```
+    /// use msgframe_capture::synth::{Recorder, Side};
+    /// use msgframe_capture::CaptureReader;
+    /// use std::time::Duration;
+    ///
+    /// let mut recorder = Recorder::new(Vec::new())?;
+    /// let ms = Duration::from_millis;
+    /// let mut link = recorder.open("10.0.0.1:40000".parse()?, "10.0.0.2:9000".parse()?, ms(0))?;
+    /// recorder.data(&mut link, Side::Client, b"0004ping", ms(1))?;
+    /// recorder.close(&mut link, Side::Client, ms(2))?;
+    /// let mut reader = CaptureReader::new();
+    /// reader.push(&recorder.into_inner())?;
+    /// assert!(reader.conversation(0).unwrap().ended);
+    /// let taken = reader.take(0).unwrap();
+    /// assert_eq!(taken.to_server.data, b"0004ping");
+    /// assert!(reader.take(0).is_none());
+    /// assert_eq!(reader.finish()?.conversations[0].to_server.data, b"");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take(&mut self, index: usize) -> Option<Conversation> {
+        let limit = self.collector.limit;
+        let c = self.collector.conversations.get_mut(index)?;
+        if std::mem::replace(&mut c.taken, true) {
+            return None;
+        }
+        Some(c.take(limit))
     }
 
     /// Packets read so far, TCP or not.

@@ -97,6 +97,8 @@ struct Segment<'a> {
     seq: u32,
     syn: bool,
     ack: bool,
+    fin: bool,
+    rst: bool,
     payload: &'a [u8],
 }
 
@@ -116,6 +118,13 @@ pub(crate) struct Collecting {
     client_syn: Option<u32>,
     /// Whether a SYN (either way) or any payload was seen: the connection has started.
     started: bool,
+    /// A FIN from the client, from the server; a reset either way.
+    pub(crate) fin_from_client: bool,
+    pub(crate) fin_from_server: bool,
+    pub(crate) reset: bool,
+    /// Taken by its reader ([`CaptureReader::take`](crate::CaptureReader::take)): its packets
+    /// are counted, their bytes dropped.
+    pub(crate) taken: bool,
 }
 
 impl Collecting {
@@ -124,6 +133,23 @@ impl Collecting {
     /// not started yet or `s` is its own SYN sent again.
     fn opened_again_by(&self, s: &Segment<'_>) -> bool {
         s.syn && !s.ack && self.started && self.client_syn != Some(s.seq)
+    }
+
+    /// The conversation as read so far, its reassemblers finished (holes left become gaps) and
+    /// left empty.
+    pub(crate) fn take(&mut self, limit: HoldLimit) -> Conversation {
+        let finished = |r: &mut Reassembler, packets: usize| Flow {
+            packets,
+            ..std::mem::replace(r, Reassembler::with_hold_limit(limit)).finish()
+        };
+        Conversation {
+            client: self.client,
+            server: self.server,
+            to_server: finished(&mut self.to_server, self.to_server_packets),
+            to_client: finished(&mut self.to_client, self.to_client_packets),
+            first: self.first,
+            last: self.last,
+        }
     }
 }
 
@@ -229,6 +255,10 @@ impl Collector {
                     last: at,
                     client_syn: None,
                     started: false,
+                    fin_from_client: false,
+                    fin_from_server: false,
+                    reset: false,
+                    taken: false,
                 });
                 let index = self.conversations.len() - 1;
                 self.by_endpoints.insert(key, index);
@@ -244,8 +274,16 @@ impl Collector {
             c.client_syn = Some(s.seq);
         }
         c.started |= s.syn || !s.payload.is_empty();
+        c.reset |= s.rst;
+        if s.fin {
+            if s.from == c.client {
+                c.fin_from_client = true;
+            } else {
+                c.fin_from_server = true;
+            }
+        }
         c.last = at;
-        let keep = self.keep.keeps(index, c.client, c.server);
+        let keep = !c.taken && self.keep.keeps(index, c.client, c.server);
         let flow = if s.from == c.client {
             c.to_server_packets += 1;
             &mut c.to_server
@@ -262,24 +300,12 @@ impl Collector {
     }
 
     pub(crate) fn finish(self) -> Capture {
+        let limit = self.limit;
         Capture {
             conversations: self
                 .conversations
                 .into_iter()
-                .map(|c| Conversation {
-                    client: c.client,
-                    server: c.server,
-                    to_server: Flow {
-                        packets: c.to_server_packets,
-                        ..c.to_server.finish()
-                    },
-                    to_client: Flow {
-                        packets: c.to_client_packets,
-                        ..c.to_client.finish()
-                    },
-                    first: c.first,
-                    last: c.last,
-                })
+                .map(|mut c| c.take(limit))
                 .collect(),
             skipped: self.skipped,
             truncated: None,
@@ -316,6 +342,8 @@ fn segment(linktype: LinkType, data: &[u8]) -> Option<Segment<'_>> {
         seq: tcp.sequence_number(),
         syn: tcp.syn(),
         ack: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
         payload: tcp.payload(),
     })
 }

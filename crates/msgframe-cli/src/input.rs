@@ -111,6 +111,7 @@ pub struct CapturedFlow {
 }
 
 /// One direction of a captured TCP conversation, as the output names it.
+#[derive(Debug, Clone)]
 pub struct Way {
     /// `to-server` or `to-client`.
     pub direction: &'static str,

@@ -49,6 +49,17 @@ struct Followed {
     ways: Vec<Way>,
 }
 
+/// A conversation followed, as it is now.
+pub struct FollowedNow<'a> {
+    /// Its index in the capture.
+    pub index: usize,
+    /// The directions asked for, each with the bytes it holds so far.
+    pub ways: Vec<(&'a Way, &'a Reassembler)>,
+    /// Whether it has ended (a FIN each way, or a reset) with no segment held past a hole: all
+    /// its bytes are in.
+    pub done: bool,
+}
+
 /// What reading stdin further gave.
 pub enum Step<'a> {
     /// Raw bytes.
@@ -153,11 +164,10 @@ impl Live {
         self.reader.as_ref().map_or(0, CaptureReader::packets)
     }
 
-    /// The conversations followed so far (each once it has appeared and its sides are known)
-    /// that have had a packet since packet `since` (see [`packets`](Self::packets)), in the
-    /// order they were first followed: each with its index and the directions asked for, with
-    /// the bytes each holds so far.
-    pub fn followed(&self, since: u64) -> Vec<(usize, Vec<(&Way, &Reassembler)>)> {
+    /// The conversations followed (each once it has appeared and its sides are known, until
+    /// [taken](Self::take)) that have had a packet since packet `since` (see
+    /// [`packets`](Self::packets)), in the order they were first followed.
+    pub fn followed(&self, since: u64) -> Vec<FollowedNow<'_>> {
         let Some(reader) = self.reader.as_ref() else {
             return Vec::new();
         };
@@ -179,9 +189,24 @@ impl Live {
                         (way, flow)
                     })
                     .collect();
-                Some((followed.index, ways))
+                Some(FollowedNow {
+                    index: followed.index,
+                    ways,
+                    done: c.ended && c.to_server.held() == 0 && c.to_client.held() == 0,
+                })
             })
             .collect()
+    }
+
+    /// Conversation `index`, followed, as read so far (holes left are gaps), the directions
+    /// asked for: it is no longer followed, and its bytes are let go of. For a conversation
+    /// [done](FollowedNow::done).
+    pub fn take(&mut self, index: usize) -> Vec<Stream> {
+        let Some(c) = self.reader.as_mut().and_then(|r| r.take(index)) else {
+            return Vec::new();
+        };
+        self.followed.retain(|f| f.index != index);
+        input::conversation_streams(&self.name, index, c, self.direction)
     }
 
     /// Lets go of the bytes before `upto` of a direction (`to_server`: the client's) of
@@ -237,7 +262,9 @@ impl Live {
         let mut out = Vec::new();
         for (i, c) in whole.conversations.into_iter().enumerate() {
             let chosen = port.map_or(i == index, |port| c.has_port(port));
-            if !chosen {
+            // Taken already: shown, and let go of.
+            let taken = self.following.contains(&i) && !self.followed.iter().any(|f| f.index == i);
+            if !chosen || taken {
                 continue;
             }
             if self.following.insert(i) {

@@ -194,7 +194,7 @@ fn live(style: &Style, args: &SniffArgs) -> Result<()> {
         if let Step::End = input.step()? {
             break;
         }
-        let Some((_, ways)) = input.followed(0).into_iter().next() else {
+        let Some(ways) = input.followed(0).into_iter().next().map(|f| f.ways) else {
             continue;
         };
         if judges.is_empty() {

@@ -4,7 +4,7 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use super::cutter::Cutter;
-use super::{invalid, merged, show, summary, totals, End, Item, Origin};
+use super::{invalid, merged, show, summary, End, Item, Origin, Totals};
 use crate::cli::SplitArgs;
 use crate::dump::Style;
 use crate::error::Result;
@@ -29,6 +29,11 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
     let mut headed = false;
     // The packets whose bytes were cut.
     let mut cut_upto = 0;
+    // With --port: how the conversations done so far ended, each counted (and let go of) as
+    // it ends; said at the end in the order of the conversations, as for a file.
+    let mut totals = Totals::default();
+    let mut endings = Vec::new();
+    let mut done_count = 0;
     loop {
         if let Step::End = input.step()? {
             break;
@@ -37,17 +42,18 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         cut_upto = input.packets();
         let mut cut: Vec<(Origin<'_>, Vec<Item<'_>>)> = Vec::new();
         let mut read = Vec::new();
-        for (index, ways) in &followed {
+        let mut done = Vec::new();
+        for now in &followed {
             if !headed {
-                let labels: Vec<&str> = ways.iter().map(|(w, _)| w.label.as_str()).collect();
+                let labels: Vec<&str> = now.ways.iter().map(|(w, _)| w.label.as_str()).collect();
                 wrote |= live_heading(style, spec, every_on, &labels)?;
                 headed = true;
             }
-            let cutters = match cutters.entry(*index) {
+            let cutters = match cutters.entry(now.index) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(new_cutters(spec, ways.len())?),
+                Entry::Vacant(e) => e.insert(new_cutters(spec, now.ways.len())?),
             };
-            for ((way, flow), cutter) in ways.iter().zip(cutters.iter_mut()) {
+            for ((way, flow), cutter) in now.ways.iter().zip(cutters.iter_mut()) {
                 let gaps: Vec<(usize, u64)> =
                     flow.gaps().iter().map(|g| (g.offset, g.missing)).collect();
                 let items = cutter.cut(flow.contiguous(), flow.released(), false, &gaps, |end| {
@@ -58,7 +64,10 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
                     way: Some(way),
                 };
                 cut.push((origin, items));
-                read.push((*index, way.to_server, cutter.consumed()));
+                read.push((now.index, way.to_server, cutter.consumed()));
+            }
+            if now.done && every_on.is_some() {
+                done.push(now.index);
             }
         }
         let labelled = every_on.is_some() || cut.len() > 1;
@@ -68,6 +77,25 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         // What was cut is shown: only the frames not whole yet are kept.
         for (index, to_server, upto) in read {
             input.release(index, to_server, upto);
+        }
+        // Conversations on the port that are done: their ends said (or counted) and let go of.
+        for index in done {
+            let streams = input.take(index);
+            let mut cutters = cutters.remove(&index).unwrap_or_default();
+            let mut cut = Vec::new();
+            for (stream, cutter) in streams.iter().zip(&mut cutters) {
+                let items =
+                    cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
+                        stream.packet_at(end)
+                    });
+                cut.push((Origin::of(stream), items));
+            }
+            wrote |= show_live(style, args, &cut, true)?;
+            done_count += 1;
+            for (stream, cutter) in streams.iter().zip(&mut cutters) {
+                let end = cutter.end.take().unwrap_or(End::Complete);
+                totals.add(style, index, stream, cutter.frames, &end, &mut endings);
+            }
         }
         if wrote {
             input.announce();
@@ -108,34 +136,30 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
             .expect("a cutter for each conversation");
         for (stream, cutter) in streams.iter().zip(cutters.iter_mut()) {
             let end = cutter.end.take().unwrap_or(End::Complete);
-            ends.push((stream, cutter.frames, end));
+            ends.push((*index, stream, cutter.frames, end));
         }
     }
-    match every_on {
-        Some(port) => totals(
-            style,
-            port,
-            conversations.len(),
+    let Some(port) = every_on else {
+        for (_, stream, frames, end) in &ends {
+            summary(
+                style,
+                Origin::of(stream),
+                *frames,
+                stream.len(),
+                end,
+                ends.len() == 2,
+            )?;
+        }
+        return invalid(
             ends.iter()
-                .map(|(stream, frames, end)| (Origin::of(stream), *frames, stream.len(), end)),
-        )?,
-        None => {
-            for (stream, frames, end) in &ends {
-                summary(
-                    style,
-                    Origin::of(stream),
-                    *frames,
-                    stream.len(),
-                    end,
-                    ends.len() == 2,
-                )?;
-            }
-        }
+                .map(|(_, stream, _, end)| (stream.label.as_str(), end)),
+        );
+    };
+    for (index, stream, frames, end) in &ends {
+        totals.add(style, *index, stream, *frames, end, &mut endings);
     }
-    invalid(
-        ends.iter()
-            .map(|(stream, _, end)| (stream.label.as_str(), end)),
-    )
+    totals.say(style, port, done_count + conversations.len(), &mut endings)?;
+    invalid(endings.iter().map(|e| (e.label.as_str(), &e.end)))
 }
 
 /// A cutter for each of `ways` directions.

@@ -18,6 +18,7 @@ use crate::out::{out, outln};
 use cutter::Cutter;
 
 /// How a stream ended under the framing.
+#[derive(Clone)]
 enum End {
     /// Every byte is in a whole frame.
     Complete,
@@ -156,69 +157,128 @@ fn many(
         .map(|c| (Origin::of(c.stream), &c.items[..]))
         .collect();
     merged(style, args, &streams, false)?;
-    totals(
-        style,
-        port,
-        conversations.len(),
-        cuts.iter()
-            .map(|c| (Origin::of(c.stream), c.frames, c.stream.len(), &c.end)),
-    )?;
+    let mut totals = Totals::default();
+    let mut endings = Vec::new();
+    // The cuts, in the order of the conversations' streams.
+    let mut each = cuts.iter();
+    for (place, conversation) in conversations.iter().enumerate() {
+        for c in each.by_ref().take(conversation.len()) {
+            totals.add(style, place, c.stream, c.frames, &c.end, &mut endings);
+        }
+    }
+    totals.say(style, port, conversations.len(), &mut endings)?;
     invalid(cuts.iter().map(|c| (c.stream.label.as_str(), &c.end)))
 }
 
-/// How every conversation on a port ended: each direction that did not end in a whole frame on
-/// a line of its own (JSON: each direction's `end`), then one line for them all.
-fn totals<'a>(
-    style: &Style,
-    port: u16,
-    conversations: usize,
-    ends: impl Iterator<Item = (Origin<'a>, usize, usize, &'a End)>,
-) -> Result<()> {
-    let (mut to_server, mut to_client, mut short) = (None::<usize>, None::<usize>, 0);
-    for (origin, frames, bytes, end) in ends {
-        let count = match origin.way {
-            Some(way) if !way.to_server => &mut to_client,
-            _ => &mut to_server,
+/// How the conversations on a port ended, added up direction by direction as each ends.
+#[derive(Default)]
+struct Totals {
+    to_server: Option<usize>,
+    to_client: Option<usize>,
+    /// Directions that did not end in a whole frame.
+    short: usize,
+}
+
+/// How one direction of a conversation on a port ended, kept to be said after every frame
+/// (with JSON, every direction; else those that did not end in a whole frame).
+struct Ending {
+    /// Where the conversation comes among those shown (by its index in the capture).
+    place: usize,
+    label: String,
+    way: Option<Way>,
+    frames: usize,
+    bytes: usize,
+    end: End,
+}
+
+impl Totals {
+    /// Adds how `stream`, a direction of the `place`th conversation, ended after `frames`
+    /// frames; keeps it in `endings` when it is to be said.
+    fn add(
+        &mut self,
+        style: &Style,
+        place: usize,
+        stream: &Stream,
+        frames: usize,
+        end: &End,
+        endings: &mut Vec<Ending>,
+    ) {
+        let way = stream.captured.as_ref().map(|c| &c.way);
+        let count = match way {
+            Some(way) if !way.to_server => &mut self.to_client,
+            _ => &mut self.to_server,
         };
         *count = Some(count.unwrap_or(0) + frames);
         let whole = matches!(end, End::Complete);
-        short += usize::from(!whole);
+        self.short += usize::from(!whole);
         if style.json || !whole {
-            summary(style, origin, frames, bytes, end, true)?;
+            endings.push(Ending {
+                place,
+                label: stream.label.clone(),
+                way: way.cloned(),
+                frames,
+                bytes: stream.len(),
+                end: end.clone(),
+            });
         }
     }
-    if style.json {
-        return dump::json_line(json!({
-            "event": "conversations",
-            "port": port,
-            "count": conversations,
-            "frames_to_server": to_server,
-            "frames_to_client": to_client,
-            "complete": short == 0,
-        }));
-    }
-    let frames: Vec<String> = [(to_server, "to the server"), (to_client, "to the clients")]
+
+    /// Says each direction kept in `endings` (in the order of the conversations, the client's
+    /// first), then one line for all `conversations` on `port`.
+    fn say(
+        &self,
+        style: &Style,
+        port: u16,
+        conversations: usize,
+        endings: &mut [Ending],
+    ) -> Result<()> {
+        endings.sort_by_key(|e| (e.place, e.way.as_ref().is_some_and(|w| !w.to_server)));
+        for e in endings.iter() {
+            let origin = Origin {
+                label: &e.label,
+                way: e.way.as_ref(),
+            };
+            summary(style, origin, e.frames, e.bytes, &e.end, true)?;
+        }
+        if style.json {
+            return dump::json_line(json!({
+                "event": "conversations",
+                "port": port,
+                "count": conversations,
+                "frames_to_server": self.to_server,
+                "frames_to_client": self.to_client,
+                "complete": self.short == 0,
+            }));
+        }
+        let frames: Vec<String> = [
+            (self.to_server, "to the server"),
+            (self.to_client, "to the clients"),
+        ]
         .iter()
         .filter_map(|(n, way)| Some(format!("{} frames {way}", (*n)?)))
         .collect();
-    let line = format!(
-        "{conversations} conversation{} on port {port}: {}; {}",
-        if conversations == 1 { "" } else { "s" },
-        frames.join(", "),
-        if short == 0 {
-            "every byte is in a whole frame".to_owned()
-        } else {
-            format!("{short} directions end short of a whole frame (above)")
-        }
-    );
-    outln!(
-        "{}",
-        if short == 0 {
-            style.dim(&line)
-        } else {
-            style.bad(&line)
-        }
-    )
+        let line = format!(
+            "{conversations} conversation{} on port {port}: {}; {}",
+            if conversations == 1 { "" } else { "s" },
+            frames.join(", "),
+            if self.short == 0 {
+                "every byte is in a whole frame".to_owned()
+            } else {
+                format!(
+                    "{} directions end short of a whole frame (above)",
+                    self.short
+                )
+            }
+        );
+        outln!(
+            "{}",
+            if self.short == 0 {
+                style.dim(&line)
+            } else {
+                style.bad(&line)
+            }
+        )
+    }
 }
 
 /// The command's end: a data error naming each stream that stopped being valid frames.

@@ -8,7 +8,7 @@ use super::{invalid, merged, show, summary, End, Item, Origin, Totals};
 use crate::cli::SplitArgs;
 use crate::dump::Style;
 use crate::error::Result;
-use crate::input;
+use crate::input::{self, Stream};
 use crate::live::{Live, Step};
 use crate::out::outln;
 
@@ -82,14 +82,7 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
         for index in done {
             let streams = input.take(index);
             let mut cutters = cutters.remove(&index).unwrap_or_default();
-            let mut cut = Vec::new();
-            for (stream, cutter) in streams.iter().zip(&mut cutters) {
-                let items =
-                    cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
-                        stream.packet_at(end)
-                    });
-                cut.push((Origin::of(stream), items));
-            }
+            let cut = to_the_end(&streams, &mut cutters);
             wrote |= show_live(style, args, &cut, true)?;
             done_count += 1;
             for (stream, cutter) in streams.iter().zip(&mut cutters) {
@@ -115,12 +108,7 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(new_cutters(spec, streams.len())?),
         };
-        for (stream, cutter) in streams.iter().zip(cutters.iter_mut()) {
-            let items = cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
-                stream.packet_at(end)
-            });
-            cut.push((Origin::of(stream), items));
-        }
+        cut.extend(to_the_end(streams, cutters));
     }
     let labelled = every_on.is_some() || cut.len() > 1;
     wrote |= show_live(style, args, &cut, labelled)?;
@@ -160,6 +148,24 @@ pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
     }
     totals.say(style, port, done_count + conversations.len(), &mut endings)?;
     invalid(endings.iter().map(|e| (e.label.as_str(), &e.end)))
+}
+
+/// What is left of `streams` (directions of a conversation, whole: nothing more will come), cut
+/// by their `cutters`.
+fn to_the_end<'a>(
+    streams: &'a [Stream],
+    cutters: &mut [Cutter],
+) -> Vec<(Origin<'a>, Vec<Item<'a>>)> {
+    streams
+        .iter()
+        .zip(cutters)
+        .map(|(stream, cutter)| {
+            let items = cutter.cut(&stream.data, stream.released(), true, &stream.gaps, |end| {
+                stream.packet_at(end)
+            });
+            (Origin::of(stream), items)
+        })
+        .collect()
 }
 
 /// A cutter for each of `ways` directions.

@@ -1251,3 +1251,93 @@ fn sniff_on_captures_of_the_interop_peers() {
         rows.len()
     );
 }
+
+/// Connections a short-connection terminal makes to the pyiso8583 host, per layout.
+const SHORT_CONNECTIONS: usize = 30;
+
+/// `sniff --port P` on a host of short connections (`sniff_joined`): a msgframe terminal makes
+/// a connection per request to the pyiso8583 host, for every layout; tcpdump records them; each
+/// direction of the conversations on each port, joined, must be sniffed right and confidently
+/// (the host's replies are pyiso8583's own bytes). One conversation alone is too short to judge.
+#[test]
+fn joined_sniff_on_short_connections_to_the_pyiso8583_host() {
+    if !tcpdump_available() || !python_peer("pyiso8583 (PyPI pyiso8583)", "iso8583") {
+        return;
+    }
+    let (_host, ports) = start_server("pyiso8583 host", python("iso8583_host.py", ["serve"]));
+    let file = capture_dir().join(format!("pyiso8583-short.{}.pcap", std::process::id()));
+    let watched: Vec<u16> = ISO_LAYOUTS.iter().map(|l| ports[l.0].port()).collect();
+    let tcpdump = Tcpdump::start(&file, &watched);
+    for (i, &(layout, spec, tpdu)) in ISO_LAYOUTS.iter().enumerate() {
+        let framing: Framing = spec.parse().unwrap();
+        let mut rng = Rng::new(700 + i as u64);
+        for k in 0..SHORT_CONNECTIONS {
+            let stream = TcpStream::connect_timeout(&ports[layout], DEADLINE).unwrap();
+            let mut r = BlockingReader::new(stream.try_clone().unwrap(), framing.clone())
+                .with_timeout(DEADLINE);
+            let mut w = BlockingWriter::new(stream, framing.clone()).with_timeout(DEADLINE);
+            let iso = iso_request(k, &mut rng).encode();
+            let body = if tpdu {
+                [&iso8583::TPDU[..], &iso].concat()
+            } else {
+                iso
+            };
+            w.write_message(&body)
+                .unwrap_or_else(|e| panic!("{layout}: request #{k}: {e}"));
+            r.read_message()
+                .unwrap_or_else(|e| panic!("{layout}: reply #{k}: {e}"));
+        }
+    }
+    let stats = tcpdump.stop();
+    let capture = msgframe_capture::read_capture(std::fs::File::open(&file).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut lines = Vec::new();
+    let mut wrong = Vec::new();
+    for &(layout, spec, _) in ISO_LAYOUTS {
+        let port = ports[layout].port();
+        let convs: Vec<_> = capture
+            .conversations
+            .iter()
+            .filter(|c| c.server.port() == port)
+            .collect();
+        assert_eq!(
+            convs.len(),
+            SHORT_CONNECTIONS,
+            "{layout}: conversations on port {port}; tcpdump: {stats:?}"
+        );
+        for (to_server, who) in [(true, "msgframe terminal"), (false, "pyiso8583 host")] {
+            let pieces: Vec<&[u8]> = convs
+                .iter()
+                .map(|c| {
+                    let flow = if to_server {
+                        &c.to_server
+                    } else {
+                        &c.to_client
+                    };
+                    assert!(flow.gaps.is_empty(), "{layout}: {:?}", flow.gaps);
+                    &flow.data[..]
+                })
+                .collect();
+            let one = sniff(pieces[0]);
+            let joined = msgframe::codec::sniff::sniff_joined(pieces.iter().copied());
+            let all = pieces.concat();
+            let examined = &all[..joined.examined];
+            let first = &joined.answers[0];
+            let right = ends(&first.specs[0], examined) == ends(spec, examined);
+            let confident = joined.confident().is_some();
+            lines.push(format!(
+                "{who:<18} {layout:<7} {spec:<8} {SHORT_CONNECTIONS} connections joined: {:<10} {:>6.1} %  {}; one alone: {}",
+                first.specs[0],
+                100.0 * first.confidence,
+                if right { "right" } else { "WRONG" },
+                if one.confident().is_some() { "confident" } else { "not confident" },
+            ));
+            if !(right && confident) {
+                wrong.push(format!("{who} {layout}"));
+            }
+        }
+    }
+    println!("\n{}", lines.join("\n"));
+    keep_as(&file, &capture_dir().join("pyiso8583-short.pcap"));
+    assert!(wrong.is_empty(), "not right and confident: {wrong:?}");
+}

@@ -693,8 +693,9 @@ pub struct CaptureInput {
     /// A raw byte stream, or a .pcap/.pcapng capture (recognised by its content); `-` for stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// (captures) The TCP conversation(s) with this port on either side: `split` takes every one
-    /// (short connections, each labelled with its endpoints), `sniff` the first.
+    /// (captures) Every TCP conversation with this port on either side (a host of short
+    /// connections): `split` shows their frames in capture order, each labelled with its
+    /// endpoints; `sniff` judges each direction of them joined end to end.
     #[arg(long, value_name = "PORT", conflicts_with = "stream")]
     pub port: Option<u16>,
     /// (captures) The Nth TCP conversation (from 0, in order of first packet).

@@ -203,22 +203,10 @@ pub fn not_a_capture(name: &str) -> Failure {
     ))
 }
 
-/// The stream(s) `input` names: the file itself, or directions of one TCP conversation of a
-/// capture (the first with `--port P`).
-pub fn streams(input: &CaptureInput) -> Result<Vec<Stream>> {
-    Ok(chosen(input, false)?.into_iter().next().unwrap_or_default())
-}
-
 /// The conversations `input` names, each as the streams of the directions asked for: every TCP
 /// conversation of a capture with `--port P` on either side (in order of first packet), the one
 /// `--stream N` names, or the first; a raw file is one stream.
 pub fn conversations(input: &CaptureInput) -> Result<Vec<Vec<Stream>>> {
-    chosen(input, true)
-}
-
-/// The conversations `input` names; with `--port P`, every one on that port when `every`, else
-/// the first.
-fn chosen(input: &CaptureInput, every: bool) -> Result<Vec<Vec<Stream>>> {
     let data = read_file(&input.file)?;
     let name = input.file.display().to_string();
     if detect_format(&data) == FileFormat::Raw {
@@ -245,7 +233,7 @@ fn chosen(input: &CaptureInput, every: bool) -> Result<Vec<Vec<Stream>>> {
         );
     }
     let every_on = match which {
-        Select::Port(port) if every => Some(port),
+        Select::Port(port) => Some(port),
         _ => None,
     };
     Ok(capture

@@ -26,8 +26,6 @@ pub struct Live {
     /// The capture being read, until its end; `None` for raw bytes.
     reader: Option<CaptureReader>,
     which: Select,
-    /// Whether `--port P` means every conversation on that port (else the first).
-    every: bool,
     direction: Direction,
     /// The conversations followed, each once it has appeared and its sides are known: one, or
     /// with `--port P` every one on that port.
@@ -76,9 +74,7 @@ impl Live {
     /// # Errors
     /// A usage error for `--port` or `--stream` with raw bytes, or when stdin cannot be read; a
     /// data error for a capture damaged from its start.
-    ///
-    /// With `every`, `--port P` follows every conversation on that port; otherwise the first.
-    pub fn open(input: &CaptureInput, every: bool) -> Result<Live> {
+    pub fn open(input: &CaptureInput) -> Result<Live> {
         let mut live = Live {
             name: input.file.display().to_string(),
             stdin: std::io::stdin().lock(),
@@ -86,7 +82,6 @@ impl Live {
             first: 0,
             reader: None,
             which: Select::new(input.stream, input.port),
-            every,
             direction: input.direction,
             followed: Vec::new(),
             following: HashSet::new(),
@@ -123,10 +118,10 @@ impl Live {
         &self.name
     }
 
-    /// With `--port P` (and no `--stream N`), when every conversation on a port is followed: P.
+    /// With `--port P` (and no `--stream N`): P, every conversation on which is followed.
     pub fn every_on_port(&self) -> Option<u16> {
         match self.which {
-            Select::Port(port) if self.every => Some(port),
+            Select::Port(port) => Some(port),
             _ => None,
         }
     }

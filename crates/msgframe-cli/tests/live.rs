@@ -593,3 +593,111 @@ fn split_of_every_conversation_on_a_port_follows_short_connections_as_they_come(
         }
     }
 }
+
+/// Forty short connections to port 5000, one ISO 8583-like exchange each (`ascii:4`), their
+/// bodies of varied lengths.
+fn forty_short_connections() -> Vec<u8> {
+    use msgframe_capture::synth::{Recorder, Side};
+    let ms = Duration::from_millis;
+    let base = Duration::from_secs(1_764_900_000);
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    let server = "10.0.0.2:5000".parse().unwrap();
+    for i in 0..40u64 {
+        let t = base + ms(10 * i);
+        let client = format!("10.0.0.1:{}", 40000 + i).parse().unwrap();
+        let mut link = recorder.open(client, server, t).unwrap();
+        let request = format!(
+            "0200{i:06}0000{:012}{}",
+            i * 125,
+            "*".repeat(i as usize % 7)
+        );
+        recorder
+            .data(
+                &mut link,
+                Side::Client,
+                &ascii4(request.as_bytes()),
+                t + ms(1),
+            )
+            .unwrap();
+        let reply = format!("0210{i:06}00{}", "#".repeat(i as usize % 5));
+        recorder
+            .data(
+                &mut link,
+                Side::Server,
+                &ascii4(reply.as_bytes()),
+                t + ms(2),
+            )
+            .unwrap();
+        recorder.close(&mut link, Side::Client, t + ms(3)).unwrap();
+    }
+    recorder.into_inner()
+}
+
+#[test]
+fn sniff_of_short_connections_judges_them_joined() {
+    let file = forty_short_connections();
+    let path = temp_file("forty-short.pcap", &file);
+    // One connection alone is too short to judge.
+    let one = msgframe()
+        .args(["sniff", "--stream", "0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(4));
+    // Every connection on the port, each direction joined: confident.
+    let out = msgframe()
+        .args(["sniff", "--port", "5000", "--json", "--top", "1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let verdicts: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "verdict")
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{text}");
+    for v in &verdicts {
+        assert_eq!(v["spec"], "ascii:4", "{v}");
+        assert!(
+            v["stream"]
+                .as_str()
+                .unwrap()
+                .contains("every conversation on port 5000"),
+            "{v}"
+        );
+    }
+    // On a pipe: decided from the connections that have ended, before the capture does.
+    let chunks: Vec<Vec<u8>> = file.chunks(200).map(<[u8]>::to_vec).collect();
+    let (lines, written, code, stderr) = Fed::start(
+        &["sniff", "--port", "5000", "--direction", "to-server", "-"],
+        chunks,
+    )
+    .finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let decided = lines
+        .iter()
+        .find(|(_, l)| l.contains("decided after"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(decided.0 < written, "{lines:#?}");
+    assert!(
+        lines.iter().any(|(_, l)| l.contains("--framing ascii:4")),
+        "{lines:#?}"
+    );
+    // Replay sniffs the framing the same way.
+    let out = msgframe()
+        .arg("replay")
+        .arg(&path)
+        .args(["--to", "127.0.0.1:9", "--dry-run"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "framing sniffed from the client's messages of 40 conversations, joined: ascii:4"
+        ),
+        "{stderr}"
+    );
+}

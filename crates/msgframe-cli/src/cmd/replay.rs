@@ -168,15 +168,14 @@ fn captured_scripts(
     let framing = match &args.framing {
         Some(spec) => input::framing(spec)?,
         None => {
-            // Sniffed from the client's bytes of the chosen conversation with the most of them.
+            // Sniffed from the client's bytes of the chosen conversations, joined: short
+            // connections hold a message or two each.
             let chosen =
                 plan::chosen(&capture, which).map_err(|e| Failure::data(format!("{name}: {e}")))?;
-            let stream = chosen
+            let streams = chosen
                 .iter()
-                .map(|&i| &capture.conversations[i].to_server.data[..])
-                .max_by_key(|data| data.len())
-                .unwrap_or_default();
-            sniffed(style, name, stream)?
+                .map(|&i| &capture.conversations[i].to_server.data[..]);
+            sniffed(style, name, sniff::sniff_joined(streams), chosen.len())?
         }
     };
     let reply_framing = match &args.reply_framing {
@@ -188,14 +187,24 @@ fn captured_scripts(
     Ok((scripts, framing, reply_framing))
 }
 
-/// The framing `sniff` is confident of for `stream`, said on stderr; a usage error when none is.
-fn sniffed(style: &Style, name: &str, stream: &[u8]) -> Result<Framing> {
-    let result = sniff::sniff(stream);
+/// The framing `sniff` was confident of (`result`) for the client's messages of `conversations`
+/// conversations, said on stderr; a usage error when none is.
+fn sniffed(
+    style: &Style,
+    name: &str,
+    result: sniff::Sniffed,
+    conversations: usize,
+) -> Result<Framing> {
     match result.confident() {
         Some(answer) => {
             let spec = answer.specs[0].clone();
+            let joined = if conversations > 1 {
+                format!(" of {conversations} conversations, joined")
+            } else {
+                String::new()
+            };
             let line = format!(
-                "{name}: framing sniffed from the client's messages: {spec} ({:.1} % confident; give --framing to be sure)",
+                "{name}: framing sniffed from the client's messages{joined}: {spec} ({:.1} % confident; give --framing to be sure)",
                 100.0 * answer.confidence
             );
             if style.json {
@@ -203,6 +212,7 @@ fn sniffed(style: &Style, name: &str, stream: &[u8]) -> Result<Framing> {
                     "event": "sniffed",
                     "spec": spec,
                     "confidence": (answer.confidence * 1000.0).round() / 1000.0,
+                    "conversations": conversations,
                 }))?;
             } else {
                 errln!("msgframe: {line}");
@@ -234,7 +244,7 @@ fn raw_script(
     }
     let framing = match &args.framing {
         Some(spec) => input::framing(spec)?,
-        None => sniffed(style, name, data)?,
+        None => sniffed(style, name, sniff::sniff(data), 1)?,
     };
     let reply_framing = match &args.reply_framing {
         Some(spec) => input::framing(spec)?,

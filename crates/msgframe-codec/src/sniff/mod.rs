@@ -136,6 +136,44 @@ impl Answer {
     }
 }
 
+/// Sniffs several streams framed alike, each starting at a frame boundary: the conversations a
+/// host of short connections holds, one exchange each, too few frames apiece to judge. They
+/// are judged joined end to end (up to [`SNIFF_LIMIT`] bytes in all): streams of whole frames
+/// joined are whole frames of the same framing. The answer's frames and offsets count in the
+/// joined bytes.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use msgframe_codec::{sniff, Encoder, Framing};
+///
+/// // Thirty short connections, one ISO 8583 request each behind a 2-byte binary length.
+/// let framing: Framing = "be:2".parse()?;
+/// let connections: Vec<BytesMut> = (1..=30u32)
+///     .map(|stan| {
+///         let mut stream = BytesMut::new();
+///         let body = format!("0200{stan:06}0000{:012}", stan * 125);
+///         framing.encode(body.as_bytes(), &mut stream).map(|()| stream)
+///     })
+///     .collect::<Result<_, _>>()?;
+/// // One is too short to judge; all of them are not.
+/// assert!(sniff::sniff(&connections[0]).confident().is_none());
+/// let joined = sniff::sniff_joined(connections.iter().map(|c| &c[..]));
+/// let answer = joined.confident().expect("thirty frames are enough");
+/// assert_eq!((answer.specs[0].as_str(), answer.frames), ("be:2", 30));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn sniff_joined<'a>(streams: impl IntoIterator<Item = &'a [u8]>) -> Sniffed {
+    let mut joined = Vec::new();
+    for stream in streams {
+        let room = SNIFF_LIMIT - joined.len();
+        joined.extend_from_slice(&stream[..stream.len().min(room)]);
+        if joined.len() == SNIFF_LIMIT {
+            break;
+        }
+    }
+    sniff(&joined)
+}
+
 /// Sniffs `stream` (its first [`SNIFF_LIMIT`] bytes).
 pub fn sniff(stream: &[u8]) -> Sniffed {
     let stream = &stream[..stream.len().min(SNIFF_LIMIT)];

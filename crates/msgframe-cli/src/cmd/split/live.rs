@@ -16,7 +16,7 @@ use crate::out::outln;
 /// whole; a capture's conversation followed as it is captured, or with `--port P` every
 /// conversation on that port.
 pub(super) fn live(style: &Style, args: &SplitArgs, spec: &str) -> Result<()> {
-    let mut input = Live::open(&args.input, true)?;
+    let mut input = Live::open(&args.input)?;
     if !input.is_capture() {
         return live_raw(style, args, spec, input);
     }

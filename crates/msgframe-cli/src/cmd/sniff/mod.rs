@@ -1,5 +1,7 @@
 //! `msgframe sniff`: guess the framing of a captured stream, with a confidence.
 
+mod joined;
+
 use msgframe_codec::sniff::{self, Answer, Sniffed};
 use serde_json::json;
 
@@ -15,8 +17,13 @@ pub fn run(args: SniffArgs) -> Result<()> {
     if input::is_live(&args.input.file) {
         return live(&style, &args);
     }
+    let mut conversations = input::conversations(&args.input)?;
+    if let (Some(port), true) = (args.input.port, conversations.len() > 1) {
+        let name = args.input.file.display().to_string();
+        return joined::file(&style, &args, &name, port, &conversations);
+    }
     let mut undecided = Vec::new();
-    for stream in input::streams(&args.input)? {
+    for stream in conversations.pop().unwrap_or_default() {
         let sniffed = sniff::sniff(&stream.data);
         if !verdict(
             &style,
@@ -162,7 +169,10 @@ impl Judge {
 /// confident with `--frames` frames; the command ends once every stream has its verdict, or at
 /// the end of the input, with a verdict on what there is.
 fn live(style: &Style, args: &SniffArgs) -> Result<()> {
-    let mut input = Live::open(&args.input, false)?;
+    let mut input = Live::open(&args.input)?;
+    if let (true, Some(port)) = (input.is_capture(), input.every_on_port()) {
+        return joined::live(style, args, input, port);
+    }
     let mut wrote = false;
     if !input.is_capture() {
         let mut judge = Judge::new(input.name().to_owned(), args);

@@ -75,6 +75,7 @@ impl Live {
     /// A usage error for `--port` or `--stream` with raw bytes, or when stdin cannot be read; a
     /// data error for a capture damaged from its start.
     pub fn open(input: &CaptureInput) -> Result<Live> {
+        end_on_interrupt();
         let mut live = Live {
             name: input.file.display().to_string(),
             stdin: std::io::stdin().lock(),
@@ -342,4 +343,45 @@ impl Live {
             }
         }
     }
+}
+
+/// Ctrl-C while stdin is read: the writer before the pipe (`tcpdump`, `cat`) is interrupted too,
+/// and its end closes stdin, so the command goes on to its own end with what it has read (the
+/// last frames, each direction's summary, a verdict) instead of dying without them. A second
+/// Ctrl-C ends it at once (exit status 130), for a writer that does not stop.
+fn end_on_interrupt() {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Registered now, not when the task first runs: an interrupt from here on is caught.
+        if let Ok(mut interrupt) = signal(SignalKind::interrupt()) {
+            tokio::spawn(async move {
+                if interrupt.recv().await.is_some() {
+                    interrupted();
+                    if interrupt.recv().await.is_some() {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupted();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// Says that the command ends with what stdin has given.
+fn interrupted() {
+    errln!(
+        "msgframe: interrupted: ending with what stdin has given once it closes (Ctrl-C again to stop at once)"
+    );
 }

@@ -701,3 +701,84 @@ fn sniff_of_short_connections_judges_them_joined() {
         "{stderr}"
     );
 }
+
+/// Sends SIGINT to `child`, as Ctrl-C in its terminal does.
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_on_a_pipe_ends_with_the_summary_once_the_writer_stops() {
+    let spawn = || {
+        Command::new(assert_cmd::cargo::cargo_bin("msgframe"))
+            .args(["split", "--framing", "ascii:4", "--brief", "-"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Interrupted while reading: it goes on until stdin closes (the writer, interrupted too,
+    // stops), then prints what a file would end with.
+    let mut child = spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&ascii4(b"first")).unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut heading = String::new();
+    stdout.read_line(&mut heading).unwrap();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("body 5 bytes"), "{first}");
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    stdin.write_all(&ascii4(b"second")).unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(rest.contains("body 6 bytes"), "{rest}");
+    assert!(
+        rest.contains("2 frames; every byte is in a whole frame"),
+        "{rest}"
+    );
+
+    // A writer that does not stop: a second Ctrl-C ends it at once.
+    let mut child = spawn();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&ascii4(b"first")).unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after two interrupts"
+        );
+        std::thread::sleep(PAUSE);
+    };
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
+}

@@ -152,6 +152,10 @@ pub fn walk(message: &[u8], layout: Layout) -> Result<Fields, String> {
         hex(&message[range.start.min(message.len())..range.end.min(message.len())])
     };
     let ascii_mti = |m: &[u8]| m.len() == 4 && m.iter().all(u8::is_ascii_digit);
+    if header >= message.len() {
+        // (And no offset past it can overflow.)
+        return Err(at("no MTI", header));
+    }
     let encoding = match layout.encoding {
         Some(encoding) => encoding,
         None if message.get(header..header + 4).is_some_and(ascii_mti) => Encoding::Ascii,
@@ -432,7 +436,7 @@ mod tests {
                     state as u8
                 })
                 .collect();
-            for layout in [AUTO, ASCII, BCD] {
+            for layout in [AUTO, ASCII, BCD, header(usize::MAX), header(len)] {
                 let _ = walk(&bytes, layout);
             }
         }

@@ -230,6 +230,7 @@ impl CaptureReader {
             }
             read
         };
+        self.collector.expire();
         match read {
             Ok(n) => {
                 self.offset += n;

@@ -161,6 +161,8 @@ pub(crate) struct Collector {
     pub(crate) skipped: usize,
     /// Packets so far, TCP or not.
     pub(crate) packets: u64,
+    /// The latest capture time so far.
+    latest: Duration,
     /// What each direction's reassembler holds aside past a hole.
     pub(crate) limit: HoldLimit,
     /// Whose bytes are kept (see [`CaptureReader::keep_only`](crate::CaptureReader::keep_only)
@@ -197,6 +199,7 @@ impl Collector {
             by_endpoints: HashMap::new(),
             skipped: 0,
             packets: 0,
+            latest: Duration::ZERO,
             limit,
             keep: Keep::All,
         }
@@ -214,6 +217,7 @@ impl Collector {
     /// Numbers the next packet of the file, read or not.
     pub(crate) fn next(&mut self, time: Duration) -> Captured {
         self.packets += 1;
+        self.latest = self.latest.max(time);
         Captured {
             packet: self.packets,
             time,
@@ -296,6 +300,21 @@ impl Collector {
         }
         if keep {
             flow.segment_at(s.seq, s.payload, at);
+        }
+    }
+
+    /// Declares gaps the holes of every direction kept that were waited for longer than the
+    /// hold limit's wait, by the latest capture time (see [`Reassembler::expire`]).
+    pub(crate) fn expire(&mut self) {
+        if self.limit.wait().is_none() {
+            return;
+        }
+        for c in &mut self.conversations {
+            for flow in [&mut c.to_server, &mut c.to_client] {
+                if flow.held() > 0 {
+                    flow.expire(self.latest);
+                }
+            }
         }
     }
 

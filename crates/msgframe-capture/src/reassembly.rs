@@ -85,7 +85,8 @@ impl Flow {
 /// fills it, and a reader that shows the stream as it arrives ([`Reassembler::contiguous`],
 /// [`CaptureReader`](crate::CaptureReader)) would wait for it forever. With a limit, once the
 /// bytes held aside exceed [`bytes`](HoldLimit::bytes), or the segments held exceed
-/// [`segments`](HoldLimit::segments), the first hole is declared a gap: the bytes after it are
+/// [`segments`](HoldLimit::segments), or (with a [`wait`](HoldLimit::wait)) a segment has been
+/// held longer than that in capture time, the first hole is declared a gap: the bytes after it are
 /// placed, the gap is reported in [`Reassembler::gaps`] and [`Flow::gaps`] as one found at the
 /// end would be, and a segment that fills the hole later is dropped (counted as out of order).
 ///
@@ -105,15 +106,22 @@ impl Flow {
 pub struct HoldLimit {
     bytes: usize,
     segments: usize,
+    wait: Option<Duration>,
 }
 
 impl HoldLimit {
     /// For captures read as they arrive ([`CaptureReader::new`](crate::CaptureReader::new)): 4 MiB
     /// or 4096 segments held past a hole, more than a TCP window holds in all but the fastest
     /// links, and a bound on the memory a hole costs.
+    ///
+    /// And 5 seconds of capture time: slow traffic (a few messages a minute) may take hours to
+    /// reach the other limits, while a lost segment is sent again within a few retransmission
+    /// timeouts (200 ms and more, doubling), so a hole still open after 5 s is one the capture
+    /// will not fill. See [`Reassembler::expire`].
     pub const LIVE: HoldLimit = HoldLimit {
         bytes: 4 * 1024 * 1024,
         segments: 4096,
+        wait: Some(Duration::from_secs(5)),
     };
 
     /// No limit: holes are only declared gaps when the flow is finished, whatever came after
@@ -121,12 +129,31 @@ impl HoldLimit {
     pub const NONE: HoldLimit = HoldLimit {
         bytes: usize::MAX,
         segments: usize::MAX,
+        wait: None,
     };
 
     /// A hole is declared a gap once more than `bytes` bytes, or more than `segments` segments,
     /// are held aside past it.
     pub const fn new(bytes: usize, segments: usize) -> Self {
-        HoldLimit { bytes, segments }
+        HoldLimit {
+            bytes,
+            segments,
+            wait: None,
+        }
+    }
+
+    /// This limit, and a hole is declared a gap too once a segment held past it was captured
+    /// more than `wait` before the latest packet ([`Reassembler::expire`]).
+    pub const fn with_wait(self, wait: Duration) -> Self {
+        HoldLimit {
+            wait: Some(wait),
+            ..self
+        }
+    }
+
+    /// How long (in capture time) a hole is waited for, if there is a limit.
+    pub const fn wait(&self) -> Option<Duration> {
+        self.wait
     }
 
     /// The bytes that may be held aside past a hole.
@@ -389,6 +416,9 @@ impl Reassembler {
             self.held_bytes += payload.len();
             self.held.insert((start, arrival), (payload.to_vec(), at));
             self.limit();
+            if let Some(at) = at {
+                self.expire(at.time);
+            }
             return;
         }
         if end <= self.cursor {
@@ -464,6 +494,50 @@ impl Reassembler {
             let ((start, _), (payload, at)) = entry.remove_entry();
             self.held_bytes -= payload.len();
             self.put(start, &payload, at);
+        }
+    }
+
+    /// Declares holes gaps while a segment held past the first of them was captured more than
+    /// the hold limit's [`wait`](HoldLimit::wait) before `now` (a capture time, such as the
+    /// latest packet's): holes the capture will not fill, on traffic too slow to reach the
+    /// limit's bytes or segments. Nothing without a wait. [`CaptureReader`](crate::CaptureReader)
+    /// calls it for every direction it keeps, with each packet's time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use msgframe_capture::{Captured, Gap, HoldLimit, Reassembler};
+    ///
+    /// let at = |s| Captured { packet: s, time: Duration::from_secs(s) };
+    /// let mut r = Reassembler::with_hold_limit(HoldLimit::LIVE);
+    /// r.syn(99);
+    /// r.segment_at(100, b"0004ping", at(1));
+    /// r.segment_at(112, b"0004pong", at(2)); // 4 bytes the capture lacks before it
+    /// r.expire(Duration::from_secs(6));
+    /// assert_eq!(r.contiguous(), b"0004ping"); // held 4 s: still waited for
+    /// r.expire(Duration::from_secs(8));
+    /// assert_eq!(r.contiguous(), b"0004ping0004pong");
+    /// assert_eq!(r.gaps(), [Gap { offset: 8, missing: 4 }]);
+    /// ```
+    pub fn expire(&mut self, now: Duration) {
+        let Some(wait) = self.limit.wait else {
+            return;
+        };
+        while let Some(oldest) = self
+            .held
+            .values()
+            .filter_map(|(_, at)| *at)
+            .map(|at| at.time)
+            .min()
+        {
+            if now.saturating_sub(oldest) <= wait {
+                return;
+            }
+            let Some(((start, _), (payload, at))) = self.held.pop_first() else {
+                return;
+            };
+            self.held_bytes -= payload.len();
+            self.put(start, &payload, at);
+            self.take_held();
         }
     }
 

@@ -447,6 +447,73 @@ fn a_port_used_again_is_a_new_conversation_and_a_syn_sent_again_is_not() {
 }
 
 #[test]
+fn a_hole_still_open_after_five_seconds_of_capture_time_is_a_gap_when_read_live() {
+    use msgframe_capture::synth::{Recorder, Side};
+    use msgframe_capture::{CaptureReader, HoldLimit};
+    let ms = Duration::from_millis;
+    let v4 = |s: &str| s.parse::<SocketAddr>().unwrap();
+    // Slow traffic: the next packet captured (another connection's) comes 6 s later.
+    let mut recorder = Recorder::new(Vec::new()).unwrap();
+    recorder
+        .open(v4("10.0.0.3:40001"), v4("10.0.0.2:9000"), ms(6_000))
+        .unwrap();
+    let later = recorder.into_inner();
+    // The first connection's file, less the record of the lost segment (the fifth: three of
+    // the handshake, then "ping", then "lost"), then the later packets.
+    let mut whole = Recorder::new(Vec::new()).unwrap();
+    let mut a = whole
+        .open(v4("10.0.0.1:40000"), v4("10.0.0.2:9000"), ms(0))
+        .unwrap();
+    for (i, body) in [&b"0004ping"[..], b"0004lost", b"0004next"]
+        .iter()
+        .enumerate()
+    {
+        whole
+            .data(&mut a, Side::Client, body, ms(1 + i as u64))
+            .unwrap();
+    }
+    let file = whole.into_inner();
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at < file.len() {
+        let len = 16 + u32::from_le_bytes(file[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(&file[at..at + len]);
+        at += len;
+    }
+    let mut capture = file[..24].to_vec();
+    for (i, record) in records.iter().enumerate() {
+        if i != 4 {
+            capture.extend_from_slice(record);
+        }
+    }
+    let before = capture.len();
+    capture.extend_from_slice(&later[24..]);
+
+    let mut reader = CaptureReader::new();
+    reader.push(&capture[..before]).unwrap();
+    let flow = reader.conversation(0).unwrap().to_server;
+    assert_eq!(flow.contiguous(), b"0004ping", "the hole is waited for");
+    reader.push(&capture[before..]).unwrap();
+    let flow = reader.conversation(0).unwrap().to_server;
+    assert_eq!(flow.contiguous(), b"0004ping0004next", "given up after 5 s");
+    assert_eq!(
+        flow.gaps(),
+        [Gap {
+            offset: 8,
+            missing: 8
+        }]
+    );
+    // Without a wait, it is waited for until the end.
+    let mut reader = CaptureReader::with_hold_limit(HoldLimit::new(1 << 20, 1000));
+    reader.push(&capture).unwrap();
+    assert_eq!(
+        reader.conversation(0).unwrap().to_server.contiguous(),
+        b"0004ping"
+    );
+    assert_eq!(HoldLimit::LIVE.wait(), Some(Duration::from_secs(5)));
+}
+
+#[test]
 fn damaged_and_cut_captures_never_panic() {
     // A small deterministic generator (xorshift): bytes flipped, cut, or both, at many places.
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -505,9 +572,18 @@ fn several(format: Format) -> Vec<u8> {
 /// `size` gives, then finished: the capture, or the error as text.
 fn read_in_chunks(
     bytes: &[u8],
-    mut size: impl FnMut() -> usize,
+    size: impl FnMut() -> usize,
 ) -> Result<msgframe_capture::Capture, String> {
-    let mut reader = msgframe_capture::CaptureReader::new();
+    read_in_chunks_holding(bytes, size, msgframe_capture::HoldLimit::LIVE)
+}
+
+/// [`read_in_chunks`] with a reader that holds `limit` past a hole.
+fn read_in_chunks_holding(
+    bytes: &[u8],
+    mut size: impl FnMut() -> usize,
+    limit: msgframe_capture::HoldLimit,
+) -> Result<msgframe_capture::Capture, String> {
+    let mut reader = msgframe_capture::CaptureReader::with_hold_limit(limit);
     let mut rest = bytes;
     while !rest.is_empty() {
         let (chunk, after) = rest.split_at(size().clamp(1, rest.len()));
@@ -545,7 +621,8 @@ fn a_capture_read_in_chunks_of_any_size_gives_what_parse_capture_gives() {
             let got = read_in_chunks(&file, || next() as usize % most + 1);
             assert_eq!(got, Ok(whole.clone()), "{format:?}");
         }
-        // Damaged or cut short: the same capture, or the same error.
+        // Damaged or cut short: the same capture, or the same error (a reader that waits for
+        // every hole: a damaged timestamp could make a live one give a hole up).
         for _ in 0..2000 {
             let mut bytes = file.clone();
             for _ in 0..next() % 3 {
@@ -557,7 +634,11 @@ fn a_capture_read_in_chunks_of_any_size_gives_what_parse_capture_gives() {
             }
             let expected = parse_capture(&bytes).map_err(|e| e.to_string());
             let most = [3, 40, 200][next() as usize % 3];
-            let got = read_in_chunks(&bytes, || next() as usize % most + 1);
+            let got = read_in_chunks_holding(
+                &bytes,
+                || next() as usize % most + 1,
+                msgframe_capture::HoldLimit::NONE,
+            );
             assert_eq!(got, expected, "{format:?}");
         }
     }

@@ -1,5 +1,6 @@
 //! stdin read as it arrives (`tcpdump -U -w - … | msgframe split -f SPEC -`): raw bytes handed on
-//! as they come, or a capture read a record at a time, one of its TCP conversations followed.
+//! as they come, or a capture read a record at a time, one of its TCP conversations followed (or
+//! with `--port P` every one on that port, each let go of once it has ended).
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -30,7 +31,8 @@ pub struct Live {
     /// The conversations followed, each once it has appeared and its sides are known: one, or
     /// with `--port P` every one on that port.
     followed: Vec<Followed>,
-    /// The indexes of the conversations followed.
+    /// The indexes of the conversations followed, and of those taken since (see
+    /// [`Live::take`]).
     following: HashSet<usize>,
     /// With `--port P`: the conversations before this index are followed or not on the port.
     considered: usize,

@@ -237,6 +237,9 @@ Examples:
       --key-fields 11,41
   # a POS host: 2-byte binary length, 5-byte TPDU, packed-BCD fields (told from the MTI):
   msgframe replay pos.pcap --to 10.1.2.4:5000 -f be:2 --iso8583-header 5 --ignore-field 12,13,37
+  # a simplex pair: requests captured on port 9000, replies on 9001; the new host's links likewise:
+  msgframe replay pair.pcap --to 10.1.2.3:9000 --simplex-in 10.1.2.3:9001 -f be:2 --port 9000 \
+      --reply-port 9001 --key-fields 11,41
   # at the captured pace, over TLS, every pair as JSON:
   msgframe replay day.pcap --to host:9443 -f be:2 --timing captured --tls --ca ca.pem --json
   # a fixed byte range (a 14-digit timestamp at offset 20) may differ:
@@ -589,6 +592,15 @@ pub struct ReplayArgs {
     /// Only the Nth conversation (from 0, as `split --list` numbers them).
     #[arg(long, value_name = "N")]
     pub stream: Option<usize>,
+    /// A simplex pair (two links, the client dialling both): the captured replies are those the
+    /// host sent on the conversation on this port (the requests: --port or --stream); needs
+    /// --simplex-in.
+    #[arg(long, value_name = "PORT", requires = "simplex_in")]
+    pub reply_port: Option<u16>,
+    /// A simplex pair: the replies come back on a second link, dialled to this address (before
+    /// the requests' link to --to), as `send --simplex-in` does.
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port, requires = "reply_port")]
+    pub simplex_in: Option<String>,
     /// A new connection for every request (default: one per captured conversation, which is one
     /// per exchange when the capture's connections were).
     #[arg(long)]

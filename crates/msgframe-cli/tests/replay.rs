@@ -678,3 +678,96 @@ fn packed_bcd_messages_are_masked_and_keyed_by_their_fields() {
         "{out}"
     );
 }
+
+/// `msgframe serve --echo` as a simplex host: requests on its address, replies on the return
+/// link each client dials to its second one. The host, and that second address.
+fn simplex_host() -> (Running, String) {
+    let mut host = Running::start(&[
+        "serve",
+        "-l",
+        "127.0.0.1:0",
+        "--simplex-return",
+        "127.0.0.1:0",
+        "-f",
+        "ascii:4",
+        "--echo",
+        "-q",
+    ]);
+    let line = host.next_line();
+    let back = line
+        .strip_prefix("return links on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (host, back)
+}
+
+fn port_of(addr: &str) -> String {
+    addr.rsplit(':').next().unwrap().to_owned()
+}
+
+#[test]
+fn a_simplex_pair_replays_on_two_links() {
+    if !capturing("a_simplex_pair_replays_on_two_links") {
+        return;
+    }
+    // Recorded: the return link dialled first, then five requests on the other, their replies
+    // read on the return link.
+    let (host, back) = simplex_host();
+    let ports: Vec<u16> = [&host.addr, &back]
+        .iter()
+        .map(|a| port_of(a).parse().unwrap())
+        .collect();
+    let file = dir().join("simplex.pcap");
+    let capture = Tcpdump::start(&file, &ports);
+    {
+        let mut replies = connect(&back);
+        thread::sleep(Duration::from_millis(100));
+        let mut requests = connect(&host.addr);
+        for stan in 1..=5 {
+            requests.write_all(&frame(&request(stan))).unwrap();
+            assert_eq!(read_frame(&mut replies).unwrap(), request(stan));
+        }
+    }
+    capture.stop();
+    drop(host);
+
+    // Against a new simplex host: every pair equal, on two links.
+    let (host, back) = simplex_host();
+    let pair = [
+        "--port",
+        &port_of(&ports[0].to_string()),
+        "--reply-port",
+        &port_of(&ports[1].to_string()),
+        "--simplex-in",
+        &back,
+    ];
+    let (code, out, err) = replay(&file, &host.addr, &[&pair[..], &["--json"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let s = summary(&out);
+    assert_eq!(counts(&s), [5, 5, 0, 0, 0], "{out}");
+    assert_eq!(s["connections"].as_u64(), Some(2), "{out}");
+    // Without its second link the host has nowhere to answer: every reply missing.
+    let (code, out, _) = replay(
+        &file,
+        &host.addr,
+        &[&pair[..4], &["--simplex-in", &host.addr, "--json"]].concat(),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(counts(&summary(&out))[3], 5, "{out}");
+    // A host that answers on the requests' link: the replies count, and that is said.
+    let (duplex, other) = (echo_host(), echo_host());
+    let (code, out, err) = replay(
+        &file,
+        &duplex.addr,
+        &[&pair[..4], &["--simplex-in", &other.addr]].concat(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("5 of the replies came on the requests' link"),
+        "{err}"
+    );
+    // Half a pair is refused before anything is sent.
+    let (code, _, err) = replay(&file, &host.addr, &pair[..4]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--simplex-in"), "{err}");
+}

@@ -24,6 +24,11 @@ use crate::replay::{check, percentiles, Checked, Outcome};
 
 pub async fn run(args: ReplayArgs) -> Result<()> {
     let style = Style::new(args.common.json);
+    if args.simplex_in.is_some() && (args.short || args.concurrency.get() > 1) {
+        return Err(Failure::usage(
+            "a simplex replay is one pair of links: --short and --concurrency do not apply",
+        ));
+    }
     if args.timing == Timing::Captured && args.concurrency.get() > 1 {
         return Err(Failure::usage(
             "--concurrency is for fast or --rate pacing: --timing captured already plays \
@@ -46,7 +51,9 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     }
     let requests: usize = scripts.iter().map(|s| s.requests.len()).sum();
     let one_each = plan::one_exchange_each(&scripts);
-    let connections = if args.short {
+    let connections = if let Some(simplex_in) = &args.simplex_in {
+        format!("a simplex pair: requests on the link to --to, replies on the link to {simplex_in}")
+    } else if args.short {
         "a new connection for every request".to_owned()
     } else if one_each {
         "a short connection per conversation, as captured (one exchange each)".to_owned()
@@ -89,6 +96,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     )?;
     let target = Arc::new(Target {
         to: args.to.clone(),
+        simplex_in: args.simplex_in.clone(),
         tls,
     });
     let settings = Arc::new(Settings {
@@ -141,7 +149,11 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
         );
         let short = args.short;
         tasks.spawn(async move {
-            let played = drive::play(&scripts[i], short, &target, &settings, &pacing).await;
+            let played = if target.simplex_in.is_some() {
+                drive::play_simplex(&scripts[i], &target, &settings, &pacing).await
+            } else {
+                drive::play(&scripts[i], short, &target, &settings, &pacing).await
+            };
             (i, played)
         });
     }
@@ -182,8 +194,13 @@ fn captured_scripts(
         Some(spec) => input::framing(spec)?,
         None => framing.clone(),
     };
-    let scripts = plan::scripts(&capture, which, &framing, &reply_framing)
-        .map_err(|e| Failure::data(format!("{name}: {e}")))?;
+    let scripts = match args.reply_port {
+        Some(reply_port) => {
+            plan::simplex(&capture, which, reply_port, &framing, &reply_framing).map(|s| vec![s])
+        }
+        None => plan::scripts(&capture, which, &framing, &reply_framing),
+    }
+    .map_err(|e| Failure::data(format!("{name}: {e}")))?;
     Ok((scripts, framing, reply_framing))
 }
 
@@ -237,9 +254,13 @@ fn raw_script(
             "{name} is not a pcap or pcapng capture: a raw stream of requests needs --replies FILE (the old host's replies) to compare with"
         )));
     };
-    if args.port.is_some() || args.stream.is_some() || args.timing == Timing::Captured {
+    if args.port.is_some()
+        || args.stream.is_some()
+        || args.reply_port.is_some()
+        || args.timing == Timing::Captured
+    {
         return Err(Failure::usage(format!(
-            "{name} is a raw stream: --port, --stream and --timing captured apply to captures"
+            "{name} is a raw stream: --port, --stream, --reply-port and --timing captured apply to captures"
         )));
     }
     let framing = match &args.framing {

@@ -12,10 +12,12 @@ use tokio::time::Instant;
 
 use super::plan::{Request, Script};
 
-/// Where replays go: the only address a replay ever connects to.
+/// Where replays go: the only addresses a replay ever connects to.
 pub struct Target {
     /// `HOST:PORT`, as `--to` gives it.
     pub to: String,
+    /// A simplex pair's second link, for the replies (`--simplex-in`).
+    pub simplex_in: Option<String>,
     pub tls: Option<msgframe_conn::tls::TlsConnector>,
 }
 
@@ -154,24 +156,18 @@ struct Step<'a> {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// Connects to the target, over TLS when asked.
-async fn connect(target: &Target, timeout: Duration) -> Result<Box<dyn Io>, String> {
-    let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&target.to)).await
-    {
+/// Connects to `to` (the target's `--to` or `--simplex-in`), over TLS when asked.
+async fn connect(target: &Target, to: &str, timeout: Duration) -> Result<Box<dyn Io>, String> {
+    let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(to)).await {
         Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("connecting to {}: {e}", target.to)),
-        Err(_) => {
-            return Err(format!(
-                "connecting to {}: no answer within {timeout:?}",
-                target.to
-            ))
-        }
+        Ok(Err(e)) => return Err(format!("connecting to {to}: {e}")),
+        Err(_) => return Err(format!("connecting to {to}: no answer within {timeout:?}")),
     };
     let _ = tcp.set_nodelay(true);
     match &target.tls {
         None => Ok(Box::new(tcp)),
         Some(tls) => tls
-            .connect(&target.to, tcp, timeout)
+            .connect(to, tcp, timeout)
             .await
             .map(|s| Box::new(s) as Box<dyn Io>)
             .map_err(|e| e.to_string()),
@@ -193,7 +189,7 @@ async fn connection(
         // At the captured pace, a connection opens when its first request is due, not before.
         tokio::time::sleep_until(pacing.when(first.request.message.time).await).await;
     }
-    let stream = match connect(target, settings.timeout).await {
+    let stream = match connect(target, &target.to, settings.timeout).await {
         Ok(stream) => stream,
         Err(why) => {
             played.notes.push(why);
@@ -202,14 +198,99 @@ async fn connection(
     };
     played.connections += 1;
     let (read, write) = tokio::io::split(stream);
-    let mut link = Link {
-        reader: MessageReader::new(read, settings.reply_framing.clone()),
-        open: true,
-        got: 0,
-        last: Instant::now(),
-        timeout: settings.timeout,
+    let link = Link::new(
+        MessageReader::new(read, settings.reply_framing.clone()),
+        settings.timeout,
+    );
+    let writer = MessageWriter::new(write, settings.framing.clone());
+    exchange(
+        steps, expect, settle, link, writer, settings, pacing, played,
+    )
+    .await;
+}
+
+/// A simplex pair's replay: the replies' link dialled to `--simplex-in`, then the requests' link
+/// to `--to` (as `send --simplex-in` does, so a host that pairs the links finds the way back
+/// first); the requests in order on the one, the replies read on the other. A message the host
+/// sends on the requests' link counts as a reply too, and is said.
+pub async fn play_simplex(
+    script: &Script,
+    target: &Target,
+    settings: &Settings,
+    pacing: &Pacing,
+) -> Played {
+    let mut played = Played {
+        sent: vec![None; script.requests.len()],
+        ..Played::default()
     };
-    let mut writer = MessageWriter::new(write, settings.framing.clone());
+    let Some(simplex_in) = &target.simplex_in else {
+        return played;
+    };
+    let mut links = Vec::new();
+    for to in [simplex_in, &target.to] {
+        match connect(target, to, settings.timeout).await {
+            Ok(stream) => links.push(stream),
+            Err(why) => {
+                played.notes.push(why);
+                return played;
+            }
+        }
+        played.connections += 1;
+    }
+    let (Some(requests), Some(replies)) = (links.pop(), links.pop()) else {
+        return played;
+    };
+    let (replies_read, _replies_write) = tokio::io::split(replies);
+    let (requests_read, requests_write) = tokio::io::split(requests);
+    let source = TwoLinks::start(
+        MessageReader::new(replies_read, settings.reply_framing.clone()),
+        MessageReader::new(requests_read, settings.reply_framing.clone()),
+    );
+    let link = Link::new(source, settings.timeout);
+    let writer = MessageWriter::new(requests_write, settings.framing.clone());
+    let steps: Vec<Step<'_>> = script
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(index, request)| Step {
+            index,
+            request,
+            wait_for: request.replies_before,
+        })
+        .collect();
+    let settle = settings.settle.unwrap_or(SETTLE);
+    let on_requests_link = exchange(
+        &steps,
+        script.replies.len(),
+        settle,
+        link,
+        writer,
+        settings,
+        pacing,
+        &mut played,
+    )
+    .await;
+    if on_requests_link > 0 {
+        played.notes.push(format!(
+            "{on_requests_link} of the replies came on the requests' link, not on the replies' (--simplex-in)"
+        ));
+    }
+    played
+}
+
+/// The steps in order on one link, then the replies still expected (`expect`), then `settle`
+/// for more: the messages that came on a simplex pair's requests' link.
+#[allow(clippy::too_many_arguments)]
+async fn exchange<S: Replies, W: AsyncWrite + Unpin>(
+    steps: &[Step<'_>],
+    expect: usize,
+    settle: Duration,
+    mut link: Link<S>,
+    mut writer: MessageWriter<W, Framing>,
+    settings: &Settings,
+    pacing: &Pacing,
+    played: &mut Played,
+) -> usize {
     for step in steps {
         // The replies the capture had before this request.
         link.wait_for(step.wait_for, played).await;
@@ -235,11 +316,100 @@ async fn connection(
         link.until(Instant::now() + settle, played).await;
     }
     let _ = tokio::time::timeout(Duration::from_millis(200), writer.shutdown()).await;
+    link.replies.stray()
+}
+
+/// Where a connection's replies come from.
+trait Replies {
+    /// The next reply (cancel-safe: a call dropped before it is ready loses nothing).
+    async fn next(&mut self) -> Result<Bytes, msgframe_io::Error>;
+
+    /// Replies that came where none were expected (a simplex pair's requests' link).
+    fn stray(&self) -> usize {
+        0
+    }
+}
+
+impl<R: AsyncRead + Unpin> Replies for MessageReader<R, Framing> {
+    async fn next(&mut self) -> Result<Bytes, msgframe_io::Error> {
+        self.read_message().await
+    }
+}
+
+/// A simplex pair's replies: read on the replies' link, and on the requests' link too (what a
+/// host sends there is a reply all the same, and reading it keeps the link from filling up);
+/// the pair ends when the replies' link does.
+struct TwoLinks {
+    rx: tokio::sync::mpsc::Receiver<(bool, Result<Bytes, msgframe_io::Error>)>,
+    readers: [tokio::task::JoinHandle<()>; 2],
+    stray: usize,
+}
+
+impl TwoLinks {
+    fn start<A, B>(replies: MessageReader<A, Framing>, requests: MessageReader<B, Framing>) -> Self
+    where
+        A: AsyncRead + Unpin + Send + 'static,
+        B: AsyncRead + Unpin + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        fn reader<R: AsyncRead + Unpin + Send + 'static>(
+            mut reader: MessageReader<R, Framing>,
+            on_replies_link: bool,
+            tx: tokio::sync::mpsc::Sender<(bool, Result<Bytes, msgframe_io::Error>)>,
+        ) -> tokio::task::JoinHandle<()> {
+            tokio::spawn(async move {
+                loop {
+                    let read = reader.read_message().await;
+                    let end = read.is_err();
+                    if tx.send((on_replies_link, read)).await.is_err() || end {
+                        return;
+                    }
+                }
+            })
+        }
+        TwoLinks {
+            readers: [
+                reader(replies, true, tx.clone()),
+                reader(requests, false, tx),
+            ],
+            rx,
+            stray: 0,
+        }
+    }
+}
+
+impl Replies for TwoLinks {
+    async fn next(&mut self) -> Result<Bytes, msgframe_io::Error> {
+        loop {
+            match self.rx.recv().await {
+                Some((true, read)) => return read,
+                Some((false, Ok(body))) => {
+                    self.stray += 1;
+                    return Ok(body);
+                }
+                // The requests' link ended: the replies' may go on.
+                Some((false, Err(_))) => {}
+                None => return Err(msgframe_io::Error::Closed),
+            }
+        }
+    }
+
+    fn stray(&self) -> usize {
+        self.stray
+    }
+}
+
+impl Drop for TwoLinks {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
 }
 
 /// The reading side of a connection.
-struct Link<R> {
-    reader: MessageReader<R, Framing>,
+struct Link<S> {
+    replies: S,
     /// Until the host closes, or sends something that is not a frame.
     open: bool,
     /// Replies so far on this connection.
@@ -249,13 +419,23 @@ struct Link<R> {
     timeout: Duration,
 }
 
-impl<R: AsyncRead + Unpin> Link<R> {
+impl<S: Replies> Link<S> {
+    fn new(replies: S, timeout: Duration) -> Self {
+        Link {
+            replies,
+            open: true,
+            got: 0,
+            last: Instant::now(),
+            timeout,
+        }
+    }
+
     /// Reads until the connection has `count` replies, the host stops, or no reply came for
     /// the timeout.
     async fn wait_for(&mut self, count: usize, played: &mut Played) {
         while self.open && self.got < count {
             let deadline = self.last + self.timeout;
-            match tokio::time::timeout_at(deadline, self.reader.read_message()).await {
+            match tokio::time::timeout_at(deadline, self.replies.next()).await {
                 Ok(read) => self.take(read, played),
                 Err(_) => return,
             }
@@ -265,7 +445,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// Reads whatever comes until `when`.
     async fn until(&mut self, when: Instant, played: &mut Played) {
         while self.open {
-            match tokio::time::timeout_at(when, self.reader.read_message()).await {
+            match tokio::time::timeout_at(when, self.replies.next()).await {
                 Ok(read) => self.take(read, played),
                 Err(_) => return,
             }
@@ -297,7 +477,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
                         Err(_) => Err(format!("a request not written within {:?}", self.timeout)),
                     };
                 }
-                read = self.reader.read_message(), if self.open => self.take(read, played),
+                read = self.replies.next(), if self.open => self.take(read, played),
             }
         }
     }

@@ -134,6 +134,72 @@ pub fn scripts(
         .collect()
 }
 
+/// The script of a simplex pair (two links, as `send --simplex-in` and `serve --simplex-return`
+/// make them: the client dials both): the requests its client sent on the conversation(s)
+/// `which` chooses (exactly one), the replies the host sent on the conversation on `reply_port`
+/// (exactly one), each request after the replies captured before it, across the two links.
+///
+/// # Errors
+/// Not exactly one conversation on either side, or bytes the framings cannot read.
+pub fn simplex(
+    capture: &Capture,
+    which: Which,
+    reply_port: u16,
+    framing: &Framing,
+    reply_framing: &Framing,
+) -> Result<Script, String> {
+    let one = |chosen: Vec<usize>, what: &str| {
+        match chosen[..] {
+        [index] => Ok(index),
+        _ => Err(format!(
+            "a simplex replay takes one conversation for the {what}, not {} (choose with --stream N)",
+            chosen.len()
+        )),
+    }
+    };
+    let index = one(chosen(capture, which)?, "requests")?;
+    let reply_index = one(
+        chosen(capture, Which::Port(reply_port))?,
+        "replies (--reply-port)",
+    )?;
+    if reply_index == index {
+        return Err(format!(
+            "the requests and the replies (--reply-port {reply_port}) are the same conversation: a simplex pair is two"
+        ));
+    }
+    let (c, r) = (
+        &capture.conversations[index],
+        &capture.conversations[reply_index],
+    );
+    let mut warnings = Vec::new();
+    let arrow = format!("#{index} {} -> {}", c.client, c.server);
+    let requests = messages(&c.to_server, framing, &arrow, &mut warnings)?;
+    let back = format!("#{reply_index} {} -> {}", r.server, r.client);
+    let replies = match messages(&r.to_client, reply_framing, &back, &mut warnings) {
+        Ok(replies) => replies,
+        Err(why) => {
+            warnings.push(why);
+            Vec::new()
+        }
+    };
+    Ok(Script {
+        index,
+        label: format!(
+            "{} -> {}, replies {} -> {}",
+            c.client, c.server, r.server, r.client
+        ),
+        requests: requests
+            .into_iter()
+            .map(|message| Request {
+                replies_before: replies.partition_point(|r| r.packet < message.packet),
+                message,
+            })
+            .collect(),
+        replies,
+        warnings,
+    })
+}
+
 /// The script of a raw stream of requests (`label` names it) and one of the old host's replies:
 /// no capture times, so requests go one at a time, each after the reply before it.
 ///
@@ -256,6 +322,50 @@ mod tests {
         let bodies: Vec<&[u8]> = s[0].replies.iter().map(|r| &r.body[..]).collect();
         assert_eq!(bodies, [b"r1", b"r2", b"r3"]);
         assert!(s[0].warnings.is_empty());
+    }
+
+    #[test]
+    fn a_simplex_pair_takes_its_replies_from_the_other_link() {
+        use msgframe_capture::synth::interleaved;
+        // Requests on the link to port 9000; the replies on the link to 9001, each sent after
+        // its request (the links' packets alternate, a millisecond apart).
+        let mut requests = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+        let mut replies = Conversation::new(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 9001));
+        for n in 1..=3 {
+            requests.client_sends(format!("0002q{n}").as_bytes());
+            replies.server_sends(format!("0002r{n}").as_bytes());
+        }
+        let cap = msgframe_capture::parse_capture(&interleaved(&[requests, replies], Format::Pcap))
+            .unwrap();
+        let f = framing("ascii:4");
+        let s = simplex(&cap, Which::Port(9000), 9001, &f, &f).unwrap();
+        let before: Vec<usize> = s.requests.iter().map(|r| r.replies_before).collect();
+        assert_eq!(before, [0, 1, 2]);
+        let bodies: Vec<&[u8]> = s.replies.iter().map(|r| &r.body[..]).collect();
+        assert_eq!(bodies, [b"r1", b"r2", b"r3"]);
+        // Without --port: the conversation whose client sent something.
+        let all = simplex(&cap, Which::All, 9001, &f, &f).unwrap();
+        assert_eq!(all.requests.len(), 3);
+        // One conversation each, and two of them.
+        assert!(simplex(&cap, Which::Port(9000), 9000, &f, &f)
+            .unwrap_err()
+            .contains("the same conversation"));
+        assert!(simplex(&cap, Which::Port(40000), 9001, &f, &f).is_ok());
+        let mut first = Conversation::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 9000));
+        let mut second = Conversation::new(([10, 0, 0, 1], 40002), ([10, 0, 0, 2], 9000));
+        let mut back = Conversation::new(([10, 0, 0, 1], 40001), ([10, 0, 0, 2], 9001));
+        first.client_sends(b"0002q1");
+        second.client_sends(b"0002q2");
+        back.server_sends(b"0002r1");
+        let two = interleaved(&[first, second, back], Format::Pcap);
+        let two = msgframe_capture::parse_capture(&two).unwrap();
+        assert_eq!(
+            simplex(&two, Which::Port(9000), 9001, &f, &f).unwrap_err(),
+            "a simplex replay takes one conversation for the requests, not 2 (choose with --stream N)"
+        );
+        assert!(simplex(&cap, Which::Port(9000), 9002, &f, &f)
+            .unwrap_err()
+            .contains("no TCP conversation on port 9002"));
     }
 
     #[test]

@@ -295,6 +295,20 @@ pub fn client_tls(
     Ok(Some(config.build()?))
 }
 
+/// The TLS configuration of a client, from `send`'s and `replay`'s options; `None` without
+/// `--tls`.
+pub fn client_tls_of(
+    args: &crate::cli::ClientTlsArgs,
+) -> Result<Option<msgframe_conn::tls::TlsConnector>> {
+    client_tls(
+        args.tls,
+        args.ca.as_deref(),
+        args.cert.as_deref().zip(args.key.as_deref()),
+        args.server_name.as_deref(),
+        args.insecure,
+    )
+}
+
 /// The TLS configuration of a server, from its options; `None` without `--tls`.
 pub fn server_tls(
     args: &crate::cli::ServerTlsArgs,

@@ -87,13 +87,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(&args, &style, &scripts);
     }
-    let tls = input::client_tls(
-        args.tls.tls,
-        args.tls.ca.as_deref(),
-        args.tls.cert.as_deref().zip(args.tls.key.as_deref()),
-        args.tls.server_name.as_deref(),
-        args.tls.insecure,
-    )?;
+    let tls = input::client_tls_of(&args.tls)?;
     let target = Arc::new(Target {
         to: args.to.clone(),
         simplex_in: args.simplex_in.clone(),

@@ -163,13 +163,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
         None => framing.clone(),
     };
     let mut messages = Messages::new(&args, &framing)?;
-    let tls = input::client_tls(
-        args.tls.tls,
-        args.tls.ca.as_deref(),
-        args.tls.cert.as_deref().zip(args.tls.key.as_deref()),
-        args.tls.server_name.as_deref(),
-        args.tls.insecure,
-    )?;
+    let tls = input::client_tls_of(&args.tls)?;
     let style = Style::new(args.common.json);
     let mut shown = Shown {
         style,

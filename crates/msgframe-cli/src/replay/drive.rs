@@ -89,20 +89,9 @@ pub async fn play(
     settings: &Settings,
     pacing: &Pacing,
 ) -> Played {
-    let mut played = Played {
-        sent: vec![None; script.requests.len()],
-        ..Played::default()
-    };
-    let all: Vec<usize> = (0..script.requests.len()).collect();
+    let mut played = Played::of(script);
     if !short {
-        let steps: Vec<Step<'_>> = all
-            .iter()
-            .map(|&i| Step {
-                index: i,
-                request: &script.requests[i],
-                wait_for: script.requests[i].replies_before,
-            })
-            .collect();
+        let steps = in_order(script);
         let settle = settings.settle.unwrap_or(if steps.len() > 1 {
             SETTLE
         } else {
@@ -120,8 +109,7 @@ pub async fn play(
         .await;
         return played;
     }
-    for i in all {
-        let request = &script.requests[i];
+    for (i, request) in script.requests.iter().enumerate() {
         let from = if i == 0 { 0 } else { request.replies_before };
         let to = script
             .requests
@@ -144,6 +132,31 @@ pub async fn play(
         .await;
     }
     played
+}
+
+impl Played {
+    /// Nothing played yet of `script`: no request sent.
+    fn of(script: &Script) -> Self {
+        Played {
+            sent: vec![None; script.requests.len()],
+            ..Played::default()
+        }
+    }
+}
+
+/// The requests of `script` in order on one connection, each after the replies captured before
+/// it.
+fn in_order(script: &Script) -> Vec<Step<'_>> {
+    script
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(index, request)| Step {
+            index,
+            request,
+            wait_for: request.replies_before,
+        })
+        .collect()
 }
 
 /// A request to send on a connection, after `wait_for` of its replies.
@@ -219,10 +232,7 @@ pub async fn play_simplex(
     settings: &Settings,
     pacing: &Pacing,
 ) -> Played {
-    let mut played = Played {
-        sent: vec![None; script.requests.len()],
-        ..Played::default()
-    };
+    let mut played = Played::of(script);
     let Some(simplex_in) = &target.simplex_in else {
         return played;
     };
@@ -248,16 +258,7 @@ pub async fn play_simplex(
     );
     let link = Link::new(source, settings.timeout);
     let writer = MessageWriter::new(requests_write, settings.framing.clone());
-    let steps: Vec<Step<'_>> = script
-        .requests
-        .iter()
-        .enumerate()
-        .map(|(index, request)| Step {
-            index,
-            request,
-            wait_for: request.replies_before,
-        })
-        .collect();
+    let steps = in_order(script);
     let settle = settings.settle.unwrap_or(SETTLE);
     let on_requests_link = exchange(
         &steps,

@@ -4,10 +4,12 @@
 //! whole or cut mid-frame; and random bytes. Prints the figures per layout; requires the right
 //! answer first on at least 95 % of the streams of 20 frames or more in every layout (but two
 //! whose bodies are uniformly random printable bytes, see below), no confident wrong answer
-//! anywhere, and never a confident answer on random bytes.
+//! anywhere, and never a confident answer on random bytes. Then the same layouts as a host of
+//! short connections holds them, one or two frames a connection, judged joined
+//! (`sniff_joined`), held to the same bar.
 
 use bytes::BytesMut;
-use msgframe_codec::sniff::sniff;
+use msgframe_codec::sniff::{sniff, sniff_joined};
 use msgframe_codec::{Decoded, Decoder, Encoder, Framing};
 
 /// xorshift64*: deterministic streams from a seed.
@@ -306,4 +308,98 @@ fn random_bytes_are_never_a_confident_answer() {
         }
     }
     assert!(confident.is_empty(), "{confident:#?}");
+}
+
+/// `connections` short connections of `spec` from `seed`, one or two frames each (the last cut
+/// mid-frame in half the cases, as a capture that stops while one is under way), judged joined:
+/// whether the first answer cuts them where `spec` does, and whether it is confident.
+fn short_connections(
+    spec: &str,
+    kind: Body,
+    max: usize,
+    seed: u64,
+    connections: usize,
+) -> (bool, bool) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let framing: Framing = spec.parse().unwrap();
+    let (lo, hi) = match rng.below(3) {
+        0 => (12, 40),
+        1 => (20, 300),
+        _ => (200, 1500),
+    };
+    let hi: usize = hi.min(max);
+    let lo = lo.min(hi / 2);
+    let avoid = match spec {
+        "lines" | "lines:crlf" => Some(b'\n'),
+        "delim:03" => Some(3),
+        "delim:00" => Some(0),
+        _ => None,
+    };
+    let mut pieces: Vec<Vec<u8>> = (0..connections)
+        .map(|_| {
+            let mut piece = BytesMut::new();
+            for _ in 0..rng.between(1, 2) {
+                let len = if kind == Body::Record {
+                    max
+                } else {
+                    rng.between(lo, hi)
+                };
+                framing
+                    .encode(&body(&mut rng, kind, len, avoid), &mut piece)
+                    .unwrap();
+            }
+            piece.to_vec()
+        })
+        .collect();
+    if rng.below(2) == 0 {
+        let last = pieces.last_mut().unwrap();
+        let cut = rng.between(1, last.len() - 1);
+        last.truncate(cut);
+    }
+    let sniffed = sniff_joined(pieces.iter().map(|p| &p[..]));
+    let joined = pieces.concat();
+    let examined = &joined[..sniffed.examined];
+    let top = &sniffed.answers[0];
+    let right = top.specs.iter().any(|s| s == spec)
+        || ends(&top.specs[0], examined) == ends(spec, examined);
+    (right, sniffed.confident().is_some())
+}
+
+#[test]
+fn short_connections_joined_are_sniffed_as_a_stream_is() {
+    let seeds = 20u64;
+    let mut failures = Vec::new();
+    println!("layout                                  body    30 short connections joined: right first  confident");
+    for (i, &(spec, kind, max)) in LAYOUTS.iter().enumerate() {
+        let (mut right, mut confident, mut wrong_confident) = (0, 0, 0);
+        for seed in 0..seeds {
+            let (r, c) = short_connections(spec, kind, max, 7_000 + seed * 1000 + i as u64, 30);
+            right += usize::from(r);
+            confident += usize::from(r && c);
+            wrong_confident += usize::from(c && !r);
+        }
+        println!("{spec:40} {kind:7?} {right:>3}/{seeds:<3} {confident:>3}/{seeds}");
+        let without_evidence = kind == Body::Text && (spec == "lines" || spec == "delim:00");
+        if !without_evidence && (right as f64) < 0.95 * seeds as f64 {
+            failures.push(format!(
+                "{spec} ({kind:?}): right first on {right} of {seeds}"
+            ));
+        }
+        if wrong_confident > 0 {
+            failures.push(format!(
+                "{spec} ({kind:?}): confident and wrong {wrong_confident} times"
+            ));
+        }
+    }
+    // Thirty connections of random bytes each: never confident.
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
+        let pieces: Vec<Vec<u8>> = (0..30)
+            .map(|_| (0..rng.between(8, 200)).map(|_| rng.next() as u8).collect())
+            .collect();
+        if let Some(a) = sniff_joined(pieces.iter().map(|p| &p[..])).confident() {
+            failures.push(format!("random connections, seed {seed}: {:?}", a.specs));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
